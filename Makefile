@@ -1,0 +1,44 @@
+# alert-gateway: `make run` starts the daemon, `make test` runs lint and the tests.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config.example.toml
+
+.PHONY: run test lint fmt install install-test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/alert-gateway serve --config $(CONFIG)
+
+lint: install-test
+	$(BIN)/ruff check gateway plugins tests bench
+	$(BIN)/ruff format --check gateway plugins tests bench
+	$(BIN)/mypy gateway
+
+fmt: install-test
+	$(BIN)/ruff check --fix gateway plugins tests bench
+	$(BIN)/ruff format gateway plugins tests bench
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-test
+	bench/run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,145 @@
+"""The ``alert-gateway`` command line."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import click
+import trio
+
+from gateway import __version__
+from gateway.config import Settings, load_settings, parse_listen
+from gateway.errors import ConfigError
+from gateway.plugins import load_plugins
+from gateway.store import Reader, connect
+from gateway.store.schema import migrate
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="ALERT_GATEWAY_CONFIG",
+    default=Path("/etc/alert-gateway/config.toml"),
+    show_default=True,
+    help="Configuration file (TOML).",
+)
+
+
+def _load(path: Path) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        click.echo(f"error: {path}: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="alert-gateway")
+def main() -> None:
+    """alert-gateway: a self-hosted gateway that speaks PagerDuty's APIs."""
+    from gateway import logs
+
+    logs.configure(level="warning")
+
+
+@main.command()
+@CONFIG_OPTION
+@click.option("--listen", help="Override [server] listen, as HOST:PORT.")
+def serve(config_path: Path, listen: str | None) -> None:
+    """Run the daemon in the foreground."""
+    from dataclasses import replace
+
+    from gateway import daemon, logs
+
+    settings = _load(config_path)
+    if listen:
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--listen") from exc
+        settings = replace(settings, server=replace(settings.server, host=host, port=port))
+    logs.configure(level=settings.logging.level, fmt=settings.logging.format)
+
+    async def main_task() -> None:
+        async with trio.open_nursery() as nursery:
+            running = await nursery.start(daemon.run, settings)
+            for created in running.created:
+                click.echo(
+                    f"created integration {created.name!r} on service {created.service!r} "
+                    f"with integration key {created.integration_key} "
+                    "(shown once; 'alert-gateway services list' shows it again)"
+                )
+
+    try:
+        trio.run(main_task)
+    except ConfigError as exc:
+        click.echo(f"error: {config_path}: {exc}", err=True)
+        sys.exit(2)
+
+
+@main.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+def check_config(config_file: Path) -> None:
+    """Check a configuration file; exit 2 with the key and line of the first problem."""
+    from gateway.core.provision import resolve_kind
+
+    settings = _load(config_file)
+    try:
+        plugins = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
+        for service in settings.services:
+            for integration in service.integrations:
+                resolve_kind(integration, plugins)
+    except ConfigError as exc:
+        click.echo(f"error: {config_file}: {exc}", err=True)
+        sys.exit(2)
+    integrations = sum(len(s.integrations) for s in settings.services)
+    click.echo(
+        f"{config_file}: OK ({len(settings.services)} services, {integrations} integrations)"
+    )
+
+
+def _reader(settings: Settings) -> Reader:
+    from gateway.clock import SystemClock
+
+    path = settings.storage.path
+    if not path.exists():
+        click.echo(f"error: no database at {path} (start the daemon once to create it)", err=True)
+        sys.exit(1)
+    conn: sqlite3.Connection = connect(path, synchronous=settings.storage.synchronous)
+    migrate(conn)
+    return Reader(conn, SystemClock())
+
+
+@main.group()
+def services() -> None:
+    """Inspect services and their integrations."""
+
+
+@services.command("list")
+@CONFIG_OPTION
+def services_list(config_path: Path) -> None:
+    """List services with their integrations and integration keys."""
+    reader = _reader(_load(config_path))
+    for service in reader.services():
+        click.echo(
+            f"{service.id}  {service.name}  [{service.status}]  "
+            f"{service.alert_creation}  urgency={service.urgency_rule.urgency}"
+        )
+        for integration in reader.integrations(service.id):
+            address = integration.integration_key or integration.integration_email or "-"
+            click.echo(f"    {integration.id}  {integration.name}  {integration.type}  {address}")
+
+
+@main.command("plugins")
+def plugins_command() -> None:
+    """List the plugins that load, their distribution and version, and their vendors."""
+    host = load_plugins()
+    for info in host.plugins:
+        dist = f"{info.distribution} {info.version}" if info.distribution else "(in-process)"
+        vendors = ", ".join(info.vendors) or "-"
+        click.echo(f"{info.name}  {dist}  vendors: {vendors}")
+    for problem in host.problems:
+        click.echo(f"{problem.name}  FAILED: {problem.error}")

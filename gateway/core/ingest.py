@@ -1,0 +1,84 @@
+"""The one path an event travels: parse → enrich/filter → validate → commit → observe."""
+
+from __future__ import annotations
+
+import structlog
+
+from gateway import cef
+from gateway.core.rules import apply_event
+from gateway.errors import EventError, InvalidEvent, InvalidRoutingKey, PluginFailure
+from gateway.model import Event, InboundRequest, Integration, Outcome, Vendor
+from gateway.plugins import PluginHost
+from gateway.store import Reader, Store, Tx
+
+log = structlog.get_logger("gateway.ingest")
+
+
+class Ingest:
+    """Turns inbound requests into committed outcomes.
+
+    Shared by every inbound channel (HTTP ingest, SMTP). Answers only after
+    the store committed; raises :class:`~gateway.errors.EventError` for a
+    request that can never be accepted, :class:`PluginFailure` for a plugin
+    bug, :class:`~gateway.errors.StoreUnavailable` when the store cannot commit.
+    """
+
+    def __init__(self, store: Store, plugins: PluginHost) -> None:
+        self.store = store
+        self.plugins = plugins
+
+    async def integration_for_key(self, key: str) -> Integration | None:
+        """Look up the live integration that owns ``key`` (for key-in-URL paths)."""
+        if cef.routing_key_errors(key):
+            return None
+
+        def lookup(reader: Reader) -> Integration | None:
+            return reader.integration_by_key(key)
+
+        return await self.store.read(lookup)
+
+    async def parse(self, vendor: Vendor, request: InboundRequest) -> list[Event]:
+        """Let the vendor's plugin parse the request, isolating its failures."""
+        try:
+            events = await vendor.parse(request)
+        except EventError:
+            raise
+        except Exception as exc:
+            plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)
+            log.exception("plugin.parse_failed", plugin=plugin, vendor=vendor.id)
+            raise PluginFailure(plugin, exc) from exc
+        if not isinstance(events, list) or not all(isinstance(e, Event) for e in events):
+            plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)
+            log.error("plugin.bad_result", plugin=plugin, vendor=vendor.id)
+            raise PluginFailure(plugin, TypeError("parse must return list[Event]"))
+        return events
+
+    def prepare(self, vendor: Vendor, events: list[Event]) -> list[Event]:
+        """Run the enrich/filter hooks and validate what remains against PD-CEF."""
+        if self.plugins.has_event_hooks:
+            events = [e for e in events if self.plugins.run_enrichment(e, vendor.id)]
+            for event in events:
+                problems = cef.validate(event)
+                if problems:
+                    raise InvalidEvent(problems)
+        return events
+
+    async def commit(self, events: list[Event], *, expect_key: str | None = None) -> list[Outcome]:
+        """Apply events in one savepoint: all of a request's events, or none."""
+        if not events:
+            return []
+
+        def job(tx: Tx) -> list[Outcome]:
+            if expect_key is not None and tx.integration_by_key(expect_key) is None:
+                raise InvalidRoutingKey()
+            return [apply_event(tx, event) for event in events]
+
+        outcomes, changes = await self.store.write_with_changes(job)
+        if changes:
+            self.plugins.notify_incident_changes(changes)
+        return outcomes
+
+    async def handle(self, vendor: Vendor, request: InboundRequest) -> list[Outcome]:
+        """Parse, prepare and commit one request."""
+        events = self.prepare(vendor, await self.parse(vendor, request))
+        return await self.commit(events)

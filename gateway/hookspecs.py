@@ -1,0 +1,72 @@
+"""The whole plugin contract of alert-gateway.
+
+A plugin is a module (or object) with functions marked ``@hookimpl`` whose
+names match the specifications below. It is found through the entry-point
+group ``alert_gateway.plugins``; the built-in vendors in ``plugins/`` are
+registered the same way as third-party ones.
+
+Hooks are synchronous and must not block: they run on the daemon's event
+loop. Vendor parsing, which may need I/O, is not a hook: a plugin returns
+:class:`gateway.model.Vendor` objects whose async ``parse`` the core awaits.
+
+Phases, in the order an event meets them:
+
+1. start-up: :func:`register_vendors`
+2. each event, before routing: :func:`enrich_event`, then :func:`filter_event`
+3. after commit: :func:`incident_changed`
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from gateway.model import Event, IncidentChange, Vendor
+
+PROJECT = "alert_gateway"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_vendors() -> list[Vendor]:  # type: ignore[empty-body]
+    """Return the vendors this plugin understands.
+
+    Called once at start-up. Each :class:`~gateway.model.Vendor` brings its
+    PagerDuty-style id, name, integration type, the exact inbound paths it
+    serves (if any) and its async ``parse``. Two plugins registering the
+    same vendor id is a start-up error naming both.
+    """
+
+
+@hookspec
+def enrich_event(event: Event, vendor_id: str) -> None:
+    """Adjust an event in place after parsing and before routing.
+
+    Use it to add ``custom_details``, normalise a ``source`` or set a
+    ``component``. Every implementation is called, in pluggy's order. The
+    event is validated again afterwards, so an enrichment that breaks a rule
+    (say, a summary over 1024 characters) fails that request with a 400.
+    """
+
+
+@hookspec
+def filter_event(event: Event, vendor_id: str) -> bool | None:
+    """Return ``False`` to drop an event before it is routed.
+
+    ``None`` or ``True`` keeps it. A dropped event is answered as accepted
+    (the sender must not retry it) and logged as ``event.filtered``, but is
+    stored nowhere.
+    """
+
+
+@hookspec
+def incident_changed(change: IncidentChange) -> None:
+    """Observe an incident that was created or changed status.
+
+    Called after the change is committed to disk, once per change, in commit
+    order. Use it for notifications; anything slow should be handed to a
+    task of the plugin's own, because this runs on the event loop. An
+    exception here is logged with the plugin's name and does not undo the
+    change.
+    """

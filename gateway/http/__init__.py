@@ -1,0 +1,1 @@
+"""HTTP: raw ASGI event ingest, the REST API, UI and ops pages."""

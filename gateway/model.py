@@ -1,0 +1,305 @@
+"""The gateway's vocabulary: PD-CEF events, inbound requests and vendors.
+
+Everything a vendor plugin produces or consumes is defined here, so a plugin
+needs no other import from the core. Objects use PagerDuty's own words.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+EventAction = Literal["trigger", "acknowledge", "resolve", "change"]
+Severity = Literal["critical", "error", "warning", "info"]
+
+SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+ALERT_ACTIONS: tuple[str, ...] = ("trigger", "acknowledge", "resolve")
+
+#: PagerDuty's limits (Events API v2 overview).
+MAX_SUMMARY_CHARS = 1024
+MAX_DEDUP_KEY_CHARS = 255
+MAX_EVENT_BYTES = 512 * 1024
+
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+_KEY_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_object_id() -> str:
+    """Return a PagerDuty-style object id: ``P`` and six uppercase alphanumerics."""
+    return "P" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+
+
+def new_integration_key() -> str:
+    """Return a fresh 32-character lowercase alphanumeric integration key."""
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(32))
+
+
+def new_dedup_key() -> str:
+    """Return a generated dedup key: 32 lowercase hex digits, like PagerDuty's."""
+    return secrets.token_hex(16)
+
+
+def redact(secret: str | None) -> str:
+    """Show at most the last four characters of a key or token, for logs."""
+    if not secret:
+        return ""
+    return "…" + secret[-4:]
+
+
+class Link(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A link attached to an event (PD-CEF ``links[]``)."""
+
+    href: str
+    text: str | None = None
+
+
+class Image(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An image attached to an event (PD-CEF ``images[]``)."""
+
+    src: str
+    href: str | None = None
+    alt: str | None = None
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One PagerDuty Common Event Format event, validated and ready to route.
+
+    Vendor plugins return these from ``parse``. ``routing_key`` names the
+    integration the event is for; ``dedup_key`` is ``None`` only on a trigger
+    that asked the gateway to generate one.
+    """
+
+    routing_key: str
+    event_action: EventAction
+    dedup_key: str | None = None
+    summary: str | None = None
+    source: str | None = None
+    severity: Severity | None = None
+    timestamp: str | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = msgspec.field(default=None, name="class")
+    custom_details: Any = None
+    images: list[Image] = msgspec.field(default_factory=list)
+    links: list[Link] = msgspec.field(default_factory=list)
+    client: str | None = None
+    client_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """What a vendor plugin sees of an HTTP request (or an email turned into one).
+
+    ``headers`` has lowercase names. ``integration_key`` is set when the key
+    travelled in the URL (``/integration/{key}/enqueue``); ``settings`` holds
+    the integration's per-vendor settings from the configuration, when known.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+    integration_key: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lowercased (``""`` when absent)."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the core did with one event, for the vendor's success response."""
+
+    event_action: str
+    dedup_key: str
+    status: Literal["created", "appended", "acknowledged", "resolved", "ignored", "suppressed"]
+    change_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An HTTP answer a vendor renders: status code, JSON-able body or text."""
+
+    status: int
+    body: Any
+    content_type: str = "application/json"
+
+
+Parser = Callable[[InboundRequest], Awaitable[list[Event]]]
+SuccessRenderer = Callable[[list[Outcome]], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A kind of monitoring tool the gateway understands, registered by a plugin.
+
+    ``id`` follows PagerDuty's vendor ids where one is known (``PZQ6AUS`` is
+    Amazon CloudWatch). ``paths`` are exact inbound paths this vendor serves
+    besides ``/integration/{key}/enqueue`` (e.g. ``/v2/enqueue``).
+    ``parse`` turns one request into events, raising
+    :class:`gateway.errors.InvalidEvent` for a payload it rejects.
+    ``render_success`` shapes the 2xx answer; the default is Events API v2's.
+    ``aliases`` are short names accepted in configuration (``"cloudwatch"``).
+    """
+
+    id: str
+    name: str
+    integration_type: str
+    parse: Parser
+    paths: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    website_url: str | None = None
+    render_success: SuccessRenderer | None = None
+    render_error: Callable[[Exception], Response] | None = None
+    generic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChange:
+    """An incident that changed in a committed transaction, for observers.
+
+    ``action`` is what happened (``trigger``, ``acknowledge``, ``resolve``);
+    ``previous_status`` is ``None`` for a new incident.
+    """
+
+    incident_id: str
+    incident_number: int
+    service_id: str
+    status: str
+    previous_status: str | None
+    title: str
+    urgency: str
+    action: str
+    at: str
+
+
+# -- Stored objects ---------------------------------------------------------------------------
+# Rows as the core and the REST layer see them; the store builds them, nothing else writes them.
+
+ServiceStatus = Literal["active", "warning", "critical", "maintenance", "disabled"]
+AlertCreation = Literal["create_alerts_and_incidents", "create_incidents"]
+IncidentStatus = Literal["triggered", "acknowledged", "resolved"]
+Urgency = Literal["high", "low"]
+
+
+@dataclass(frozen=True, slots=True)
+class UrgencyRule:
+    """A service's ``incident_urgency_rule``: constant ``high``/``low`` or ``severity_based``."""
+
+    urgency: Literal["high", "low", "severity_based"] = "high"
+
+    def urgency_for(self, severity: str | None) -> Urgency:
+        """The incident urgency for an event of ``severity`` (no severity is high)."""
+        if self.urgency == "severity_based":
+            return "low" if severity in ("warning", "info") else "high"
+        return self.urgency
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service: where incidents open, and the rules that decide how."""
+
+    id: str
+    name: str
+    description: str | None
+    status: Literal["active", "disabled"]
+    alert_creation: AlertCreation
+    urgency_rule: UrgencyRule
+    acknowledgement_timeout: int | None
+    auto_resolve_timeout: int | None
+    alert_grouping: str | None
+    alert_grouping_timeout: int | None
+    escalation_policy_id: str | None
+    created_at: str
+    updated_at: str
+    last_incident_timestamp: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """How events reach a service: a key (or email address) and the vendor that parses."""
+
+    id: str
+    service_id: str
+    name: str
+    type: str
+    vendor_id: str | None
+    integration_key: str | None
+    integration_email: str | None
+    settings: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """An incident: what a responder acts on."""
+
+    id: str
+    number: int
+    service_id: str
+    integration_id: str | None
+    title: str
+    status: IncidentStatus
+    urgency: Urgency
+    incident_key: str | None
+    created_at: str
+    updated_at: str
+    last_status_change_at: str
+    resolved_at: str | None
+    alert_grouping_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert: one deduplicated problem reported by an integration."""
+
+    id: str
+    incident_id: str
+    service_id: str
+    integration_id: str | None
+    alert_key: str
+    status: Literal["triggered", "resolved"]
+    severity: str | None
+    summary: str
+    body: dict[str, Any]
+    created_at: str
+    resolved_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of an incident's (or a suppressed event's) timeline."""
+
+    id: str
+    type: str
+    created_at: str
+    service_id: str | None
+    integration_id: str | None
+    incident_id: str | None
+    alert_id: str | None
+    agent_type: str | None
+    agent_id: str | None
+    summary: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """A span of time during which a set of services opens no incidents."""
+
+    id: str
+    sequence_number: int
+    description: str | None
+    start_time: str
+    end_time: str
+    service_ids: tuple[str, ...]
+    created_at: str

@@ -1,0 +1,206 @@
+"""The plugin manager: entry-point discovery, isolation and the vendor registry."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pluggy
+import structlog
+
+from gateway import hookspecs
+from gateway.errors import ConfigError
+from gateway.model import Event, IncidentChange, Vendor
+
+ENTRY_POINT_GROUP = "alert_gateway.plugins"
+
+log = structlog.get_logger("gateway.plugins")
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """One loaded plugin: its name, where it came from, and what it provides."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    vendors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PluginProblem:
+    """A plugin that could not be loaded, and why."""
+
+    name: str
+    error: str
+
+
+@dataclass
+class PluginHost:
+    """The loaded plugins and the vendors they registered.
+
+    Built once at start-up by :func:`load_plugins`; lookups are dict reads,
+    cheap enough for the ingest hot path.
+    """
+
+    manager: pluggy.PluginManager
+    plugins: list[PluginInfo] = field(default_factory=list)
+    problems: list[PluginProblem] = field(default_factory=list)
+    vendors: dict[str, Vendor] = field(default_factory=dict)
+    vendor_plugin: dict[str, str] = field(default_factory=dict)
+    _by_alias: dict[str, str] = field(default_factory=dict)
+    _by_path: dict[str, Vendor] = field(default_factory=dict)
+
+    def vendor(self, ref: str) -> Vendor | None:
+        """Find a vendor by id, name or alias (case-insensitive for names)."""
+        if ref in self.vendors:
+            return self.vendors[ref]
+        vendor_id = self._by_alias.get(ref.strip().lower())
+        return self.vendors.get(vendor_id) if vendor_id else None
+
+    def vendor_for_path(self, path: str) -> Vendor | None:
+        """The vendor serving an exact inbound path such as ``/v2/enqueue``."""
+        return self._by_path.get(path)
+
+    def vendor_by_type(self, integration_type: str) -> Vendor | None:
+        """The generic vendor whose integration type is ``integration_type``."""
+        for vendor in self.vendors.values():
+            if vendor.generic and vendor.integration_type == integration_type:
+                return vendor
+        return None
+
+    def run_enrichment(self, event: Event, vendor_id: str) -> bool:
+        """Apply ``enrich_event`` then ``filter_event``; ``False`` drops the event."""
+        self.manager.hook.enrich_event(event=event, vendor_id=vendor_id)
+        verdicts = self.manager.hook.filter_event(event=event, vendor_id=vendor_id)
+        return all(v is not False for v in verdicts)
+
+    @property
+    def has_event_hooks(self) -> bool:
+        """Whether any plugin implements ``enrich_event`` or ``filter_event``."""
+        hook = self.manager.hook
+        return bool(hook.enrich_event.get_hookimpls() or hook.filter_event.get_hookimpls())
+
+    def notify_incident_changes(self, changes: Iterable[IncidentChange]) -> None:
+        """Call ``incident_changed`` for each change, isolating each plugin's failure."""
+        impls = self.manager.hook.incident_changed.get_hookimpls()
+        if not impls:
+            return
+        for change in changes:
+            for impl in impls:
+                try:
+                    impl.function(change=change)
+                except Exception:
+                    log.exception(
+                        "plugin.hook_failed", plugin=impl.plugin_name, hook="incident_changed"
+                    )
+
+    def _add_vendor(self, vendor: Vendor, plugin_name: str) -> None:
+        if vendor.id in self.vendors:
+            raise ConfigError(
+                f"vendor {vendor.id} ({vendor.name}) is registered by both "
+                f"{self.vendor_plugin[vendor.id]!r} and {plugin_name!r}",
+                key="plugins",
+            )
+        self.vendors[vendor.id] = vendor
+        self.vendor_plugin[vendor.id] = plugin_name
+        for alias in (vendor.name, *vendor.aliases):
+            self._by_alias.setdefault(alias.strip().lower(), vendor.id)
+        for path in vendor.paths:
+            if path in self._by_path:
+                raise ConfigError(
+                    f"inbound path {path} is claimed by vendors {self._by_path[path].id} "
+                    f"and {vendor.id}",
+                    key="plugins",
+                )
+            self._by_path[path] = vendor
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def load_plugins(
+    *,
+    block: Iterable[str] = (),
+    require: Iterable[str] = (),
+    extra: Iterable[tuple[str, object]] = (),
+) -> PluginHost:
+    """Discover plugins through entry points and build the vendor registry.
+
+    ``block`` names plugins not to load. A plugin that fails to import is
+    reported in :attr:`PluginHost.problems` and skipped, unless it is named
+    in ``require``, which makes the failure a :class:`ConfigError`.
+    ``extra`` registers in-process plugins (tests, embedding) by name.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    host = PluginHost(manager=manager)
+    blocked = set(block)
+    required = set(require)
+    loaded: list[tuple[str, object, str | None, str | None]] = []
+
+    for ep in _entry_points():
+        if ep.name in blocked or manager.is_registered(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # a third-party import can raise anything
+            problem = PluginProblem(ep.name, f"{type(exc).__name__}: {exc}")
+            if ep.name in required:
+                raise ConfigError(
+                    f"required plugin {ep.name!r} failed to load: {problem.error}",
+                    key="plugins.require",
+                ) from exc
+            log.error("plugin.load_failed", plugin=ep.name, error=problem.error)
+            host.problems.append(problem)
+            continue
+        dist = ep.dist
+        loaded.append(
+            (ep.name, plugin, dist.name if dist else None, dist.version if dist else None)
+        )
+
+    for name, plugin in extra:
+        loaded.append((name, plugin, None, None))
+
+    missing = required - {name for name, *_ in loaded}
+    if missing:
+        raise ConfigError(
+            f"required plugin(s) not installed: {', '.join(sorted(missing))}",
+            key="plugins.require",
+        )
+
+    for name, plugin, dist_name, version in loaded:
+        manager.register(plugin, name=name)
+        vendors: list[Vendor] = []
+        impl = next(
+            (i for i in manager.hook.register_vendors.get_hookimpls() if i.plugin_name == name),
+            None,
+        )
+        if impl is not None:
+            returned = impl.function()
+            if not isinstance(returned, list | tuple) or not all(
+                isinstance(v, Vendor) for v in returned
+            ):
+                raise ConfigError(
+                    f"plugin {name!r}: register_vendors must return a list of Vendor",
+                    key="plugins",
+                )
+            vendors = list(returned)
+        for vendor in vendors:
+            host._add_vendor(vendor, name)
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
+        host.plugins.append(
+            PluginInfo(name, module, dist_name, version, tuple(v.id for v in vendors))
+        )
+        log.debug("plugin.loaded", plugin=name, distribution=dist_name, version=version)
+    return host
+
+
+def import_plugin(dotted: str) -> object:
+    """Import a plugin module by dotted name (for ``[plugins] modules`` in config)."""
+    return importlib.import_module(dotted)

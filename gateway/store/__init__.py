@@ -1,0 +1,139 @@
+"""The store: SQLite in WAL mode, one writer thread, read connections.
+
+Public surface: :class:`Store` (open, :meth:`~Store.write`, :meth:`~Store.read`,
+close), :class:`Tx` and :class:`Reader` (the query methods jobs receive).
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import structlog
+import trio
+
+from gateway.clock import Clock, SystemClock
+from gateway.errors import StoreUnavailable
+from gateway.model import IncidentChange
+from gateway.store.queries import Reader, Tx
+from gateway.store.schema import SCHEMA_VERSION, migrate
+from gateway.store.writer import BatchStats, Writer
+
+__all__ = ["SCHEMA_VERSION", "BatchStats", "Reader", "Store", "Tx", "connect"]
+
+T = TypeVar("T")
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+READ_CONNECTIONS = 4
+
+log = structlog.get_logger("gateway.store")
+
+
+def connect(
+    path: str | Path, *, synchronous: str = "FULL", readonly: bool = False
+) -> sqlite3.Connection:
+    """Open a connection with the gateway's pragmas (WAL, foreign keys, busy timeout).
+
+    Transactions are managed explicitly (``isolation_level=None``).
+    """
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def open_sync(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open (creating and migrating if needed) a database for synchronous use (CLI)."""
+    conn = connect(path, synchronous=synchronous)
+    migrate(conn)
+    return conn
+
+
+class Store:
+    """The database as the daemon uses it: async writes through the writer, async reads."""
+
+    def __init__(self, path: Path, writer: Writer, clock: Clock) -> None:
+        self.path = path
+        self._writer = writer
+        self._clock = clock
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._read_limiter = trio.CapacityLimiter(READ_CONNECTIONS)
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, synchronous: str = "FULL", clock: Clock | None = None
+    ) -> Store:
+        """Open the database, apply migrations and start the writer thread."""
+        path = Path(path)
+        clock = clock or SystemClock()
+
+        def _open() -> sqlite3.Connection:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect(path, synchronous=synchronous)
+            before = migrate(conn)
+            if before != SCHEMA_VERSION:
+                log.info("store.migrated", from_version=before, to_version=SCHEMA_VERSION)
+            return conn
+
+        conn = await trio.to_thread.run_sync(_open)
+        writer = Writer(conn, clock, trio.lowlevel.current_trio_token())
+        writer.start()
+        return cls(path, writer, clock)
+
+    @property
+    def stats(self) -> BatchStats:
+        """Group-commit statistics (batches, jobs, failed commits, time in commit)."""
+        return self._writer.stats
+
+    async def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in the writer's next transaction and return once it is on disk."""
+        result, _ = await self._writer.submit(fn)
+        return result
+
+    async def write_with_changes(self, fn: Callable[[Tx], T]) -> tuple[T, list[IncidentChange]]:
+        """Like :meth:`write`, also returning the incident changes the job committed."""
+        return await self._writer.submit(fn)
+
+    async def read(self, fn: Callable[[Reader], T]) -> T:
+        """Run ``fn(reader)`` on a read connection in a worker thread (one snapshot)."""
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        return await trio.to_thread.run_sync(self._read_sync, fn, limiter=self._read_limiter)
+
+    def _read_sync(self, fn: Callable[[Reader], T]) -> T:
+        try:
+            conn = self._readers.get_nowait()
+        except queue.Empty:
+            conn = connect(self.path, readonly=True)
+        try:
+            conn.execute("BEGIN")
+            try:
+                return fn(Reader(conn, self._clock))
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the store could not be read: {exc}") from exc
+        finally:
+            self._readers.put(conn)
+
+    async def close(self) -> None:
+        """Flush the writer's queue, then close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.close()
+        while True:
+            try:
+                self._readers.get_nowait().close()
+            except queue.Empty:
+                break

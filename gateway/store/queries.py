@@ -1,0 +1,634 @@
+"""SQL behind named methods: :class:`Reader` for queries, :class:`Tx` adds writes.
+
+The core calls these inside the writer's transaction; the REST layer and the
+CLI call the :class:`Reader` half on read connections. No SQL lives outside
+``gateway/store/``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from gateway.clock import Clock, iso
+from gateway.model import (
+    Alert,
+    Incident,
+    IncidentChange,
+    Integration,
+    LogEntry,
+    MaintenanceWindow,
+    Service,
+    UrgencyRule,
+    new_object_id,
+)
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+
+def dumps(value: Any) -> str:
+    """JSON-encode for a TEXT column."""
+    return _json_encode(value).decode()
+
+
+def loads(text: str | None) -> Any:
+    """Decode a JSON TEXT column (``None`` stays ``None``)."""
+    return None if text is None else _json_decode(text)
+
+
+_SERVICE_COLS = (
+    "id, name, description, status, alert_creation, urgency, acknowledgement_timeout, "
+    "auto_resolve_timeout, alert_grouping, alert_grouping_timeout, escalation_policy_id, "
+    "created_at, updated_at, last_incident_timestamp"
+)
+_INTEGRATION_COLS = (
+    "id, service_id, name, type, vendor_id, integration_key, integration_email, settings, "
+    "created_at"
+)
+_INCIDENT_COLS = (
+    "id, number, service_id, integration_id, title, status, urgency, incident_key, created_at, "
+    "updated_at, last_status_change_at, resolved_at, alert_grouping_key"
+)
+_ALERT_COLS = (
+    "id, incident_id, service_id, integration_id, alert_key, status, severity, summary, body, "
+    "created_at, resolved_at"
+)
+_LOG_COLS = (
+    "id, type, created_at, service_id, integration_id, incident_id, alert_id, agent_type, "
+    "agent_id, summary, details"
+)
+
+
+def _service(row: Sequence[Any]) -> Service:
+    return Service(
+        id=row[0],
+        name=row[1],
+        description=row[2],
+        status=row[3],
+        alert_creation=row[4],
+        urgency_rule=UrgencyRule(row[5]),
+        acknowledgement_timeout=row[6],
+        auto_resolve_timeout=row[7],
+        alert_grouping=row[8],
+        alert_grouping_timeout=row[9],
+        escalation_policy_id=row[10],
+        created_at=row[11],
+        updated_at=row[12],
+        last_incident_timestamp=row[13],
+    )
+
+
+def _integration(row: Sequence[Any]) -> Integration:
+    return Integration(
+        id=row[0],
+        service_id=row[1],
+        name=row[2],
+        type=row[3],
+        vendor_id=row[4],
+        integration_key=row[5],
+        integration_email=row[6],
+        settings=loads(row[7]) or {},
+        created_at=row[8],
+    )
+
+
+def _incident(row: Sequence[Any]) -> Incident:
+    return Incident(*row)
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    return Alert(
+        id=row[0],
+        incident_id=row[1],
+        service_id=row[2],
+        integration_id=row[3],
+        alert_key=row[4],
+        status=row[5],
+        severity=row[6],
+        summary=row[7],
+        body=loads(row[8]) or {},
+        created_at=row[9],
+        resolved_at=row[10],
+    )
+
+
+def _log_entry(row: Sequence[Any]) -> LogEntry:
+    return LogEntry(
+        id=row[0],
+        type=row[1],
+        created_at=row[2],
+        service_id=row[3],
+        integration_id=row[4],
+        incident_id=row[5],
+        alert_id=row[6],
+        agent_type=row[7],
+        agent_id=row[8],
+        summary=row[9],
+        details=loads(row[10]) or {},
+    )
+
+
+class Reader:
+    """Read-only queries over one connection."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        self.conn = conn
+        self.clock = clock
+
+    # -- services and integrations --------------------------------------------------------
+    def service(self, service_id: str) -> Service | None:
+        """A live (not deleted) service by id."""
+        row = self.conn.execute(
+            f"SELECT {_SERVICE_COLS} FROM services WHERE id = ? AND deleted_at IS NULL",
+            (service_id,),
+        ).fetchone()
+        return _service(row) if row else None
+
+    def service_by_name(self, name: str) -> Service | None:
+        """A live service by its unique name."""
+        row = self.conn.execute(
+            f"SELECT {_SERVICE_COLS} FROM services WHERE name = ? AND deleted_at IS NULL",
+            (name,),
+        ).fetchone()
+        return _service(row) if row else None
+
+    def services(self) -> list[Service]:
+        """Every live service, by name."""
+        rows = self.conn.execute(
+            f"SELECT {_SERVICE_COLS} FROM services WHERE deleted_at IS NULL ORDER BY name"
+        ).fetchall()
+        return [_service(r) for r in rows]
+
+    def integration_by_key(self, key: str) -> Integration | None:
+        """The live integration that owns ``key`` (deleted ones have no key)."""
+        row = self.conn.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations WHERE integration_key = ?", (key,)
+        ).fetchone()
+        return _integration(row) if row else None
+
+    def integration(self, integration_id: str) -> Integration | None:
+        """A live integration by id."""
+        row = self.conn.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations WHERE id = ? AND deleted_at IS NULL",
+            (integration_id,),
+        ).fetchone()
+        return _integration(row) if row else None
+
+    def integrations(self, service_id: str) -> list[Integration]:
+        """A service's live integrations, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations "
+            "WHERE service_id = ? AND deleted_at IS NULL ORDER BY created_at, id",
+            (service_id,),
+        ).fetchall()
+        return [_integration(r) for r in rows]
+
+    def in_maintenance(self, service_id: str, at: str) -> bool:
+        """Whether a maintenance window covering ``at`` includes the service."""
+        row = self.conn.execute(
+            "SELECT 1 FROM maintenance_window_services s "
+            "JOIN maintenance_windows w ON w.id = s.window_id "
+            "WHERE s.service_id = ? AND w.start_time <= ? AND w.end_time > ? LIMIT 1",
+            (service_id, at, at),
+        ).fetchone()
+        return row is not None
+
+    def maintenance_windows(self, *, source: str | None = None) -> list[MaintenanceWindow]:
+        """Every maintenance window (optionally only those from ``source``)."""
+        sql = (
+            "SELECT id, sequence_number, description, start_time, end_time, created_at "
+            "FROM maintenance_windows"
+        )
+        params: tuple[Any, ...] = ()
+        if source:
+            sql += " WHERE source = ?"
+            params = (source,)
+        windows = []
+        for row in self.conn.execute(sql + " ORDER BY start_time", params).fetchall():
+            services = tuple(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT service_id FROM maintenance_window_services WHERE window_id = ?",
+                    (row[0],),
+                )
+            )
+            windows.append(
+                MaintenanceWindow(
+                    id=row[0],
+                    sequence_number=row[1],
+                    description=row[2],
+                    start_time=row[3],
+                    end_time=row[4],
+                    service_ids=services,
+                    created_at=row[5],
+                )
+            )
+        return windows
+
+    # -- incidents and alerts -------------------------------------------------------------
+    def incident(self, incident_id: str) -> Incident | None:
+        """An incident by id."""
+        row = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def incidents(
+        self,
+        *,
+        service_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Incident]:
+        """Incidents, newest first, optionally by service and status."""
+        where, params = [], []
+        if service_id:
+            where.append("service_id = ?")
+            params.append(service_id)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents {clause} ORDER BY number DESC "
+            "LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        return [_incident(r) for r in rows]
+
+    def alerts(self, incident_id: str) -> list[Alert]:
+        """An incident's alerts, oldest first."""
+        rows = self.conn.execute(
+            f"SELECT {_ALERT_COLS} FROM alerts WHERE incident_id = ? ORDER BY created_at, id",
+            (incident_id,),
+        ).fetchall()
+        return [_alert(r) for r in rows]
+
+    def open_alert(self, integration_id: str, alert_key: str) -> Alert | None:
+        """The triggered alert with this dedup key on this integration, if any."""
+        row = self.conn.execute(
+            f"SELECT {_ALERT_COLS} FROM alerts "
+            "WHERE integration_id = ? AND alert_key = ? AND status = 'triggered'",
+            (integration_id, alert_key),
+        ).fetchone()
+        return _alert(row) if row else None
+
+    def open_incident_by_key(self, integration_id: str, incident_key: str) -> Incident | None:
+        """The open alert-less incident with this key on this integration (create_incidents)."""
+        row = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE integration_id = ? "
+            "AND incident_key = ? AND status != 'resolved' AND alert_grouping_key IS NULL",
+            (integration_id, incident_key),
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def grouping_incident(self, service_id: str, grouping_key: str, since: str) -> Incident | None:
+        """The newest open incident of a time-grouping bucket created at or after ``since``."""
+        row = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE service_id = ? "
+            "AND alert_grouping_key = ? AND status != 'resolved' AND created_at >= ? "
+            "ORDER BY created_at DESC LIMIT 1",
+            (service_id, grouping_key, since),
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def open_alert_count(self, incident_id: str) -> int:
+        """How many of an incident's alerts are still triggered."""
+        (count,) = self.conn.execute(
+            "SELECT count(*) FROM alerts WHERE incident_id = ? AND status = 'triggered'",
+            (incident_id,),
+        ).fetchone()
+        return int(count)
+
+    def log_entries(
+        self, *, incident_id: str | None = None, service_id: str | None = None
+    ) -> list[LogEntry]:
+        """Timeline entries for an incident or a service, oldest first."""
+        if incident_id:
+            where, param = "incident_id = ?", incident_id
+        elif service_id:
+            where, param = "service_id = ?", service_id
+        else:
+            raise ValueError("log_entries needs incident_id or service_id")
+        rows = self.conn.execute(
+            f"SELECT {_LOG_COLS} FROM log_entries WHERE {where} ORDER BY seq", (param,)
+        ).fetchall()
+        return [_log_entry(r) for r in rows]
+
+    def count(self, table: str) -> int:
+        """Row count of one of the store's tables (for tests, checks and benchmarks)."""
+        if table not in {
+            "services",
+            "integrations",
+            "incidents",
+            "alerts",
+            "log_entries",
+            "change_events",
+            "maintenance_windows",
+        }:
+            raise ValueError(f"unknown table {table}")
+        (n,) = self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(n)
+
+
+class Tx(Reader):
+    """Writes, inside the writer thread's transaction (one savepoint per job).
+
+    ``changes`` collects incident changes for the after-commit hooks; the
+    writer drops them if the job's savepoint is rolled back.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        super().__init__(conn, clock)
+        self.changes: list[IncidentChange] = []
+        self._now: str | None = None
+
+    @property
+    def now(self) -> str:
+        """The job's timestamp, fixed for the whole job so its rows agree."""
+        if self._now is None:
+            self._now = iso(self.clock.now())
+        return self._now
+
+    # -- services and integrations --------------------------------------------------------
+    def insert_service(self, **fields: Any) -> Service:
+        """Create a service; ``fields`` are column names (``urgency`` is the rule's value)."""
+        service_id = fields.pop("id", None) or new_object_id()
+        fields.setdefault("created_at", self.now)
+        fields.setdefault("updated_at", self.now)
+        cols = ", ".join(["id", *fields])
+        marks = ", ".join("?" * (len(fields) + 1))
+        self.conn.execute(
+            f"INSERT INTO services ({cols}) VALUES ({marks})", (service_id, *fields.values())
+        )
+        service = self.service(service_id)
+        assert service is not None
+        return service
+
+    def update_service(self, service_id: str, **fields: Any) -> None:
+        """Change some of a service's columns."""
+        if not fields:
+            return
+        fields["updated_at"] = self.now
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(
+            f"UPDATE services SET {sets} WHERE id = ?", (*fields.values(), service_id)
+        )
+
+    def insert_integration(
+        self,
+        *,
+        service_id: str,
+        name: str,
+        type: str,
+        vendor_id: str | None,
+        integration_key: str | None,
+        integration_email: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Integration:
+        """Create an integration on a service."""
+        integration_id = new_object_id()
+        self.conn.execute(
+            f"INSERT INTO integrations ({_INTEGRATION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                integration_id,
+                service_id,
+                name,
+                type,
+                vendor_id,
+                integration_key,
+                integration_email,
+                dumps(settings or {}),
+                self.now,
+            ),
+        )
+        integration = self.integration(integration_id)
+        assert integration is not None
+        return integration
+
+    def update_integration(self, integration_id: str, **fields: Any) -> None:
+        """Change some of an integration's columns (``settings`` as a dict)."""
+        if "settings" in fields:
+            fields["settings"] = dumps(fields["settings"])
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.conn.execute(
+            f"UPDATE integrations SET {sets} WHERE id = ?", (*fields.values(), integration_id)
+        )
+
+    def replace_config_windows(
+        self, windows: Iterable[tuple[str | None, str, str, list[str]]]
+    ) -> None:
+        """Replace every maintenance window that came from the configuration file."""
+        self.conn.execute("DELETE FROM maintenance_windows WHERE source = 'config'")
+        for description, start, end, service_ids in windows:
+            self.insert_maintenance_window(description, start, end, service_ids, source="config")
+
+    def insert_maintenance_window(
+        self,
+        description: str | None,
+        start: str,
+        end: str,
+        service_ids: Iterable[str],
+        *,
+        source: str = "api",
+    ) -> str:
+        """Create a maintenance window over some services; return its id."""
+        window_id = new_object_id()
+        (seq,) = self.conn.execute(
+            "SELECT coalesce(max(sequence_number), 0) + 1 FROM maintenance_windows"
+        ).fetchone()
+        self.conn.execute(
+            "INSERT INTO maintenance_windows (id, sequence_number, description, start_time, "
+            "end_time, created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (window_id, seq, description, start, end, self.now, source),
+        )
+        self.conn.executemany(
+            "INSERT INTO maintenance_window_services (window_id, service_id) VALUES (?, ?)",
+            [(window_id, s) for s in service_ids],
+        )
+        return window_id
+
+    # -- incidents and alerts -------------------------------------------------------------
+    def insert_incident(
+        self,
+        *,
+        service: Service,
+        integration_id: str | None,
+        title: str,
+        urgency: str,
+        incident_key: str | None,
+        alert_grouping_key: str | None = None,
+    ) -> Incident:
+        """Open a triggered incident with the next incident number."""
+        (number,) = self.conn.execute(
+            "SELECT coalesce(max(number), 0) + 1 FROM incidents"
+        ).fetchone()
+        incident_id = new_object_id()
+        now = self.now
+        self.conn.execute(
+            f"INSERT INTO incidents ({_INCIDENT_COLS}) "
+            "VALUES (?, ?, ?, ?, ?, 'triggered', ?, ?, ?, ?, ?, NULL, ?)",
+            (
+                incident_id,
+                number,
+                service.id,
+                integration_id,
+                title,
+                urgency,
+                incident_key,
+                now,
+                now,
+                now,
+                alert_grouping_key,
+            ),
+        )
+        self.conn.execute(
+            "UPDATE services SET last_incident_timestamp = ? WHERE id = ?", (now, service.id)
+        )
+        incident = self.incident(incident_id)
+        assert incident is not None
+        self._record_change(incident, None, "trigger")
+        return incident
+
+    def set_incident_status(self, incident: Incident, status: str, action: str) -> Incident:
+        """Move an incident to ``status`` and record the change for observers."""
+        now = self.now
+        self.conn.execute(
+            "UPDATE incidents SET status = ?, updated_at = ?, last_status_change_at = ?, "
+            "resolved_at = ? WHERE id = ?",
+            (status, now, now, now if status == "resolved" else None, incident.id),
+        )
+        updated = self.incident(incident.id)
+        assert updated is not None
+        self._record_change(updated, incident.status, action)
+        return updated
+
+    def touch_incident(self, incident_id: str) -> None:
+        """Mark an incident updated without a status change."""
+        self.conn.execute(
+            "UPDATE incidents SET updated_at = ? WHERE id = ?", (self.now, incident_id)
+        )
+
+    def insert_alert(
+        self,
+        *,
+        incident: Incident,
+        integration_id: str | None,
+        alert_key: str,
+        severity: str | None,
+        summary: str,
+        body: dict[str, Any],
+    ) -> Alert:
+        """Add a triggered alert to an incident."""
+        alert_id = new_object_id()
+        self.conn.execute(
+            f"INSERT INTO alerts ({_ALERT_COLS}) VALUES (?, ?, ?, ?, ?, 'triggered', ?, ?, ?, ?, "
+            "NULL)",
+            (
+                alert_id,
+                incident.id,
+                incident.service_id,
+                integration_id,
+                alert_key,
+                severity,
+                summary,
+                dumps(body),
+                self.now,
+            ),
+        )
+        return Alert(
+            alert_id,
+            incident.id,
+            incident.service_id,
+            integration_id,
+            alert_key,
+            "triggered",
+            severity,
+            summary,
+            body,
+            self.now,
+            None,
+        )
+
+    def refresh_alert(
+        self, alert: Alert, *, severity: str | None, summary: str, body: dict[str, Any]
+    ) -> None:
+        """A re-trigger: the open alert shows the newest summary, severity and details."""
+        self.conn.execute(
+            "UPDATE alerts SET severity = ?, summary = ?, body = ? WHERE id = ?",
+            (severity, summary, dumps(body), alert.id),
+        )
+
+    def resolve_alert(self, alert: Alert) -> None:
+        """Mark an alert resolved."""
+        self.conn.execute(
+            "UPDATE alerts SET status = 'resolved', resolved_at = ? WHERE id = ?",
+            (self.now, alert.id),
+        )
+
+    def insert_log_entry(
+        self,
+        type: str,
+        *,
+        service_id: str | None,
+        integration_id: str | None,
+        incident_id: str | None = None,
+        alert_id: str | None = None,
+        agent_type: str | None = None,
+        agent_id: str | None = None,
+        summary: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> str:
+        """Append a line to the timeline; return its id."""
+        entry_id = new_object_id()
+        self.conn.execute(
+            f"INSERT INTO log_entries ({_LOG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry_id,
+                type,
+                self.now,
+                service_id,
+                integration_id,
+                incident_id,
+                alert_id,
+                agent_type,
+                agent_id,
+                summary,
+                dumps(details or {}),
+            ),
+        )
+        return entry_id
+
+    def insert_change_event(
+        self, *, service_id: str, integration_id: str, summary: str, body: dict[str, Any]
+    ) -> str:
+        """Store a change event; return its id."""
+        change_id = new_object_id()
+        self.conn.execute(
+            "INSERT INTO change_events (id, service_id, integration_id, summary, body, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (change_id, service_id, integration_id, summary, dumps(body), self.now),
+        )
+        return change_id
+
+    def _record_change(self, incident: Incident, previous: str | None, action: str) -> None:
+        self.changes.append(
+            IncidentChange(
+                incident_id=incident.id,
+                incident_number=incident.number,
+                service_id=incident.service_id,
+                status=incident.status,
+                previous_status=previous,
+                title=incident.title,
+                urgency=incident.urgency,
+                action=action,
+                at=self.now,
+            )
+        )

@@ -1,0 +1,175 @@
+"""The database schema as an ordered list of migrations, tracked in ``PRAGMA user_version``.
+
+A migration is never edited once released: add a new one. Each runs in its
+own transaction, so a failed upgrade leaves the database at the last good
+version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: services, integrations, incidents, alerts, timeline, change events, maintenance.
+    """
+    CREATE TABLE services (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+        alert_creation TEXT NOT NULL DEFAULT 'create_alerts_and_incidents'
+            CHECK (alert_creation IN ('create_alerts_and_incidents', 'create_incidents')),
+        urgency TEXT NOT NULL DEFAULT 'high' CHECK (urgency IN ('high', 'low', 'severity_based')),
+        acknowledgement_timeout INTEGER,
+        auto_resolve_timeout INTEGER,
+        alert_grouping TEXT,
+        alert_grouping_timeout INTEGER,
+        escalation_policy_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_incident_timestamp TEXT,
+        deleted_at TEXT
+    );
+    CREATE UNIQUE INDEX services_name ON services(name) WHERE deleted_at IS NULL;
+
+    CREATE TABLE integrations (
+        id TEXT PRIMARY KEY,
+        service_id TEXT NOT NULL REFERENCES services(id),
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        vendor_id TEXT,
+        integration_key TEXT UNIQUE,
+        integration_email TEXT UNIQUE,
+        settings TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        deleted_at TEXT
+    );
+    CREATE INDEX integrations_service ON integrations(service_id);
+
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        number INTEGER NOT NULL UNIQUE,
+        service_id TEXT NOT NULL REFERENCES services(id),
+        integration_id TEXT REFERENCES integrations(id),
+        title TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),
+        urgency TEXT NOT NULL CHECK (urgency IN ('high', 'low')),
+        incident_key TEXT,
+        alert_grouping_key TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_status_change_at TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    CREATE INDEX incidents_service_status ON incidents(service_id, status);
+    CREATE INDEX incidents_created ON incidents(created_at);
+    -- One open incident per key for create_incidents services (no alerts there).
+    CREATE UNIQUE INDEX incidents_open_key ON incidents(integration_id, incident_key)
+        WHERE status != 'resolved' AND alert_grouping_key IS NULL AND incident_key IS NOT NULL
+              AND integration_id IS NOT NULL;
+    CREATE INDEX incidents_grouping ON incidents(service_id, alert_grouping_key, created_at)
+        WHERE status != 'resolved';
+
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        incident_id TEXT NOT NULL REFERENCES incidents(id),
+        service_id TEXT NOT NULL REFERENCES services(id),
+        integration_id TEXT REFERENCES integrations(id),
+        alert_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('triggered', 'resolved')),
+        severity TEXT,
+        summary TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        resolved_at TEXT
+    );
+    -- The dedup rule itself: at most one open alert per (integration, dedup_key).
+    CREATE UNIQUE INDEX alerts_open_key ON alerts(integration_id, alert_key)
+        WHERE status = 'triggered';
+    CREATE INDEX alerts_incident ON alerts(incident_id);
+
+    CREATE TABLE log_entries (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        service_id TEXT,
+        integration_id TEXT,
+        incident_id TEXT,
+        alert_id TEXT,
+        agent_type TEXT,
+        agent_id TEXT,
+        summary TEXT,
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX log_entries_incident ON log_entries(incident_id, seq);
+    CREATE INDEX log_entries_service ON log_entries(service_id, seq);
+
+    CREATE TABLE change_events (
+        id TEXT PRIMARY KEY,
+        service_id TEXT NOT NULL,
+        integration_id TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE maintenance_windows (
+        id TEXT PRIMARY KEY,
+        sequence_number INTEGER NOT NULL UNIQUE,
+        description TEXT,
+        start_time TEXT NOT NULL,
+        end_time TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE TABLE maintenance_window_services (
+        window_id TEXT NOT NULL REFERENCES maintenance_windows(id) ON DELETE CASCADE,
+        service_id TEXT NOT NULL REFERENCES services(id),
+        PRIMARY KEY (window_id, service_id)
+    );
+    CREATE INDEX maintenance_by_service ON maintenance_window_services(service_id);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to :data:`SCHEMA_VERSION`; return the version it was at.
+
+    Refuses a database written by a newer gateway rather than guessing.
+    """
+    (current,) = conn.execute("PRAGMA user_version").fetchone()
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {current} is newer than this gateway's {SCHEMA_VERSION}"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        script = MIGRATIONS[version - 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return int(current)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (they contain no semicolons in literals)."""
+    parts = []
+    buffer = ""
+    for line in script.splitlines():
+        if line.strip().startswith("--"):
+            continue
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            parts.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        parts.append(buffer.strip())
+    return parts
