@@ -143,23 +143,26 @@ def locate_keys(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     current = ""
 
-    def resolve(name: str) -> str:
+    def resolve(parts: list[str], *, index_last: bool) -> str:
+        # Each array-of-tables prefix points at its newest element.
         path = ""
-        for part in name.split("."):
+        for i, part in enumerate(parts):
             path = f"{path}.{part}" if path else part
-            if path in counts:
+            if path in counts and (index_last or i < len(parts) - 1):
                 path = f"{path}[{counts[path] - 1}]"
         return path
 
     for number, raw in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(raw)
         if header:
-            name = resolve(header.group(2).replace('"', ""))
+            parts = [p.strip() for p in header.group(2).replace('"', "").split(".")]
             if header.group(1) == "[[":
-                index = counts.get(name, 0)
-                counts[name] = index + 1
-                name = f"{name}[{index}]"
-            current = name
+                base = resolve(parts, index_last=False)
+                index = counts.get(base, 0)
+                counts[base] = index + 1
+                current = f"{base}[{index}]"
+            else:
+                current = resolve(parts, index_last=True)
             lines.setdefault(current, number)
             continue
         assign = _ASSIGN.match(raw)

@@ -172,16 +172,16 @@ class Writer:
         tx = Tx(conn, self._clock)
         try:
             job.result = job.fn(tx)
-        except sqlite3.IntegrityError as exc:  # a constraint this job broke: only its fault
+        except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.IntegrityError):
+                # Disk full, I/O error, corruption: the whole transaction is suspect (SQLite
+                # may already have rolled it back), so the batch fails as one.
+                raise
+            # A constraint this job broke is only this job's fault.
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")
             job.error = exc
             return
-        except sqlite3.DatabaseError as exc:
-            # Disk full, I/O error, corruption: the whole transaction is suspect.
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            raise exc
         except Exception as exc:
             conn.execute("ROLLBACK TO job")
             conn.execute("RELEASE job")

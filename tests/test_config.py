@@ -1,0 +1,213 @@
+"""Configuration: the README's file as written, and errors that name the key and line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import locate_keys, parse_settings
+from gateway.errors import ConfigError
+from tests.support import REPO, Daemon
+
+# The file from the README, exactly as operators will copy it.
+README_CONFIG = """\
+[server]
+listen = "127.0.0.1:8080"
+
+[storage]
+path = "alert-gateway.db"
+
+[[services]]
+name = "Shopping Cart"
+description = "Checkout and payment flow"
+alert_creation = "create_alerts_and_incidents"
+incident_urgency = "severity_based"
+
+  [[services.integrations]]
+  name = "Datadog-Shopping-Cart"
+  type = "events_api_v2"
+  integration_key = "0123456789abcdef0123456789abcdef"
+
+  [[services.integrations]]
+  name = "Legacy-Cron"
+  type = "events_api_v1"
+
+[[services]]
+name = "BizOps"
+alert_creation = "create_incidents"
+status = "disabled"
+"""
+
+
+def test_readme_config_is_accepted() -> None:
+    settings = parse_settings(README_CONFIG)
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8080)
+    assert settings.storage.synchronous == "FULL"
+    assert settings.server.max_body_size == 512 * 1024
+    cart, bizops = settings.services
+    assert cart.urgency == "severity_based"
+    assert [i.type for i in cart.integrations] == [
+        "events_api_v2_inbound_integration",
+        "generic_events_api_inbound_integration",
+    ]
+    assert cart.integrations[0].integration_key == "0123456789abcdef0123456789abcdef"
+    assert cart.integrations[1].integration_key is None
+    assert (bizops.alert_creation, bizops.status) == ("create_incidents", "disabled")
+
+
+def test_example_config_file_matches_readme_semantics() -> None:
+    example = parse_settings((REPO / "config.example.toml").read_text())
+    readme = parse_settings(README_CONFIG)
+
+    def shape(settings):  # type: ignore[no-untyped-def]
+        return [
+            (
+                s.name,
+                s.status,
+                s.alert_creation,
+                s.urgency,
+                [(i.name, i.type, i.integration_key) for i in s.integrations],
+            )
+            for s in settings.services
+        ]
+
+    assert shape(example) == shape(readme)
+
+
+def test_key_locations() -> None:
+    lines = locate_keys(README_CONFIG)
+    assert lines["services[0].integrations[1].type"] == 20
+    assert lines["services[1].status"] == 25
+    assert lines["server.listen"] == 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "line", "message"),
+    [
+        (
+            ('alert_creation = "create_incidents"', 'alert_creation = "sometimes"'),
+            "services[1].alert_creation",
+            24,
+            "must be one of",
+        ),
+        (('status = "disabled"', 'stauts = "disabled"'), "services[1].stauts", 25, "unknown key"),
+        (
+            ('type = "events_api_v1"', 'type = "smoke_signals"'),
+            "services[0].integrations[1].type",
+            20,
+            "unknown integration type",
+        ),
+        (('listen = "127.0.0.1:8080"', 'listen = "localhost"'), "server.listen", 2, "HOST:PORT"),
+        (
+            ('integration_key = "0123456789abcdef0123456789abcdef"', 'integration_key = "short"'),
+            "services[0].integrations[0].integration_key",
+            16,
+            "32 letters and digits",
+        ),
+        (
+            (
+                'alert_creation = "create_alerts_and_incidents"',
+                'alert_creation = "create_incidents"',
+            ),
+            "services[0].integrations[0].type",
+            15,
+            "Events API v2",
+        ),
+        (('name = "BizOps"', 'name = "Shopping Cart"'), "services[1].name", 23, "already used"),
+    ],
+)
+def test_errors_name_key_and_line(edit: tuple[str, str], key: str, line: int, message: str) -> None:
+    text = README_CONFIG.replace(*edit)
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text)
+    assert info.value.key == key
+    assert info.value.line == line
+    assert message in info.value.message
+
+
+def test_toml_syntax_error_names_the_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(README_CONFIG.replace('name = "BizOps"', 'name = "BizOps'))
+    assert info.value.line == 23
+
+
+def test_maintenance_window_must_name_a_configured_service() -> None:
+    text = (
+        README_CONFIG
+        + """
+[[maintenance_windows]]
+services = ["Nope"]
+start = 2026-01-01T00:00:00Z
+end = 2026-01-02T00:00:00Z
+"""
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text)
+    assert info.value.key == "maintenance_windows[0].services"
+    assert info.value.line == 28
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def test_check_config_cli(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(README_CONFIG)
+    result = _cli("check-config", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "OK (2 services, 2 integrations)" in result.stdout
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        README_CONFIG.replace(
+            'incident_urgency = "severity_based"', 'incident_urgency = "whenever"'
+        )
+    )
+    result = _cli("check-config", str(bad))
+    assert result.returncode == 2
+    assert "line 11: services[0].incident_urgency: must be one of" in result.stderr
+
+
+def test_check_config_rejects_unknown_vendor(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        README_CONFIG + '  [[services.integrations]]\n  name = "x"\n  vendor = "no-such-vendor"\n'
+    )
+    result = _cli("check-config", str(path))
+    assert result.returncode == 2
+    assert "unknown vendor 'no-such-vendor'" in result.stderr
+
+
+def test_generated_key_is_printed_once_and_listed(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, README_CONFIG.replace('"alert-gateway.db"', '"gw.db"'))
+    try:
+        daemon.start()
+        assert daemon.stop() == 0
+        first = daemon.output()
+        printed = [line for line in first.splitlines() if line.startswith("created integration")]
+        assert len(printed) == 1 and "'Legacy-Cron'" in printed[0]
+        generated = printed[0].split("integration key ")[1].split()[0]
+        assert len(generated) == 32 and generated.isalnum()
+
+        daemon.start()  # a restart keeps the key and does not print it again
+        assert daemon.stop() == 0
+        assert "created integration" not in daemon.output()
+
+        listing = _cli("services", "list", "--config", str(daemon.config_path))
+        assert listing.returncode == 0, listing.stderr
+        assert generated in listing.stdout
+        assert "0123456789abcdef0123456789abcdef" in listing.stdout
+        assert "BizOps  [disabled]  create_incidents" in listing.stdout
+    finally:
+        daemon.kill()

@@ -1,0 +1,167 @@
+"""Durable before acknowledged: SIGKILL, SIGTERM, concurrency and a store that cannot commit."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from gateway.testing import gateway_running
+from tests.support import Daemon, key, v2
+
+KEY = key("durable")
+CONFIG = f"""
+[storage]
+path = "gw.db"
+
+[[services]]
+name = "Durable"
+  [[services.integrations]]
+  name = "v2"
+  type = "events_api_v2"
+  integration_key = "{KEY}"
+"""
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path, CONFIG)
+    yield d
+    d.kill()
+
+
+def _blast(base_url: str, prefix: str, acked: list[str], stop: threading.Event) -> None:
+    """Send triggers with unique dedup keys until stopped; record each 202."""
+    with httpx.Client(base_url=base_url, timeout=5.0) as client:
+        i = 0
+        while not stop.is_set():
+            dedup = f"{prefix}-{i}"
+            i += 1
+            try:
+                r = client.post("/v2/enqueue", json=v2(KEY, dedup_key=dedup))
+            except httpx.HTTPError:
+                return  # the daemon died under us: this request was never acknowledged
+            if r.status_code == 202:
+                acked.append(dedup)
+
+
+def test_sigkill_loses_no_acknowledged_event(daemon: Daemon) -> None:
+    rng = random.Random(20261122)
+    all_acked: list[str] = []
+    for round_no in range(3):
+        daemon.start()
+        acked: list[str] = []
+        stop = threading.Event()
+        workers = [
+            threading.Thread(target=_blast, args=(daemon.base_url, f"r{round_no}w{w}", acked, stop))
+            for w in range(6)
+        ]
+        for t in workers:
+            t.start()
+        time.sleep(rng.uniform(0.4, 1.2))
+        daemon.kill()  # SIGKILL while requests are in flight
+        stop.set()
+        for t in workers:
+            t.join()
+        assert acked, "no event was acknowledged before the kill"
+        all_acked.extend(acked)
+
+    daemon.start()
+    stored = {
+        k: n for k, n in daemon.query("SELECT alert_key, count(*) FROM alerts GROUP BY alert_key")
+    }
+    missing = [k for k in all_acked if k not in stored]
+    assert missing == []
+    assert all(n == 1 for n in stored.values())  # nothing duplicated
+    assert daemon.scalar("SELECT count(*) FROM incidents") == len(stored)
+    assert daemon.query("PRAGMA integrity_check") == [("ok",)]
+    # A sender retrying an acknowledged trigger after the crash opens nothing new.
+    with daemon.client() as client:
+        assert client.post("/v2/enqueue", json=v2(KEY, dedup_key=all_acked[0])).status_code == 202
+    assert daemon.scalar("SELECT count(*) FROM alerts WHERE alert_key = ?", all_acked[0]) == 1
+    assert daemon.stop() == 0
+
+
+def test_sigterm_drains_in_flight_requests_and_exits_zero(daemon: Daemon) -> None:
+    daemon.start()
+    acked: list[str] = []
+    statuses: list[int] = []
+
+    def one(i: int) -> None:
+        try:
+            with httpx.Client(base_url=daemon.base_url, timeout=10.0) as client:
+                r = client.post("/v2/enqueue", json=v2(KEY, dedup_key=f"term-{i}"))
+        except httpx.HTTPError:
+            return
+        statuses.append(r.status_code)
+        if r.status_code == 202:
+            acked.append(f"term-{i}")
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    assert daemon.stop() == 0
+    for t in threads:
+        t.join()
+    assert all(s == 202 for s in statuses)  # never a 5xx while draining
+    stored = {row[0] for row in daemon.query("SELECT alert_key FROM alerts")}
+    assert set(acked) <= stored
+    log_events = [line.get("event") for line in daemon.log_lines()]
+    marks = [e for e in log_events if e and e.startswith("daemon.") and e != "daemon.ready"]
+    assert marks == ["daemon.signal", "daemon.draining", "daemon.stopped"]
+
+
+async def test_200_concurrent_triggers_over_20_keys_make_20_alerts(daemon: Daemon) -> None:
+    daemon.start()
+    statuses: list[int] = []
+    limits = httpx.Limits(max_connections=200)
+    async with httpx.AsyncClient(base_url=daemon.base_url, timeout=30.0, limits=limits) as client:
+
+        async def one(i: int) -> None:
+            r = await client.post("/v2/enqueue", json=v2(KEY, dedup_key=f"storm-{i % 20}"))
+            statuses.append(r.status_code)
+
+        async with trio.open_nursery() as nursery:
+            for i in range(200):
+                nursery.start_soon(one, i)
+    assert statuses == [202] * 200
+    assert daemon.scalar("SELECT count(*) FROM alerts WHERE status = 'triggered'") == 20
+    assert daemon.scalar("SELECT count(*) FROM incidents") == 20
+    assert daemon.scalar("SELECT count(*) FROM log_entries WHERE type = 'trigger_log_entry'") == 200
+
+
+async def test_store_that_cannot_commit_answers_503_and_recovers(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        await gw.store.write(
+            lambda tx: tx.conn.execute(
+                "PRAGMA max_page_count = " + str(tx.conn.execute("PRAGMA page_count").fetchone()[0])
+            ).fetchone()
+        )
+        refused = None
+        accepted_before = 0
+        for i in range(300):
+            body = v2(KEY, dedup_key=f"full-{i}", custom_details={"pad": "x" * 2000})
+            r = await gw.client.post("/v2/enqueue", json=body)
+            if r.status_code != 202:
+                refused = (i, r)
+                break
+            accepted_before += 1
+        assert refused is not None
+        i, r = refused
+        assert r.status_code == 503
+        assert r.json()["status"] == "unavailable"
+        alerts = await gw.count("alerts")
+        assert alerts == accepted_before  # the refused event left nothing behind
+        await gw.store.write(
+            lambda tx: tx.conn.execute("PRAGMA max_page_count = 1000000").fetchone()
+        )
+        r = await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key=f"full-{i}"))
+        assert r.status_code == 202
+        assert await gw.count("alerts") == alerts + 1

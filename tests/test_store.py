@@ -1,0 +1,139 @@
+"""The store's writer: group commit, savepoint isolation, disk full, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+
+from gateway.errors import StoreUnavailable
+from gateway.store import SCHEMA_VERSION, Store, Tx, connect
+from gateway.store.schema import migrate
+
+
+def make_service(name: str):  # type: ignore[no-untyped-def]
+    def job(tx: Tx) -> str:
+        return tx.insert_service(name=name).id
+
+    return job
+
+
+async def test_concurrent_writes_are_grouped_into_few_commits(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        ids: list[str] = []
+
+        async def one(i: int) -> None:
+            ids.append(await store.write(make_service(f"svc-{i}")))
+
+        async with trio.open_nursery() as nursery:
+            for i in range(200):
+                nursery.start_soon(one, i)
+        assert len(set(ids)) == 200
+        assert store.stats.jobs >= 200
+        assert store.stats.batches < 200  # at least some events shared a commit
+        assert await store.read(lambda r: r.count("services")) == 200
+    finally:
+        await store.close()
+
+
+async def test_a_failing_job_does_not_spoil_its_batch(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        outcomes: dict[int, object] = {}
+
+        def job(i: int):  # type: ignore[no-untyped-def]
+            def run(tx: Tx) -> str:
+                service = tx.insert_service(name=f"svc-{i}")
+                if i % 3 == 0:
+                    raise ValueError("boom")  # after a write: the savepoint must undo it
+                return service.id
+
+            return run
+
+        async def one(i: int) -> None:
+            try:
+                outcomes[i] = await store.write(job(i))
+            except ValueError as exc:
+                outcomes[i] = exc
+
+        async with trio.open_nursery() as nursery:
+            for i in range(60):
+                nursery.start_soon(one, i)
+        names = await store.read(lambda r: sorted(s.name for s in r.services()))
+        assert names == sorted(f"svc-{i}" for i in range(60) if i % 3)
+        assert all(isinstance(outcomes[i], ValueError) for i in range(0, 60, 3))
+    finally:
+        await store.close()
+
+
+async def test_a_broken_constraint_fails_only_its_job(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        await store.write(make_service("dup"))
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.write(make_service("dup"))
+        await store.write(make_service("other"))
+        assert await store.read(lambda r: r.count("services")) == 2
+    finally:
+        await store.close()
+
+
+async def test_disk_full_is_store_unavailable_then_recovers(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        # Cap the database at its current size: SQLite then answers SQLITE_FULL,
+        # exactly as on a full disk.
+        await store.write(
+            lambda tx: tx.conn.execute(
+                "PRAGMA max_page_count = " + str(tx.conn.execute("PRAGMA page_count").fetchone()[0])
+            ).fetchone()
+        )
+        failures = 0
+        for i in range(300):
+            try:
+                await store.write(make_service(f"fill-{i}-" + "x" * 500))
+            except StoreUnavailable:
+                failures += 1
+                break
+        assert failures == 1
+        before = await store.read(lambda r: r.count("services"))
+        await store.write(lambda tx: tx.conn.execute("PRAGMA max_page_count = 1000000").fetchone())
+        await store.write(make_service("after-recovery"))
+        assert await store.read(lambda r: r.count("services")) == before + 1
+    finally:
+        await store.close()
+
+
+async def test_close_flushes_queued_writes(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    async with trio.open_nursery() as nursery:
+        for i in range(50):
+            nursery.start_soon(store.write, make_service(f"s{i}"))
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("SELECT count(*) FROM services").fetchone() == (50,)
+    conn.close()
+
+
+def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "m.db")
+    assert migrate(conn) == 0
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert migrate(conn) == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        migrate(conn)
+    conn.close()
+
+
+async def test_synchronous_level_is_applied(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db", synchronous="FULL")
+    try:
+        level = await store.write(lambda tx: tx.conn.execute("PRAGMA synchronous").fetchone()[0])
+        assert level == 2  # FULL
+    finally:
+        await store.close()
