@@ -54,6 +54,23 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """``[smtp]``: the built-in SMTP listener for email integrations."""
+
+    host: str = "127.0.0.1"
+    port: int = 2525
+    domain: str = "localhost"
+    max_message_size: int = 10 * 1024 * 1024
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+    @property
+    def listen(self) -> str:
+        """``host:port``."""
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     """``[storage]``: the SQLite database."""
 
@@ -129,6 +146,7 @@ class Settings:
     plugins: PluginSettings = field(default_factory=PluginSettings)
     services: tuple[ServiceConfig, ...] = ()
     maintenance_windows: tuple[MaintenanceConfig, ...] = ()
+    smtp: SmtpSettings | None = None
     source: Path | None = None
 
 
@@ -328,6 +346,33 @@ def _server(r: _Reader, data: dict[str, Any]) -> ServerSettings:
     )
 
 
+def _smtp(r: _Reader, data: dict[str, Any], base: Path) -> SmtpSettings | None:
+    if "smtp" not in data:
+        return None
+    t = r.table(data, "smtp")
+    r.only(t, {"listen", "domain", "max_message_size", "certfile", "keyfile"}, "smtp.")
+    listen = r.string(t, "listen", "smtp.listen", default="127.0.0.1:2525") or ""
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as exc:
+        raise r.error(str(exc), "smtp.listen") from exc
+    certfile = r.string(t, "certfile", "smtp.certfile")
+    keyfile = r.string(t, "keyfile", "smtp.keyfile")
+    if bool(certfile) != bool(keyfile):
+        raise r.error("certfile and keyfile go together", "smtp.certfile")
+    return SmtpSettings(
+        host=host,
+        port=port,
+        domain=(r.string(t, "domain", "smtp.domain", default="localhost") or "").lower(),
+        max_message_size=r.integer(
+            t, "max_message_size", "smtp.max_message_size", default=10 * 1024 * 1024, minimum=1024
+        )
+        or 0,
+        certfile=base / certfile if certfile else None,
+        keyfile=base / keyfile if keyfile else None,
+    )
+
+
 def _integration(
     r: _Reader, data: dict[str, Any], key: str, alert_creation: str
 ) -> IntegrationConfig:
@@ -502,6 +547,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         ),
         services=services,
         maintenance_windows=tuple(windows),
+        smtp=_smtp(r, data, base),
         source=source,
     )
 

@@ -29,6 +29,7 @@ class Running:
     binds: list[str]
     context: GatewayContext
     created: list[CreatedIntegration]
+    smtp_binds: list[str] = field(default_factory=list)
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -115,6 +116,12 @@ async def run(
             if handle_signals:
                 nursery.start_soon(_watch_signals, shutdown)
             running.binds = await nursery.start(serve_http)
+            if settings.smtp is not None:
+                from gateway.email import serve_smtp
+
+                running.smtp_binds = await nursery.start(
+                    serve_smtp, context, settings.smtp, shutdown
+                )
             log.info(
                 "daemon.ready",
                 listen=running.binds,

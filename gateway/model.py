@@ -148,6 +148,9 @@ class Vendor:
     :class:`gateway.errors.InvalidEvent` for a payload it rejects.
     ``render_success`` shapes the 2xx answer; the default is Events API v2's.
     ``aliases`` are short names accepted in configuration (``"cloudwatch"``).
+    ``check_settings`` validates an integration's per-vendor settings when the
+    configuration is loaded or an integration is created, returning one
+    message per problem (empty when valid).
     """
 
     id: str
@@ -160,6 +163,7 @@ class Vendor:
     website_url: str | None = None
     render_success: SuccessRenderer | None = None
     render_error: Callable[[Exception], Response] | None = None
+    check_settings: Callable[[Mapping[str, Any]], list[str]] | None = None
     generic: bool = False
 
 

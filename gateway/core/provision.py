@@ -46,6 +46,17 @@ def resolve_kind(config: IntegrationConfig, plugins: PluginHost) -> tuple[str, s
     return config.type, None
 
 
+def _check_vendor_settings(
+    config: IntegrationConfig, kind: str, vendor_id: str | None, plugins: PluginHost
+) -> None:
+    vendor = plugins.vendor(vendor_id) if vendor_id else plugins.vendor_by_type(kind)
+    if vendor is None or vendor.check_settings is None:
+        return
+    problems = vendor.check_settings(config.settings)
+    if problems:
+        raise ConfigError("; ".join(problems), key=config.key, line=config.line)
+
+
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
     """Upsert the configured services, integrations and maintenance windows."""
     created: list[CreatedIntegration] = []
@@ -94,11 +105,11 @@ def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIn
             email = config.integration_email
             if email is not None and "@" not in email:
                 email = email.lower()
+            _check_vendor_settings(config, kind, vendor_id, plugins)
             mine = current.get(config.name)
             if mine is None:
-                is_email = kind == INTEGRATION_TYPES["email"]
-                generated = key is None and not is_email
-                key = key or (None if is_email else new_integration_key())
+                generated = key is None
+                key = key or new_integration_key()
                 tx.insert_integration(
                     service_id=service_id,
                     name=config.name,

@@ -170,6 +170,15 @@ class Reader:
         ).fetchone()
         return _integration(row) if row else None
 
+    def integration_by_email(self, address: str) -> Integration | None:
+        """The live integration whose ``integration_email`` is ``address`` (case-insensitive)."""
+        row = self.conn.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations "
+            "WHERE lower(integration_email) = lower(?) AND deleted_at IS NULL",
+            (address,),
+        ).fetchone()
+        return _integration(row) if row else None
+
     def integration(self, integration_id: str) -> Integration | None:
         """A live integration by id."""
         row = self.conn.execute(
