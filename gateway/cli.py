@@ -75,8 +75,9 @@ def serve(config_path: Path, listen: str | None) -> None:
 
     try:
         trio.run(main_task)
-    except ConfigError as exc:
-        click.echo(f"error: {config_path}: {exc}", err=True)
+    except* ConfigError as group:
+        for exc in group.exceptions:
+            click.echo(f"error: {config_path}: {exc}", err=True)
         sys.exit(2)
 
 
