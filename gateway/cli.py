@@ -76,8 +76,8 @@ def serve(config_path: Path, listen: str | None) -> None:
     try:
         trio.run(main_task)
     except* ConfigError as group:
-        for exc in group.exceptions:
-            click.echo(f"error: {config_path}: {exc}", err=True)
+        for problem in group.exceptions:
+            click.echo(f"error: {config_path}: {problem}", err=True)
         sys.exit(2)
 
 

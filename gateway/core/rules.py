@@ -34,10 +34,10 @@ def apply_event(tx: Tx, event: Event) -> Outcome:
 
     Raises :class:`InvalidRoutingKey` when no live integration owns the key.
     """
-    integration = tx.integration_by_key(event.routing_key)
-    service = tx.service(integration.service_id) if integration else None
-    if integration is None or service is None:
+    route = tx.route(event.routing_key, tx.now)
+    if route is None:
         raise InvalidRoutingKey()
+    integration, service, in_maintenance = route
     if event.event_action == "change":
         change_id = tx.insert_change_event(
             service_id=service.id,
@@ -50,7 +50,7 @@ def apply_event(tx: Tx, event: Event) -> Outcome:
     dedup_key = event.dedup_key or new_dedup_key()
     details = event_details(event)
     details["dedup_key"] = dedup_key
-    reason = _suppression_reason(tx, service)
+    reason = _suppression_reason(service, in_maintenance)
     if reason:
         tx.insert_log_entry(
             "suppress_log_entry",
@@ -67,10 +67,10 @@ def apply_event(tx: Tx, event: Event) -> Outcome:
     return _apply_with_alerts(tx, service, integration, event, dedup_key, details)
 
 
-def _suppression_reason(tx: Tx, service: Service) -> str | None:
+def _suppression_reason(service: Service, in_maintenance: bool) -> str | None:
     if service.status == "disabled":
         return "service disabled"
-    if tx.in_maintenance(service.id, tx.now):
+    if in_maintenance:
         return "service in maintenance"
     return None
 

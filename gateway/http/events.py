@@ -272,8 +272,10 @@ class IngestApp:
         except Exception as exc:  # a bug of ours: answer 500 with JSON, never a traceback page
             bound.exception("event.internal_error")
             return default_error(exc)
+        # Accepted events are the normal case: debug, so a busy gateway's log holds what
+        # needs attention (rejections, failures); the store's timeline records every event.
         for event, outcome in zip(events, outcomes, strict=False):
-            bound.info(
+            bound.debug(
                 "event.accepted",
                 vendor=vendor.id,
                 routing_key=redact(event.routing_key),

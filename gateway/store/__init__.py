@@ -132,6 +132,14 @@ class Store:
             return
         self._closed = True
         await self._writer.close()
+        stats = self._writer.stats
+        log.info(
+            "store.closed",
+            batches=stats.batches,
+            jobs=stats.jobs,
+            mean_batch=round(stats.jobs / stats.batches, 2) if stats.batches else 0,
+            failed_commits=stats.failed_commits,
+        )
         while True:
             try:
                 self._readers.get_nowait().close()

@@ -63,6 +63,21 @@ _LOG_COLS = (
 )
 
 
+# The hot path's one lookup: integration, service and maintenance state together.
+_ROUTE_SQL = (
+    "SELECT "
+    + ", ".join(f"i.{c.strip()}" for c in _INTEGRATION_COLS.split(","))
+    + ", "
+    + ", ".join(f"s.{c.strip()}" for c in _SERVICE_COLS.split(","))
+    + ", EXISTS (SELECT 1 FROM maintenance_window_services m "
+    "JOIN maintenance_windows w ON w.id = m.window_id WHERE m.service_id = s.id "
+    "AND w.start_time <= ? AND w.end_time > ?) "
+    "FROM integrations i JOIN services s ON s.id = i.service_id "
+    "WHERE i.integration_key = ? AND i.deleted_at IS NULL AND s.deleted_at IS NULL"
+)
+_INTEGRATION_WIDTH = _INTEGRATION_COLS.count(",") + 1
+
+
 def _service(row: Sequence[Any]) -> Service:
     return Service(
         id=row[0],
@@ -169,6 +184,18 @@ class Reader:
             f"SELECT {_INTEGRATION_COLS} FROM integrations WHERE integration_key = ?", (key,)
         ).fetchone()
         return _integration(row) if row else None
+
+    def route(self, key: str, at: str) -> tuple[Integration, Service, bool] | None:
+        """Where an event with routing key ``key`` goes, in one query (the hot path).
+
+        Returns the live integration, its live service, and whether a maintenance
+        window covers ``at``; ``None`` when no live integration owns the key.
+        """
+        row = self.conn.execute(_ROUTE_SQL, (at, at, key)).fetchone()
+        if row is None:
+            return None
+        width = _INTEGRATION_WIDTH
+        return _integration(row[:width]), _service(row[width:-1]), bool(row[-1])
 
     def integration_by_email(self, address: str) -> Integration | None:
         """The live integration whose ``integration_email`` is ``address`` (case-insensitive)."""
@@ -479,7 +506,7 @@ class Tx(Reader):
         (number,) = self.conn.execute(
             "SELECT coalesce(max(number), 0) + 1 FROM incidents"
         ).fetchone()
-        incident_id = new_object_id()
+        incident_id = new_object_id("Q", 13)
         now = self.now
         self.conn.execute(
             f"INSERT INTO incidents ({_INCIDENT_COLS}) "
@@ -501,8 +528,21 @@ class Tx(Reader):
         self.conn.execute(
             "UPDATE services SET last_incident_timestamp = ? WHERE id = ?", (now, service.id)
         )
-        incident = self.incident(incident_id)
-        assert incident is not None
+        incident = Incident(
+            id=incident_id,
+            number=number,
+            service_id=service.id,
+            integration_id=integration_id,
+            title=title,
+            status="triggered",
+            urgency=urgency,  # type: ignore[arg-type]  # checked by the table's CHECK
+            incident_key=incident_key,
+            created_at=now,
+            updated_at=now,
+            last_status_change_at=now,
+            resolved_at=None,
+            alert_grouping_key=alert_grouping_key,
+        )
         self._record_change(incident, None, "trigger")
         return incident
 
@@ -536,7 +576,7 @@ class Tx(Reader):
         body: dict[str, Any],
     ) -> Alert:
         """Add a triggered alert to an incident."""
-        alert_id = new_object_id()
+        alert_id = new_object_id("A", 13)
         self.conn.execute(
             f"INSERT INTO alerts ({_ALERT_COLS}) VALUES (?, ?, ?, ?, ?, 'triggered', ?, ?, ?, ?, "
             "NULL)",
@@ -596,7 +636,7 @@ class Tx(Reader):
         details: dict[str, Any] | None = None,
     ) -> str:
         """Append a line to the timeline; return its id."""
-        entry_id = new_object_id()
+        entry_id = new_object_id("R", 13)
         self.conn.execute(
             f"INSERT INTO log_entries ({_LOG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -619,7 +659,7 @@ class Tx(Reader):
         self, *, service_id: str, integration_id: str, summary: str, body: dict[str, Any]
     ) -> str:
         """Store a change event; return its id."""
-        change_id = new_object_id()
+        change_id = new_object_id("C", 13)
         self.conn.execute(
             "INSERT INTO change_events (id, service_id, integration_id, summary, body, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
