@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import cef
-from gateway.errors import InvalidEvent, UnrecognizedEvent
+from gateway.errors import InvalidEvent, RateLimited, UnrecognizedEvent
 from gateway.hookspecs import hookimpl
 from gateway.model import (
     MAX_DEDUP_KEY_CHARS,
@@ -24,7 +24,7 @@ from gateway.model import (
     Response,
     Vendor,
 )
-from plugins._json import decode_object
+from plugins._vendor import decode_json_object
 
 VENDOR_ID = "events_api_v1"
 INTEGRATION_TYPE = "generic_events_api_inbound_integration"
@@ -122,7 +122,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
 
 async def parse(request: InboundRequest) -> list[Event]:
     """Parse one Events API v1 request into exactly one event."""
-    event = event_from_body(decode_object(request.body), request)
+    event = event_from_body(decode_json_object(request.body), request)
     problems = cef.validate(event)
     if problems:
         raise InvalidEvent(problems)
@@ -137,8 +137,18 @@ def render_success(outcomes: list[Outcome]) -> Response:
     )
 
 
-def render_error(error: Exception) -> Response:
-    """v1's error bodies: lowercase ``unrecognized object`` for a parse error."""
+def render_error(error: Exception) -> Response | None:
+    """v1's error bodies: lowercase ``unrecognized object``; 403 (not 429) when throttled."""
+    if isinstance(error, RateLimited):
+        # v1 clients (pdagent, Alertmanager in v1 mode) treat 403 as "throttled, retry".
+        return Response(
+            403,
+            {
+                "status": "throttle exceeded",
+                "message": "Requests for this service are arriving too quickly; retry later",
+                "errors": [f"More than {error.limit} events per minute"],
+            },
+        )
     if isinstance(error, UnrecognizedEvent):
         return Response(
             400,
@@ -148,7 +158,8 @@ def render_error(error: Exception) -> Response:
                 "errors": error.errors,
             },
         )
-    assert isinstance(error, InvalidEvent)
+    if not isinstance(error, InvalidEvent):
+        return None
     return Response(
         400, {"status": "invalid event", "message": error.message, "errors": error.errors}
     )

@@ -13,7 +13,7 @@ from gateway import cef
 from gateway.errors import InvalidEvent
 from gateway.hookspecs import hookimpl
 from gateway.model import Event, Image, InboundRequest, Link, Outcome, Response, Vendor
-from plugins._json import decode_object, invalid_type
+from plugins._vendor import decode_json_object, invalid_type
 
 VENDOR_ID = "events_api_v2"
 INTEGRATION_TYPE = "events_api_v2_inbound_integration"
@@ -138,7 +138,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
 
 async def parse(request: InboundRequest) -> list[Event]:
     """Parse one Events API v2 request into exactly one event."""
-    return [event_from_body(decode_object(request.body), request)]
+    return [event_from_body(decode_json_object(request.body), request)]
 
 
 def render_success(outcomes: list[Outcome]) -> Response:

@@ -1,0 +1,378 @@
+"""Amazon SNS HTTP(S) delivery: envelope fields, signature verification and confirmation.
+
+Follows AWS's "Verifying the signatures of Amazon SNS messages" procedure:
+every URL that the gateway will fetch (``SigningCertURL``, ``SubscribeURL``)
+is checked against the SNS host pattern *before* any network I/O, so a
+forged message can never make the gateway request an arbitrary URL.
+
+The network is reached only through :data:`transport`, an
+:class:`SnsTransport`; tests replace it with a fake. Certificates are cached
+in memory by URL (SNS rotates them rarely).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import structlog
+import trio
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from gateway.errors import InvalidEvent, RetryLater
+from plugins._vendor import clip, invalid_type
+
+log = structlog.get_logger(__name__)
+
+MESSAGE_TYPES = ("Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation")
+
+# The fields each message type signs, already in the byte-sorted order AWS requires.
+_SIGNED_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": (
+        "Message",
+        "MessageId",
+        "SubscribeURL",
+        "Timestamp",
+        "Token",
+        "TopicArn",
+        "Type",
+    ),
+}
+_SIGNED_FIELDS["UnsubscribeConfirmation"] = _SIGNED_FIELDS["SubscriptionConfirmation"]
+_OPTIONAL_SIGNED = frozenset({"Subject"})
+
+# AWS's own validators' default host pattern (commercial, GovCloud and China). The
+# whole URL is matched, not just the parsed host: a strict character set leaves no
+# room for URL-parser disagreements (userinfo, ports, backslashes, whitespace).
+_REGION = r"[a-zA-Z0-9\-]{3,}"
+_HOST = rf"sns\.(?P<region>{_REGION})\.amazonaws\.com(?:\.cn)?"
+_CERT_URL = re.compile(rf"https://(?P<host>{_HOST})/[A-Za-z0-9._\-/]*[A-Za-z0-9_\-]\.pem", re.ASCII)
+_SUBSCRIBE_URL = re.compile(
+    rf"https://(?P<host>{_HOST})/\?(?P<query>[A-Za-z0-9._~\-%&=:+]+)", re.ASCII
+)
+_HOST_ONLY = re.compile(_HOST, re.ASCII)
+_TOPIC_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z\-]*):sns:(?P<region>[a-z0-9\-]+):(?P<account>\d{12}):"
+    r"(?P<name>[A-Za-z0-9_\-]{1,256}(?:\.fifo)?)",
+    re.ASCII,
+)
+_SUBSCRIPTION_ARN = re.compile(r"<SubscriptionArn>\s*([^<\s]+)\s*</SubscriptionArn>")
+
+#: How many signing certificates to keep in memory.
+CERTIFICATE_CACHE_SIZE = 32
+
+
+class SnsUnavailable(RetryLater):
+    """A transient failure reaching SNS (the signing certificate could not be fetched).
+
+    Not an :class:`~gateway.errors.EventError`: the request must be answered
+    with a 5xx so that SNS redelivers it, instead of dropping an alarm.
+    """
+
+
+class SnsTransportError(Exception):
+    """An SNS fetch failed; ``transient`` failures are worth a redelivery."""
+
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class SnsTransport(Protocol):
+    """The gateway's only network access for SNS: certificate fetches and confirmations."""
+
+    async def fetch_certificate(self, url: str) -> bytes:
+        """GET a signing certificate (PEM); raise :class:`SnsTransportError` on failure."""
+        ...
+
+    async def confirm(self, url: str) -> str:
+        """GET a ``SubscribeURL`` once; return the ``SubscriptionArn`` or raise."""
+        ...
+
+
+class HttpxSnsTransport:
+    """The real transport: one short, non-redirecting HTTPS GET per call, size-capped."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        deadline: float = 10.0,
+        max_bytes: int = 65536,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``http_transport`` replaces httpx's network transport (tests use MockTransport)."""
+        self.timeout = timeout
+        self.deadline = deadline
+        self.max_bytes = max_bytes
+        self.http_transport = http_transport
+
+    async def _get(self, url: str) -> tuple[int, bytes]:
+        body = bytearray()
+        status = 0
+        with trio.move_on_after(self.deadline) as scope:
+            try:
+                async with (
+                    httpx.AsyncClient(
+                        timeout=self.timeout,
+                        follow_redirects=False,
+                        transport=self.http_transport,
+                    ) as client,
+                    client.stream("GET", url) as response,
+                ):
+                    status = response.status_code
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > self.max_bytes:
+                            raise SnsTransportError("response too large", transient=False)
+            except httpx.HTTPError as exc:
+                raise SnsTransportError(type(exc).__name__, transient=True) from exc
+        if scope.cancelled_caught:
+            raise SnsTransportError("timed out", transient=True)
+        return status, bytes(body)
+
+    @staticmethod
+    def _check_status(status: int) -> None:
+        if status == 200:
+            return
+        # Throttling and server errors may clear up; anything else will not.
+        raise SnsTransportError(f"HTTP {status}", transient=status == 429 or status >= 500)
+
+    async def fetch_certificate(self, url: str) -> bytes:
+        """GET the PEM certificate at ``url`` (already validated as an SNS URL)."""
+        status, body = await self._get(url)
+        self._check_status(status)
+        return body
+
+    async def confirm(self, url: str) -> str:
+        """GET ``SubscribeURL`` and return the ``SubscriptionArn`` from the XML answer."""
+        status, body = await self._get(url)
+        self._check_status(status)
+        match = _SUBSCRIPTION_ARN.search(body.decode("utf-8", "replace"))
+        if match is None:
+            raise SnsTransportError("no SubscriptionArn in the answer", transient=False)
+        return match.group(1)
+
+
+#: The transport in use. Tests replace it (``monkeypatch.setattr(_sns, "transport", fake)``).
+transport: SnsTransport = HttpxSnsTransport()
+
+_certificates: OrderedDict[str, RSAPublicKey] = OrderedDict()
+
+
+def clear_certificate_cache() -> None:
+    """Forget every cached signing certificate."""
+    _certificates.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicArn:
+    """The parts of an SNS topic ARN."""
+
+    arn: str
+    partition: str
+    region: str
+    account: str
+    name: str
+
+
+def parse_topic_arn(value: str) -> TopicArn | None:
+    """Split ``arn:<partition>:sns:<region>:<account>:<name>``; ``None`` if malformed."""
+    match = _TOPIC_ARN.fullmatch(value)
+    if match is None:
+        return None
+    return TopicArn(value, match["partition"], match["region"], match["account"], match["name"])
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A checked SNS message envelope (not yet verified)."""
+
+    type: str
+    message_id: str
+    topic: TopicArn
+    message: str
+    timestamp: str
+    fields: Mapping[str, Any]
+
+    @property
+    def subscribe_url(self) -> str:
+        """The ``SubscribeURL`` of a (un)subscribe confirmation (``""`` otherwise)."""
+        value = self.fields.get("SubscribeURL")
+        return value if isinstance(value, str) else ""
+
+
+def read_envelope(body: Mapping[str, Any], *, signed: bool) -> Envelope:
+    """Check an SNS envelope's fields and types; raise :class:`InvalidEvent` listing problems.
+
+    With ``signed``, the signature fields are required too.
+    """
+    errors: list[str] = []
+    kind = body.get("Type")
+    if not isinstance(kind, str) or kind not in MESSAGE_TYPES:
+        errors.append(
+            "'Type' is invalid (must be one of: Notification, SubscriptionConfirmation, "
+            "UnsubscribeConfirmation)"
+        )
+        raise InvalidEvent(errors)
+    required = [f for f in _SIGNED_FIELDS[kind] if f not in _OPTIONAL_SIGNED]
+    if signed:
+        required += ["SignatureVersion", "Signature", "SigningCertURL"]
+    for name in required:
+        value = body.get(name)
+        if value is None or value == "":
+            errors.append(f"'{name}' is missing or blank")
+        elif not isinstance(value, str):
+            errors.append(invalid_type(name, "a string"))
+    subject = body.get("Subject")
+    if subject is not None and not isinstance(subject, str):
+        errors.append(invalid_type("Subject", "a string"))
+    topic = None
+    if isinstance(body.get("TopicArn"), str) and body["TopicArn"]:
+        topic = parse_topic_arn(body["TopicArn"])
+        if topic is None:
+            errors.append("'TopicArn' is invalid (must be an SNS topic ARN)")
+    if errors:
+        raise InvalidEvent(errors)
+    assert topic is not None
+    return Envelope(
+        type=kind,
+        message_id=body["MessageId"],
+        topic=topic,
+        message=body["Message"],
+        timestamp=body["Timestamp"],
+        fields=body,
+    )
+
+
+def string_to_sign(fields: Mapping[str, Any]) -> bytes:
+    """AWS's canonical string: ``Name\\nvalue\\n`` for each signed field that is present."""
+    parts: list[str] = []
+    for name in _SIGNED_FIELDS[fields["Type"]]:
+        value = fields.get(name)
+        if value is None:  # only Subject may be absent; AWS signs it only when present
+            continue
+        parts.append(f"{name}\n{value}\n")
+    return "".join(parts).encode("utf-8", "surrogatepass")
+
+
+def check_certificate_url(url: str) -> None:
+    """Refuse a ``SigningCertURL`` that is not ``https://sns.<region>.amazonaws.com[.cn]/….pem``.
+
+    Runs before any fetch: this is the guard against a forged message making
+    the gateway download a key of the attacker's choosing.
+    """
+    match = _CERT_URL.fullmatch(url)
+    parts = urlsplit(url) if match else None
+    if (
+        match is None
+        or parts is None
+        or parts.hostname != match["host"].lower()
+        or parts.port is not None
+        or parts.username is not None
+    ):
+        raise InvalidEvent(
+            [
+                "'SigningCertURL' is invalid (must be an https://sns.<region>.amazonaws.com "
+                "URL ending in .pem)"
+            ]
+        )
+
+
+def check_subscribe_url(url: str, topic: TopicArn, token: str) -> None:
+    """Refuse a ``SubscribeURL`` that is not this topic's SNS ``ConfirmSubscription`` URL."""
+    problem = "'SubscribeURL' is invalid (must be an https://sns.<region>.amazonaws.com "
+    match = _SUBSCRIBE_URL.fullmatch(url)
+    if match is None or not _HOST_ONLY.fullmatch(urlsplit(url).hostname or ""):
+        raise InvalidEvent([problem + "ConfirmSubscription URL)"])
+    query = dict(parse_qsl(match["query"], keep_blank_values=True))
+    if query.get("Action") != "ConfirmSubscription":
+        raise InvalidEvent([problem + "URL with Action=ConfirmSubscription)"])
+    if query.get("TopicArn") != topic.arn:
+        raise InvalidEvent([problem + "URL for the message's TopicArn)"])
+    if match["region"] != topic.region:
+        raise InvalidEvent([problem + "URL in the topic's region)"])
+    if not query.get("Token") or query["Token"] != token:
+        raise InvalidEvent([problem + "URL carrying the message's Token)"])
+
+
+async def _public_key(url: str) -> RSAPublicKey:
+    cached = _certificates.get(url)
+    if cached is not None:
+        _certificates.move_to_end(url)
+        return cached
+    try:
+        pem = await transport.fetch_certificate(url)
+    except SnsTransportError as exc:
+        log.warning("sns.certificate_fetch_failed", url=url, error=str(exc))
+        if exc.transient:
+            raise SnsUnavailable("SNS signing certificate is unavailable; retry later") from exc
+        raise InvalidEvent(["SNS signing certificate could not be fetched"]) from exc
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
+        key = certificate.public_key()
+    except ValueError as exc:
+        raise InvalidEvent(["SNS signing certificate is not a valid PEM certificate"]) from exc
+    if not isinstance(key, RSAPublicKey):
+        raise InvalidEvent(["SNS signing certificate does not hold an RSA key"])
+    _certificates[url] = key
+    if len(_certificates) > CERTIFICATE_CACHE_SIZE:
+        _certificates.popitem(last=False)
+    log.info("sns.certificate_cached", url=url)
+    return key
+
+
+async def verify(fields: Mapping[str, Any], *, allow_version_1: bool = True) -> None:
+    """Verify an SNS message signature (SignatureVersion 1: SHA1, 2: SHA256).
+
+    Raises :class:`InvalidEvent` for a message that fails verification and
+    :class:`SnsUnavailable` when the certificate cannot be fetched right now.
+    Expects fields already checked by :func:`read_envelope` with ``signed``.
+    """
+    version = fields["SignatureVersion"]
+    if version not in ("1", "2"):
+        raise InvalidEvent(['\'SignatureVersion\' is invalid (must be "1" or "2")'])
+    if version == "1" and not allow_version_1:
+        raise InvalidEvent(["'SignatureVersion' 1 is refused by this integration (use 2)"])
+    url = fields["SigningCertURL"]
+    check_certificate_url(url)
+    try:
+        signature = base64.b64decode(fields["Signature"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidEvent(["'Signature' is invalid (must be base64)"]) from exc
+    key = await _public_key(url)
+    algorithm: hashes.HashAlgorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
+    try:
+        key.verify(signature, string_to_sign(fields), padding.PKCS1v15(), algorithm)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        log.warning(
+            "sns.signature_invalid",
+            topic=clip(str(fields.get("TopicArn")), 200),
+            message_id=clip(str(fields.get("MessageId")), 80),
+        )
+        raise InvalidEvent(["SNS message signature is invalid"]) from exc
+
+
+async def confirm_subscription(url: str) -> str | None:
+    """GET a validated ``SubscribeURL`` once; the ``SubscriptionArn``, or ``None`` on failure.
+
+    A failure is logged, not raised: SNS must get a 2xx either way (a 5xx
+    would only make it redeliver the same, soon stale, token).
+    """
+    try:
+        return await transport.confirm(url)
+    except SnsTransportError as exc:
+        log.warning("sns.subscription_confirm_failed", error=str(exc))
+        return None

@@ -1,0 +1,1165 @@
+"""Amazon CloudWatch vendor: SNS envelopes (verified), confirmations and EventBridge events.
+
+The only fake is the SNS transport (certificate fetches and SubscribeURL
+GETs): the edge of the world. New signed envelopes are signed here with a
+throw-away key, because the key behind ``sns_test_signing_cert.pem`` was
+thrown away.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from gateway import cef
+from gateway.errors import InvalidEvent, UnrecognizedEvent
+from gateway.model import Event, InboundRequest
+from gateway.plugins import load_plugins
+from plugins import _sns, cloudwatch
+from plugins._vendor import SeenIds
+from tests.support import SAMPLES
+
+KEY = "c1oudwatch0000000000000000000001"
+OTHER_KEY = "c1oudwatch0000000000000000000002"
+TOPIC = "arn:aws:sns:us-east-1:482917365014:pagerduty-gateway-prod"
+OTHER_TOPIC = "arn:aws:sns:us-east-1:482917365014:someone-elses-topic"
+ALARM_ARN = "arn:aws:cloudwatch:us-east-1:482917365014:alarm:prod-orders-db-high-cpu"
+SAMPLE_CERT_URL = (
+    "https://sns.us-east-1.amazonaws.com/"
+    "SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"
+)
+OWN_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-throwaway.pem"
+TOKEN = "2336412f37fb687f5d51e6e2425a8a58"
+SUBSCRIBE_URL = (
+    f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}"
+    f"&Token={TOKEN}"
+)
+SUMMARY_ALARM = 'ALARM: "prod-orders-db-high-cpu" in US East (N. Virginia)'
+ALLOW = {"sns_topic_allowlist": [TOPIC]}
+
+# The fields AWS signs per message type, in the order AWS documents (written out here
+# independently of the plugin, so a mistake in the plugin's list fails these tests).
+SIGNED_FIELDS = {
+    "Notification": ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
+    "SubscriptionConfirmation": [
+        "Message",
+        "MessageId",
+        "SubscribeURL",
+        "Timestamp",
+        "Token",
+        "TopicArn",
+        "Type",
+    ],
+}
+SIGNED_FIELDS["UnsubscribeConfirmation"] = SIGNED_FIELDS["SubscriptionConfirmation"]
+
+
+# -- Throw-away signing key and the fake transport ------------------------------------------------
+
+
+@cache
+def signing_key() -> tuple[rsa.RSAPrivateKey, bytes]:
+    """A throw-away RSA key and its self-signed certificate (PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "TEST ONLY - not Amazon"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com (throw-away)"),
+        ]
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def sign(
+    envelope: dict[str, Any], *, version: str = "2", url: str = OWN_CERT_URL
+) -> dict[str, Any]:
+    """Sign an SNS envelope as SNS would, with the throw-away key."""
+    signed = dict(envelope)
+    text = "".join(
+        f"{name}\n{signed[name]}\n"
+        for name in SIGNED_FIELDS[signed["Type"]]
+        if signed.get(name) is not None
+    )
+    algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
+    signature = signing_key()[0].sign(text.encode(), padding.PKCS1v15(), algorithm)
+    signed["SignatureVersion"] = version
+    signed["SigningCertURL"] = url
+    signed["Signature"] = base64.b64encode(signature).decode()
+    return signed
+
+
+class FakeSnsTransport:
+    """Serves known certificates and records every request it is asked to make."""
+
+    def __init__(self, certificates: dict[str, bytes]) -> None:
+        self.certificates = certificates
+        self.certificate_requests: list[str] = []
+        self.confirm_requests: list[str] = []
+        self.fetch_error: _sns.SnsTransportError | None = None
+        self.confirm_error: _sns.SnsTransportError | None = None
+
+    async def fetch_certificate(self, url: str) -> bytes:
+        """Return the certificate registered for ``url``, or fail like a 404."""
+        self.certificate_requests.append(url)
+        if self.fetch_error is not None:
+            raise self.fetch_error
+        if url not in self.certificates:
+            raise _sns.SnsTransportError("HTTP 404", transient=False)
+        return self.certificates[url]
+
+    async def confirm(self, url: str) -> str:
+        """Record the confirmation GET."""
+        self.confirm_requests.append(url)
+        if self.confirm_error is not None:
+            raise self.confirm_error
+        return TOPIC + ":5c0f9a1e-7d3b-4e62-9a8f-2b61d4c7e0f3"
+
+
+def new_transport() -> FakeSnsTransport:
+    """A fake transport serving the sample certificate and the throw-away one."""
+    return FakeSnsTransport(
+        {
+            SAMPLE_CERT_URL: (SAMPLES / "sns_test_signing_cert.pem").read_bytes(),
+            OWN_CERT_URL: signing_key()[1],
+        }
+    )
+
+
+@contextmanager
+def fake_transport() -> Iterator[FakeSnsTransport]:
+    """Install a fake transport and empty the caches, restoring everything afterwards."""
+    previous = _sns.transport
+    fake = new_transport()
+    _sns.transport = fake
+    _sns.clear_certificate_cache()
+    cloudwatch.seen_messages.clear()
+    try:
+        yield fake
+    finally:
+        _sns.transport = previous
+        _sns.clear_certificate_cache()
+        cloudwatch.seen_messages.clear()
+
+
+@pytest.fixture(autouse=True)
+def sns() -> Iterator[FakeSnsTransport]:
+    """Every test here runs with the fake transport: none may reach the network."""
+    with fake_transport() as fake:
+        yield fake
+
+
+# -- Builders -------------------------------------------------------------------------------------
+
+
+def sample(name: str) -> dict[str, Any]:
+    """A sample envelope, decoded."""
+    decoded: dict[str, Any] = json.loads((SAMPLES / name).read_text())
+    return decoded
+
+
+def sample_alarm() -> dict[str, Any]:
+    """The alarm JSON inside the ALARM sample's Message."""
+    decoded: dict[str, Any] = json.loads(sample("cloudwatch_sns_alarm_alarm.json")["Message"])
+    return decoded
+
+
+def alarm(**changes: Any) -> dict[str, Any]:
+    """The sample alarm with fields changed; a value of ``None`` removes the field."""
+    body = copy.deepcopy(sample_alarm())
+    for name, value in changes.items():
+        if value is None:
+            body.pop(name, None)
+        else:
+            body[name] = value
+    return body
+
+
+def notification(
+    message: dict[str, Any] | str,
+    *,
+    message_id: str = "0b6f2c1e-1111-4d4d-9e9e-000000000001",
+    subject: str | None = "ALARM: whatever",
+    topic: str = TOPIC,
+    timestamp: str = "2026-11-03T09:45:51.889Z",
+) -> dict[str, Any]:
+    """An unsigned SNS Notification envelope."""
+    envelope: dict[str, Any] = {
+        "Type": "Notification",
+        "MessageId": message_id,
+        "TopicArn": topic,
+        "Message": message if isinstance(message, str) else json.dumps(message),
+        "Timestamp": timestamp,
+    }
+    if subject is not None:
+        envelope["Subject"] = subject
+    return envelope
+
+
+def confirmation(
+    kind: str = "SubscriptionConfirmation",
+    *,
+    topic: str = TOPIC,
+    url: str = SUBSCRIBE_URL,
+    message_id: str = "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+) -> dict[str, Any]:
+    """An unsigned (un)subscribe confirmation envelope."""
+    return {
+        "Type": kind,
+        "MessageId": message_id,
+        "Token": TOKEN,
+        "TopicArn": topic,
+        "Message": f"You have chosen to subscribe to the topic {topic}.",
+        "SubscribeURL": url,
+        "Timestamp": "2026-11-03T09:00:00.000Z",
+    }
+
+
+def eventbridge(state: str = "ALARM", **changes: Any) -> dict[str, Any]:
+    """An EventBridge CloudWatch Alarm State Change event for the sample alarm."""
+    event: dict[str, Any] = {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "482917365014",
+        "time": "2026-11-03T09:45:52Z",
+        "region": "us-east-1",
+        "resources": [ALARM_ARN],
+        "detail": {
+            "alarmName": "prod-orders-db-high-cpu",
+            "state": {
+                "value": state,
+                "reason": "Threshold Crossed",
+                "reasonData": "{}",
+                "timestamp": "2026-11-03T09:45:51.827+0000",
+            },
+            "previousState": {"value": "OK", "timestamp": "2026-11-03T08:00:00.000+0000"},
+            "configuration": {
+                "description": "Orders DB CPU",
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": "AWS/RDS",
+                                "name": "CPUUtilization",
+                                "dimensions": {"DBInstanceIdentifier": "orders-db-prod-1"},
+                            },
+                            "period": 300,
+                            "stat": "Average",
+                        },
+                        "returnData": True,
+                    }
+                ],
+            },
+        },
+    }
+    event.update(changes)
+    return event
+
+
+def request(
+    body: dict[str, Any] | bytes,
+    *,
+    settings: dict[str, Any] | None = None,
+    key: str | None = KEY,
+    headers: dict[str, str] | None = None,
+) -> InboundRequest:
+    """An inbound request as the HTTP layer builds it for ``/integration/{key}/enqueue``."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return InboundRequest(
+        method="POST",
+        path=f"/integration/{key}/enqueue",
+        headers={"content-type": "text/plain; charset=UTF-8", **(headers or {})},
+        body=raw,
+        integration_key=key,
+        settings=settings or {},
+    )
+
+
+async def parse(body: dict[str, Any] | bytes, **kwargs: Any) -> list[Event]:
+    """Parse through the vendor and check every event against PD-CEF."""
+    events = await cloudwatch.VENDOR.parse(request(body, **kwargs))
+    for event in events:
+        assert cef.validate(event) == []
+    return events
+
+
+async def one(body: dict[str, Any] | bytes, **kwargs: Any) -> Event:
+    """Parse a body that must give exactly one event."""
+    events = await parse(body, **kwargs)
+    assert len(events) == 1
+    return events[0]
+
+
+async def rejected(body: dict[str, Any] | bytes, **kwargs: Any) -> list[str]:
+    """Parse a body that must be rejected as invalid; its error strings."""
+    with pytest.raises(InvalidEvent) as info:
+        await cloudwatch.VENDOR.parse(request(body, **kwargs))
+    return info.value.errors
+
+
+# -- The samples ----------------------------------------------------------------------------------
+
+
+async def test_sample_alarm_signature_v1_triggers_critical(sns: FakeSnsTransport) -> None:
+    event = await one(sample("cloudwatch_sns_alarm_alarm.json"))
+    assert event.routing_key == KEY
+    assert event.event_action == "trigger"
+    assert event.dedup_key == ALARM_ARN
+    assert event.severity == "critical"
+    assert event.summary == SUMMARY_ALARM
+    assert event.source == "orders-db-prod-1"
+    assert event.timestamp == "2026-11-03T09:45:51.827Z"
+    assert event.component == "AWS/RDS"
+    assert event.class_ == "CPUUtilization"
+    assert event.group == "482917365014"
+    assert event.client == "Amazon CloudWatch"
+    assert event.client_url is not None
+    assert event.client_url.startswith("https://us-east-1.console.aws.amazon.com/cloudwatch/")
+    assert event.custom_details["sns_message_id"] == "8f1c6d2e-3b7a-5e49-a0c4-7d92e61f3b58"
+    assert event.custom_details["topic_arn"] == TOPIC
+    assert event.custom_details["NewStateReason"].startswith("Threshold Crossed")
+    assert sns.certificate_requests == [SAMPLE_CERT_URL]
+
+
+async def test_sample_ok_signature_v2_resolves() -> None:
+    event = await one(sample("cloudwatch_sns_alarm_ok.json"))
+    assert event.event_action == "resolve"
+    assert event.dedup_key == ALARM_ARN
+    assert event.severity == "info"
+    assert event.summary == 'OK: "prod-orders-db-high-cpu" in US East (N. Virginia)'
+    assert event.source == "orders-db-prod-1"
+    assert event.timestamp == "2026-11-03T10:21:52.114Z"
+
+
+async def test_certificate_is_fetched_once_and_cached(sns: FakeSnsTransport) -> None:
+    await one(sample("cloudwatch_sns_alarm_alarm.json"))
+    await one(sample("cloudwatch_sns_alarm_ok.json"))
+    assert sns.certificate_requests == [SAMPLE_CERT_URL]
+
+
+async def test_sample_is_accepted_with_an_allowlist_naming_its_topic() -> None:
+    event = await one(sample("cloudwatch_sns_alarm_alarm.json"), settings=ALLOW)
+    assert event.dedup_key == ALARM_ARN
+
+
+async def test_sample_from_a_topic_off_the_allowlist_is_refused() -> None:
+    errors = await rejected(
+        sample("cloudwatch_sns_alarm_alarm.json"),
+        settings={"sns_topic_allowlist": [OTHER_TOPIC]},
+    )
+    assert errors == [f"TopicArn {TOPIC} is not in this integration's allow-list"]
+
+
+# -- Signature verification -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("Message", '{"AlarmName":"forged","NewStateValue":"ALARM"}'),
+        ("Subject", "ALARM: forged"),
+        ("MessageId", "00000000-0000-0000-0000-000000000000"),
+        ("Timestamp", "2026-11-03T09:45:52.000Z"),
+        ("TopicArn", "arn:aws:sns:us-east-1:482917365014:other"),
+    ],
+)
+async def test_tampered_sample_fails_verification(field: str, value: str) -> None:
+    body = sample("cloudwatch_sns_alarm_alarm.json")
+    body[field] = value
+    assert await rejected(body) == ["SNS message signature is invalid"]
+
+
+async def test_removing_the_subject_breaks_the_signature() -> None:
+    body = sample("cloudwatch_sns_alarm_alarm.json")
+    del body["Subject"]
+    assert await rejected(body) == ["SNS message signature is invalid"]
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+async def test_own_signed_notification_verifies(version: str, sns: FakeSnsTransport) -> None:
+    event = await one(sign(notification(alarm()), version=version))
+    assert event.event_action == "trigger"
+    assert sns.certificate_requests == [OWN_CERT_URL]
+
+
+async def test_notification_without_subject_is_signed_without_it() -> None:
+    event = await one(sign(notification(alarm(), subject=None)))
+    assert event.summary == SUMMARY_ALARM
+
+
+async def test_signature_made_with_sha1_but_labelled_version_2_fails() -> None:
+    body = sign(notification(alarm()), version="1")
+    body["SignatureVersion"] = "2"
+    assert await rejected(body) == ["SNS message signature is invalid"]
+
+
+async def test_signature_by_another_key_fails() -> None:
+    # Signed by the throw-away key, but pointing at the sample certificate.
+    body = sign(notification(alarm()), url=SAMPLE_CERT_URL)
+    assert await rejected(body) == ["SNS message signature is invalid"]
+
+
+@pytest.mark.parametrize("version", ["3", "0", "", "v2"])
+async def test_unknown_signature_version_is_refused(version: str, sns: FakeSnsTransport) -> None:
+    body = sign(notification(alarm()))
+    body["SignatureVersion"] = version
+    errors = await rejected(body)
+    assert errors[0].startswith("'SignatureVersion'")
+    assert sns.certificate_requests == []
+
+
+async def test_signature_version_1_can_be_refused_by_setting() -> None:
+    body = sign(notification(alarm()), version="1")
+    errors = await rejected(body, settings={"allow_signature_version_1": False})
+    assert errors == ["'SignatureVersion' 1 is refused by this integration (use 2)"]
+    event = await one(
+        sign(notification(alarm()), version="2"), settings={"allow_signature_version_1": False}
+    )
+    assert event.event_action == "trigger"
+
+
+async def test_signature_that_is_not_base64_is_refused(sns: FakeSnsTransport) -> None:
+    body = sign(notification(alarm()))
+    body["Signature"] = "not base64!!"
+    assert await rejected(body) == ["'Signature' is invalid (must be base64)"]
+    assert sns.certificate_requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com.cert-mirror.example/SimpleNotificationService-x.pem",
+        "https://evil.example/sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://s3.amazonaws.com/bucket/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-x.txt",
+        "https://sns.us-east-1.amazonaws.com/.pem",
+        "https://user@sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com@evil.example/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com:8443/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com/x.pem?x=.pem",
+        "https://sns.us-east-1.amazonaws.com/x.pem#.pem",
+        "https://sns.us-east-1.amazonaws.com\\@evil.example/x.pem",
+        "https://sns.us-east-1.amazonaws.com\t.evil.example/x.pem",
+        "https://sns.us.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://sns.evil.example.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://SNS.us-east-1.amazonaws.com.evil.example/x.pem",
+        "HTTPS://sns.us-east-1.amazonaws.com/x.pem/../../x.pem ",
+        "",
+    ],
+)
+async def test_spoofed_certificate_url_is_refused_without_a_request(
+    url: str, sns: FakeSnsTransport
+) -> None:
+    body = sign(notification(alarm()), url=url)
+    errors = await rejected(body)
+    assert len(errors) == 1
+    assert "SigningCertURL" in errors[0]
+    assert sns.certificate_requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
+        "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-x.pem",
+        "https://sns.eu-central-2.amazonaws.com/certs/SimpleNotificationService-x.pem",
+    ],
+)
+async def test_certificate_urls_of_every_partition_are_fetched(
+    url: str, sns: FakeSnsTransport
+) -> None:
+    sns.certificates[url] = signing_key()[1]
+    event = await one(sign(notification(alarm()), url=url))
+    assert event.event_action == "trigger"
+    assert sns.certificate_requests == [url]
+
+
+async def test_certificate_that_cannot_be_fetched_is_not_cached(sns: FakeSnsTransport) -> None:
+    url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-missing.pem"
+    body = sign(notification(alarm()), url=url)
+    assert await rejected(body) == ["SNS signing certificate could not be fetched"]
+    sns.certificates[url] = signing_key()[1]
+    event = await one(body)
+    assert event.event_action == "trigger"
+    assert sns.certificate_requests == [url, url]
+
+
+async def test_transient_certificate_failure_asks_for_a_redelivery(sns: FakeSnsTransport) -> None:
+    sns.fetch_error = _sns.SnsTransportError("ConnectTimeout", transient=True)
+    with pytest.raises(_sns.SnsUnavailable):
+        await cloudwatch.VENDOR.parse(request(sign(notification(alarm()))))
+    # The MessageId was not remembered: SNS's redelivery goes through.
+    sns.fetch_error = None
+    event = await one(sign(notification(alarm())))
+    assert event.event_action == "trigger"
+
+
+@pytest.mark.parametrize("pem", [b"", b"not a certificate", b"-----BEGIN CERTIFICATE-----\nAA=="])
+async def test_garbage_certificate_is_refused(pem: bytes, sns: FakeSnsTransport) -> None:
+    sns.certificates[OWN_CERT_URL] = pem
+    assert await rejected(sign(notification(alarm()))) == [
+        "SNS signing certificate is not a valid PEM certificate"
+    ]
+
+
+async def test_envelope_missing_signature_fields_is_refused(sns: FakeSnsTransport) -> None:
+    errors = await rejected(notification(alarm()))
+    assert errors == [
+        "'SignatureVersion' is missing or blank",
+        "'Signature' is missing or blank",
+        "'SigningCertURL' is missing or blank",
+    ]
+    assert sns.certificate_requests == []
+
+
+async def test_verification_can_be_turned_off(sns: FakeSnsTransport) -> None:
+    event = await one(notification(alarm()), settings={"verify_signature": False})
+    assert event.dedup_key == ALARM_ARN
+    assert sns.certificate_requests == []
+
+
+async def test_old_messages_are_refused_when_a_maximum_age_is_set() -> None:
+    fresh = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    settings = {"max_message_age_seconds": 3600}
+    event = await one(sign(notification(alarm(), timestamp=fresh)), settings=settings)
+    assert event.event_action == "trigger"
+    errors = await rejected(sample("cloudwatch_sns_alarm_alarm.json"), settings=settings)
+    assert errors == ["SNS message is too old (Timestamp outside max_message_age_seconds)"]
+
+
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00+01:00", "yesterday", "9999-12-31"])
+async def test_unreadable_or_extreme_timestamps_count_as_too_old(timestamp: str) -> None:
+    settings = {"verify_signature": False, "max_message_age_seconds": 60}
+    errors = await rejected(notification(alarm(), timestamp=timestamp), settings=settings)
+    assert errors == ["SNS message is too old (Timestamp outside max_message_age_seconds)"]
+
+
+# -- Subscription confirmation --------------------------------------------------------------------
+
+
+async def test_allowlisted_subscription_is_confirmed_by_exactly_one_get(
+    sns: FakeSnsTransport,
+) -> None:
+    body = sign(confirmation())
+    assert await parse(body, settings=ALLOW) == []
+    assert sns.confirm_requests == [SUBSCRIBE_URL]
+    # SNS redelivers the same message: no second GET.
+    assert await parse(body, settings=ALLOW) == []
+    assert sns.confirm_requests == [SUBSCRIBE_URL]
+
+
+async def test_subscription_without_allowlist_is_left_for_an_operator(
+    sns: FakeSnsTransport,
+) -> None:
+    assert await parse(sign(confirmation())) == []
+    assert sns.confirm_requests == []
+
+
+async def test_subscription_to_a_topic_off_the_allowlist_is_refused(
+    sns: FakeSnsTransport,
+) -> None:
+    body = sign(confirmation(topic=OTHER_TOPIC, url=SUBSCRIBE_URL.replace(TOPIC, OTHER_TOPIC)))
+    errors = await rejected(body, settings=ALLOW)
+    assert errors == [f"TopicArn {OTHER_TOPIC} is not in this integration's allow-list"]
+    assert sns.confirm_requests == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        SUBSCRIBE_URL.replace("https://", "http://"),
+        SUBSCRIBE_URL.replace("amazonaws.com", "amazonaws.com.evil.example"),
+        SUBSCRIBE_URL.replace("sns.us-east-1", "sqs.us-east-1"),
+        SUBSCRIBE_URL.replace("sns.us-east-1.amazonaws.com", "sns.us-east-1.amazonaws.com:444"),
+        SUBSCRIBE_URL.replace("https://", "https://user@"),
+        SUBSCRIBE_URL.replace("sns.us-east-1", "sns.eu-west-1"),
+        SUBSCRIBE_URL.replace("ConfirmSubscription", "Subscribe"),
+        SUBSCRIBE_URL.replace(TOPIC, OTHER_TOPIC),
+        SUBSCRIBE_URL.replace(TOKEN, "f" * 32),
+        SUBSCRIBE_URL.replace("/?", "/redirect?"),
+        SUBSCRIBE_URL + "#x",
+        "https://evil.example/?Action=ConfirmSubscription",
+    ],
+)
+async def test_spoofed_subscribe_url_is_refused_without_a_request(
+    url: str, sns: FakeSnsTransport
+) -> None:
+    errors = await rejected(sign(confirmation(url=url)), settings=ALLOW)
+    assert len(errors) == 1
+    assert errors[0].startswith("'SubscribeURL' is invalid")
+    assert sns.confirm_requests == []
+
+
+async def test_failed_confirmation_is_answered_and_can_be_retried(sns: FakeSnsTransport) -> None:
+    sns.confirm_error = _sns.SnsTransportError("HTTP 403", transient=False)
+    body = sign(confirmation())
+    assert await parse(body, settings=ALLOW) == []
+    sns.confirm_error = None
+    assert await parse(body, settings=ALLOW) == []
+    assert sns.confirm_requests == [SUBSCRIBE_URL, SUBSCRIBE_URL]
+
+
+async def test_unsigned_subscription_is_refused_before_any_request(sns: FakeSnsTransport) -> None:
+    errors = await rejected(confirmation(), settings=ALLOW)
+    assert "'Signature' is missing or blank" in errors
+    assert sns.confirm_requests == []
+    assert sns.certificate_requests == []
+
+
+async def test_forged_subscription_signature_is_refused(sns: FakeSnsTransport) -> None:
+    body = sign(confirmation())
+    body["Token"] = "0" * 32
+    body["SubscribeURL"] = SUBSCRIBE_URL.replace(TOKEN, "0" * 32)
+    assert await rejected(body, settings=ALLOW) == ["SNS message signature is invalid"]
+    assert sns.confirm_requests == []
+
+
+async def test_unsubscribe_confirmation_is_ignored(sns: FakeSnsTransport) -> None:
+    body = sign(confirmation("UnsubscribeConfirmation"))
+    assert await parse(body, settings=ALLOW) == []
+    assert sns.confirm_requests == []
+    assert sns.certificate_requests == [OWN_CERT_URL]
+
+
+async def test_unsubscribe_confirmation_is_verified_too() -> None:
+    body = sign(confirmation("UnsubscribeConfirmation"))
+    body["Message"] = "tampered"
+    assert await rejected(body) == ["SNS message signature is invalid"]
+
+
+# -- Idempotency ----------------------------------------------------------------------------------
+
+
+async def test_redelivered_message_id_is_ignored() -> None:
+    body = sample("cloudwatch_sns_alarm_alarm.json")
+    assert len(await parse(body)) == 1
+    assert await parse(body) == []
+
+
+async def test_same_message_id_for_another_integration_is_not_a_duplicate() -> None:
+    body = sample("cloudwatch_sns_alarm_alarm.json")
+    first = await one(body, key=KEY)
+    second = await one(body, key=OTHER_KEY)
+    assert (first.routing_key, second.routing_key) == (KEY, OTHER_KEY)
+
+
+async def test_same_message_id_on_another_topic_is_not_a_duplicate() -> None:
+    settings = {"verify_signature": False}
+    await one(notification(alarm(), message_id="m-1"), settings=settings)
+    event = await one(notification(alarm(), message_id="m-1", topic=OTHER_TOPIC), settings=settings)
+    assert event.custom_details["topic_arn"] == OTHER_TOPIC
+
+
+async def test_rejected_message_is_not_remembered() -> None:
+    settings = {"verify_signature": False}
+    body = notification("not json", message_id="m-2")
+    await rejected(body, settings=settings)
+    assert (KEY, TOPIC, "m-2") not in cloudwatch.seen_messages
+
+
+def test_seen_ids_are_bounded_least_recently_used_first() -> None:
+    seen = SeenIds(3)
+    assert [seen.check_and_add(i) for i in (1, 2, 3)] == [False, False, False]
+    assert seen.check_and_add(1) is True  # 1 is now the most recent
+    assert seen.check_and_add(4) is False  # evicts 2
+    assert len(seen) == 3
+    assert 2 not in seen
+    assert 1 in seen
+    assert seen.check_and_add(2) is False
+
+
+# -- Alarm mapping --------------------------------------------------------------------------------
+
+
+UNSIGNED = {"verify_signature": False}
+
+
+async def test_insufficient_data_triggers_a_warning() -> None:
+    event = await one(notification(alarm(NewStateValue="INSUFFICIENT_DATA")), settings=UNSIGNED)
+    assert event.event_action == "trigger"
+    assert event.severity == "warning"
+    assert event.dedup_key == ALARM_ARN
+    assert event.summary == 'INSUFFICIENT_DATA: "prod-orders-db-high-cpu" in US East (N. Virginia)'
+    assert event.source == "orders-db-prod-1"
+
+
+async def test_insufficient_data_can_be_ignored() -> None:
+    settings = {**UNSIGNED, "insufficient_data": "ignore"}
+    assert (
+        await parse(notification(alarm(NewStateValue="INSUFFICIENT_DATA")), settings=settings) == []
+    )
+    # ALARM still pages with that setting.
+    event = await one(notification(alarm(), message_id="m-3"), settings=settings)
+    assert event.event_action == "trigger"
+
+
+async def test_missing_alarm_arn_is_rebuilt_from_topic_and_account() -> None:
+    event = await one(notification(alarm(AlarmArn=None)), settings=UNSIGNED)
+    assert event.dedup_key == ALARM_ARN
+
+
+async def test_missing_alarm_arn_uses_the_topic_partition_and_region() -> None:
+    topic = "arn:aws-cn:sns:cn-north-1:482917365014:alerts"
+    body = notification(alarm(AlarmArn=None, AWSAccountId=None), topic=topic)
+    event = await one(body, settings=UNSIGNED)
+    assert event.dedup_key == (
+        "arn:aws-cn:cloudwatch:cn-north-1:482917365014:alarm:prod-orders-db-high-cpu"
+    )
+    assert event.client_url is not None
+    assert event.client_url.startswith("https://console.amazonaws.cn/cloudwatch/")
+
+
+async def test_composite_alarm_without_trigger_is_mapped() -> None:
+    composite = alarm(
+        Trigger=None,
+        AlarmName="checkout-degraded",
+        AlarmArn="arn:aws:cloudwatch:us-east-1:482917365014:alarm:checkout-degraded",
+        AlarmRule='ALARM("prod-orders-db-high-cpu") OR ALARM("checkout-5xx")',
+    )
+    event = await one(notification(composite), settings=UNSIGNED)
+    assert event.event_action == "trigger"
+    assert event.dedup_key == "arn:aws:cloudwatch:us-east-1:482917365014:alarm:checkout-degraded"
+    assert event.summary == 'ALARM: "checkout-degraded" in US East (N. Virginia)'
+    assert event.source == "checkout-degraded"
+    assert event.severity == "critical"
+    assert event.component is None
+    assert event.custom_details["AlarmRule"].startswith("ALARM(")
+
+
+async def test_metric_math_alarm_takes_source_from_its_first_metric() -> None:
+    trigger = {
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": 5.0,
+        "Metrics": [
+            {"Id": "e1", "Expression": "m1/m2*100", "Label": "ratio", "ReturnData": True},
+            {
+                "Id": "m1",
+                "MetricStat": {
+                    "Metric": {
+                        "Dimensions": [{"value": "checkout-lb", "name": "LoadBalancer"}],
+                        "MetricName": "HTTPCode_Target_5XX_Count",
+                        "Namespace": "AWS/ApplicationELB",
+                    },
+                    "Period": 300,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            },
+        ],
+    }
+    event = await one(notification(alarm(Trigger=trigger)), settings=UNSIGNED)
+    assert event.source == "checkout-lb"
+    assert event.component == "AWS/ApplicationELB"
+    assert event.class_ == "HTTPCode_Target_5XX_Count"
+
+
+async def test_alarm_without_dimensions_uses_its_name_as_source() -> None:
+    trigger = dict(sample_alarm()["Trigger"], Dimensions=[])
+    event = await one(notification(alarm(Trigger=trigger)), settings=UNSIGNED)
+    assert event.source == "prod-orders-db-high-cpu"
+
+
+async def test_alarm_without_region_name_uses_the_region_code() -> None:
+    event = await one(notification(alarm(Region=None)), settings=UNSIGNED)
+    assert event.summary == 'ALARM: "prod-orders-db-high-cpu" in us-east-1'
+
+
+async def test_subject_is_never_trusted_for_the_alarm_name() -> None:
+    body = notification(alarm(), subject='ALARM: "something-else" in US East (N. Virginia)')
+    event = await one(body, settings=UNSIGNED)
+    assert event.summary == SUMMARY_ALARM
+
+
+async def test_bad_state_change_time_falls_back_to_the_sns_timestamp() -> None:
+    event = await one(notification(alarm(StateChangeTime="yesterday")), settings=UNSIGNED)
+    assert event.timestamp == "2026-11-03T09:45:51.889Z"
+
+
+async def test_long_alarm_name_is_truncated_and_hashed() -> None:
+    name = "n" * 2000
+    event = await one(notification(alarm(AlarmName=name, AlarmArn=None)), settings=UNSIGNED)
+    assert event.summary is not None
+    assert len(event.summary) == 1024
+    assert event.summary.endswith("…")
+    arn = f"arn:aws:cloudwatch:us-east-1:482917365014:alarm:{name}"
+    assert event.dedup_key == hashlib.sha256(arn.encode()).hexdigest()
+
+
+async def test_huge_alarm_drops_custom_details() -> None:
+    body = notification(alarm(AlarmDescription="x" * 600_000))
+    event = await one(body, settings=UNSIGNED)
+    assert event.custom_details == cef.SIZE_ERROR_DETAILS
+    assert event.dedup_key == ALARM_ARN
+
+
+async def test_hostile_unicode_is_kept_exactly() -> None:
+    name = "db\u202ecpu\u200b\u0000😀e\u0301"  # RTL override, zero-width, NUL, emoji, combining
+    arn = f"arn:aws:cloudwatch:us-east-1:482917365014:alarm:{name}"
+    event = await one(notification(alarm(AlarmName=name, AlarmArn=arn)), settings=UNSIGNED)
+    assert event.dedup_key == arn
+    assert event.summary == f'ALARM: "{name}" in US East (N. Virginia)'
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"AlarmName": None}, "'AlarmName' is missing or blank"),
+        ({"AlarmName": "  "}, "'AlarmName' is missing or blank"),
+        ({"AlarmName": 42}, "'AlarmName' is invalid (must be a string)"),
+        ({"NewStateValue": None}, "'NewStateValue' is missing or blank"),
+        (
+            {"NewStateValue": "BROKEN"},
+            "'NewStateValue' is invalid (must be one of: ALARM, OK, INSUFFICIENT_DATA)",
+        ),
+        ({"NewStateValue": ["ALARM"]}, "'NewStateValue' is invalid (must be a string)"),
+        ({"AlarmArn": {"arn": 1}}, "'AlarmArn' is invalid (must be a string)"),
+    ],
+)
+async def test_invalid_alarm_fields_are_refused(changes: dict[str, Any], error: str) -> None:
+    assert error in await rejected(notification(alarm(**changes)), settings=UNSIGNED)
+
+
+@pytest.mark.parametrize(
+    "message", ["ALARM: the database is on fire", "{truncated", "[1, 2]", '"a string"', "null", ""]
+)
+async def test_message_that_is_not_alarm_json_is_refused(message: str) -> None:
+    errors = await rejected(notification(message), settings=UNSIGNED)
+    assert errors in (
+        ["'Message' is invalid (must be CloudWatch alarm JSON)"],
+        ["'Message' is missing or blank"],
+    )
+
+
+async def test_message_json_without_alarm_fields_is_refused() -> None:
+    errors = await rejected(notification({"hello": "world"}), settings=UNSIGNED)
+    assert errors == [
+        "Message is not a CloudWatch alarm (no AlarmName/NewStateValue and no detail-type)"
+    ]
+
+
+# -- EventBridge ----------------------------------------------------------------------------------
+
+
+async def test_eventbridge_alarm_triggers_with_the_same_dedup_key_as_sns(
+    sns: FakeSnsTransport,
+) -> None:
+    via_sns = await one(sample("cloudwatch_sns_alarm_alarm.json"))
+    event = await one(eventbridge(), headers={"content-type": "application/json"})
+    assert event.event_action == "trigger"
+    assert event.dedup_key == via_sns.dedup_key == ALARM_ARN
+    assert event.severity == "critical"
+    assert event.summary == 'ALARM: "prod-orders-db-high-cpu" in us-east-1'
+    assert event.source == "orders-db-prod-1"
+    assert event.timestamp == "2026-11-03T09:45:51.827Z"
+    assert event.component == "AWS/RDS"
+    assert event.class_ == "CPUUtilization"
+    assert event.group == "482917365014"
+    assert event.custom_details["detail"]["alarmName"] == "prod-orders-db-high-cpu"
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "severity"),
+    [("OK", "resolve", "info"), ("INSUFFICIENT_DATA", "trigger", "warning")],
+)
+async def test_eventbridge_states(state: str, action: str, severity: str) -> None:
+    event = await one(eventbridge(state))
+    assert event.event_action == action
+    assert event.severity == severity
+    assert event.dedup_key == ALARM_ARN
+    assert event.summary == f'{state}: "prod-orders-db-high-cpu" in us-east-1'
+
+
+async def test_eventbridge_insufficient_data_can_be_ignored() -> None:
+    assert (
+        await parse(eventbridge("INSUFFICIENT_DATA"), settings={"insufficient_data": "ignore"})
+        == []
+    )
+
+
+async def test_eventbridge_configuration_change_is_ignored() -> None:
+    assert (
+        await parse(eventbridge(**{"detail-type": "CloudWatch Alarm Configuration Change"})) == []
+    )
+
+
+async def test_eventbridge_other_detail_type_is_refused() -> None:
+    errors = await rejected(
+        eventbridge(**{"detail-type": "EC2 Instance State-change Notification"})
+    )
+    assert errors == [
+        "'detail-type' 'EC2 Instance State-change Notification' is not supported "
+        "(must be 'CloudWatch Alarm State Change')"
+    ]
+
+
+async def test_eventbridge_without_resources_rebuilds_the_arn() -> None:
+    event = await one(eventbridge(resources=[]))
+    assert event.dedup_key == ALARM_ARN
+
+
+async def test_eventbridge_composite_alarm_uses_its_name_as_source() -> None:
+    body = eventbridge()
+    body["detail"]["configuration"] = {"alarmRule": 'ALARM("a") OR ALARM("b")'}
+    event = await one(body)
+    assert event.source == "prod-orders-db-high-cpu"
+    assert event.component is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"detail": None}, "'detail' is missing or blank"),
+        ({"detail": {"state": {"value": "ALARM"}}}, "'detail.alarmName' is missing or blank"),
+        ({"detail": {"alarmName": "x"}}, "'detail.state' is missing or blank"),
+        (
+            {"detail": {"alarmName": "x", "state": {"value": "ON_FIRE"}}},
+            "'detail.state.value' is invalid (must be one of: ALARM, OK, INSUFFICIENT_DATA)",
+        ),
+        ({"detail-type": 7}, "'detail-type' is invalid (must be a string)"),
+    ],
+)
+async def test_eventbridge_invalid_events_are_refused(changes: dict[str, Any], error: str) -> None:
+    assert error in await rejected(eventbridge(**changes))
+
+
+async def test_eventbridge_event_delivered_through_sns() -> None:
+    body = sign(notification(eventbridge(), subject=None))
+    event = await one(body)
+    assert event.dedup_key == ALARM_ARN
+    assert event.summary == 'ALARM: "prod-orders-db-high-cpu" in us-east-1'
+    assert event.custom_details["topic_arn"] == TOPIC
+
+
+# -- Raw delivery, malformed bodies, settings -----------------------------------------------------
+
+
+async def test_raw_message_delivery_is_refused_while_verifying() -> None:
+    headers = {"x-amz-sns-rawdelivery": "true", "x-amz-sns-topic-arn": TOPIC}
+    errors = await rejected(sample_alarm(), headers=headers)
+    assert errors[0].startswith("unsigned CloudWatch message refused")
+
+
+async def test_bare_alarm_is_refused_while_verifying() -> None:
+    errors = await rejected(sample_alarm())
+    assert errors[0].startswith("unsigned CloudWatch message refused")
+
+
+async def test_raw_message_delivery_is_accepted_without_verification() -> None:
+    headers = {
+        "x-amz-sns-rawdelivery": "true",
+        "x-amz-sns-topic-arn": TOPIC,
+        "x-amz-sns-message-id": "raw-1",
+    }
+    event = await one(alarm(AlarmArn=None), headers=headers, settings=UNSIGNED)
+    assert event.dedup_key == ALARM_ARN
+    assert event.custom_details["sns_message_id"] == "raw-1"
+    errors = await rejected(
+        sample_alarm(),
+        headers={**headers, "x-amz-sns-topic-arn": OTHER_TOPIC},
+        settings={**UNSIGNED, **ALLOW},
+    )
+    assert errors == ["x-amz-sns-topic-arn is not in this integration's allow-list"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b'{"Type": "Notification"',
+        b"[]",
+        b'"Notification"',
+        b"\xff\xfe{}",
+        b'{"a": "\\ud800"}',
+        b"[" * 5000 + b"]" * 5000,
+        b"Type=Notification",
+    ],
+)
+async def test_malformed_body_is_unrecognized(body: bytes) -> None:
+    with pytest.raises(UnrecognizedEvent):
+        await cloudwatch.VENDOR.parse(request(body))
+
+
+async def test_unknown_json_object_is_invalid() -> None:
+    errors = await rejected({"hello": "world"}, settings=UNSIGNED)
+    assert errors == [
+        "Message is not a CloudWatch alarm (no AlarmName/NewStateValue and no detail-type)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        (
+            {"Type": "Announcement"},
+            "'Type' is invalid (must be one of: Notification, SubscriptionConfirmation, "
+            "UnsubscribeConfirmation)",
+        ),
+        ({"MessageId": 12345}, "'MessageId' is invalid (must be a string)"),
+        ({"TopicArn": None}, "'TopicArn' is missing or blank"),
+        (
+            {"TopicArn": "arn:aws:sqs:us-east-1:1:x"},
+            "'TopicArn' is invalid (must be an SNS topic ARN)",
+        ),
+        ({"Message": {"AlarmName": "x"}}, "'Message' is invalid (must be a string)"),
+        ({"Subject": ["x"]}, "'Subject' is invalid (must be a string)"),
+        ({"Timestamp": None}, "'Timestamp' is missing or blank"),
+    ],
+)
+async def test_invalid_envelopes_are_refused(changes: dict[str, Any], error: str) -> None:
+    body = notification(alarm())
+    for name, value in changes.items():
+        if value is None:
+            del body[name]
+        else:
+            body[name] = value
+    assert error in await rejected(body, settings=UNSIGNED)
+
+
+async def test_request_without_integration_key_is_refused() -> None:
+    errors = await rejected(sample("cloudwatch_sns_alarm_alarm.json"), key=None)
+    assert errors == ["CloudWatch events must be sent to /integration/{integration_key}/enqueue"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        (
+            {"sns_topic_allowlist": [1]},
+            "integration setting 'sns_topic_allowlist' is invalid (must be a list of topic ARNs)",
+        ),
+        (
+            {"insufficient_data": "resolve"},
+            "integration setting 'insufficient_data' is invalid (must be one of 'trigger', "
+            "'ignore')",
+        ),
+        (
+            {"verify_signature": "no"},
+            "integration setting 'verify_signature' is invalid (must be true or false)",
+        ),
+        (
+            {"max_message_age_seconds": -1},
+            "integration setting 'max_message_age_seconds' is invalid (must be a number >= 0)",
+        ),
+    ],
+)
+async def test_invalid_settings_are_reported(settings: dict[str, Any], error: str) -> None:
+    assert await rejected(sample("cloudwatch_sns_alarm_alarm.json"), settings=settings) == [error]
+    assert cloudwatch.check_settings(settings) == [error]
+
+
+def test_check_settings_reports_unknown_keys_and_accepts_a_single_arn() -> None:
+    assert cloudwatch.check_settings({"sns_topic_allowlist": TOPIC, "verify_signature": True}) == []
+    assert cloudwatch.check_settings({"sns_topics": [TOPIC]})[0].startswith(
+        "integration setting 'sns_topics' is unknown"
+    )
+
+
+def test_vendor_registration() -> None:
+    [vendor] = cloudwatch.register_vendors()
+    assert vendor.id == "PZQ6AUS"
+    assert vendor.integration_type == "aws_cloudwatch_inbound_integration"
+    assert "cloudwatch" in vendor.aliases
+    assert vendor.paths == ()
+    assert vendor.check_settings is cloudwatch.check_settings
+    assert load_plugins().vendor("PZQ6AUS") is cloudwatch.VENDOR
+
+
+# -- The real transport, against httpx's mock network ---------------------------------------------
+
+
+def http_transport(handler: Any) -> _sns.HttpxSnsTransport:
+    """The real transport with httpx's network replaced by ``handler``."""
+    return _sns.HttpxSnsTransport(http_transport=httpx.MockTransport(handler))
+
+
+async def test_real_transport_fetches_a_certificate() -> None:
+    seen: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(str(req.url))
+        return httpx.Response(200, content=b"PEM")
+
+    assert await http_transport(handler).fetch_certificate(OWN_CERT_URL) == b"PEM"
+    assert seen == [OWN_CERT_URL]
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"), [(404, False), (403, False), (301, False), (429, True), (503, True)]
+)
+async def test_real_transport_classifies_failures(status: int, transient: bool) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, headers={"location": "https://evil.example/x.pem"})
+
+    with pytest.raises(_sns.SnsTransportError) as info:
+        await http_transport(handler).fetch_certificate(OWN_CERT_URL)
+    assert info.value.transient is transient
+
+
+async def test_real_transport_network_error_is_transient() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=req)
+
+    with pytest.raises(_sns.SnsTransportError) as info:
+        await http_transport(handler).fetch_certificate(OWN_CERT_URL)
+    assert info.value.transient is True
+
+
+async def test_real_transport_refuses_oversized_answers() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"x" * 100_000)
+
+    with pytest.raises(_sns.SnsTransportError) as info:
+        await http_transport(handler).fetch_certificate(OWN_CERT_URL)
+    assert str(info.value) == "response too large"
+
+
+async def test_real_transport_confirms_and_reads_the_subscription_arn() -> None:
+    answer = (
+        "<ConfirmSubscriptionResponse><ConfirmSubscriptionResult><SubscriptionArn>"
+        f"{TOPIC}:abc</SubscriptionArn></ConfirmSubscriptionResult></ConfirmSubscriptionResponse>"
+    )
+    seen: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.method)
+        return httpx.Response(200, text=answer)
+
+    assert await http_transport(handler).confirm(SUBSCRIBE_URL) == f"{TOPIC}:abc"
+    assert seen == ["GET"]
+
+    def no_arn(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>hello</html>")
+
+    with pytest.raises(_sns.SnsTransportError):
+        await http_transport(no_arn).confirm(SUBSCRIBE_URL)
