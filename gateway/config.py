@@ -71,6 +71,13 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """``[rate_limit]``: events per integration key over a sliding 60 s window (0: off)."""
+
+    events_per_minute: int = 0
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     """``[storage]``: the SQLite database."""
 
@@ -147,6 +154,7 @@ class Settings:
     services: tuple[ServiceConfig, ...] = ()
     maintenance_windows: tuple[MaintenanceConfig, ...] = ()
     smtp: SmtpSettings | None = None
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     source: Path | None = None
 
 
@@ -346,6 +354,13 @@ def _server(r: _Reader, data: dict[str, Any]) -> ServerSettings:
     )
 
 
+def _rate_limit(r: _Reader, data: dict[str, Any]) -> RateLimitSettings:
+    t = r.table(data, "rate_limit")
+    r.only(t, {"events_per_minute"}, "rate_limit.")
+    per_minute = r.integer(t, "events_per_minute", "rate_limit.events_per_minute", default=0)
+    return RateLimitSettings(events_per_minute=per_minute or 0)
+
+
 def _smtp(r: _Reader, data: dict[str, Any], base: Path) -> SmtpSettings | None:
     if "smtp" not in data:
         return None
@@ -486,7 +501,20 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
             f"not valid TOML: {exc}", line=int(match.group(1)) if match else None
         ) from exc
     r = _Reader(locate_keys(text))
-    r.only(data, {"server", "storage", "logging", "plugins", "services", "maintenance_windows"}, "")
+    r.only(
+        data,
+        {
+            "server",
+            "storage",
+            "logging",
+            "plugins",
+            "services",
+            "maintenance_windows",
+            "smtp",
+            "rate_limit",
+        },
+        "",
+    )
     base = source.parent if source else Path.cwd()
 
     storage = r.table(data, "storage")
@@ -548,6 +576,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         services=services,
         maintenance_windows=tuple(windows),
         smtp=_smtp(r, data, base),
+        rate_limit=_rate_limit(r, data),
         source=source,
     )
 

@@ -12,12 +12,18 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from gateway import logs
 from gateway.clock import Clock
-from gateway.config import Settings
+from gateway.config import Settings, load_settings
+from gateway.context import GatewayContext
 from gateway.core import CreatedIntegration, Ingest, provision
-from gateway.http.app import GatewayContext, create_app
+from gateway.errors import ConfigError
+from gateway.http.app import create_app
+from gateway.metrics import Metrics
+from gateway.model import redact
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Store
+from gateway.systemd import Notifier
 
 log = structlog.get_logger("gateway.daemon")
 
@@ -59,12 +65,75 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     return config
 
 
-async def _watch_signals(shutdown: trio.Event) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+RESTART_ONLY = ("server", "storage", "smtp", "plugins")
+
+
+async def _watch_signals(running: Running, notifier: Notifier) -> None:
+    signals_wanted = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    with trio.open_signal_receiver(*signals_wanted) as signals:
         async for signum in signals:
-            log.info("daemon.signal", signal=signal.Signals(signum).name)
-            shutdown.set()
+            name = signal.Signals(signum).name
+            log.info("daemon.signal", signal=name)
+            if signum == signal.SIGHUP:
+                await reload(running, notifier)
+                continue
+            running.stop()
             return
+
+
+async def _watchdog(notifier: Notifier, interval: float) -> None:
+    # Pinged from the event loop itself, so a wedged loop stops the pings and
+    # systemd restarts the service.
+    while True:
+        notifier.watchdog()
+        await trio.sleep(interval)
+
+
+def _status(running: Running) -> str:
+    settings = running.context.settings
+    listeners = ", ".join(running.binds + running.smtp_binds)
+    return f"serving {listeners}; {len(settings.services)} configured services"
+
+
+async def reload(running: Running, notifier: Notifier | None = None) -> bool:
+    """Re-read the configuration file and apply what can change while running.
+
+    Services, integrations and maintenance windows are provisioned again, the
+    log level and rate limit take effect at once; listeners, storage, SMTP
+    and plugin loading need a restart (a warning names them). An invalid file
+    changes nothing. Connections are not touched. Returns whether it applied.
+    """
+    context = running.context
+    old = context.settings
+    if notifier:
+        notifier.reloading()
+    try:
+        if old.source is None:
+            raise ConfigError("the configuration was not loaded from a file")
+        new = load_settings(old.source)
+        created = await context.store.write(lambda tx: provision(tx, new, context.plugins))
+    except ConfigError as exc:
+        log.error("config.reload_failed", error=str(exc), key=exc.key, line=exc.line)
+        if notifier:
+            notifier.ready(f"reload failed, old configuration kept: {exc}")
+        return False
+    stale = [name for name in RESTART_ONLY if getattr(new, name) != getattr(old, name)]
+    if stale:
+        log.warning("config.reload_needs_restart", sections=stale)
+    context.apply_settings(new)
+    logs.configure(level=new.logging.level, fmt=new.logging.format)
+    for item in created:
+        log.info(
+            "integration.created",
+            service=item.service,
+            integration=item.name,
+            integration_key=redact(item.integration_key),
+        )
+    running.created.extend(created)
+    log.info("config.reloaded", services=len(new.services))
+    if notifier:
+        notifier.ready(_status(running))
+    return True
 
 
 async def run(
@@ -74,15 +143,18 @@ async def run(
     plugins: PluginHost | None = None,
     extra_plugins: Iterable[tuple[str, object]] = (),
     handle_signals: bool = True,
+    notifier: Notifier | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run the gateway until SIGTERM/SIGINT (or :meth:`Running.stop`).
+    """Run the gateway until SIGTERM/SIGINT (or :meth:`Running.stop`); SIGHUP reloads.
 
-    Start-up order: plugins, store (migrated), provisioning, HTTP. The
-    ``task_status`` is started (with a :class:`Running`) once every listener
-    is bound. Shutdown: stop accepting, let in-flight requests finish within
-    ``shutdown_timeout``, flush the writer, close the database.
+    Start-up order: plugins, store (migrated), provisioning, HTTP, SMTP, then
+    READY=1 to systemd. The ``task_status`` is started (with a
+    :class:`Running`) once every listener is bound. Shutdown: STOPPING=1, stop
+    accepting, let in-flight requests finish within ``shutdown_timeout``,
+    flush the writer, close the database.
     """
+    notifier = notifier or Notifier()
     if plugins is None:
         plugins = load_plugins(
             block=settings.plugins.block, require=settings.plugins.require, extra=extra_plugins
@@ -92,9 +164,17 @@ async def run(
     )
     try:
         created = await store.write(lambda tx: provision(tx, settings, plugins))
+        metrics = Metrics()
+        store.stats.observers.append(metrics.observe_batch)
+        store.stats.failure_observers.append(metrics.commit_failures.inc)
         context = GatewayContext(
-            settings=settings, store=store, plugins=plugins, ingest=Ingest(store, plugins)
+            settings=settings,
+            store=store,
+            plugins=plugins,
+            ingest=Ingest(store, plugins),
+            metrics=metrics,
         )
+        context.apply_settings(settings)
         # Hypercorn's ASGI types are stricter than the plain mappings our app uses.
         asgi_app: Any = create_app(context)
         running = Running(binds=[], context=context, created=created)
@@ -111,10 +191,11 @@ async def run(
                 )
             finally:
                 http_done.set()
+                shutdown.set()  # if the server stopped on its own, stop the rest too
 
         async with trio.open_nursery() as nursery:
             if handle_signals:
-                nursery.start_soon(_watch_signals, shutdown)
+                nursery.start_soon(_watch_signals, running, notifier)
             running.binds = await nursery.start(serve_http)
             if settings.smtp is not None:
                 from gateway.email import serve_smtp
@@ -125,13 +206,19 @@ async def run(
             log.info(
                 "daemon.ready",
                 listen=running.binds,
+                smtp=running.smtp_binds,
                 services=len(settings.services),
                 vendors=len(plugins.vendors),
             )
+            notifier.ready(_status(running))
+            if notifier.watchdog_seconds:
+                nursery.start_soon(_watchdog, notifier, notifier.watchdog_seconds / 2)
             task_status.started(running)
+            await shutdown.wait()
+            notifier.stopping()
+            log.info("daemon.draining")
             await http_done.wait()
             nursery.cancel_scope.cancel()
-        log.info("daemon.draining")
     finally:
         with trio.CancelScope(shield=True):
             await store.close()

@@ -8,8 +8,10 @@ layer turns these into responses, the SMTP layer into reply codes.
     │   ├── InvalidEvent        400 "Event object is invalid" with errors[]
     │   │   └── InvalidRoutingKey
     │   ├── UnrecognizedEvent   400 "Event object format is unrecognized"
-    │   └── PayloadTooLarge     413
-    ├── StoreUnavailable        the store cannot commit: retry later (503 / SMTP 451)
+    │   ├── PayloadTooLarge     413
+    │   └── RateLimited         429 (v1: 403; Nagios: "retry later"); the sender should retry
+    ├── RetryLater              a transient fault: nothing accepted, retry later (503 / SMTP 451)
+    │   └── StoreUnavailable    the store cannot commit
     ├── PluginFailure           a plugin's own bug (500), isolated to one request
     └── ConfigError             a configuration that cannot be used
 """
@@ -60,7 +62,23 @@ class PayloadTooLarge(EventError):
         self.limit = limit
 
 
-class StoreUnavailable(GatewayError):
+class RateLimited(EventError):
+    """An integration key sent more events than ``[rate_limit]`` allows; retry later."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} events per minute for this integration")
+        self.limit = limit
+
+
+class RetryLater(GatewayError):
+    """A transient fault (the store, or a plugin's upstream such as SNS certificates).
+
+    Nothing was accepted; the sender gets a retryable answer (HTTP 503, SMTP 451).
+    Plugins raise it for failures that come from the network, never from input.
+    """
+
+
+class StoreUnavailable(RetryLater):
     """The store could not commit; nothing was acknowledged and the sender may retry."""
 
 

@@ -133,6 +133,8 @@ class Outcome:
     dedup_key: str
     status: Literal["created", "appended", "acknowledged", "resolved", "ignored", "suppressed"]
     change_id: str | None = None
+    integration_id: str | None = None
+    service_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +160,18 @@ class Vendor:
     ``parse`` turns one request into events, raising
     :class:`gateway.errors.InvalidEvent` for a payload it rejects.
     ``render_success`` shapes the 2xx answer; the default is Events API v2's.
+    ``render_error`` may shape the answer to a request the vendor's senders got
+    wrong (invalid, unrecognized, rate-limited); returning ``None`` keeps the
+    default (Events API v2's bodies).
     ``aliases`` are short names accepted in configuration (``"cloudwatch"``).
     ``check_settings`` validates an integration's per-vendor settings when the
     configuration is loaded or an integration is created, returning one
     message per problem (empty when valid).
+    ``after_request(request, committed)`` is called once a request is
+    answered: ``committed`` is ``True`` when its events are on disk, ``False``
+    when nothing was accepted (invalid, rate-limited, store unavailable). A
+    plugin that remembers deliveries for idempotency forgets the uncommitted
+    ones here, so the sender's retry is not mistaken for a duplicate.
     """
 
     id: str
@@ -173,8 +183,9 @@ class Vendor:
     description: str = ""
     website_url: str | None = None
     render_success: SuccessRenderer | None = None
-    render_error: Callable[[Exception], Response] | None = None
+    render_error: Callable[[Exception], Response | None] | None = None
     check_settings: Callable[[Mapping[str, Any]], list[str]] | None = None
+    after_request: Callable[[InboundRequest, bool], None] | None = None
     generic: bool = False
 
 

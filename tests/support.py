@@ -36,8 +36,9 @@ class Daemon:
         self.config_path.write_text(config)
         self.proc: subprocess.Popen[bytes] | None = None
         self.base_url = ""
+        self.smtp: list[str] = []
 
-    def start(self, *, timeout: float = 20.0) -> Daemon:
+    def start(self, *, timeout: float = 20.0, env: dict[str, str] | None = None) -> Daemon:
         """Start the process and wait until it logs ``daemon.ready``."""
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
@@ -55,13 +56,14 @@ class Daemon:
             stdout=log,
             stderr=log,
             cwd=self.workdir,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.log_lines():
                 if line.get("event") == "daemon.ready":
                     self.base_url = line["listen"][0]
+                    self.smtp = line.get("smtp") or []
                     return self
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited {self.proc.returncode}:\n{self.output()}")
@@ -90,6 +92,23 @@ class Daemon:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the daemon."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def wait_for_log(
+        self, event: str, *, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Wait until ``event`` has been logged ``count`` times since the start."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [line for line in self.log_lines() if line.get("event") == event]
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"{event!r} not logged {count} time(s):\n{self.output()}")
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""

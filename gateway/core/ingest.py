@@ -6,7 +6,13 @@ import structlog
 
 from gateway import cef
 from gateway.core.rules import apply_event
-from gateway.errors import EventError, InvalidEvent, InvalidRoutingKey, PluginFailure
+from gateway.errors import (
+    EventError,
+    InvalidEvent,
+    InvalidRoutingKey,
+    PluginFailure,
+    RetryLater,
+)
 from gateway.model import Event, InboundRequest, Integration, Outcome, Vendor
 from gateway.plugins import PluginHost
 from gateway.store import Reader, Store, Tx
@@ -41,7 +47,7 @@ class Ingest:
         """Let the vendor's plugin parse the request, isolating its failures."""
         try:
             events = await vendor.parse(request)
-        except EventError:
+        except (EventError, RetryLater):
             raise
         except Exception as exc:
             plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)

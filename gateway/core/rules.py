@@ -7,6 +7,7 @@ event: dedup is exact without locks.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +35,11 @@ def apply_event(tx: Tx, event: Event) -> Outcome:
 
     Raises :class:`InvalidRoutingKey` when no live integration owns the key.
     """
+    outcome, integration = _apply(tx, event)
+    return replace(outcome, integration_id=integration.id, service_id=integration.service_id)
+
+
+def _apply(tx: Tx, event: Event) -> tuple[Outcome, Integration]:
     route = tx.route(event.routing_key, tx.now)
     if route is None:
         raise InvalidRoutingKey()
@@ -45,7 +51,7 @@ def apply_event(tx: Tx, event: Event) -> Outcome:
             summary=event.summary or "",
             body=event_details(event),
         )
-        return Outcome("change", "", "created", change_id=change_id)
+        return Outcome("change", "", "created", change_id=change_id), integration
 
     dedup_key = event.dedup_key or new_dedup_key()
     details = event_details(event)
@@ -61,10 +67,12 @@ def apply_event(tx: Tx, event: Event) -> Outcome:
             summary=f"Suppressed {event.event_action}: {reason}",
             details={"reason": reason, "event": details},
         )
-        return Outcome(event.event_action, dedup_key, "suppressed")
+        return Outcome(event.event_action, dedup_key, "suppressed"), integration
     if service.alert_creation == "create_incidents":
-        return _apply_incident_only(tx, service, integration, event, dedup_key, details)
-    return _apply_with_alerts(tx, service, integration, event, dedup_key, details)
+        outcome = _apply_incident_only(tx, service, integration, event, dedup_key, details)
+    else:
+        outcome = _apply_with_alerts(tx, service, integration, event, dedup_key, details)
+    return outcome, integration
 
 
 def _suppression_reason(service: Service, in_maintenance: bool) -> str | None:

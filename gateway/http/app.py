@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from quart import Response as QuartResponse
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from gateway.config import Settings
-from gateway.core import Ingest
+from gateway.context import GatewayContext
 from gateway.http import ops
 from gateway.http.events import ASGIApp, IngestApp
-from gateway.plugins import PluginHost
-from gateway.store import Store
 
-
-@dataclass
-class GatewayContext:
-    """What request handlers need from the daemon."""
-
-    settings: Settings
-    store: Store
-    plugins: PluginHost
-    ingest: Ingest
+__all__ = ["GatewayContext", "create_app", "create_quart_app"]  # GatewayContext: re-exported
 
 
 def create_quart_app(context: GatewayContext) -> QuartTrio:
@@ -53,8 +41,6 @@ def create_app(context: GatewayContext) -> ASGIApp:
     """The whole ASGI app the daemon serves."""
     quart_app = create_quart_app(context)
     return IngestApp(
-        context.ingest,
-        context.plugins,
-        max_body_size=context.settings.server.max_body_size,
+        context,
         fallback=quart_app,  # type: ignore[arg-type]  # Quart's ASGI signature is stricter
     )

@@ -8,7 +8,8 @@ through to ``fallback`` (the REST API, UI and ops pages).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from itertools import count
 from typing import Any
 from urllib.parse import parse_qsl
@@ -16,18 +17,18 @@ from urllib.parse import parse_qsl
 import msgspec
 import structlog
 
-from gateway.core import Ingest
+from gateway.context import GatewayContext
 from gateway.errors import (
     EventError,
     InvalidEvent,
     InvalidRoutingKey,
     PayloadTooLarge,
     PluginFailure,
-    StoreUnavailable,
+    RateLimited,
+    RetryLater,
     UnrecognizedEvent,
 )
-from gateway.model import InboundRequest, Outcome, Response, Vendor, redact
-from gateway.plugins import PluginHost
+from gateway.model import Event, InboundRequest, Integration, Outcome, Response, Vendor, redact
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,7 +78,16 @@ def default_error(error: Exception) -> Response:
                 "errors": [f"The request body exceeds {error.limit} bytes"],
             },
         )
-    if isinstance(error, StoreUnavailable):
+    if isinstance(error, RateLimited):
+        return Response(
+            429,
+            {
+                "status": "throttle exceeded",
+                "message": "Requests for this integration are arriving too quickly; retry later",
+                "errors": [f"More than {error.limit} events per minute"],
+            },
+        )
+    if isinstance(error, RetryLater):
         return Response(
             503,
             {
@@ -103,9 +113,11 @@ def render_error(vendor: Vendor | None, error: Exception) -> Response:
     if (
         vendor is not None
         and vendor.render_error is not None
-        and isinstance(error, InvalidEvent | UnrecognizedEvent)
+        and isinstance(error, InvalidEvent | UnrecognizedEvent | RateLimited)
     ):
-        return vendor.render_error(error)
+        rendered = vendor.render_error(error)
+        if rendered is not None:
+            return rendered
     return default_error(error)
 
 
@@ -168,30 +180,20 @@ def _query(scope: Scope) -> dict[str, str]:
 class IngestApp:
     """ASGI app serving the Events API and vendor inbound URLs."""
 
-    def __init__(
-        self,
-        ingest: Ingest,
-        plugins: PluginHost,
-        *,
-        max_body_size: int,
-        fallback: ASGIApp | None = None,
-    ) -> None:
-        self.ingest = ingest
-        self.plugins = plugins
-        self.max_body_size = max_body_size
+    def __init__(self, context: GatewayContext, *, fallback: ASGIApp | None = None) -> None:
+        self.context = context
+        self.ingest = context.ingest
+        self.plugins = context.plugins
+        self.metrics = context.metrics
         self.fallback = fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Dispatch one ASGI connection."""
-        if scope["type"] == "lifespan":
-            if self.fallback is not None:
-                await self.fallback(scope, receive, send)
-            else:
-                await _lifespan(receive, send)
-            return
         if scope["type"] != "http":
             if self.fallback is not None:
                 await self.fallback(scope, receive, send)
+            elif scope["type"] == "lifespan":
+                await _lifespan(receive, send)
             return
         path: str = scope["path"]
         vendor = self.plugins.vendor_for_path(path)
@@ -219,29 +221,42 @@ class IngestApp:
             return
         await send_response(send, response)
 
+    async def _route_by_key(self, key: str) -> tuple[Vendor, Integration]:
+        integration = await self.ingest.integration_for_key(key)
+        if integration is None:
+            raise InvalidRoutingKey()
+        vendor = (
+            self.plugins.vendor(integration.vendor_id)
+            if integration.vendor_id
+            else self.plugins.vendor_by_type(integration.type)
+        )
+        if vendor is None:
+            raise InvalidEvent([f"integration type {integration.type} does not accept HTTP events"])
+        return vendor, integration
+
+    def _check_rate(self, events: list[Event]) -> None:
+        limiter = self.context.limiter
+        if limiter is None:
+            return
+        for event in events:
+            if not limiter.allow(event.routing_key):
+                raise RateLimited(limiter.per_minute)
+
     async def _handle(
         self, scope: Scope, receive: Receive, vendor: Vendor | None, key_match: re.Match[str] | None
     ) -> Response:
         request_id = next(_request_ids)
         bound = log.bind(request_id=request_id, path=scope["path"])
+        events: list[Event] = []
+        request: InboundRequest | None = None
+        started = time.perf_counter()
         try:
-            body = await read_body(scope, receive, self.max_body_size)
+            body = await read_body(scope, receive, self.context.settings.server.max_body_size)
             key: str | None = None
-            settings: dict[str, Any] = {}
+            settings: Mapping[str, Any] = {}
             if key_match is not None:
                 key = key_match.group("a") or key_match.group("b") or key_match.group("c")
-                integration = await self.ingest.integration_for_key(key)
-                if integration is None:
-                    raise InvalidRoutingKey()
-                vendor = (
-                    self.plugins.vendor(integration.vendor_id)
-                    if integration.vendor_id
-                    else self.plugins.vendor_by_type(integration.type)
-                )
-                if vendor is None:
-                    raise InvalidEvent(
-                        [f"integration type {integration.type} does not accept HTTP events"]
-                    )
+                vendor, integration = await self._route_by_key(key)
                 settings = integration.settings
                 bound = bound.bind(integration_id=integration.id, service_id=integration.service_id)
             assert vendor is not None
@@ -255,36 +270,77 @@ class IngestApp:
                 settings=settings,
             )
             events = self.ingest.prepare(vendor, await self.ingest.parse(vendor, request))
+            self._check_rate(events)
             outcomes = await self.ingest.commit(events, expect_key=key)
-        except EventError as exc:
-            bound.info(
-                "event.rejected",
-                vendor=vendor.id if vendor else None,
-                error=type(exc).__name__,
-                detail=str(exc)[:200],
-            )
-            return render_error(vendor, exc)
-        except (StoreUnavailable, PluginFailure) as exc:
-            bound.warning(
-                "event.not_stored", vendor=vendor.id if vendor else None, error=type(exc).__name__
-            )
-            return default_error(exc)
+        except (EventError, RetryLater, PluginFailure) as exc:
+            self._after(vendor, request, committed=False)
+            return self._refused(bound, vendor, events, exc)
         except Exception as exc:  # a bug of ours: answer 500 with JSON, never a traceback page
             bound.exception("event.internal_error")
-            return default_error(exc)
+            self._after(vendor, request, committed=False)
+            return self._refused(bound, vendor, events, exc)
+        self._after(vendor, request, committed=True)
+        vendor_id = vendor.id
+        self.metrics.ingest_seconds.labels(vendor_id).observe(time.perf_counter() - started)
         # Accepted events are the normal case: debug, so a busy gateway's log holds what
         # needs attention (rejections, failures); the store's timeline records every event.
         for event, outcome in zip(events, outcomes, strict=False):
+            counted = "suppressed" if outcome.status == "suppressed" else "accepted"
+            self.metrics.events.labels(vendor_id, outcome.event_action, counted).inc()
             bound.debug(
                 "event.accepted",
-                vendor=vendor.id,
+                vendor=vendor_id,
                 routing_key=redact(event.routing_key),
+                integration_id=outcome.integration_id,
+                service_id=outcome.service_id,
                 event_action=outcome.event_action,
                 dedup_key=outcome.dedup_key[:64],
                 outcome=outcome.status,
             )
         renderer = vendor.render_success or default_success
         return renderer(outcomes)
+
+    def _after(
+        self, vendor: Vendor | None, request: InboundRequest | None, *, committed: bool
+    ) -> None:
+        """Tell the vendor whether its request's events are on disk (isolating its bugs)."""
+        if vendor is None or request is None or vendor.after_request is None:
+            return
+        try:
+            vendor.after_request(request, committed)
+        except Exception:
+            plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)
+            self.metrics.plugin_errors.labels(plugin).inc()
+            log.exception("plugin.hook_failed", plugin=plugin, hook="after_request")
+
+    def _refused(
+        self, bound: Any, vendor: Vendor | None, events: list[Event], exc: Exception
+    ) -> Response:
+        """Log and count a request that was not accepted, and render its answer."""
+        vendor_id = vendor.id if vendor else "unknown"
+        if isinstance(exc, RateLimited):
+            outcome, level = "rate_limited", "info"
+        elif isinstance(exc, EventError):
+            outcome, level = "invalid", "info"
+        elif isinstance(exc, RetryLater):
+            outcome, level = "unavailable", "warning"
+        else:
+            outcome, level = "error", "error"
+        if isinstance(exc, PluginFailure):
+            self.metrics.plugin_errors.labels(exc.plugin).inc()
+        actions: list[str] = [e.event_action for e in events] or ["unknown"]
+        for action in actions:
+            self.metrics.events.labels(vendor_id, action, outcome).inc()
+        if outcome != "error":
+            getattr(bound, level)(
+                "event.refused",
+                vendor=vendor_id,
+                outcome=outcome,
+                event_action=actions[0],
+                error=type(exc).__name__,
+                detail=str(exc)[:200],
+            )
+        return render_error(vendor, exc)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Blueprint, current_app
+from quart import Response as QuartResponse
 
 from gateway.errors import StoreUnavailable
 from gateway.store import Reader
@@ -20,17 +22,33 @@ async def healthz() -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/readyz")
 async def readyz() -> tuple[dict[str, Any], int]:
-    """Readiness: the store answers a query and the writer has not been failing."""
+    """Readiness: the writer commits, the last real commit did not fail, and reads answer."""
     gateway = current_app.config["GATEWAY"]
 
     def probe(reader: Reader) -> int:
         return reader.count("services")
 
     try:
+        await gateway.store.write(lambda tx: None)
         services = await gateway.store.read(probe)
     except StoreUnavailable as exc:
         return {"status": "unavailable", "store": str(exc)}, 503
-    return {"status": "ready", "services": services}, 200
+    if not gateway.store.stats.writable:
+        return {"status": "unavailable", "store": "the last commit failed"}, 503
+    return {"status": "ready", "store": "writable", "services": services}, 200
+
+
+@blueprint.get("/metrics")
+async def metrics() -> QuartResponse:
+    """Prometheus text exposition; open incidents are counted at scrape time."""
+    gateway = current_app.config["GATEWAY"]
+    try:
+        rows = await gateway.store.read(Reader.open_incident_counts)
+    except StoreUnavailable:
+        rows = None  # still serve the counters: they say why the store is failing
+    if rows is not None:
+        gateway.metrics.set_open_incidents(rows)
+    return QuartResponse(gateway.metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 
 @blueprint.get("/-/plugins")

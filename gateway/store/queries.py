@@ -356,6 +356,14 @@ class Reader:
         ).fetchall()
         return [_log_entry(r) for r in rows]
 
+    def open_incident_counts(self) -> list[tuple[str, str, int]]:
+        """``(service name, status, count)`` for every service with open incidents."""
+        rows = self.conn.execute(
+            "SELECT s.name, i.status, count(*) FROM incidents i JOIN services s "
+            "ON s.id = i.service_id WHERE i.status != 'resolved' GROUP BY s.name, i.status"
+        ).fetchall()
+        return [(name, status, int(n)) for name, status, n in rows]
+
     def count(self, table: str) -> int:
         """Row count of one of the store's tables (for tests, checks and benchmarks)."""
         if table not in {

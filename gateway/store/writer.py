@@ -58,6 +58,9 @@ class BatchStats:
     last_batch_size: int = 0
     commit_seconds: float = 0.0
     observers: list[Callable[[int, float], None]] = field(default_factory=list)
+    failure_observers: list[Callable[[], None]] = field(default_factory=list)
+    #: False from a failed commit until a later commit that changed rows succeeds.
+    writable: bool = True
 
 
 _STOP = object()
@@ -141,6 +144,7 @@ class Writer:
     def _run_batch(self, batch: list[Job[Any]]) -> None:
         conn = self._conn
         started = time.perf_counter()
+        changes_before = conn.total_changes
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -159,6 +163,8 @@ class Writer:
             return
         elapsed = time.perf_counter() - started
         stats = self.stats
+        if conn.total_changes != changes_before:
+            stats.writable = True
         stats.batches += 1
         stats.jobs += len(batch)
         stats.last_batch_size = len(batch)
@@ -192,6 +198,9 @@ class Writer:
 
     def _fail_all(self, batch: list[Job[Any]], exc: BaseException) -> None:
         self.stats.failed_commits += 1
+        self.stats.writable = False
+        for observe in self.stats.failure_observers:
+            observe()
         log.error("store.commit_failed", error=str(exc), batch=len(batch))
         for job in batch:
             job.changes = []

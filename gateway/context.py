@@ -1,0 +1,33 @@
+"""What every request handler (HTTP, SMTP) needs from the running daemon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.config import Settings
+from gateway.core import Ingest
+from gateway.core.ratelimit import RateLimiter
+from gateway.metrics import Metrics
+from gateway.plugins import PluginHost
+from gateway.store import Store
+
+
+@dataclass
+class GatewayContext:
+    """The daemon's shared state. ``settings`` and ``limiter`` change on reload (SIGHUP)."""
+
+    settings: Settings
+    store: Store
+    plugins: PluginHost
+    ingest: Ingest
+    metrics: Metrics = field(default_factory=Metrics)
+    limiter: RateLimiter | None = None
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Adopt new settings: the rate limit is rebuilt only when it changed."""
+        per_minute = settings.rate_limit.events_per_minute
+        if per_minute <= 0:
+            self.limiter = None
+        elif self.limiter is None or self.limiter.per_minute != per_minute:
+            self.limiter = RateLimiter(per_minute)
+        self.settings = settings

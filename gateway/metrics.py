@@ -1,0 +1,95 @@
+"""Prometheus metrics: what the gateway counts, in one registry per gateway.
+
+A registry of its own (not prometheus-client's global one) lets several
+gateways run in one process, as the tests do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+#: Outcomes of one inbound event, as counted by ``alert_gateway_events_total``.
+OUTCOMES = ("accepted", "suppressed", "invalid", "rate_limited", "unavailable", "error")
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 512)
+
+
+class Metrics:
+    """Every metric the gateway exports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.events = Counter(
+            "alert_gateway_events",
+            "Inbound events by vendor, event action and outcome.",
+            ("vendor", "action", "outcome"),
+            registry=self.registry,
+        )
+        self.ingest_seconds = Histogram(
+            "alert_gateway_ingest_seconds",
+            "Time from a request's body being read to its answer (durable), by vendor.",
+            ("vendor",),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "alert_gateway_store_batch_size",
+            "Jobs committed together in one transaction (group commit).",
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "alert_gateway_store_commit_seconds",
+            "Time to run and commit one batch, fsync included.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.commit_failures = Counter(
+            "alert_gateway_store_commit_failures",
+            "Batches the store could not commit (every event in them was refused).",
+            registry=self.registry,
+        )
+        self.open_incidents = Gauge(
+            "alert_gateway_open_incidents",
+            "Open incidents by service and status (read at scrape time).",
+            ("service", "status"),
+            registry=self.registry,
+        )
+        self.smtp_messages = Counter(
+            "alert_gateway_smtp_messages",
+            "SMTP messages by outcome (accepted, discarded, rejected, deferred).",
+            ("outcome",),
+            registry=self.registry,
+        )
+        self.plugin_errors = Counter(
+            "alert_gateway_plugin_errors",
+            "Exceptions raised by plugins, by plugin.",
+            ("plugin",),
+            registry=self.registry,
+        )
+
+    def observe_batch(self, size: int, seconds: float) -> None:
+        """Record one committed batch (called from the writer thread; thread-safe)."""
+        self.batch_size.observe(size)
+        self.commit_seconds.observe(seconds)
+
+    def set_open_incidents(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """Replace the open-incident gauge with ``(service, status, count)`` rows."""
+        self.open_incidents.clear()
+        for service, status, count in rows:
+            self.open_incidents.labels(service, status).set(count)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
