@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: run test lint fmt install install-test bench clean
+.PHONY: run test lint fmt install install-test system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,6 +17,16 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# Debian packages some tests drive for real (systemd-analyze, swaks). Installed when we
+# are root with apt-get (CI, developer VMs); elsewhere those tests say why they skip.
+SYSTEM_PACKAGES ?= systemd swaks
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 install: $(VENV)/.installed
 
@@ -34,7 +44,7 @@ fmt: install-test
 	$(BIN)/ruff check --fix gateway plugins tests bench
 	$(BIN)/ruff format gateway plugins tests bench
 
-test: lint
+test: lint system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test

@@ -144,3 +144,12 @@ def plugins_command() -> None:
         click.echo(f"{info.name}  {dist}  vendors: {vendors}")
     for problem in host.problems:
         click.echo(f"{problem.name}  FAILED: {problem.error}")
+
+
+def _register_extra_commands() -> None:
+    from gateway.cli_db import db
+
+    main.add_command(db)
+
+
+_register_extra_commands()

@@ -277,3 +277,36 @@ def test_unknown_path_is_json_404(tmp_path: Path) -> None:
         assert daemon.stop() == 0
     finally:
         daemon.kill()
+
+
+async def test_rate_limited_nagios_answers_4xx_with_retry_later(tmp_path: Path) -> None:
+    nagios_key = key("ops-nagios")
+    config = (
+        RATE_CONFIG
+        + f"""
+[[services]]
+name = "Monitoring"
+  [[services.integrations]]
+  name = "nagios"
+  vendor = "nagios"
+  integration_key = "{nagios_key}"
+"""
+    )
+    form = {
+        "NOTIFICATIONTYPE": "PROBLEM",
+        "HOSTNAME": "db01",
+        "SERVICEDESC": "Disk",
+        "SERVICESTATE": "CRITICAL",
+        "SERVICEOUTPUT": "full",
+        "CONTACTPAGER": nagios_key,
+        "pd_nagios_object": "service",
+        "pd_version": "1.0",
+    }
+    async with gateway_running(tmp_path, config) as gw:
+        answers = [
+            await gw.client.post("/nagios/2010-04-15/create_event", data=form) for _ in range(4)
+        ]
+        assert [r.status_code for r in answers[:3]] == [200, 200, 200]
+        # pagerduty_nagios.pl deletes its queue file on a 4xx unless the body says this.
+        assert 400 <= answers[3].status_code < 500
+        assert "retry later" in answers[3].text
