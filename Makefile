@@ -36,8 +36,8 @@ run: install
 	$(BIN)/alert-gateway serve --config $(CONFIG)
 
 lint: install-test
-	$(BIN)/ruff check gateway plugins tests bench
-	$(BIN)/ruff format --check gateway plugins tests bench
+	$(BIN)/ruff check gateway plugins tests bench bench/run bench/storm bench/crash-campaign
+	$(BIN)/ruff format --check gateway plugins tests bench bench/run bench/storm bench/crash-campaign
 	$(BIN)/mypy gateway
 
 fmt: install-test

@@ -43,6 +43,14 @@ function request()
     end
     dk = string.format("%s-%d-%d", prefix, tid or 0, n)
     return wrk.format("POST", "/v2/enqueue", headers, v2(action, rk, dk))
+  elseif mode == "storm" then
+    -- A fixed number of triggers over a few dedup keys, then wrk is stopped.
+    local total = tonumber(os.getenv("BENCH_STORM_EVENTS"))
+    if counter > total then
+      wrk.thread:stop()
+    end
+    dk = string.format("storm-%d", counter % tonumber(os.getenv("BENCH_STORM_KEYS")))
+    return wrk.format("POST", "/v2/enqueue", headers, v2("trigger", rk, dk))
   elseif mode == "cloudwatch" then
     local body = os.getenv("BENCH_SNS_BODY")
     return wrk.format("POST", "/integration/" .. rk .. "/enqueue",
