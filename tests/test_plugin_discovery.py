@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -33,6 +34,7 @@ from tests.support import REPO, Daemon, key
 EXAMPLE = REPO / "examples" / "alert-gateway-example-plugin"
 EXAMPLE_KEY = key("example")
 V2_KEY = key("example-v2")
+LITTER = ("build", "*.egg-info", "__pycache__", ".pytest_cache")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     command = [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(target)]
     if _can_build_without_isolation():
         command.append("--no-build-isolation")  # offline: the venv's setuptools builds it
-    command += [str(EXAMPLE), str(_write_broken_package(root))]
+    # Built from a copy: setuptools leaves build/ and *.egg-info next to the sources.
+    example = shutil.copytree(EXAMPLE, root / "example", ignore=shutil.ignore_patterns(*LITTER))
+    command += [str(example), str(_write_broken_package(root))]
     done = subprocess.run(
         command, check=False, capture_output=True, text=True, timeout=300, cwd=root
     )
