@@ -135,9 +135,23 @@ def services_list(config_path: Path) -> None:
 
 
 @main.command("plugins")
-def plugins_command() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Apply this configuration's [plugins] block and require lists.",
+)
+def plugins_command(config_path: str | None) -> None:
     """List the plugins that load, their distribution and version, and their vendors."""
-    host = load_plugins()
+    if config_path is None:
+        host = load_plugins()
+    else:
+        settings = _load(Path(config_path))
+        try:
+            host = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
+        except ConfigError as exc:
+            click.echo(f"error: {config_path}: {exc}", err=True)
+            sys.exit(2)
     for info in host.plugins:
         dist = f"{info.distribution} {info.version}" if info.distribution else "(in-process)"
         vendors = ", ".join(info.vendors) or "-"

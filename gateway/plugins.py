@@ -7,12 +7,13 @@ import importlib.metadata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 import pluggy
 import structlog
 
 from gateway import hookspecs
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, PluginFailure
 from gateway.model import Event, IncidentChange, Vendor
 
 ENTRY_POINT_GROUP = "alert_gateway.plugins"
@@ -74,10 +75,18 @@ class PluginHost:
         return None
 
     def run_enrichment(self, event: Event, vendor_id: str) -> bool:
-        """Apply ``enrich_event`` then ``filter_event``; ``False`` drops the event."""
-        self.manager.hook.enrich_event(event=event, vendor_id=vendor_id)
-        verdicts = self.manager.hook.filter_event(event=event, vendor_id=vendor_id)
-        return all(v is not False for v in verdicts)
+        """Apply ``enrich_event`` then ``filter_event``; ``False`` drops the event.
+
+        Each implementation is called on its own so that an exception is
+        attributed to the plugin that raised it (:class:`PluginFailure`).
+        """
+        hook = self.manager.hook
+        for impl in hook.enrich_event.get_hookimpls():
+            _call_isolated(impl, "enrich_event", event=event, vendor_id=vendor_id)
+        for impl in hook.filter_event.get_hookimpls():
+            if _call_isolated(impl, "filter_event", event=event, vendor_id=vendor_id) is False:
+                return False
+        return True
 
     @property
     def has_event_hooks(self) -> bool:
@@ -122,6 +131,15 @@ class PluginHost:
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _call_isolated(impl: pluggy.HookImpl, hook: str, **kwargs: Any) -> Any:
+    """Call one hook implementation, turning its exception into a :class:`PluginFailure`."""
+    try:
+        return impl.function(**kwargs)
+    except Exception as exc:
+        log.exception("plugin.hook_failed", plugin=impl.plugin_name, hook=hook)
+        raise PluginFailure(impl.plugin_name, exc) from exc
 
 
 def load_plugins(
@@ -175,7 +193,11 @@ def load_plugins(
         )
 
     for name, plugin, dist_name, version in loaded:
-        manager.register(plugin, name=name)
+        try:
+            manager.register(plugin, name=name)
+        except ValueError as exc:  # pluggy refuses a name or object registered twice
+            message = f"plugin {name!r} cannot be registered: {exc}"
+            raise ConfigError(message, key="plugins") from exc
         vendors: list[Vendor] = []
         impl = next(
             (i for i in manager.hook.register_vendors.get_hookimpls() if i.plugin_name == name),

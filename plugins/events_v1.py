@@ -130,11 +130,14 @@ async def parse(request: InboundRequest) -> list[Event]:
 
 
 def render_success(outcomes: list[Outcome]) -> Response:
-    """200 with ``incident_key``: go-pagerduty treats anything but 200 as failure."""
-    return Response(
-        200,
-        {"status": "success", "message": "Event processed", "incident_key": outcomes[0].dedup_key},
-    )
+    """200 with ``incident_key``: go-pagerduty treats anything but 200 as failure.
+
+    ``outcomes`` is empty when a ``filter_event`` hook dropped the event: still 200.
+    """
+    body = {"status": "success", "message": "Event processed"}
+    if outcomes:
+        body["incident_key"] = outcomes[0].dedup_key
+    return Response(200, body)
 
 
 def render_error(error: Exception) -> Response | None:

@@ -142,7 +142,12 @@ async def parse(request: InboundRequest) -> list[Event]:
 
 
 def render_success(outcomes: list[Outcome]) -> Response:
-    """202 with ``dedup_key`` (alert events) or ``id`` (change events), as PagerDuty."""
+    """202 with ``dedup_key`` (alert events) or ``id`` (change events), as PagerDuty.
+
+    ``outcomes`` is empty when a ``filter_event`` hook dropped the event: still 202.
+    """
+    if not outcomes:
+        return Response(202, {"status": "success", "message": "Event processed"})
     outcome = outcomes[0]
     if outcome.event_action == "change":
         return Response(

@@ -230,12 +230,6 @@ async def test_register_vendors_parse_returning_garbage_is_a_500(tmp_path: Path)
         assert await gw.count("alerts") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: Ingest.prepare validates parsed events only when some plugin implements "
-    "enrich_event/filter_event; otherwise an Event breaking PD-CEF (a trigger without "
-    "summary/source/severity) is answered 202 and stored",
-)
 async def test_register_vendors_parse_returning_an_invalid_event_is_refused(
     tmp_path: Path,
 ) -> None:
@@ -316,12 +310,6 @@ async def test_enrich_event_that_breaks_validation_is_a_400(tmp_path: Path) -> N
         assert await counts(gw) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: an exception in enrich_event/filter_event is not isolated as a plugin "
-    "failure: it is answered 500 'Internal error' and logged as event.internal_error, "
-    "without the plugin's name",
-)
 async def test_enrich_event_that_raises_is_a_500_naming_the_plugin(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG, plugins=[("enricher", Enricher())]) as gw:
         response = await post_v2(gw, v2(V2_KEY, dedup_key="raise", summary="RAISE"))
@@ -359,12 +347,6 @@ async def test_filter_event_false_drops_the_event_but_answers_accepted(tmp_path:
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: plugins/events_v2.py (and events_v1.py) render_success index outcomes[0], "
-    "which is empty when filter_event dropped the event: IndexError outside the request's "
-    "isolation, so Hypercorn answers a bare non-JSON 500 ('Error in ASGI Framework')",
-)
 async def test_filter_event_dropping_an_events_api_v2_event_answers_202(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG, plugins=[("noise", NoiseFilter())]) as gw:
         dropped = await post_v2(gw, v2(V2_KEY, dedup_key="noisy", source="noisy-host"))

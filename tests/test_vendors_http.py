@@ -547,12 +547,6 @@ async def test_daemon_keeps_serving_after_refusals(gw: TestGateway) -> None:
     assert await gw.count("incidents") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: a 413 is sent before the body is read and the server then closes the "
-    "connection, without 'Connection: close'; a keep-alive client reuses it and its next "
-    "request fails with 'Server disconnected without sending a response' (intermittently)",
-)
 async def test_a_413_tells_the_client_to_close_the_connection(gw: TestGateway) -> None:
     answer = await send(gw, REFUSED["datadog over 512 KB"].post)
     assert answer.status_code == 413

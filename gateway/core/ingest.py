@@ -60,13 +60,17 @@ class Ingest:
         return events
 
     def prepare(self, vendor: Vendor, events: list[Event]) -> list[Event]:
-        """Run the enrich/filter hooks and validate what remains against PD-CEF."""
+        """Run the enrich/filter hooks and validate what remains against PD-CEF.
+
+        Validation runs for every vendor, with or without hooks: a third-party
+        parser may build an event that breaks PD-CEF, and nothing invalid is stored.
+        """
         if self.plugins.has_event_hooks:
             events = [e for e in events if self.plugins.run_enrichment(e, vendor.id)]
-            for event in events:
-                problems = cef.validate(event)
-                if problems:
-                    raise InvalidEvent(problems)
+        for event in events:
+            problems = cef.validate(event)
+            if problems:
+                raise InvalidEvent(problems)
         return events
 
     async def commit(self, events: list[Event], *, expect_key: str | None = None) -> list[Outcome]:

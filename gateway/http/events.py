@@ -134,6 +134,9 @@ async def send_response(send: Send, response: Response) -> None:
             "headers": [
                 (b"content-type", response.content_type.encode()),
                 (b"content-length", str(len(payload)).encode()),
+                # A 413 may leave the body unread, so the server closes the connection;
+                # say so, or a keep-alive client reuses a dead socket for its next request.
+                *([(b"connection", b"close")] if response.status == 413 else []),
             ],
         }
     )
@@ -297,8 +300,16 @@ class IngestApp:
                 dedup_key=outcome.dedup_key[:64],
                 outcome=outcome.status,
             )
-        renderer = vendor.render_success or default_success
-        return renderer(outcomes)
+        if vendor.render_success is None:
+            return default_success(outcomes)
+        try:
+            return vendor.render_success(outcomes)
+        except Exception:
+            # The events are committed: acknowledge them (v2's body) rather than invite a retry.
+            plugin = self.plugins.vendor_plugin.get(vendor_id, vendor_id)
+            self.metrics.plugin_errors.labels(plugin).inc()
+            bound.exception("plugin.hook_failed", plugin=plugin, hook="render_success")
+            return default_success(outcomes)
 
     def _after(
         self, vendor: Vendor | None, request: InboundRequest | None, *, committed: bool
@@ -340,7 +351,17 @@ class IngestApp:
                 error=type(exc).__name__,
                 detail=str(exc)[:200],
             )
-        return render_error(vendor, exc)
+        response = render_error(vendor, exc)
+        if (
+            vendor is not None
+            and not vendor.generic
+            and isinstance(exc, InvalidEvent | UnrecognizedEvent)
+            and isinstance(response.body, dict)
+        ):
+            # Name the plugin that rejected the payload: the operator's first question.
+            plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)
+            response = Response(response.status, {**response.body, "plugin": plugin})
+        return response
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
