@@ -162,8 +162,10 @@ def plugins_command(config_path: str | None) -> None:
 
 def _register_extra_commands() -> None:
     from gateway.cli_db import db
+    from gateway.cli_tokens import token
 
     main.add_command(db)
+    main.add_command(token)
 
 
 _register_extra_commands()

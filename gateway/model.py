@@ -329,3 +329,16 @@ class MaintenanceWindow:
     end_time: str
     service_ids: tuple[str, ...]
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A REST API token as stored: never the token itself, only its digest and last 4."""
+
+    id: str
+    name: str
+    role: str
+    last4: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None

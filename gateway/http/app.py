@@ -10,7 +10,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from gateway.context import GatewayContext
-from gateway.http import ops
+from gateway.http import ops, rest
 from gateway.http.events import ASGIApp, IngestApp
 
 __all__ = ["GatewayContext", "create_app", "create_quart_app"]  # GatewayContext: re-exported
@@ -22,6 +22,7 @@ def create_quart_app(context: GatewayContext) -> QuartTrio:
     app.config["GATEWAY"] = context
     app.config["MAX_CONTENT_LENGTH"] = context.settings.server.max_body_size
     app.register_blueprint(ops.blueprint)
+    rest.register(app)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:

@@ -16,6 +16,7 @@ import msgspec
 from gateway.clock import Clock, iso
 from gateway.model import (
     Alert,
+    ApiToken,
     Incident,
     IncidentChange,
     Integration,
@@ -63,6 +64,7 @@ _LOG_COLS = (
 )
 
 
+_TOKEN_COLS = "id, name, role, last4, created_at, last_used_at, revoked_at"  # noqa: S105
 # The hot path's one lookup: integration, service and maintenance state together.
 _ROUTE_SQL = (
     "SELECT "
@@ -363,6 +365,23 @@ class Reader:
             "ON s.id = i.service_id WHERE i.status != 'resolved' GROUP BY s.name, i.status"
         ).fetchall()
         return [(name, status, int(n)) for name, status, n in rows]
+
+    # -- API tokens --------------------------------------------------------------------------
+    def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        """The live (not revoked) token with this SHA-256 digest."""
+        row = self.conn.execute(
+            f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+            (token_hash,),
+        ).fetchone()
+        return ApiToken(*row) if row else None
+
+    def tokens(self, *, include_revoked: bool = False) -> list[ApiToken]:
+        """All tokens, oldest first."""
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        rows = self.conn.execute(
+            f"SELECT {_TOKEN_COLS} FROM api_tokens{where} ORDER BY created_at, id"
+        ).fetchall()
+        return [ApiToken(*row) for row in rows]
 
     def count(self, table: str) -> int:
         """Row count of one of the store's tables (for tests, checks and benchmarks)."""
@@ -689,3 +708,22 @@ class Tx(Reader):
                 at=self.now,
             )
         )
+
+    # -- API tokens --------------------------------------------------------------------------
+    def insert_token(self, *, name: str, role: str, token_hash: str, last4: str) -> ApiToken:
+        """Store a new token's digest."""
+        token_id = new_object_id()
+        self.conn.execute(
+            "INSERT INTO api_tokens (id, name, role, token_hash, last4, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (token_id, name, role, token_hash, last4, self.now),
+        )
+        return ApiToken(token_id, name, role, last4, self.now, None, None)
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke a token by id; ``False`` when no live token has that id."""
+        cursor = self.conn.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (self.now, token_id),
+        )
+        return cursor.rowcount == 1

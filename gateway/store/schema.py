@@ -130,6 +130,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX maintenance_by_service ON maintenance_window_services(service_id);
     """,
+    # 2: REST API tokens, stored as SHA-256 digests (the token itself is shown once).
+    """
+    CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        last4 TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at TEXT
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,39 @@
+"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows.
+
+Each resource is a blueprint in its own module; :func:`register` mounts them
+all and installs the JSON error handler every resource relies on.
+"""
+
+from __future__ import annotations
+
+from quart import Response
+from quart_trio import QuartTrio
+
+from gateway.http.rest import incidents, integrations, maintenance_windows, services, vendors
+from gateway.http.rest._common import RestError
+
+__all__ = ["RestError", "register"]
+
+BLUEPRINTS = (
+    services.blueprint,
+    integrations.blueprint,
+    vendors.blueprint,
+    incidents.blueprint,
+    maintenance_windows.blueprint,
+)
+
+
+def register(app: QuartTrio) -> None:
+    """Mount every REST resource on ``app`` and answer :class:`RestError` as JSON."""
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(RestError)
+    async def rest_error(error: RestError) -> Response:
+        return Response(_dumps(error.body()), status=error.status, content_type="application/json")
+
+
+def _dumps(body: object) -> str:
+    import json
+
+    return json.dumps(body)

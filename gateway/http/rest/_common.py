@@ -1,0 +1,224 @@
+"""What every REST resource shares: errors, auth, the From header, pagination, references.
+
+PagerDuty's REST conventions (../shared/reference/pagerduty-compat.md §8.5) live
+here once, so each resource module only says what is particular to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from quart import current_app, g, request
+
+from gateway.auth import Level, hash_token, level_of, parse_authorization
+from gateway.context import GatewayContext
+from gateway.model import ApiToken
+from gateway.store import Reader
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
+MAX_WINDOW = 10_000  # offset + limit beyond this is refused, as PagerDuty does
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_ROLES_AT = {
+    Level.VIEW: "any role",
+    Level.RESPOND: "limited_user (Responder) or above",
+    Level.MANAGE: "user (Manager), admin or owner",
+    Level.ADMIN: "admin or owner",
+}
+
+
+class RestError(Exception):
+    """An error answered with PagerDuty's body ``{"error":{"message","code","errors"}}``."""
+
+    def __init__(self, status: int, message: str, code: int, errors: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.errors = list(errors)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body."""
+        return {"error": {"message": self.message, "code": self.code, "errors": self.errors}}
+
+
+def invalid(*errors: str) -> RestError:
+    """400 ``Invalid Input Provided`` (2001) listing each problem."""
+    return RestError(400, "Invalid Input Provided", 2001, errors)
+
+
+def not_found(kind: str) -> RestError:
+    """404 ``<Kind> Not Found`` (5001; 5002 for services, as PagerDuty)."""
+    return RestError(404, f"{kind} Not Found", 5002 if kind == "Service" else 5001)
+
+
+def context() -> GatewayContext:
+    """The running gateway's shared state."""
+    gateway: GatewayContext = current_app.config["GATEWAY"]
+    return gateway
+
+
+# -- authentication and roles ---------------------------------------------------------------
+
+
+async def authenticate() -> ApiToken:
+    """The live token in the ``Authorization`` header, or a 401."""
+    token = parse_authorization(request.headers.get("Authorization"))
+    if token is None:
+        raise RestError(401, "Authentication failed", 2006, ["Missing or malformed API token"])
+    digest = hash_token(token)
+
+    def lookup(reader: Reader) -> ApiToken | None:
+        return reader.token_by_hash(digest)
+
+    found = await context().store.read(lookup)
+    if found is None:
+        raise RestError(401, "Authentication failed", 2006, ["Unknown or revoked API token"])
+    return found
+
+
+def requires(level: Level) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Route decorator: a token whose role reaches ``level`` (401 without one, 403 below)."""
+
+    def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @wraps(handler)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            token = await authenticate()
+            if level_of(token.role) < level:
+                raise RestError(
+                    403,
+                    "Access Denied",
+                    2010,
+                    [
+                        f"The '{token.role}' role cannot {level.label} here; "
+                        f"this needs {_ROLES_AT[level]}"
+                    ],
+                )
+            g.token = token
+            return await handler(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def requester() -> str:
+    """The ``From`` header's email address, required on incident and window writes."""
+    value = request.headers.get("From", "").strip()
+    if not value:
+        raise RestError(
+            400,
+            'You must specify a user\'s email address in the "From" header to perform this action',
+            2016,
+        )
+    if not _EMAIL.match(value):
+        raise RestError(400, 'Malformed "From" header', 1028)
+    return value
+
+
+# -- bodies and query arguments -------------------------------------------------------------
+
+
+async def json_body(root: str) -> dict[str, Any]:
+    """The request's JSON object, unwrapped from ``{root: {...}}`` when wrapped.
+
+    go-pagerduty PUTs some objects unwrapped, so both shapes are accepted.
+    """
+    data = await request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise invalid("The request body must be a JSON object")
+    inner = data.get(root)
+    if isinstance(inner, dict):
+        return inner
+    if root in data:
+        raise invalid(f"'{root}' must be an object")
+    return data
+
+
+def list_arg(name: str) -> list[str]:
+    """A set filter: ``name[]=a&name[]=b`` (also ``name=a,b``)."""
+    values = request.args.getlist(f"{name}[]") or request.args.getlist(name)
+    out: list[str] = []
+    for value in values:
+        out.extend(v for v in value.split(",") if v)
+    return out
+
+
+def bool_arg(name: str, default: bool = False) -> bool:
+    """A query boolean: ``true``/``1``/``false``/``0``."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0", ""):
+        return False
+    raise invalid(f"'{name}' must be true or false")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """The ``limit``/``offset``/``total`` query arguments of a list request."""
+
+    limit: int
+    offset: int
+    total: bool
+
+
+def page_args() -> Page:
+    """Read and check pagination arguments (limit 1..100, offset+limit ≤ 10000)."""
+    try:
+        limit = int(request.args.get("limit", DEFAULT_LIMIT))
+        offset = int(request.args.get("offset", 0))
+    except ValueError as exc:
+        raise invalid("'limit' and 'offset' must be integers") from exc
+    if limit < 1 or offset < 0:
+        raise invalid("'limit' must be at least 1 and 'offset' at least 0")
+    limit = min(limit, MAX_LIMIT)
+    if offset + limit > MAX_WINDOW:
+        raise invalid(f"Offset + limit must not exceed {MAX_WINDOW}")
+    return Page(limit=limit, offset=offset, total=bool_arg("total"))
+
+
+def paginated(root: str, items: Sequence[Any], page: Page) -> dict[str, Any]:
+    """A list body from every matching item: this page of it, ``more`` and ``total``."""
+    window = list(items[page.offset : page.offset + page.limit])
+    return {
+        root: window,
+        "limit": page.limit,
+        "offset": page.offset,
+        "more": page.offset + len(window) < len(items),
+        "total": len(items) if page.total else None,
+    }
+
+
+# -- references and URLs ----------------------------------------------------------------------
+
+
+def api_url(path: str) -> str:
+    """``self`` for an object: this gateway's base URL and the REST path."""
+    return request.host_url.rstrip("/") + path
+
+
+def html_url(path: str) -> str:
+    """``html_url`` for an object: its page in the web UI."""
+    return request.host_url.rstrip("/") + "/ui" + path
+
+
+def reference(kind: str, object_id: str, summary: str | None, path: str) -> dict[str, Any]:
+    """A PagerDuty reference ``{id, type: <kind>_reference, summary, self, html_url}``."""
+    return {
+        "id": object_id,
+        "type": f"{kind}_reference",
+        "summary": summary,
+        "self": api_url(path),
+        "html_url": html_url(path),
+    }
