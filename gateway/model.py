@@ -329,6 +329,10 @@ class MaintenanceWindow:
     end_time: str
     service_ids: tuple[str, ...]
     created_at: str
+    #: ``api`` (REST, CLI, UI) or ``config`` (``[[maintenance_windows]]``, replaced on reload).
+    source: str = "api"
+    #: Who created it: the REST ``From`` address, ``cli:<user>``; ``None`` for config windows.
+    created_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

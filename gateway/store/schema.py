@@ -143,6 +143,10 @@ MIGRATIONS: tuple[str, ...] = (
         revoked_at TEXT
     );
     """,
+    # 3: who created a maintenance window (the REST ``From`` address or the CLI user).
+    """
+    ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
