@@ -232,6 +232,12 @@ def test_block_keeps_installed_plugins_out(installed: Installed, tmp_path: Path)
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert "example" in checked.stderr
 
+    # 'alert-gateway plugins --config' applies the same [plugins] block.
+    listed = gateway_cli("plugins", "--config", str(path), env=installed.env)
+    assert listed.returncode == 0, listed.stderr
+    assert "events_v2  alert-gateway" in listed.stdout
+    assert "example" not in listed.stdout and "broken" not in listed.stdout
+
 
 @pytest.mark.parametrize(
     ("required", "message"),

@@ -522,6 +522,12 @@ async def test_refused_body_gets_a_4xx_and_changes_nothing(gw: TestGateway, case
         assert any(refused.error in e for e in body["errors"]), body
     if "Invalid routing key" in (refused.error or ""):
         assert body["errors"] == ["Invalid routing key"]
+    elif answer.status_code == 400 and not case.startswith("events"):
+        # The operator's first question: which plugin refused it. (The generic Events API
+        # bodies stay exactly PagerDuty's.)
+        assert body["plugin"] == case.split()[0], body
+    else:
+        assert "plugin" not in body
     assert await counts(gw) == before
 
 
