@@ -225,6 +225,40 @@ class Reader:
         ).fetchall()
         return [_integration(r) for r in rows]
 
+    def services_in_maintenance(self, at: str) -> set[str]:
+        """Ids of the services that a maintenance window covering ``at`` includes."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT s.service_id FROM maintenance_window_services s "
+            "JOIN maintenance_windows w ON w.id = s.window_id "
+            "WHERE w.start_time <= ? AND w.end_time > ?",
+            (at, at),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def open_incident_statuses(self, service_id: str | None = None) -> dict[str, set[str]]:
+        """For each service with open incidents, which open statuses it has.
+
+        One query for every service (or just ``service_id``), so a service list
+        can show PagerDuty's critical/warning status without a query per row.
+        """
+        sql = "SELECT DISTINCT service_id, status FROM incidents WHERE status != 'resolved'"
+        params: tuple[str, ...] = ()
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            params = (service_id,)
+        found: dict[str, set[str]] = {}
+        for sid, status in self.conn.execute(sql, params).fetchall():
+            found.setdefault(sid, set()).add(status)
+        return found
+
+    def deleted_integration(self, integration_id: str) -> Integration | None:
+        """An integration that was deleted (its key and email released), by id."""
+        row = self.conn.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations WHERE id = ? AND deleted_at IS NOT NULL",
+            (integration_id,),
+        ).fetchone()
+        return _integration(row) if row else None
+
     def in_maintenance(self, service_id: str, at: str) -> bool:
         """Whether a maintenance window covering ``at`` includes the service."""
         row = self.conn.execute(
@@ -484,6 +518,55 @@ class Tx(Reader):
         self.conn.execute(
             f"UPDATE integrations SET {sets} WHERE id = ?", (*fields.values(), integration_id)
         )
+
+    def delete_integration(self, integration_id: str) -> bool:
+        """Soft-delete an integration for good: mark it deleted and release its key and email.
+
+        With the key gone from the row, the routing lookup misses at once and the
+        key can never be brought back; incidents and alerts keep their
+        ``integration_id``. ``False`` when no live integration has that id.
+        """
+        cursor = self.conn.execute(
+            "UPDATE integrations SET deleted_at = ?, integration_key = NULL, "
+            "integration_email = NULL WHERE id = ? AND deleted_at IS NULL",
+            (self.now, integration_id),
+        )
+        return cursor.rowcount == 1
+
+    def delete_service(self, service_id: str) -> list[str]:
+        """Soft-delete a service and every live integration on it; return those integrations' ids.
+
+        Incidents, alerts and log entries stay as they are.
+        """
+        ids = [i.id for i in self.integrations(service_id)]
+        for integration_id in ids:
+            self.delete_integration(integration_id)
+        self.conn.execute(
+            "UPDATE services SET deleted_at = ?, updated_at = ? "
+            "WHERE id = ? AND deleted_at IS NULL",
+            (self.now, self.now, service_id),
+        )
+        return ids
+
+    def move_integration(self, integration_id: str, to_service_id: str) -> tuple[int, int]:
+        """Move an integration, its incidents and their alerts to another service.
+
+        Alerts follow their incident (an incident never spans two services);
+        returns ``(incidents moved, alerts moved)``.
+        """
+        self.conn.execute(
+            "UPDATE integrations SET service_id = ? WHERE id = ?", (to_service_id, integration_id)
+        )
+        alerts = self.conn.execute(
+            "UPDATE alerts SET service_id = ? WHERE incident_id IN "
+            "(SELECT id FROM incidents WHERE integration_id = ?)",
+            (to_service_id, integration_id),
+        ).rowcount
+        incidents = self.conn.execute(
+            "UPDATE incidents SET service_id = ? WHERE integration_id = ?",
+            (to_service_id, integration_id),
+        ).rowcount
+        return incidents, alerts
 
     def replace_config_windows(
         self, windows: Iterable[tuple[str | None, str, str, list[str]]]
