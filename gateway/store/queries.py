@@ -64,6 +64,16 @@ _LOG_COLS = (
 )
 
 
+_WINDOW_COLS = (
+    "id, sequence_number, description, start_time, end_time, created_at, source, created_by"
+)
+# Incident list orderings by REST ``sort_by`` name; urgency sorts high above low.
+INCIDENT_ORDER = {
+    "incident_number": "number",
+    "created_at": "created_at",
+    "resolved_at": "resolved_at",
+    "urgency": "CASE urgency WHEN 'high' THEN 1 ELSE 0 END",
+}
 _TOKEN_COLS = "id, name, role, last4, created_at, last_used_at, revoked_at"  # noqa: S105
 # The hot path's one lookup: integration, service and maintenance state together.
 _ROUTE_SQL = (
@@ -270,36 +280,42 @@ class Reader:
         return row is not None
 
     def maintenance_windows(self, *, source: str | None = None) -> list[MaintenanceWindow]:
-        """Every maintenance window (optionally only those from ``source``)."""
-        sql = (
-            "SELECT id, sequence_number, description, start_time, end_time, created_at "
-            "FROM maintenance_windows"
-        )
+        """Every maintenance window (optionally only those from ``source``), by start time."""
+        sql = f"SELECT {_WINDOW_COLS} FROM maintenance_windows"
         params: tuple[Any, ...] = ()
         if source:
             sql += " WHERE source = ?"
             params = (source,)
-        windows = []
-        for row in self.conn.execute(sql + " ORDER BY start_time", params).fetchall():
-            services = tuple(
-                r[0]
-                for r in self.conn.execute(
-                    "SELECT service_id FROM maintenance_window_services WHERE window_id = ?",
-                    (row[0],),
-                )
+        rows = self.conn.execute(sql + " ORDER BY start_time, sequence_number", params)
+        return [self._window(row) for row in rows.fetchall()]
+
+    def maintenance_window(self, window_id: str) -> MaintenanceWindow | None:
+        """One maintenance window by id."""
+        row = self.conn.execute(
+            f"SELECT {_WINDOW_COLS} FROM maintenance_windows WHERE id = ?", (window_id,)
+        ).fetchone()
+        return self._window(row) if row else None
+
+    def _window(self, row: Sequence[Any]) -> MaintenanceWindow:
+        services = tuple(
+            r[0]
+            for r in self.conn.execute(
+                "SELECT service_id FROM maintenance_window_services WHERE window_id = ? "
+                "ORDER BY service_id",
+                (row[0],),
             )
-            windows.append(
-                MaintenanceWindow(
-                    id=row[0],
-                    sequence_number=row[1],
-                    description=row[2],
-                    start_time=row[3],
-                    end_time=row[4],
-                    service_ids=services,
-                    created_at=row[5],
-                )
-            )
-        return windows
+        )
+        return MaintenanceWindow(
+            id=row[0],
+            sequence_number=row[1],
+            description=row[2],
+            start_time=row[3],
+            end_time=row[4],
+            service_ids=services,
+            created_at=row[5],
+            source=row[6],
+            created_by=row[7],
+        )
 
     # -- incidents and alerts -------------------------------------------------------------
     def incident(self, incident_id: str) -> Incident | None:
@@ -399,6 +415,95 @@ class Reader:
             "ON s.id = i.service_id WHERE i.status != 'resolved' GROUP BY s.name, i.status"
         ).fetchall()
         return [(name, status, int(n)) for name, status, n in rows]
+
+    def incident_by_number(self, number: int) -> Incident | None:
+        """An incident by its account-wide number."""
+        row = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE number = ?", (number,)
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def open_incident_on_service(self, service_id: str, incident_key: str) -> Incident | None:
+        """An open incident with this ``incident_key`` on the service, from any source."""
+        row = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE service_id = ? AND incident_key = ? "
+            "AND status != 'resolved' LIMIT 1",
+            (service_id, incident_key),
+        ).fetchone()
+        return _incident(row) if row else None
+
+    def search_incidents(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        service_ids: Sequence[str] = (),
+        urgencies: Sequence[str] = (),
+        incident_key: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        order: Sequence[tuple[str, bool]] = (("incident_number", False),),
+        limit: int = 25,
+        offset: int = 0,
+    ) -> tuple[list[Incident], int]:
+        """One page of incidents matching every given filter, and how many match in all.
+
+        ``incident_key`` also matches the ``alert_key`` of an incident's alerts
+        (PagerDuty's rule); ``since`` is inclusive, ``until`` exclusive, both on
+        ``created_at``. ``order`` is ``(INCIDENT_ORDER name, descending)`` pairs;
+        the incident number breaks ties so pages never overlap.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("status", statuses),
+            ("service_id", service_ids),
+            ("urgency", urgencies),
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if incident_key is not None:
+            where.append(
+                "(incident_key = ? OR EXISTS (SELECT 1 FROM alerts a "
+                "WHERE a.incident_id = incidents.id AND a.alert_key = ?))"
+            )
+            params.extend((incident_key, incident_key))
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("created_at < ?")
+            params.append(until)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        (total,) = self.conn.execute(f"SELECT count(*) FROM incidents{clause}", params).fetchone()
+        terms = [f"{INCIDENT_ORDER[name]} {'DESC' if desc else 'ASC'}" for name, desc in order]
+        terms.append("number ASC")
+        rows = self.conn.execute(
+            f"SELECT {_INCIDENT_COLS} FROM incidents{clause} ORDER BY {', '.join(terms)} "
+            "LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        ).fetchall()
+        return [_incident(r) for r in rows], int(total)
+
+    def alert_counts(self, incident_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """``(triggered, resolved)`` alert counts for each of these incidents that has alerts."""
+        if not incident_ids:
+            return {}
+        rows = self.conn.execute(
+            "SELECT incident_id, sum(status = 'triggered'), sum(status = 'resolved') FROM alerts "
+            f"WHERE incident_id IN ({', '.join('?' * len(incident_ids))}) GROUP BY incident_id",
+            tuple(incident_ids),
+        ).fetchall()
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def first_log_entry(self, incident_id: str, type: str) -> LogEntry | None:
+        """An incident's oldest timeline entry of one type (``trigger_log_entry``…)."""
+        row = self.conn.execute(
+            f"SELECT {_LOG_COLS} FROM log_entries WHERE incident_id = ? AND type = ? "
+            "ORDER BY seq LIMIT 1",
+            (incident_id, type),
+        ).fetchone()
+        return _log_entry(row) if row else None
 
     # -- API tokens --------------------------------------------------------------------------
     def token_by_hash(self, token_hash: str) -> ApiToken | None:
@@ -584,6 +689,7 @@ class Tx(Reader):
         service_ids: Iterable[str],
         *,
         source: str = "api",
+        created_by: str | None = None,
     ) -> str:
         """Create a maintenance window over some services; return its id."""
         window_id = new_object_id()
@@ -592,8 +698,8 @@ class Tx(Reader):
         ).fetchone()
         self.conn.execute(
             "INSERT INTO maintenance_windows (id, sequence_number, description, start_time, "
-            "end_time, created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (window_id, seq, description, start, end, self.now, source),
+            "end_time, created_at, source, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (window_id, seq, description, start, end, self.now, source, created_by),
         )
         self.conn.executemany(
             "INSERT INTO maintenance_window_services (window_id, service_id) VALUES (?, ?)",
@@ -776,6 +882,30 @@ class Tx(Reader):
             (change_id, service_id, integration_id, summary, dumps(body), self.now),
         )
         return change_id
+
+    def update_maintenance_window(
+        self, window_id: str, *, service_ids: Iterable[str] | None = None, **fields: Any
+    ) -> None:
+        """Change a window's ``description``/``start_time``/``end_time`` and/or its services."""
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            self.conn.execute(
+                f"UPDATE maintenance_windows SET {sets} WHERE id = ?",
+                (*fields.values(), window_id),
+            )
+        if service_ids is not None:
+            self.conn.execute(
+                "DELETE FROM maintenance_window_services WHERE window_id = ?", (window_id,)
+            )
+            self.conn.executemany(
+                "INSERT INTO maintenance_window_services (window_id, service_id) VALUES (?, ?)",
+                [(window_id, s) for s in dict.fromkeys(service_ids)],
+            )
+
+    def delete_maintenance_window(self, window_id: str) -> bool:
+        """Remove a window and its service links; ``False`` when there was none."""
+        cursor = self.conn.execute("DELETE FROM maintenance_windows WHERE id = ?", (window_id,))
+        return cursor.rowcount == 1
 
     def _record_change(self, incident: Incident, previous: str | None, action: str) -> None:
         self.changes.append(
