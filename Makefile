@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: run test lint fmt install install-test system-deps bench clean
+.PHONY: run test lint fmt install install-test system-deps bench clean openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -49,6 +49,10 @@ test: lint system-deps
 
 bench: install-test
 	bench/run
+
+# docs/openapi.json is generated from gateway/http/openapi.py; a test fails when it is stale.
+openapi: install
+	$(BIN)/python -m gateway.http.openapi > docs/openapi.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

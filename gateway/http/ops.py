@@ -68,3 +68,11 @@ async def plugins() -> tuple[dict[str, Any], int]:
         ],
         "problems": [{"name": p.name, "error": p.error} for p in host.problems],
     }, 200
+
+
+@blueprint.get("/openapi.json")
+async def openapi() -> tuple[dict[str, Any], int]:
+    """The OpenAPI document of every route the gateway serves."""
+    from gateway.http.openapi import document
+
+    return document(), 200

@@ -1,0 +1,486 @@
+"""The OpenAPI 3.1 document of everything the gateway serves over HTTP.
+
+Built from one table of operations rather than written as a long JSON file by
+hand, so each operation is a line to review. ``GET /openapi.json`` serves it,
+``docs/openapi.json`` holds a copy in the repository, and tests check both
+that the copy is current and that the document and the routes agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway import __version__
+
+__all__ = ["OPERATIONS", "Operation", "document"]
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _str(**extra: Any) -> dict[str, Any]:
+    return {"type": "string", **extra}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _array(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": items}
+
+
+def _list_of(root: str, item: str) -> dict[str, Any]:
+    return _obj(
+        [root, "limit", "offset", "more", "total"],
+        **{root: _array(_ref(item))},
+        limit={"type": "integer"},
+        offset={"type": "integer"},
+        more={"type": "boolean"},
+        total=_nullable({"type": "integer"}),
+    )
+
+
+SEVERITY = _str(enum=["critical", "error", "warning", "info"])
+TIMESTAMP = _str(format="date-time")
+
+SCHEMAS: dict[str, Any] = {
+    # -- Events API -------------------------------------------------------------------------
+    "EventV2": _obj(
+        ["routing_key", "event_action"],
+        routing_key=_str(minLength=32, maxLength=32),
+        event_action=_str(enum=["trigger", "acknowledge", "resolve"]),
+        dedup_key=_str(maxLength=255),
+        payload=_obj(
+            ["summary", "source", "severity"],
+            summary=_str(maxLength=1024),
+            source=_str(),
+            severity=SEVERITY,
+            timestamp=TIMESTAMP,
+            component=_str(),
+            group=_str(),
+            **{"class": _str()},
+            custom_details={},
+        ),
+        images=_array({"type": "object"}),
+        links=_array({"type": "object"}),
+        client=_str(),
+        client_url=_str(),
+    ),
+    "ChangeEvent": _obj(
+        ["routing_key", "payload"],
+        routing_key=_str(minLength=32, maxLength=32),
+        payload=_obj(
+            ["summary"],
+            summary=_str(maxLength=1024),
+            source=_str(),
+            timestamp=TIMESTAMP,
+            custom_details={"type": "object"},
+        ),
+        links=_array({"type": "object"}),
+    ),
+    "EventV1": _obj(
+        ["service_key", "event_type"],
+        service_key=_str(minLength=32, maxLength=32),
+        event_type=_str(enum=["trigger", "acknowledge", "resolve"]),
+        incident_key=_str(maxLength=255),
+        description=_str(maxLength=1024),
+        details={},
+        client=_str(),
+        client_url=_str(),
+        contexts=_array({"type": "object"}),
+    ),
+    "EventAccepted": _obj(
+        ["status", "message"], status=_str(), message=_str(), dedup_key=_str(), id=_str()
+    ),
+    "EventV1Accepted": _obj(
+        ["status", "message"], status=_str(), message=_str(), incident_key=_str()
+    ),
+    "EventError": _obj(
+        ["status", "message", "errors"],
+        status=_str(),
+        message=_str(),
+        errors=_array(_str()),
+        plugin=_str(),
+    ),
+    # -- REST conventions -------------------------------------------------------------------
+    "Error": _obj(
+        ["error"],
+        error=_obj(
+            ["message", "code"],
+            message=_str(),
+            code={"type": "integer"},
+            errors=_array(_str()),
+        ),
+    ),
+    "Reference": _obj(
+        ["id", "type"],
+        id=_str(),
+        type=_str(),
+        summary=_nullable(_str()),
+        self=_nullable(_str()),
+        html_url=_nullable(_str()),
+    ),
+    "Service": _obj(
+        ["id", "type", "name", "status"],
+        id=_str(),
+        type=_str(const="service"),
+        summary=_str(),
+        self=_str(),
+        html_url=_str(),
+        name=_str(),
+        description=_nullable(_str()),
+        status=_str(enum=["active", "warning", "critical", "maintenance", "disabled"]),
+        alert_creation=_str(enum=["create_alerts_and_incidents", "create_incidents"]),
+        incident_urgency_rule={"type": "object"},
+        acknowledgement_timeout=_nullable({"type": "integer"}),
+        auto_resolve_timeout=_nullable({"type": "integer"}),
+        escalation_policy=_nullable(_ref("Reference")),
+        integrations=_array({"type": "object"}),
+        teams=_array({"type": "object"}),
+        created_at=TIMESTAMP,
+    ),
+    "ServiceInput": _obj(
+        ["name"],
+        name=_str(minLength=1),
+        description=_nullable(_str()),
+        status=_str(enum=["active", "disabled"]),
+        alert_creation=_str(enum=["create_alerts_and_incidents", "create_incidents"]),
+        incident_urgency_rule={"type": "object"},
+        acknowledgement_timeout=_nullable({"type": "integer"}),
+        auto_resolve_timeout=_nullable({"type": "integer"}),
+        escalation_policy=_nullable(_ref("Reference")),
+    ),
+    "Integration": _obj(
+        ["id", "type", "name"],
+        id=_str(),
+        type=_str(),
+        summary=_str(),
+        self=_str(),
+        html_url=_str(),
+        name=_str(),
+        service=_ref("Reference"),
+        vendor=_nullable(_ref("Reference")),
+        integration_key=_nullable(_str()),
+        integration_email=_nullable(_str()),
+        created_at=TIMESTAMP,
+    ),
+    "IntegrationInput": _obj(
+        [],
+        type=_str(),
+        name=_str(),
+        service=_ref("Reference"),
+        vendor=_nullable(_ref("Reference")),
+        integration_email=_str(),
+    ),
+    "Vendor": _obj(
+        ["id", "type", "name"],
+        id=_str(),
+        type=_str(const="vendor"),
+        summary=_str(),
+        self=_str(),
+        html_url=_nullable(_str()),
+        name=_str(),
+        description=_nullable(_str()),
+        website_url=_nullable(_str()),
+        generic_service_type=_nullable(_str()),
+    ),
+    "Incident": _obj(
+        ["id", "type", "incident_number", "title", "status", "urgency"],
+        id=_str(),
+        type=_str(const="incident"),
+        summary=_str(),
+        self=_str(),
+        html_url=_str(),
+        incident_number={"type": "integer"},
+        title=_str(),
+        status=_str(enum=["triggered", "acknowledged", "resolved"]),
+        urgency=_str(enum=["high", "low"]),
+        incident_key=_nullable(_str()),
+        service=_ref("Reference"),
+        created_at=TIMESTAMP,
+        resolved_at=_nullable(TIMESTAMP),
+        alert_counts={"type": "object"},
+    ),
+    "IncidentInput": _obj(
+        ["title", "service"],
+        type=_str(),
+        title=_str(minLength=1),
+        service=_ref("Reference"),
+        incident_key=_str(),
+        urgency=_str(enum=["high", "low"]),
+        body={"type": "object"},
+    ),
+    "IncidentUpdate": _obj(["status"], type=_str(), status=_str(enum=["acknowledged", "resolved"])),
+    "Alert": _obj(
+        ["id", "type", "status", "alert_key"],
+        id=_str(),
+        type=_str(const="alert"),
+        summary=_str(),
+        status=_str(enum=["triggered", "resolved"]),
+        alert_key=_str(),
+        severity=_nullable(SEVERITY),
+        incident=_ref("Reference"),
+        service=_ref("Reference"),
+        body={"type": "object"},
+    ),
+    "LogEntry": _obj(
+        ["id", "type", "created_at"],
+        id=_str(),
+        type=_str(),
+        summary=_nullable(_str()),
+        created_at=TIMESTAMP,
+        agent=_nullable({"type": "object"}),
+        incident=_nullable(_ref("Reference")),
+        service=_nullable(_ref("Reference")),
+    ),
+    "MaintenanceWindow": _obj(
+        ["id", "type", "start_time", "end_time", "services"],
+        id=_str(),
+        type=_str(const="maintenance_window"),
+        summary=_nullable(_str()),
+        sequence_number={"type": "integer"},
+        start_time=TIMESTAMP,
+        end_time=TIMESTAMP,
+        description=_nullable(_str()),
+        services=_array(_ref("Reference")),
+    ),
+    "MaintenanceWindowInput": _obj(
+        ["start_time", "end_time", "services"],
+        type=_str(),
+        start_time=TIMESTAMP,
+        end_time=TIMESTAMP,
+        description=_str(),
+        services=_array(_ref("Reference")),
+    ),
+}
+for _root, _item in (
+    ("services", "Service"),
+    ("vendors", "Vendor"),
+    ("incidents", "Incident"),
+    ("alerts", "Alert"),
+    ("log_entries", "LogEntry"),
+    ("maintenance_windows", "MaintenanceWindow"),
+):
+    SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path, with what it takes and what it answers."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    responses: dict[int, str | None]  # status -> schema name (None: no body / not JSON)
+    body: str | None = None  # request schema name, wrapped under ``wrap`` when given
+    wrap: str | None = None
+    query: tuple[str, ...] = ()
+    auth: bool = True
+    from_header: bool = False
+    content_type: str = JSON
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_ERRORS = {400: "Error", 401: "Error", 403: "Error"}
+_FOUND = {**_ERRORS, 404: "Error"}
+_EVENT_ERRORS: dict[int, str | None] = {400: "EventError", 413: "EventError", 503: "EventError"}
+_LIST = ("limit", "offset", "total")
+
+OPERATIONS: tuple[Operation, ...] = (
+    # -- Events API and vendor inbound URLs (no token: the routing key is the credential) ----
+    Operation("post", "/v2/enqueue", "Send an alert event (Events API v2)", "events",
+              {202: "EventAccepted", 429: "EventError", **_EVENT_ERRORS}, "EventV2", auth=False),
+    Operation("post", "/v2/change/enqueue", "Send a change event", "events",
+              {202: "EventAccepted", 429: "EventError", **_EVENT_ERRORS}, "ChangeEvent",
+              auth=False),
+    Operation("post", "/generic/2010-04-15/create_event.json", "Send an event (Events API v1)",
+              "events", {200: "EventV1Accepted", 403: "EventError", **_EVENT_ERRORS}, "EventV1",
+              auth=False),
+    Operation("post", "/integration/{integration_key}/enqueue",
+              "Send a vendor's native payload to an integration", "events",
+              {200: None, 202: "EventAccepted", 429: "EventError", **_EVENT_ERRORS}, auth=False),
+    Operation("post", "/x-ere/{integration_key}", "Send a vendor's native payload (x-ere)",
+              "events", {200: None, 202: "EventAccepted", 429: "EventError", **_EVENT_ERRORS},
+              auth=False),
+    Operation("post", "/adapter/{adapter}/v1/{integration_key}",
+              "Send a vendor's native payload (adapter URL, e.g. cloudwatch_sns)", "events",
+              {200: None, 202: "EventAccepted", 429: "EventError", **_EVENT_ERRORS}, auth=False),
+    Operation("post", "/nagios/2010-04-15/create_event",
+              "pagerduty_nagios.pl form post", "events",
+              {200: None, 400: "EventError", 413: "EventError", 429: "EventError",
+               503: "EventError"}, auth=False, content_type="application/x-www-form-urlencoded"),
+    # -- operations ------------------------------------------------------------------------
+    Operation("get", "/healthz", "Liveness", "operations", {200: None}, auth=False),
+    Operation("get", "/readyz", "Readiness: store writable, listeners up", "operations",
+              {200: None, 503: None}, auth=False),
+    Operation("get", "/metrics", "Prometheus metrics", "operations", {200: None}, auth=False),
+    Operation("get", "/-/plugins", "Loaded plugins and their vendors", "operations",
+              {200: None}, auth=False),
+    Operation("get", "/openapi.json", "This document", "operations", {200: None}, auth=False),
+    # -- services and integrations --------------------------------------------------------
+    Operation("get", "/services", "List services", "services", {200: "ServiceList", **_ERRORS},
+              query=("query", "sort_by", "include[]", *_LIST)),
+    Operation("post", "/services", "Create a service", "services", {201: "Service", **_ERRORS},
+              "ServiceInput", "service"),
+    Operation("get", "/services/{id}", "Get a service", "services", {200: "Service", **_FOUND},
+              query=("include[]",)),
+    Operation("put", "/services/{id}", "Update, disable or enable a service", "services",
+              {200: "Service", **_FOUND}, "ServiceInput", "service"),
+    Operation("delete", "/services/{id}", "Delete a service", "services",
+              {204: None, **_FOUND}),
+    Operation("post", "/services/{id}/integrations", "Add an integration", "services",
+              {201: "Integration", **_FOUND}, "IntegrationInput", "integration"),
+    Operation("get", "/services/{id}/integrations/{integration_id}", "Get an integration",
+              "services", {200: "Integration", **_FOUND}, query=("include[]",)),
+    Operation("put", "/services/{id}/integrations/{integration_id}",
+              "Update or move an integration (409 lists differences unless confirm=true)",
+              "services", {200: "Integration", 409: "Error", **_FOUND}, "IntegrationInput",
+              "integration", query=("confirm",)),
+    Operation("delete", "/services/{id}/integrations/{integration_id}",
+              "Delete an integration; its key stops working, its incidents stay", "services",
+              {204: None, **_FOUND}),
+    Operation("get", "/vendors", "List vendors", "vendors", {200: "VendorList", **_ERRORS},
+              query=("query", *_LIST)),
+    Operation("get", "/vendors/{id}", "Get a vendor", "vendors", {200: "Vendor", **_FOUND}),
+    # -- incidents -------------------------------------------------------------------------
+    Operation("get", "/incidents", "List incidents", "incidents",
+              {200: "IncidentList", **_ERRORS},
+              query=("statuses[]", "service_ids[]", "urgencies[]", "incident_key", "since",
+                     "until", "date_range", "sort_by", "include[]", *_LIST)),
+    Operation("post", "/incidents", "Create an incident", "incidents",
+              {201: "Incident", **_FOUND}, "IncidentInput", "incident", from_header=True),
+    Operation("put", "/incidents", "Acknowledge or resolve up to 250 incidents", "incidents",
+              {200: "IncidentList", 413: "Error", **_FOUND}, from_header=True,
+              extra={"requestBody": {"required": True, "content": {JSON: {"schema": _obj(
+                  ["incidents"], incidents=_array({"type": "object"}))}}}}),
+    Operation("get", "/incidents/{id}", "Get an incident by id or number", "incidents",
+              {200: "Incident", **_FOUND}),
+    Operation("put", "/incidents/{id}", "Acknowledge or resolve an incident", "incidents",
+              {200: "Incident", **_FOUND}, "IncidentUpdate", "incident", from_header=True),
+    Operation("get", "/incidents/{id}/alerts", "An incident's alerts", "incidents",
+              {200: "AlertList", **_FOUND}, query=("alert_key", "statuses[]", *_LIST)),
+    Operation("get", "/incidents/{id}/log_entries", "An incident's timeline", "incidents",
+              {200: "LogEntryList", **_FOUND}, query=_LIST),
+    # -- maintenance windows ---------------------------------------------------------------
+    Operation("get", "/maintenance_windows", "List maintenance windows", "maintenance",
+              {200: "MaintenanceWindowList", **_ERRORS},
+              query=("filter", "service_ids[]", "query", *_LIST)),
+    Operation("post", "/maintenance_windows", "Create a maintenance window", "maintenance",
+              {201: "MaintenanceWindow", **_FOUND}, "MaintenanceWindowInput",
+              "maintenance_window", from_header=True),
+    Operation("get", "/maintenance_windows/{id}", "Get a maintenance window", "maintenance",
+              {200: "MaintenanceWindow", **_FOUND}),
+    Operation("put", "/maintenance_windows/{id}", "Update a maintenance window", "maintenance",
+              {200: "MaintenanceWindow", **_FOUND}, "MaintenanceWindowInput",
+              "maintenance_window"),
+    Operation("delete", "/maintenance_windows/{id}",
+              "End an ongoing window or delete a future one (405 for a past one)",
+              "maintenance", {204: None, 405: "Error", **_FOUND}),
+)  # fmt: skip
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    for segment in op.path.split("/"):
+        if segment.startswith("{"):
+            name = segment[1:-1]
+            params.append({"name": name, "in": "path", "required": True, "schema": _str()})
+    for name in op.query:
+        schema: dict[str, Any] = (
+            _array(_str()) if name.endswith("[]") else
+            {"type": "integer", "minimum": 0} if name in ("limit", "offset") else
+            {"type": "boolean"} if name in ("total", "confirm") else _str()
+        )  # fmt: skip
+        params.append({"name": name, "in": "query", "required": False, "schema": schema})
+    if op.from_header:
+        params.append(
+            {
+                "name": "From",
+                "in": "header",
+                "required": True,
+                "description": "Email address of the user acting (PagerDuty's rule)",
+                "schema": _str(format="email"),
+            }
+        )
+    return params
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": f"{op.method}_{op.path}".replace("/", "_").replace("{", "").replace("}", ""),
+        "responses": {},
+    }
+    params = _parameters(op)
+    if params:
+        spec["parameters"] = params
+    if op.body is not None:
+        schema = _ref(op.body)
+        if op.wrap is not None:
+            schema = _obj([op.wrap], **{op.wrap: _ref(op.body)})
+        spec["requestBody"] = {"required": True, "content": {op.content_type: {"schema": schema}}}
+    elif op.method == "post" and op.tag == "events":
+        spec["requestBody"] = {"required": True, "content": {op.content_type: {"schema": {}}}}
+    spec.update(op.extra)
+    for status, name in sorted(op.responses.items()):
+        answer: dict[str, Any] = {"description": str(status)}
+        if name is not None:
+            answer["content"] = {JSON: {"schema": _ref(name)}}
+        spec["responses"][str(status)] = answer
+    if not op.auth:
+        spec["security"] = []
+    return spec
+
+
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document as a JSON-able dict."""
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "alert-gateway",
+            "version": __version__,
+            "description": (
+                "PagerDuty's Events API v1/v2, vendor inbound URLs and a REST API v2 subset, "
+                "served by a self-hosted gateway. REST calls take "
+                "'Authorization: Token token=...' (or Bearer) from 'alert-gateway token create'."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "token": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "Token token=<token>",
+                }
+            },
+        },
+        "security": [{"token": []}],
+    }
+
+
+def render() -> str:
+    """The document as the repository keeps it (``docs/openapi.json``)."""
+    import json
+
+    return json.dumps(document(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")  # noqa: T201  # `make openapi` writes docs/openapi.json from this
