@@ -102,6 +102,10 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     client_url: str | None = None
 
 
+#: ``InboundRequest.method`` of a mail handed over by the SMTP listener.
+SMTP_METHOD = "SMTP"
+
+
 @dataclass(frozen=True, slots=True)
 class InboundRequest:
     """What a vendor plugin sees of an HTTP request (or an email turned into one).
@@ -109,6 +113,9 @@ class InboundRequest:
     ``headers`` has lowercase names. ``integration_key`` is set when the key
     travelled in the URL (``/integration/{key}/enqueue``); ``settings`` holds
     the integration's per-vendor settings from the configuration, when known.
+    A mail arrives as one request per recipient integration: ``method`` is
+    :data:`SMTP_METHOD`, ``body`` the raw RFC 5322 message, the envelope in
+    the ``x-smtp-mail-from``, ``x-smtp-rcpt-to`` and ``x-smtp-peer`` headers.
     """
 
     method: str
