@@ -69,6 +69,7 @@ __all__ = [
     "ServiceError",
     "ServiceInput",
     "ServicePatch",
+    "Unset",
     "add_integration",
     "create_service",
     "delete_integration",
@@ -167,6 +168,8 @@ class _Unset(enum.Enum):
 
 #: A patch field left as UNSET is not changed (``None`` is a value: "no timeout").
 UNSET: Final = _Unset.UNSET
+#: The type of :data:`UNSET`, for annotations (``str | Unset``).
+Unset = _Unset
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,140 @@
-"""REST resource: integrations (to be written)."""
+"""REST resource: a service's integrations (``/services/{id}/integrations[/{iid}]``).
+
+``POST`` creates one with a generated key (a client-supplied
+``integration_key`` is ignored: it is read-only). ``PUT`` accepts the wrapped
+``{"integration": {...}}`` body and the unwrapped one go-pagerduty sends; a
+``service`` other than the one in the path moves the integration, keeping its
+key: 409 listing each incident-setting difference unless ``?confirm=true``.
+``DELETE`` answers 204 and the key stops working at once.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint
 
+from gateway.auth import Level
+from gateway.core import services as svc
+from gateway.http.rest._common import bool_arg, context, json_body, list_arg, requires
+from gateway.http.rest.services import (
+    EMAIL_FIELDS,
+    Fields,
+    agent,
+    integration_body,
+    load_service,
+    service_body,
+)
+from gateway.model import Integration, Service
+from gateway.store import Reader, Tx
+
 blueprint = Blueprint("rest_integrations", __name__)
+
+
+def _settings(f: Fields, base: dict[str, Any]) -> dict[str, Any] | None:
+    """Vendor settings from a body: ``settings`` (gateway extension) and the email fields."""
+    if "settings" not in f and not any(k in f for k in EMAIL_FIELDS):
+        return None
+    settings = dict(base)
+    if "settings" in f:
+        settings = dict(f.obj("settings") or {})
+    for key in EMAIL_FIELDS:
+        if key in f:
+            settings[key] = f.data[key]
+    return settings
+
+
+async def _render(integration: Integration, *, includes: list[str] | None = None) -> dict[str, Any]:
+    """The integration's body; ``include[]`` services/vendors swap references for objects."""
+    wanted = includes or []
+
+    def read(reader: Reader) -> tuple[str | None, tuple[Service, str, list[Integration]] | None]:
+        service = reader.service(integration.service_id)
+        if service is None or "services" not in wanted:
+            return (service.name if service else None), None
+        return service.name, load_service(reader, service.id)
+
+    name, loaded = await context().store.read(read)
+    return integration_body(
+        integration,
+        name,
+        service_object=service_body(*loaded) if loaded else None,
+        full_vendor="vendors" in wanted,
+    )
+
+
+@blueprint.post("/services/<service_id>/integrations")
+@requires(Level.MANAGE)
+async def create_integration(service_id: str) -> tuple[dict[str, Any], int]:
+    """``POST /services/{id}/integrations``: 201 with the integration and its new key."""
+    f = Fields(await json_body("integration"))
+    name = f.text("name")
+    kind = f.text("type")
+    vendor_id = f.ref_id("vendor")
+    email = f.text("integration_email")
+    settings = _settings(f, {}) or {}
+    f.check()
+    data = svc.IntegrationInput(
+        name=name, type=kind, vendor_id=vendor_id, integration_email=email, settings=settings
+    )
+    plugins = context().plugins
+    by = agent()
+    created = await context().store.write(
+        lambda tx: svc.add_integration(tx, service_id, data, plugins, by=by)
+    )
+    return {"integration": await _render(created)}, 201
+
+
+@blueprint.get("/services/<service_id>/integrations/<integration_id>")
+@requires(Level.VIEW)
+async def get_integration(service_id: str, integration_id: str) -> dict[str, Any]:
+    """``GET /services/{id}/integrations/{iid}`` (``include[]`` = services, vendors)."""
+    found = await context().store.read(
+        lambda reader: svc.get_integration(reader, integration_id, service_id=service_id)
+    )
+    return {"integration": await _render(found, includes=list_arg("include"))}
+
+
+@blueprint.put("/services/<service_id>/integrations/<integration_id>")
+@requires(Level.MANAGE)
+async def update_integration(service_id: str, integration_id: str) -> dict[str, Any]:
+    """``PUT /services/{id}/integrations/{iid}``: rename, change email/settings, or move."""
+    f = Fields(await json_body("integration"))
+    name = f.text("name", nullable=False) if "name" in f else svc.UNSET
+    email: str | svc.Unset | None = svc.UNSET
+    if "integration_email" in f:
+        email = f.text("integration_email")
+    target = f.ref_id("service") if "service" in f else None
+    f.check()
+    confirm = bool_arg("confirm")
+    plugins = context().plugins
+    by = agent()
+
+    def write(tx: Tx) -> Integration:
+        current = svc.get_integration(tx, integration_id, service_id=service_id)
+        if target is not None and target != current.service_id:
+            svc.move_integration(tx, current.id, target, confirm=confirm, by=by)
+        settings = _settings(f, current.settings)
+        patch = svc.IntegrationPatch(
+            name=name if isinstance(name, str) else svc.UNSET,
+            integration_email=email,
+            settings=svc.UNSET if settings is None else settings,
+        )
+        return svc.update_integration(tx, current.id, patch, plugins=plugins, by=by)
+
+    updated = await context().store.write(write)
+    return {"integration": await _render(updated)}
+
+
+@blueprint.delete("/services/<service_id>/integrations/<integration_id>")
+@requires(Level.MANAGE)
+async def delete_integration(service_id: str, integration_id: str) -> tuple[str, int]:
+    """``DELETE /services/{id}/integrations/{iid}``: 204; the key is invalid from now on."""
+    by = agent()
+
+    def write(tx: Tx) -> None:
+        svc.get_integration(tx, integration_id, service_id=service_id)
+        svc.delete_integration(tx, integration_id, by=by)
+
+    await context().store.write(write)
+    return "", 204

@@ -1,0 +1,97 @@
+"""Helpers for the services/integrations/vendors REST tests: a daemon, tokens per role, calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.auth import hash_token, new_token
+from gateway.store.offline import write_sync
+from tests.support import Daemon, v2
+
+CONFIG = """
+[storage]
+path = "gw.db"
+"""
+
+ROLES = ("observer", "limited_user", "user", "admin")
+ACCEPT = "application/vnd.pagerduty+json;version=2"
+
+
+class Api:
+    """A running daemon with one API token per role."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+        self.http = daemon.client()
+        self.tokens: dict[str, str] = {}
+        for role in ROLES:
+            secret = new_token()
+            write_sync(
+                daemon.db_path,
+                lambda tx, role=role, secret=secret: tx.insert_token(
+                    name=role, role=role, token_hash=hash_token(secret), last4=secret[-4:]
+                ),
+            )
+            self.tokens[role] = secret
+
+    def call(
+        self, method: str, path: str, *, role: str | None = "user", **kw: Any
+    ) -> httpx.Response:
+        """A REST call as ``role`` (``None``: no Authorization header)."""
+        headers = {"Accept": ACCEPT, **kw.pop("headers", {})}
+        if role is not None:
+            headers["Authorization"] = f"Token token={self.tokens[role]}"
+        return self.http.request(method, path, headers=headers, **kw)
+
+    def create_service(self, name: str, **fields: Any) -> dict[str, Any]:
+        """POST /services as a manager; the created service object."""
+        r = self.call("POST", "/services", json={"service": {"name": name, **fields}})
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()["service"]
+        return body
+
+    def add_integration(self, service_id: str, **fields: Any) -> dict[str, Any]:
+        """POST an integration (Events API v2 unless said otherwise)."""
+        fields.setdefault("type", "events_api_v2_inbound_integration")
+        r = self.call("POST", f"/services/{service_id}/integrations", json={"integration": fields})
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()["integration"]
+        return body
+
+    def event(self, routing_key: str, action: str = "trigger", dedup: str = "d") -> httpx.Response:
+        """Send an Events API v2 event."""
+        return self.http.post("/v2/enqueue", json=v2(routing_key, action, dedup))
+
+    def incidents(self, where: str = "1", *params: Any) -> list[tuple[Any, ...]]:
+        """``(id, service_id, status)`` of incidents matching ``where``, by number."""
+        return self.daemon.query(
+            f"SELECT id, service_id, status FROM incidents WHERE {where} ORDER BY number", *params
+        )
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One daemon for a test module (tests use distinct service names)."""
+    workdir: Path = tmp_path_factory.mktemp("rest")
+    daemon = Daemon(workdir, CONFIG).start()
+    client = Api(daemon)
+    try:
+        yield client
+    finally:
+        client.http.close()
+        daemon.stop()
+
+
+def assert_error(r: httpx.Response, status: int, code: int) -> dict[str, Any]:
+    """PagerDuty's JSON error body with this status and code; returns ``error``."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    error: dict[str, Any] = r.json()["error"]
+    assert error["code"] == code, error
+    assert isinstance(error["errors"], list)
+    return error
