@@ -85,14 +85,15 @@ def serve(config_path: Path, listen: str | None) -> None:
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(config_file: Path) -> None:
     """Check a configuration file; exit 2 with the key and line of the first problem."""
-    from gateway.core.provision import resolve_kind
+    from gateway.core.provision import check_vendor_settings, resolve_kind
 
     settings = _load(config_file)
     try:
         plugins = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
         for service in settings.services:
             for integration in service.integrations:
-                resolve_kind(integration, plugins)
+                kind, vendor_id = resolve_kind(integration, plugins)
+                check_vendor_settings(integration, kind, vendor_id, plugins)
     except ConfigError as exc:
         click.echo(f"error: {config_file}: {exc}", err=True)
         sys.exit(2)

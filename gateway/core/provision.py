@@ -46,9 +46,10 @@ def resolve_kind(config: IntegrationConfig, plugins: PluginHost) -> tuple[str, s
     return config.type, None
 
 
-def _check_vendor_settings(
+def check_vendor_settings(
     config: IntegrationConfig, kind: str, vendor_id: str | None, plugins: PluginHost
 ) -> None:
+    """Raise :class:`ConfigError` when the vendor refuses the integration's settings."""
     vendor = plugins.vendor(vendor_id) if vendor_id else plugins.vendor_by_type(kind)
     if vendor is None or vendor.check_settings is None:
         return
@@ -105,7 +106,7 @@ def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIn
             email = config.integration_email
             if email is not None and "@" not in email:
                 email = email.lower()
-            _check_vendor_settings(config, kind, vendor_id, plugins)
+            check_vendor_settings(config, kind, vendor_id, plugins)
             mine = current.get(config.name)
             if mine is None:
                 generated = key is None
