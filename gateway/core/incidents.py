@@ -139,6 +139,8 @@ def parse_time(value: str | datetime, name: str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else parse_iso(value.isoformat())
     try:
+        if not isinstance(value, str):  # JSON numbers, lists… from REST bodies
+            raise ValueError(value)
         return parse_iso(value.strip())
     except ValueError:
         raise Invalid([f"'{name}' must be an ISO 8601 date-time, got {value!r}"]) from None
