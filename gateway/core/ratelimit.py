@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from gateway.errors import RateLimited
+from gateway.model import Event
 
 WINDOW_SECONDS = 60.0
 _PRUNE_EVERY = 1024
@@ -37,6 +40,12 @@ class RateLimiter:
             return False
         stamps.append(now)
         return True
+
+    def check(self, events: Iterable[Event]) -> None:
+        """Count each event against its routing key; raise :class:`RateLimited` when over."""
+        for event in events:
+            if not self.allow(event.routing_key):
+                raise RateLimited(self.per_minute)
 
     def _prune(self, now: float) -> None:
         idle = [k for k, s in self._seen.items() if not s or now - s[-1] >= WINDOW_SECONDS]
