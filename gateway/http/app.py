@@ -10,7 +10,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from gateway.context import GatewayContext
-from gateway.http import ops, rest
+from gateway.http import ops, rest, ui
 from gateway.http.events import ASGIApp, IngestApp
 
 __all__ = ["GatewayContext", "create_app", "create_quart_app"]  # GatewayContext: re-exported
@@ -23,6 +23,7 @@ def create_quart_app(context: GatewayContext) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = context.settings.server.max_body_size
     app.register_blueprint(ops.blueprint)
     rest.register(app)
+    ui.register(app)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:

@@ -1,0 +1,210 @@
+"""What every UI page shares: the signed-in user, roles, CSRF, rendering and redirects.
+
+The UI has no logic of its own: pages read through :class:`gateway.store.Reader`
+and act through the core modules the REST API uses. This module only knows
+about sessions, forms and HTML.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import structlog
+from quart import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from gateway.auth import Level, level_of
+from gateway.context import GatewayContext
+from gateway.model import ApiToken
+from gateway.store import Reader, Tx
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+blueprint = Blueprint(
+    "ui",
+    __name__,
+    url_prefix="/ui",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+log = structlog.get_logger("gateway.http.ui")
+
+CSRF_FIELD = "csrf_token"
+_ROLE_NEEDED = {
+    Level.VIEW: "any role",
+    Level.RESPOND: "a Responder (limited_user) or above",
+    Level.MANAGE: "a Manager (user), admin or owner",
+    Level.ADMIN: "an admin or owner",
+}
+
+
+class Refused(HTTPException):
+    """An HTML error page with a status and a sentence saying why."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(description=message)
+        self.code = code
+
+
+def context() -> GatewayContext:
+    """The running gateway's shared state."""
+    gateway: GatewayContext = current_app.config["GATEWAY"]
+    return gateway
+
+
+async def read(fn: Callable[[Reader], T]) -> T:
+    """Run a read query on a read connection."""
+    return await context().store.read(fn)
+
+
+async def write(fn: Callable[[Tx], T]) -> T:
+    """Run ``fn`` in the writer's next transaction (returns after commit)."""
+    return await context().store.write(fn)
+
+
+# -- CSRF -----------------------------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    """This session's CSRF token, created on first use (a form is about to show it)."""
+    token = session.get(CSRF_FIELD)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+async def check_csrf() -> None:
+    """Refuse (400) a POST whose form token is missing or not this session's."""
+    form = await request.form
+    sent = form.get(CSRF_FIELD, "")
+    expected = session.get(CSRF_FIELD)
+    if not isinstance(expected, str) or not expected or not hmac.compare_digest(sent, expected):
+        log.warning("ui.csrf_refused", path=request.path)
+        raise Refused(400, "The form was stale or not sent from this site (CSRF check failed).")
+
+
+# -- who is signed in -----------------------------------------------------------------------
+
+
+async def current_user() -> ApiToken | None:
+    """The live token behind this session, or ``None`` (revoked tokens sign out at once)."""
+    if "ui_user" in g:
+        user: ApiToken | None = g.ui_user
+        return user
+    digest = session.get("token_hash")
+    user = None
+    if isinstance(digest, str) and digest:
+        user = await read(lambda r: r.token_by_hash(digest))
+    g.ui_user = user
+    return user
+
+
+def user_level() -> Level:
+    """The signed-in user's permission level (``VIEW`` when nobody is)."""
+    user: ApiToken | None = g.get("ui_user")
+    return level_of(user.role) if user else Level.VIEW
+
+
+def can(level: Level) -> bool:
+    """Whether the signed-in user may act at ``level`` (templates hide buttons with it)."""
+    return g.get("ui_user") is not None and user_level() >= level
+
+
+def requires(
+    level: Level,
+) -> Callable[[Callable[P, Awaitable[ResponseReturnValue]]], Callable[P, Awaitable[Any]]]:
+    """Route decorator: signed in (else to the login page) and at ``level`` (else 403).
+
+    A POST is checked for its CSRF token before anything else happens.
+    """
+
+    def decorate(
+        handler: Callable[P, Awaitable[ResponseReturnValue]],
+    ) -> Callable[P, Awaitable[Any]]:
+        @wraps(handler)
+        async def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
+            if request.method == "POST":
+                await check_csrf()
+            user = await current_user()
+            if user is None:
+                if request.method == "POST":
+                    raise Refused(401, "Your session has ended: sign in again.")
+                return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+            if level_of(user.role) < level:
+                log.info("ui.forbidden", path=request.path, role=user.role, needs=level.label)
+                raise Refused(
+                    403,
+                    f"The '{user.role}' role cannot {level.label} here: "
+                    f"this needs {_ROLE_NEEDED[level]}.",
+                )
+            return await handler(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+# -- forms, pages, redirects ----------------------------------------------------------------
+
+
+async def form() -> Mapping[str, str]:
+    """The POSTed form (already CSRF-checked by :func:`requires`)."""
+    data = await request.form
+    return {k: v.strip() for k, v in data.items() if k != CSRF_FIELD}
+
+
+async def page(template: str, *, status: int = 200, **values: Any) -> ResponseReturnValue:
+    """Render a page of the UI with the names every template uses."""
+    html = await render_template(template, **values)
+    return html, status, {"Cache-Control": "no-store"}
+
+
+def back(endpoint: str, message: str | None = None, **values: Any) -> ResponseReturnValue:
+    """POST-redirect-GET: 303 to ``endpoint`` with an optional one-time notice."""
+    if message:
+        notices = list(session.get("notices", []))
+        notices.append(message)
+        session["notices"] = notices[-5:]
+    return redirect(url_for(endpoint, **values), 303)
+
+
+def take_notices() -> list[str]:
+    """The one-time notices queued by :func:`back` (emptied as they are shown)."""
+    notices = session.pop("notices", None)
+    return [str(n) for n in notices] if isinstance(notices, list) else []
+
+
+@blueprint.app_template_global("csrf_field")
+def csrf_field_name() -> str:
+    """The hidden form field's name."""
+    return CSRF_FIELD
+
+
+@blueprint.context_processor
+async def page_globals() -> dict[str, Any]:
+    """Values every template sees: the user, role checks, the CSRF token, notices."""
+    return {
+        "user": g.get("ui_user"),
+        "can_respond": can(Level.RESPOND),
+        "can_manage": can(Level.MANAGE),
+        "csrf_token": csrf_token,
+        "notices": take_notices(),
+    }
+
+
+@blueprint.errorhandler(HTTPException)
+async def html_error(error: HTTPException) -> ResponseReturnValue:
+    """Errors under ``/ui`` are pages, not PagerDuty's JSON bodies."""
+    await current_user()
+    code = error.code or 500
+    message = error.description or error.name
+    return await page("error.html", status=code, code=code, title=error.name, message=message)

@@ -1,0 +1,233 @@
+"""Incidents (lists, a page with alerts and timeline, acknowledge and resolve) and
+maintenance windows: forms over :mod:`gateway.core.incidents` and :mod:`gateway.core.maintenance`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from quart import g, request
+from quart.typing import ResponseReturnValue
+
+from gateway.auth import Level
+from gateway.clock import iso
+from gateway.core import incidents as inc
+from gateway.core import maintenance as mw
+from gateway.core import services as svc
+from gateway.http.ui._web import Refused, back, blueprint, context, form, page, read, requires
+from gateway.model import Alert, ApiToken, Incident, LogEntry, Service
+from gateway.store import Reader, Tx
+
+PAGE_SIZE = 50
+MAX_WINDOW_MINUTES = 60 * 24 * 366
+
+
+def responder() -> str:
+    """Who the timeline names for an action taken here: the signed-in token's name."""
+    user: ApiToken = g.ui_user
+    return user.name
+
+
+def _choices(name: str, allowed: tuple[str, ...]) -> list[str]:
+    """A multi-valued filter from the query string, unknown values dropped."""
+    return [v for v in request.args.getlist(name) if v in allowed]
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """An incident in a list, with its service's name."""
+
+    incident: Incident
+    service_name: str
+
+
+def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow]:
+    """Pair incidents with their service names (deleted services show their id)."""
+    names: dict[str, str] = {}
+    for incident in incidents:
+        if incident.service_id not in names:
+            service = reader.service(incident.service_id)
+            names[incident.service_id] = service.name if service else incident.service_id
+    return [IncidentRow(i, names[i.service_id]) for i in incidents]
+
+
+@blueprint.get("/incidents")
+@requires(Level.VIEW)
+async def incident_list() -> ResponseReturnValue:
+    """Open and recent incidents, filtered by status, urgency and service."""
+    statuses = _choices("status", inc.INCIDENT_STATUSES)
+    urgencies = _choices("urgency", inc.URGENCIES)
+    service_id = request.args.get("service", "")
+    try:
+        offset = max(0, int(request.args.get("offset", "0")))
+    except ValueError:
+        offset = 0
+
+    def load(reader: Reader) -> tuple[list[IncidentRow], int, list[Service]]:
+        found, total = inc.list_incidents(
+            reader,
+            statuses=statuses,
+            urgencies=urgencies,
+            service_ids=(service_id,) if service_id else (),
+            date_range="all",
+            sort_by="incident_number:desc",
+            limit=PAGE_SIZE,
+            offset=offset,
+        )
+        return incident_rows(reader, found), total, svc.list_services(reader)
+
+    rows, total, services = await read(load)
+    return await page(
+        "incidents.html",
+        rows=rows,
+        total=total,
+        offset=offset,
+        page_size=PAGE_SIZE,
+        services=services,
+        selected={"status": statuses, "urgency": urgencies, "service": service_id},
+        statuses=inc.INCIDENT_STATUSES,
+        urgencies=inc.URGENCIES,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """An incident page: the incident, its service, alerts and timeline."""
+
+    incident: Incident
+    service: Service | None
+    alerts: list[Alert]
+    timeline: list[LogEntry]
+    details: inc.IncidentDetails
+
+
+def incident_view(reader: Reader, incident_id: str) -> IncidentView:
+    """Everything an incident page shows, in one snapshot."""
+    incident = inc.find_incident(reader, incident_id)
+    return IncidentView(
+        incident=incident,
+        service=reader.service(incident.service_id),
+        alerts=inc.incident_alerts(reader, incident.id),
+        timeline=inc.incident_log_entries(reader, incident.id),
+        details=inc.incident_details(reader, [incident])[0],
+    )
+
+
+@blueprint.get("/incidents/<incident_id>")
+@requires(Level.VIEW)
+async def incident_page(incident_id: str) -> ResponseReturnValue:
+    """An incident with its alerts, timeline, and Acknowledge / Resolve buttons."""
+    try:
+        view = await read(lambda r: incident_view(r, incident_id))
+    except inc.NotFound as exc:
+        raise Refused(404, f"{exc.message}: {incident_id}") from exc
+    return await page("incident.html", view=view)
+
+
+async def _change(incident_id: str, action: str) -> ResponseReturnValue:
+    by = responder()
+    act = inc.acknowledge if action == "acknowledge" else inc.resolve
+
+    def job(tx: Tx) -> Incident:
+        return act(tx, incident_id, by=by, channel="web_ui")
+
+    try:
+        incident, changes = await context().store.write_with_changes(job)
+    except inc.NotFound as exc:
+        raise Refused(404, f"{exc.message}: {incident_id}") from exc
+    except inc.Refused as exc:
+        # Someone resolved it first: say so on the incident page rather than failing.
+        return back("ui.incident_page", f"Not changed: {exc.message}.", incident_id=incident_id)
+    if changes:
+        context().plugins.notify_incident_changes(changes)
+    word = "acknowledged" if action == "acknowledge" else "resolved"
+    return back("ui.incident_page", f"Incident #{incident.number} {word}.", incident_id=incident.id)
+
+
+@blueprint.post("/incidents/<incident_id>/acknowledge")
+@requires(Level.RESPOND)
+async def incident_acknowledge(incident_id: str) -> ResponseReturnValue:
+    """Acknowledge the incident."""
+    return await _change(incident_id, "acknowledge")
+
+
+@blueprint.post("/incidents/<incident_id>/resolve")
+@requires(Level.RESPOND)
+async def incident_resolve(incident_id: str) -> ResponseReturnValue:
+    """Resolve the incident and its alerts."""
+    return await _change(incident_id, "resolve")
+
+
+# -- maintenance windows ----------------------------------------------------------------------
+
+
+async def _service(service_id: str) -> Service:
+    try:
+        return await read(lambda r: svc.get_service(r, service_id))
+    except svc.NotFound as exc:
+        raise Refused(404, f"{exc}. It may have been deleted.") from exc
+
+
+@blueprint.get("/services/<service_id>/maintenance/new")
+@requires(Level.MANAGE)
+async def maintenance_new(service_id: str) -> ResponseReturnValue:
+    """The schedule-a-window form (start empty means now)."""
+    service = await _service(service_id)
+    values = {"minutes": "60", "start": "", "description": ""}
+    return await page("maintenance_new.html", service=service, values=values, errors=[])
+
+
+@blueprint.post("/services/<service_id>/maintenance/new")
+@requires(Level.MANAGE)
+async def maintenance_create(service_id: str) -> ResponseReturnValue:
+    """Start (or schedule) a maintenance window on the service."""
+    service = await _service(service_id)
+    values = await form()
+    errors: list[str] = []
+    try:
+        minutes = int(values.get("minutes", ""))
+        if not 1 <= minutes <= MAX_WINDOW_MINUTES:
+            raise ValueError
+    except ValueError:
+        errors.append(f"Duration must be a whole number of minutes, 1 to {MAX_WINDOW_MINUTES}")
+        minutes = 0
+    start_text = values.get("start", "")
+    by = responder()
+
+    def create(tx: Tx) -> str:
+        now = tx.clock.now()
+        start = inc.parse_time(start_text, "start") if start_text else now
+        end = max(start, now) + timedelta(minutes=minutes)
+        window = mw.create_window(
+            tx, [service.id], iso(start), iso(end), values.get("description") or None, by=by
+        )
+        return window.id
+
+    if not errors:
+        try:
+            await context().store.write(create)
+        except (inc.Invalid, inc.Refused) as exc:
+            errors.extend(exc.errors)
+    if errors:
+        return await page(
+            "maintenance_new.html", status=400, service=service, values=values, errors=errors
+        )
+    return back("ui.service_page", "Maintenance window scheduled.", service_id=service.id)
+
+
+@blueprint.post("/services/<service_id>/maintenance/<window_id>/end")
+@requires(Level.MANAGE)
+async def maintenance_end(service_id: str, window_id: str) -> ResponseReturnValue:
+    """End an ongoing window now, or cancel a future one."""
+    by = responder()
+    try:
+        outcome = await context().store.write(
+            lambda tx: mw.end_or_delete_window(tx, window_id, by=by)
+        )
+    except inc.NotFound as exc:
+        raise Refused(404, f"{exc.message}: {window_id}") from exc
+    except inc.Refused as exc:
+        raise Refused(409, "; ".join(exc.errors)) from exc
+    word = "ended" if outcome == "ended" else "cancelled"
+    return back("ui.service_page", f"Maintenance window {word}.", service_id=service_id)

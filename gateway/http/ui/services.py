@@ -1,0 +1,526 @@
+"""Service Directory, service pages and integrations: forms over :mod:`gateway.core.services`.
+
+Each handler reads a form, calls one core function and redirects (303) to a
+page; the core's :class:`~gateway.core.services.Invalid` errors come back as
+the same form, filled in, with the messages on top. Confirmations (disable,
+enable, move, delete) are their own pages, so nothing needs JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from quart import g, request
+from quart.typing import ResponseReturnValue
+
+from gateway.auth import Level
+from gateway.core import incidents as inc
+from gateway.core import maintenance as mw
+from gateway.core import services as svc
+from gateway.http.ui._web import (
+    Refused,
+    back,
+    blueprint,
+    context,
+    form,
+    page,
+    read,
+    requires,
+    write,
+)
+from gateway.model import ApiToken, Incident, Integration, MaintenanceWindow, Service, Vendor
+from gateway.store import Reader, Tx
+
+OPEN = ("triggered", "acknowledged")
+NO_INTEGRATION = "none"
+# The form's integration choices besides vendor ids, and what each means to the core.
+GENERIC_CHOICES = {
+    "events_api_v2": "Events API v2",
+    "events_api_v1": "Events API v1",
+    "email": "Email",
+}
+URGENCY_LABELS = {
+    "high": "High",
+    "low": "Low",
+    "severity_based": "Dynamic: by severity (critical, error → high; warning, info → low)",
+}
+ALERT_CREATION_LABELS = {
+    "create_alerts_and_incidents": "Create alerts and incidents",
+    "create_incidents": "Create incidents",
+}
+RECENT = 10
+
+
+def agent() -> svc.Agent:
+    """Who the core records for a change made here: the signed-in API token."""
+    user: ApiToken = g.ui_user
+    return svc.Agent(type="api_token", id=user.id)
+
+
+def not_found(error: svc.NotFound | inc.NotFound) -> Refused:
+    """A 404 page for an object that does not exist (or no longer does)."""
+    return Refused(404, f"{error}. It may have been deleted.")
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryRow:
+    """One service in the directory: its displayed status and open incident counts."""
+
+    service: Service
+    status: str
+    triggered: int
+    acknowledged: int
+
+
+def _open_count(reader: Reader, service_id: str, status: str) -> int:
+    _, total = inc.list_incidents(
+        reader, statuses=(status,), service_ids=(service_id,), date_range="all", limit=1
+    )
+    return total
+
+
+def directory(reader: Reader, query: str | None) -> list[DirectoryRow]:
+    """Every service (optionally matching ``query``) with status and open counts."""
+    services = svc.list_services(reader, query=query)
+    statuses = svc.service_statuses(reader, services)
+    return [
+        DirectoryRow(
+            s,
+            statuses[s.id],
+            _open_count(reader, s.id, "triggered"),
+            _open_count(reader, s.id, "acknowledged"),
+        )
+        for s in services
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """Everything a service page shows."""
+
+    service: Service
+    status: str
+    integrations: list[Integration]
+    open_incidents: list[Incident]
+    recent_incidents: list[Incident]
+    windows: list[MaintenanceWindow]
+    now: str
+
+
+def service_view(reader: Reader, service_id: str) -> ServiceView:
+    """A service, its integrations, incidents and maintenance windows, in one snapshot."""
+    service = svc.get_service(reader, service_id)
+    open_incidents, _ = inc.list_incidents(
+        reader,
+        statuses=OPEN,
+        service_ids=(service.id,),
+        date_range="all",
+        sort_by="incident_number:desc",
+        limit=100,
+    )
+    recent, _ = inc.list_incidents(
+        reader, service_ids=(service.id,), sort_by="incident_number:desc", limit=RECENT
+    )
+    windows = mw.list_windows(reader, filter="open", service_ids=(service.id,))
+    return ServiceView(
+        service=service,
+        status=svc.service_status(reader, service),
+        integrations=reader.integrations(service.id),
+        open_incidents=open_incidents,
+        recent_incidents=recent,
+        windows=windows,
+        now=reader.clock.now().isoformat(),
+    )
+
+
+async def load_view(service_id: str) -> ServiceView:
+    """:func:`service_view`, or a 404 page."""
+    try:
+        return await read(lambda r: service_view(r, service_id))
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+
+
+def vendor_choices() -> list[Vendor]:
+    """Vendor tools a new integration can be for (generic ones are offered by name)."""
+    vendors = [v for v in context().plugins.vendors.values() if not v.generic]
+    return sorted(vendors, key=lambda v: v.name.lower())
+
+
+def vendor_names() -> dict[str, str]:
+    """Vendor id → name, for showing each integration's vendor."""
+    return {v.id: v.name for v in context().plugins.vendors.values()}
+
+
+# -- form parsing (shape only: the core judges the values) -------------------------------------
+
+
+def _timeout(values: Mapping[str, str], name: str, label: str, unit: int, errors: list[str]) -> int:
+    """A whole number of minutes or hours as seconds; empty is 0 (off)."""
+    text = values.get(name, "")
+    if not text:
+        return 0
+    try:
+        number = int(text)
+    except ValueError:
+        errors.append(f"{label} must be a whole number")
+        return 0
+    if number < 0:
+        errors.append(f"{label} must not be negative")
+        return 0
+    return number * unit
+
+
+def service_fields(values: Mapping[str, str], errors: list[str]) -> dict[str, object]:
+    """The service settings a new-service or edit form carries, as core input fields."""
+    return {
+        "name": values.get("name", ""),
+        "description": values.get("description") or None,
+        "escalation_policy_id": values.get("escalation_policy") or None,
+        "urgency": values.get("urgency", "high"),
+        "alert_creation": values.get("alert_creation", "create_alerts_and_incidents"),
+        "acknowledgement_timeout": _timeout(
+            values, "ack_minutes", "Acknowledgement timeout", 60, errors
+        ),
+        "auto_resolve_timeout": _timeout(values, "resolve_hours", "Auto-resolve", 3600, errors),
+    }
+
+
+def integration_input(values: Mapping[str, str]) -> svc.IntegrationInput | None:
+    """The integration a form asks for, or ``None`` for "no integration"."""
+    choice = values.get("integration_type", NO_INTEGRATION)
+    name = values.get("integration_name") or None
+    if choice == NO_INTEGRATION:
+        return None
+    if choice in GENERIC_CHOICES:
+        return svc.IntegrationInput(
+            name=name, type=choice, integration_email=values.get("integration_email") or None
+        )
+    return svc.IntegrationInput(name=name, vendor_id=choice)
+
+
+def form_values(service: Service | None = None) -> dict[str, str]:
+    """A service form's initial values (defaults for a new service)."""
+    if service is None:
+        return {"ack_minutes": "30", "resolve_hours": "4", "integration_type": "events_api_v2"}
+    return {
+        "name": service.name,
+        "description": service.description or "",
+        "escalation_policy": service.escalation_policy_id or "",
+        "urgency": service.urgency_rule.urgency,
+        "alert_creation": service.alert_creation,
+        "ack_minutes": str((service.acknowledgement_timeout or 0) // 60 or ""),
+        "resolve_hours": str((service.auto_resolve_timeout or 0) // 3600 or ""),
+    }
+
+
+async def service_form(
+    template: str, values: Mapping[str, str], errors: list[str], **extra: object
+) -> ResponseReturnValue:
+    """A service form, refilled, with its errors (400 when there are any)."""
+    return await page(
+        template,
+        status=400 if errors else 200,
+        values=values,
+        errors=errors,
+        vendors=vendor_choices(),
+        generic_choices=GENERIC_CHOICES,
+        urgencies=URGENCY_LABELS,
+        alert_creations=ALERT_CREATION_LABELS,
+        **extra,
+    )
+
+
+# -- Service Directory and new service ----------------------------------------------------------
+
+
+@blueprint.get("/services")
+@requires(Level.VIEW)
+async def service_directory() -> ResponseReturnValue:
+    """The Service Directory: every service, its status and open incidents."""
+    query = request.args.get("query", "").strip()
+    rows = await read(lambda r: directory(r, query or None))
+    return await page("services.html", rows=rows, query=query)
+
+
+@blueprint.get("/services/new")
+@requires(Level.MANAGE)
+async def service_new() -> ResponseReturnValue:
+    """The new-service form."""
+    return await service_form("service_new.html", form_values(), [])
+
+
+@blueprint.post("/services/new")
+@requires(Level.MANAGE)
+async def service_create() -> ResponseReturnValue:
+    """Create a service and, if asked, its first integration, in one transaction."""
+    values = await form()
+    errors: list[str] = []
+    fields = service_fields(values, errors)
+    wanted = integration_input(values)
+    if errors:
+        return await service_form("service_new.html", values, errors)
+    plugins = context().plugins
+    by = agent()
+
+    def create(tx: Tx) -> tuple[Service, Integration | None]:
+        service = svc.create_service(tx, svc.ServiceInput(**fields), by=by)  # type: ignore[arg-type]
+        added = svc.add_integration(tx, service.id, wanted, plugins, by=by) if wanted else None
+        return service, added
+
+    try:
+        service, added = await write(create)
+    except svc.Invalid as exc:
+        return await service_form("service_new.html", values, exc.errors)
+    if added is None:
+        return back("ui.service_page", f"Service {service.name} created.", service_id=service.id)
+    return back(
+        "ui.service_integrations",
+        f"Service {service.name} created with integration {added.name}.",
+        service_id=service.id,
+    )
+
+
+# -- a service ----------------------------------------------------------------------------------
+
+
+@blueprint.get("/services/<service_id>")
+@requires(Level.VIEW)
+async def service_page(service_id: str) -> ResponseReturnValue:
+    """A service: settings, open and recent incidents, maintenance, the More menu."""
+    view = await load_view(service_id)
+    return await page("service.html", view=view, tab="settings", urgencies=URGENCY_LABELS)
+
+
+@blueprint.get("/services/<service_id>/edit")
+@requires(Level.MANAGE)
+async def service_edit(service_id: str) -> ResponseReturnValue:
+    """The edit-settings form."""
+    view = await load_view(service_id)
+    return await service_form(
+        "service_edit.html", form_values(view.service), [], service=view.service
+    )
+
+
+@blueprint.post("/services/<service_id>/edit")
+@requires(Level.MANAGE)
+async def service_update(service_id: str) -> ResponseReturnValue:
+    """Save the edited settings."""
+    view = await load_view(service_id)
+    values = await form()
+    errors: list[str] = []
+    fields = service_fields(values, errors)
+    if errors:
+        return await service_form("service_edit.html", values, errors, service=view.service)
+    by = agent()
+    try:
+        service = await write(
+            lambda tx: svc.update_service(
+                tx,
+                service_id,
+                svc.ServicePatch(**fields),  # type: ignore[arg-type]
+                by=by,
+            )
+        )
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+    except svc.Invalid as exc:
+        return await service_form("service_edit.html", values, exc.errors, service=view.service)
+    return back("ui.service_page", f"Service {service.name} saved.", service_id=service.id)
+
+
+@blueprint.get("/services/<service_id>/status")
+@requires(Level.MANAGE)
+async def service_toggle(service_id: str) -> ResponseReturnValue:
+    """The confirmation step before disabling or enabling a service."""
+    view = await load_view(service_id)
+    target = "active" if view.service.status == "disabled" else "disabled"
+    return await page("service_toggle.html", view=view, target=target)
+
+
+@blueprint.post("/services/<service_id>/status")
+@requires(Level.MANAGE)
+async def service_toggle_submit(service_id: str) -> ResponseReturnValue:
+    """Disable or enable the service (``status`` is ``disabled`` or ``active``)."""
+    values = await form()
+    status = values.get("status", "")
+    by = agent()
+    try:
+        service = await write(
+            lambda tx: svc.update_service(tx, service_id, svc.ServicePatch(status=status), by=by)
+        )
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+    except svc.Invalid as exc:
+        raise Refused(400, "; ".join(exc.errors)) from exc
+    word = "disabled" if service.status == "disabled" else "enabled"
+    return back("ui.service_page", f"Service {service.name} {word}.", service_id=service.id)
+
+
+# -- integrations -------------------------------------------------------------------------------
+
+
+@blueprint.get("/services/<service_id>/integrations")
+@requires(Level.VIEW)
+async def service_integrations(service_id: str) -> ResponseReturnValue:
+    """The Integrations tab: each integration with its key or email address and vendor."""
+    view = await load_view(service_id)
+    return await page("service.html", view=view, tab="integrations", vendor_names=vendor_names())
+
+
+@blueprint.get("/services/<service_id>/integrations/new")
+@requires(Level.MANAGE)
+async def integration_new(service_id: str) -> ResponseReturnValue:
+    """The add-integration form."""
+    view = await load_view(service_id)
+    return await service_form(
+        "integration_new.html", {"integration_type": "events_api_v2"}, [], service=view.service
+    )
+
+
+@blueprint.post("/services/<service_id>/integrations/new")
+@requires(Level.MANAGE)
+async def integration_create(service_id: str) -> ResponseReturnValue:
+    """Add an integration (its key is generated)."""
+    view = await load_view(service_id)
+    values = await form()
+    wanted = integration_input(values)
+    if wanted is None:
+        errors = ["Choose an integration type"]
+        return await service_form("integration_new.html", values, errors, service=view.service)
+    plugins, by = context().plugins, agent()
+    try:
+        added = await write(lambda tx: svc.add_integration(tx, service_id, wanted, plugins, by=by))
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+    except svc.Invalid as exc:
+        return await service_form("integration_new.html", values, exc.errors, service=view.service)
+    return back(
+        "ui.service_integrations", f"Integration {added.name} added.", service_id=service_id
+    )
+
+
+async def load_integration(service_id: str, integration_id: str) -> tuple[Service, Integration]:
+    """A service and one of its integrations, or a 404 page."""
+
+    def both(reader: Reader) -> tuple[Service, Integration]:
+        service = svc.get_service(reader, service_id)
+        return service, svc.get_integration(reader, integration_id, service_id=service.id)
+
+    try:
+        return await read(both)
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+
+
+@blueprint.post("/services/<service_id>/integrations/<integration_id>/rename")
+@requires(Level.MANAGE)
+async def integration_rename(service_id: str, integration_id: str) -> ResponseReturnValue:
+    """Rename an integration (its key stays)."""
+    await load_integration(service_id, integration_id)
+    name = (await form()).get("name", "")
+    by = agent()
+    try:
+        renamed = await write(lambda tx: svc.rename_integration(tx, integration_id, name, by=by))
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+    except svc.Invalid as exc:
+        raise Refused(400, "; ".join(exc.errors)) from exc
+    return back(
+        "ui.service_integrations", f"Integration renamed to {renamed.name}.", service_id=service_id
+    )
+
+
+@blueprint.get("/services/<service_id>/integrations/<integration_id>/move")
+@requires(Level.MANAGE)
+async def integration_move(service_id: str, integration_id: str) -> ResponseReturnValue:
+    """Move step 1 (choose a service) and, with ``?to=``, step 2: the warning to confirm."""
+    service, integration = await load_integration(service_id, integration_id)
+    services = [s for s in await read(svc.list_services) if s.id != service.id]
+    to = request.args.get("to", "")
+    target = next((s for s in services if s.id == to), None)
+    differences: list[svc.Difference] = []
+    problems: list[str] = []
+    if target is not None:
+        try:
+            differences = await read(
+                lambda r: svc.integration_move_differences(r, integration.id, target.id)
+            )
+        except svc.Invalid as exc:  # Incompatible: never allowed
+            problems = exc.errors
+    elif to:
+        problems = ["Choose one of the services listed."]
+    return await page(
+        "integration_move.html",
+        status=400 if problems else 200,
+        service=service,
+        integration=integration,
+        services=services,
+        target=target,
+        differences=differences,
+        problems=problems,
+    )
+
+
+@blueprint.post("/services/<service_id>/integrations/<integration_id>/move")
+@requires(Level.MANAGE)
+async def integration_move_submit(service_id: str, integration_id: str) -> ResponseReturnValue:
+    """Move the integration; its key stays. Differences not confirmed show the warning again."""
+    service, integration = await load_integration(service_id, integration_id)
+    values = await form()
+    to = values.get("to", "")
+    confirm = values.get("confirm") == "yes"
+    by = agent()
+    try:
+        result = await write(
+            lambda tx: svc.move_integration(tx, integration.id, to, confirm=confirm, by=by)
+        )
+    except svc.Conflict as exc:
+        services = [s for s in await read(svc.list_services) if s.id != service.id]
+        return await page(
+            "integration_move.html",
+            status=409,
+            service=service,
+            integration=integration,
+            services=services,
+            target=next((s for s in services if s.id == to), None),
+            differences=exc.differences,
+            problems=["The destination's settings differ: confirm to move anyway."],
+        )
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+    except svc.Invalid as exc:
+        raise Refused(400, "; ".join(exc.errors)) from exc
+    return back(
+        "ui.service_integrations",
+        f"Integration {integration.name} moved here, with {result.incidents_moved} "
+        "incident(s). Its key is unchanged.",
+        service_id=result.to_service_id,
+    )
+
+
+@blueprint.get("/services/<service_id>/integrations/<integration_id>/delete")
+@requires(Level.MANAGE)
+async def integration_delete(service_id: str, integration_id: str) -> ResponseReturnValue:
+    """The confirmation step before deleting an integration."""
+    service, integration = await load_integration(service_id, integration_id)
+    return await page("integration_delete.html", service=service, integration=integration)
+
+
+@blueprint.post("/services/<service_id>/integrations/<integration_id>/delete")
+@requires(Level.MANAGE)
+async def integration_delete_submit(service_id: str, integration_id: str) -> ResponseReturnValue:
+    """Delete the integration for good (its incidents stay)."""
+    await load_integration(service_id, integration_id)
+    by = agent()
+    try:
+        gone = await write(lambda tx: svc.delete_integration(tx, integration_id, by=by))
+    except svc.NotFound as exc:
+        raise not_found(exc) from exc
+    return back(
+        "ui.service_integrations", f"Integration {gone.name} deleted.", service_id=service_id
+    )

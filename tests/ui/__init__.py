@@ -1,0 +1,1 @@
+"""Helpers shared by the web UI tests (tests/test_ui*.py)."""

@@ -1,0 +1,122 @@
+"""A daemon for the UI tests, tokens for each role, and a signed-in httpx client."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support import Daemon, key
+
+PAYMENTS_KEY = key("ui-payments")
+QUIET_KEY = key("ui-quiet")
+
+CONFIG = f"""
+[server]
+listen = "127.0.0.1:0"
+
+[storage]
+path = "gw.db"
+
+[[services]]
+name = "Payments"
+incident_urgency = "low"
+  [[services.integrations]]
+  name = "v2"
+  type = "events_api_v2"
+  integration_key = "{PAYMENTS_KEY}"
+
+[[services]]
+name = "Quiet"
+  [[services.integrations]]
+  name = "v2"
+  type = "events_api_v2"
+  integration_key = "{QUIET_KEY}"
+"""
+
+ROLES = {"manager": "user", "responder": "limited_user", "observer": "observer"}
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token_cli(daemon: Daemon, *args: str) -> str:
+    """Run ``alert-gateway token ARGS --config …`` as an operator would; return its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "token", *args, "--config", str(daemon.config_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=daemon.workdir,
+    )
+    return done.stdout
+
+
+def create_token(daemon: Daemon, role: str, name: str) -> str:
+    """A new token for ``role``: the last word of the CLI's last line."""
+    output = token_cli(daemon, "create", "--role", role, "--name", name)
+    return output.strip().splitlines()[-1].split()[-1]
+
+
+@dataclass
+class UiGateway:
+    """A running daemon with one token per role."""
+
+    daemon: Daemon
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self.daemon.base_url
+
+
+def start(workdir: Path) -> UiGateway:
+    """Start the daemon and mint a manager, a responder and an observer token."""
+    daemon = Daemon(workdir, CONFIG).start()
+    gateway = UiGateway(daemon)
+    for who, role in ROLES.items():
+        gateway.tokens[who] = create_token(daemon, role, who)
+    return gateway
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = _CSRF.search(html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+@contextmanager
+def signed_in(gateway: UiGateway, who: str) -> Iterator[httpx.Client]:
+    """An httpx client (cookies kept) signed in as ``who`` through the login form."""
+    with httpx.Client(base_url=gateway.base_url, timeout=10.0) as client:
+        page = client.get("/ui/login")
+        assert page.status_code == 200
+        response = client.post(
+            "/ui/login",
+            data={"token": gateway.tokens[who], "csrf_token": csrf_of(page.text)},
+        )
+        assert response.status_code == 303, response.text
+        yield client
+
+
+def post_form(client: httpx.Client, page_path: str, action: str, **data: str) -> httpx.Response:
+    """Fetch ``page_path`` for its CSRF token, then POST ``data`` to ``action``."""
+    page = client.get(page_path)
+    assert page.status_code == 200, page.text
+    return client.post(action, data={"csrf_token": csrf_of(page.text), **data})
+
+
+def v2_event(gateway: UiGateway, routing_key: str, **payload: str) -> httpx.Response:
+    """Send an Events API v2 trigger."""
+    body = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "payload": {"summary": "Disk full", "source": "db01", "severity": "critical", **payload},
+    }
+    return httpx.post(f"{gateway.base_url}/v2/enqueue", json=body, timeout=10.0)
