@@ -103,38 +103,6 @@ def check_config(config_file: Path) -> None:
     )
 
 
-def _reader(settings: Settings) -> Reader:
-    from gateway.clock import SystemClock
-
-    path = settings.storage.path
-    if not path.exists():
-        click.echo(f"error: no database at {path} (start the daemon once to create it)", err=True)
-        sys.exit(1)
-    conn: sqlite3.Connection = connect(path, synchronous=settings.storage.synchronous)
-    migrate(conn)
-    return Reader(conn, SystemClock())
-
-
-@main.group()
-def services() -> None:
-    """Inspect services and their integrations."""
-
-
-@services.command("list")
-@CONFIG_OPTION
-def services_list(config_path: Path) -> None:
-    """List services with their integrations and integration keys."""
-    reader = _reader(_load(config_path))
-    for service in reader.services():
-        click.echo(
-            f"{service.id}  {service.name}  [{service.status}]  "
-            f"{service.alert_creation}  urgency={service.urgency_rule.urgency}"
-        )
-        for integration in reader.integrations(service.id):
-            address = integration.integration_key or integration.integration_email or "-"
-            click.echo(f"    {integration.id}  {integration.name}  {integration.type}  {address}")
-
-
 @main.command("plugins")
 @click.option(
     "--config",
@@ -163,9 +131,14 @@ def plugins_command(config_path: str | None) -> None:
 
 def _register_extra_commands() -> None:
     from gateway.cli_db import db
+    from gateway.cli_services import integrations, services
+    from gateway.cli_maintenance import maintenance
     from gateway.cli_tokens import token
 
     main.add_command(db)
+    main.add_command(services)
+    main.add_command(integrations)
+    main.add_command(maintenance)
     main.add_command(token)
 
 
