@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,8 +12,6 @@ from gateway import __version__
 from gateway.config import Settings, load_settings, parse_listen
 from gateway.errors import ConfigError
 from gateway.plugins import load_plugins
-from gateway.store import Reader, connect
-from gateway.store.schema import migrate
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -131,8 +128,8 @@ def plugins_command(config_path: str | None) -> None:
 
 def _register_extra_commands() -> None:
     from gateway.cli_db import db
-    from gateway.cli_services import integrations, services
     from gateway.cli_maintenance import maintenance
+    from gateway.cli_services import integrations, services
     from gateway.cli_tokens import token
 
     main.add_command(db)

@@ -1,0 +1,341 @@
+"""``alert-gateway services …`` and ``alert-gateway integrations …``.
+
+Both work on the database file through :mod:`gateway.store.offline`, so they
+are safe while the daemon runs, and both call :mod:`gateway.core.services`,
+the same rules the REST API and the web UI follow. Services are named by id
+or by name. Exit status: 0 done, 1 refused or not found, 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import click
+
+from gateway.config import Settings, load_settings
+from gateway.core import services as svc
+from gateway.errors import ConfigError
+from gateway.model import Integration, Service
+from gateway.plugins import PluginHost, load_plugins
+from gateway.store.offline import read_sync, write_sync
+from gateway.store.queries import Reader, Tx
+
+T = TypeVar("T")
+
+CONFIG_OPTION = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="ALERT_GATEWAY_CONFIG",
+    default=Path("/etc/alert-gateway/config.toml"),
+    show_default=True,
+    help="Configuration file (TOML).",
+)
+
+
+def _settings(config_path: Path) -> Settings:
+    try:
+        return load_settings(config_path)
+    except ConfigError as exc:
+        click.echo(f"error: {config_path}: {exc}", err=True)
+        sys.exit(2)
+
+
+def _plugins(settings: Settings) -> PluginHost:
+    try:
+        return load_plugins(block=settings.plugins.block, require=settings.plugins.require)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _fail(error: svc.ServiceError) -> NoReturn:
+    if isinstance(error, svc.Invalid):
+        for problem in error.errors:
+            click.echo(f"error: {problem}", err=True)
+    else:
+        click.echo(f"error: {error}", err=True)
+    sys.exit(1)
+
+
+def _read(settings: Settings, fn: Callable[[Reader], T]) -> T:
+    path = settings.storage.path
+    if not path.exists():
+        click.echo(f"error: no database at {path} (start the daemon once to create it)", err=True)
+        sys.exit(1)
+    try:
+        return read_sync(path, fn)
+    except svc.ServiceError as exc:
+        _fail(exc)
+
+
+def _write(settings: Settings, fn: Callable[[Tx], T]) -> T:
+    try:
+        return write_sync(settings.storage.path, fn)
+    except svc.ServiceError as exc:
+        _fail(exc)
+
+
+def _agent() -> svc.Agent:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name in this environment (containers)
+        user = None
+    return svc.Agent("cli", user)
+
+
+def find_service(reader: Reader, ref: str) -> Service:
+    """A live service by id, else by exact name; :class:`svc.NotFound` otherwise."""
+    found = reader.service(ref) or reader.service_by_name(ref)
+    if found is None:
+        raise svc.NotFound("Service", ref)
+    return found
+
+
+def _integration_line(integration: Integration) -> str:
+    address = integration.integration_key or integration.integration_email or "-"
+    return f"    {integration.id}  {integration.name}  {integration.type}  {address}"
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+@click.group("services")
+def services() -> None:
+    """List, show, create, disable and enable services."""
+
+
+@services.command("list")
+@CONFIG_OPTION
+@click.option("--query", "-q", help="Only services whose name contains this.")
+def services_list(config_path: Path, query: str | None) -> None:
+    """List services with their integrations and integration keys."""
+
+    def read(reader: Reader) -> list[tuple[Service, str, list[Integration]]]:
+        found = svc.list_services(reader, query=query)
+        statuses = svc.service_statuses(reader, found)
+        return [(s, statuses[s.id], reader.integrations(s.id)) for s in found]
+
+    for service, status, integrations in _read(_settings(config_path), read):
+        click.echo(
+            f"{service.id}  {service.name}  [{status}]  "
+            f"{service.alert_creation}  urgency={service.urgency_rule.urgency}"
+        )
+        for integration in integrations:
+            click.echo(_integration_line(integration))
+
+
+@services.command("show")
+@CONFIG_OPTION
+@click.argument("service")
+def services_show(config_path: Path, service: str) -> None:
+    """Show one service (by id or name): its settings, status and integrations."""
+
+    def read(reader: Reader) -> tuple[Service, str, list[Integration]]:
+        found = find_service(reader, service)
+        return found, svc.service_status(reader, found), reader.integrations(found.id)
+
+    found, status, integrations = _read(_settings(config_path), read)
+    rows = [
+        ("id", found.id),
+        ("name", found.name),
+        ("description", found.description or "-"),
+        ("status", status),
+        ("alert_creation", found.alert_creation),
+        ("urgency", found.urgency_rule.urgency),
+        ("acknowledgement_timeout", found.acknowledgement_timeout or "off"),
+        ("auto_resolve_timeout", found.auto_resolve_timeout or "off"),
+        ("alert_grouping", found.alert_grouping or "-"),
+        ("escalation_policy", found.escalation_policy_id or "-"),
+        ("created_at", found.created_at),
+        ("last_incident", found.last_incident_timestamp or "-"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':<25} {value}")
+    click.echo(f"integrations ({len(integrations)}):")
+    for integration in integrations:
+        click.echo(_integration_line(integration))
+
+
+@services.command("create")
+@CONFIG_OPTION
+@click.argument("name")
+@click.option("--description")
+@click.option(
+    "--alert-creation",
+    type=click.Choice(svc.ALERT_CREATIONS),
+    default="create_alerts_and_incidents",
+    show_default=True,
+)
+@click.option("--urgency", type=click.Choice(svc.URGENCIES), default="high", show_default=True)
+@click.option("--ack-timeout", type=int, default=1800, show_default=True, help="Seconds; 0: off.")
+@click.option(
+    "--auto-resolve-timeout", type=int, default=14400, show_default=True, help="Seconds; 0: off."
+)
+@click.option("--escalation-policy", help="Escalation policy id to record.")
+def services_create(
+    config_path: Path,
+    name: str,
+    description: str | None,
+    alert_creation: str,
+    urgency: str,
+    ack_timeout: int,
+    auto_resolve_timeout: int,
+    escalation_policy: str | None,
+) -> None:
+    """Create a service (active)."""
+    data = svc.ServiceInput(
+        name=name,
+        description=description,
+        alert_creation=alert_creation,
+        urgency=urgency,
+        acknowledgement_timeout=ack_timeout,
+        auto_resolve_timeout=auto_resolve_timeout,
+        escalation_policy_id=escalation_policy,
+    )
+    by = _agent()
+    created = _write(_settings(config_path), lambda tx: svc.create_service(tx, data, by=by))
+    click.echo(f"created service {created.id} ({created.name!r})")
+
+
+def _set_status(config_path: Path, service: str, status: str) -> None:
+    by = _agent()
+
+    def write(tx: Tx) -> Service:
+        found = find_service(tx, service)
+        return svc.update_service(tx, found.id, svc.ServicePatch(status=status), by=by)
+
+    changed = _write(_settings(config_path), write)
+    click.echo(f"service {changed.id} ({changed.name!r}) is {changed.status}")
+
+
+@services.command("disable")
+@CONFIG_OPTION
+@click.argument("service")
+def services_disable(config_path: Path, service: str) -> None:
+    """Disable a service: it keeps its settings but opens no incidents until enabled."""
+    _set_status(config_path, service, "disabled")
+
+
+@services.command("enable")
+@CONFIG_OPTION
+@click.argument("service")
+def services_enable(config_path: Path, service: str) -> None:
+    """Enable a disabled service again."""
+    _set_status(config_path, service, "active")
+
+
+# -- integrations -----------------------------------------------------------------------------
+
+
+@click.group("integrations")
+def integrations() -> None:
+    """Add, move and delete integrations."""
+
+
+@integrations.command("add")
+@CONFIG_OPTION
+@click.argument("service")
+@click.option(
+    "--type",
+    "kind",
+    help="events_api_v2 (default without --vendor), events_api_v1, email or a REST type.",
+)
+@click.option("--vendor", help="Vendor id, name or alias (e.g. PZQ6AUS, cloudwatch).")
+@click.option("--name", help="Integration name (defaults to the vendor's or type's).")
+@click.option("--email", help="integration_email, for an email integration.")
+def integrations_add(
+    config_path: Path,
+    service: str,
+    kind: str | None,
+    vendor: str | None,
+    name: str | None,
+    email: str | None,
+) -> None:
+    """Add an integration to SERVICE; its generated key is printed once, as the last word."""
+    settings = _settings(config_path)
+    plugins = _plugins(settings)
+    data = svc.IntegrationInput(
+        name=name,
+        type=kind or (None if vendor else "events_api_v2"),
+        vendor_id=vendor,
+        integration_email=email,
+    )
+    by = _agent()
+
+    def write(tx: Tx) -> Integration:
+        return svc.add_integration(tx, find_service(tx, service).id, data, plugins, by=by)
+
+    created = _write(settings, write)
+    click.echo(f"created integration {created.id} ({created.name!r}, {created.type})")
+    if created.integration_email:
+        click.echo(f"email address: {created.integration_email}")
+    click.echo(f"integration key: {created.integration_key}")
+
+
+@integrations.command("move")
+@CONFIG_OPTION
+@click.argument("integration_id")
+@click.argument("to_service")
+@click.option("--yes", "-y", is_flag=True, help="Move without asking, whatever differs.")
+def integrations_move(config_path: Path, integration_id: str, to_service: str, yes: bool) -> None:
+    """Move an integration (key unchanged) and its incidents to TO_SERVICE.
+
+    Prints each incident setting that differs on the destination and asks
+    before moving; --yes skips the question.
+    """
+    settings = _settings(config_path)
+
+    def read(reader: Reader) -> tuple[str, list[svc.Difference]]:
+        target = find_service(reader, to_service)
+        return target.id, svc.integration_move_differences(reader, integration_id, target.id)
+
+    target_id, differences = _read(settings, read)
+    if differences:
+        click.echo("The destination service's incident settings differ:")
+        for difference in differences:
+            click.echo(f"  {difference}")
+        if not yes and not click.confirm("Move the integration anyway?", default=False):
+            click.echo("not moved")
+            sys.exit(1)
+    by = _agent()
+
+    def write(tx: Tx) -> svc.MoveResult:
+        # The settings may have changed since they were shown: agree only to what was shown.
+        if svc.integration_move_differences(tx, integration_id, target_id) != differences:
+            raise svc.Invalid(["the services' settings changed meanwhile; run the move again"])
+        return svc.move_integration(tx, integration_id, target_id, confirm=True, by=by)
+
+    result = _write(settings, write)
+    click.echo(
+        f"moved integration {result.integration.id} to service {result.to_service_id} "
+        f"with {result.incidents_moved} incident(s) and {result.alerts_moved} alert(s); "
+        "the integration key is unchanged"
+    )
+
+
+@integrations.command("delete")
+@CONFIG_OPTION
+@click.argument("integration_id")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+def integrations_delete(config_path: Path, integration_id: str, yes: bool) -> None:
+    """Delete an integration: its key stops working at once and cannot be recovered.
+
+    Its incidents and alerts stay as they are.
+    """
+    settings = _settings(config_path)
+    found = _read(settings, lambda reader: svc.get_integration(reader, integration_id))
+    if not yes and not click.confirm(
+        f"Delete integration {found.id} ({found.name!r})? Its key stops working for good",
+        default=False,
+    ):
+        click.echo("not deleted")
+        sys.exit(1)
+    by = _agent()
+    _write(settings, lambda tx: svc.delete_integration(tx, integration_id, by=by))
+    click.echo(f"deleted integration {found.id}; its key no longer routes events")
