@@ -168,7 +168,10 @@ def test_base64_body_and_unknown_charset_never_fail() -> None:
 
 
 def test_non_utf8_bytes_everywhere() -> None:
-    raw = b"From: \xff\xfe <x@y.example>\r\nSubject: caf\xe9 \x00\x81\r\n\r\nbody \xc3\x28 \xed\xa0\x80\r\n"
+    raw = (
+        b"From: \xff\xfe <x@y.example>\r\nSubject: caf\xe9 \x00\x81\r\n\r\n"
+        b"body \xc3\x28 \xed\xa0\x80\r\n"
+    )
     event = one(raw)
     assert event.summary.startswith("caf")
     msgspec.json.encode(event)  # storable: no lone surrogates
@@ -251,9 +254,7 @@ def test_http_requests_are_refused() -> None:
 
 def test_rules_that_became_invalid_defer_the_mail() -> None:
     with pytest.raises(RetryLater):
-        trio.run(
-            email_vendor.parse, request(SAMPLE, email_incident_creation="on_every_full_moon")
-        )
+        trio.run(email_vendor.parse, request(SAMPLE, email_incident_creation="on_every_full_moon"))
 
 
 # -- incident creation modes ----------------------------------------------------------------
