@@ -18,9 +18,10 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-# Debian packages some tests drive for real (systemd-analyze, swaks). Installed when we
-# are root with apt-get (CI, developer VMs); elsewhere those tests say why they skip.
-SYSTEM_PACKAGES ?= systemd swaks
+# Debian packages some tests drive for real (systemd-analyze, swaks, chromium for the web
+# UI's Playwright tests). Installed when we are root with apt-get (CI, developer VMs);
+# elsewhere those tests say why they skip.
+SYSTEM_PACKAGES ?= systemd swaks chromium
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -221,9 +221,19 @@ def test_service_with_no_integration_and_a_vendor_integration(
         integration_name="",
     )
     assert added.status_code == 303
+    email = post_form(
+        manager,
+        f"/ui/services/{sid}/integrations/new",
+        f"/ui/services/{sid}/integrations/new",
+        integration_type="email",
+        integration_name="Mailbox",
+        integration_email="bare-alerts@example.com",
+    )
+    assert email.status_code == 303, email.text
     page = manager.get(f"/ui/services/{sid}/integrations").text
     assert "Amazon CloudWatch" in page
-    assert len(KEY_ON_PAGE.findall(page)) == 1
+    assert re.search(r'<code id="email-\w+">bare-alerts@example.com</code>', page)
+    assert len(KEY_ON_PAGE.findall(page)) == 2
 
 
 def test_bad_numbers_come_back_as_form_errors(manager: httpx.Client) -> None:

@@ -152,8 +152,10 @@ def vendor_choices() -> list[Vendor]:
 
 
 def vendor_names() -> dict[str, str]:
-    """Vendor id → name, for showing each integration's vendor."""
-    return {v.id: v.name for v in context().plugins.vendors.values()}
+    """Vendor id → name, and generic integration type → its vendor's name (Events API v2)."""
+    names = {v.integration_type: v.name for v in context().plugins.vendors.values() if v.generic}
+    names.update({v.id: v.name for v in context().plugins.vendors.values()})
+    return names
 
 
 # -- form parsing (shape only: the core judges the values) -------------------------------------
