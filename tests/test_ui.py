@@ -405,6 +405,9 @@ def test_start_and_end_maintenance(gw: UiGateway, manager: httpx.Client) -> None
     assert gw.daemon.scalar("SELECT count(*) FROM incidents") == before
     window = re.search(rf"/ui/services/{quiet}/maintenance/(\w+)/end", page)
     assert window
+    # The REST API's html_url for the window opens the service's page.
+    linked = manager.get(f"/ui/maintenance_windows/{window.group(1)}", follow_redirects=True)
+    assert linked.url.path == f"/ui/services/{quiet}"
     ended = manager.post(window.group(0), data={"csrf_token": csrf_of(page)})
     assert ended.status_code == 303
     assert "In maintenance" not in manager.get(f"/ui/services/{quiet}").text
@@ -491,3 +494,25 @@ def test_vendors_page_lists_plugins_and_inbound_urls(manager: httpx.Client) -> N
     assert "/v2/enqueue" in html
     assert "/nagios/2010-04-15/create_event" in html
     assert "https://aws.amazon.com/cloudwatch/" in html
+
+
+def test_rest_html_urls_open_ui_pages(gw: UiGateway, manager: httpx.Client) -> None:
+    payments = service_id(gw, "Payments")
+    integration = gw.daemon.scalar(
+        "SELECT id FROM integrations WHERE integration_key = ?", PAYMENTS_KEY
+    )
+    v2_event(gw, PAYMENTS_KEY, summary="Linked")
+    incident = first_incident(gw, payments)
+    alert = gw.daemon.scalar("SELECT id FROM alerts WHERE incident_id = ?", incident)
+    for path, lands_on in (
+        (f"/ui/services/{payments}", f"/ui/services/{payments}"),
+        (
+            f"/ui/services/{payments}/integrations/{integration}",
+            f"/ui/services/{payments}/integrations",
+        ),
+        (f"/ui/incidents/{incident}/alerts/{alert}", f"/ui/incidents/{incident}"),
+        ("/ui/vendors/PZQ6AUS", "/ui/vendors"),
+    ):
+        response = manager.get(path, follow_redirects=True)
+        assert response.status_code == 200, path
+        assert response.url.path == lands_on

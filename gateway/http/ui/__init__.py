@@ -19,7 +19,7 @@ from quart.typing import ResponseReturnValue
 from quart_trio import QuartTrio
 
 from gateway.context import GatewayContext
-from gateway.http.ui import auth, incidents, services, vendors  # noqa: F401  # routes
+from gateway.http.ui import auth, incidents, links, services, vendors  # noqa: F401  # routes
 from gateway.http.ui._web import blueprint
 
 __all__ = ["blueprint", "register", "secret_key", "secret_key_path"]
