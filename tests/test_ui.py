@@ -516,3 +516,12 @@ def test_rest_html_urls_open_ui_pages(gw: UiGateway, manager: httpx.Client) -> N
         response = manager.get(path, follow_redirects=True)
         assert response.status_code == 200, path
         assert response.url.path == lands_on
+
+
+def test_pages_forbid_inline_script_and_framing(manager: httpx.Client) -> None:
+    response = manager.get("/ui/services")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
