@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from quart import current_app, g, request
+from werkzeug.exceptions import HTTPException
 
 from gateway.auth import Level, hash_token, level_of, parse_authorization
 from gateway.context import GatewayContext
@@ -90,17 +92,25 @@ def requires(level: Level) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, 
     def decorate(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @wraps(handler)
         async def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            token = await authenticate()
-            if level_of(token.role) < level:
-                raise RestError(
-                    403,
-                    "Access Denied",
-                    2010,
-                    [
-                        f"The '{token.role}' role cannot {level.label} here; "
-                        f"this needs {_ROLES_AT[level]}"
-                    ],
-                )
+            try:
+                token = await authenticate()
+                if level_of(token.role) < level:
+                    raise RestError(
+                        403,
+                        "Access Denied",
+                        2010,
+                        [
+                            f"The '{token.role}' role cannot {level.label} here; "
+                            f"this needs {_ROLES_AT[level]}"
+                        ],
+                    )
+            except RestError:
+                # Answering before the body is read makes hypercorn drop the keep-alive
+                # connection, which the client may already be reusing ("Server
+                # disconnected"): read the body first. Too large a body stays a 401/403.
+                with suppress(HTTPException):
+                    await request.get_data()
+                raise
             g.token = token
             return await handler(*args, **kwargs)
 
