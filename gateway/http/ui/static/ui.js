@@ -8,17 +8,20 @@ document.addEventListener("DOMContentLoaded", () => {
       const source = document.getElementById(button.dataset.copy);
       if (!source) return;
       const text = source.textContent.trim();
+      let said = "Copied";
       try {
         await navigator.clipboard.writeText(text);
       } catch (err) {
+        // No clipboard access (plain HTTP, old browser): select it for Ctrl+C instead.
         const range = document.createRange();
         range.selectNodeContents(source);
         const selection = window.getSelection();
         selection.removeAllRanges();
         selection.addRange(range);
+        said = "Selected: press Ctrl+C to copy";
       }
       const status = document.getElementById(button.dataset.copy + "-status");
-      if (status) status.textContent = "Copied";
+      if (status) status.textContent = said;
     });
   }
   // "Create incidents" cannot be chosen with Events API v2 (the server refuses it too).
