@@ -525,3 +525,29 @@ def test_pages_forbid_inline_script_and_framing(manager: httpx.Client) -> None:
     assert "frame-ancestors 'none'" in policy
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_bad_input_gets_a_page_never_a_500(gw: UiGateway, manager: httpx.Client) -> None:
+    quiet = service_id(gw, "Quiet")
+    integration = gw.daemon.scalar(
+        "SELECT id FROM integrations WHERE integration_key = ?", QUIET_KEY
+    )
+    token = csrf_of(manager.get("/ui/services").text)
+    posts = {
+        "/ui/services/new": {**NEW_SERVICE, "name": "x" * 300, "urgency": "whenever"},
+        f"/ui/services/{quiet}/edit": {"name": "", "alert_creation": "sometimes"},
+        f"/ui/services/{quiet}/status": {"status": "paused"},
+        f"/ui/services/{quiet}/integrations/{integration}/rename": {"name": ""},
+        f"/ui/services/{quiet}/integrations/{integration}/move": {"to": "PNOPE00"},
+        f"/ui/services/{quiet}/integrations/new": {"integration_type": "PNOVEND"},
+        f"/ui/services/{quiet}/maintenance/new": {"minutes": "5", "start": "2026-13-45T99:99"},
+        f"/ui/services/{quiet}/maintenance/PNOPE00/end": {},
+        "/ui/incidents/999999/acknowledge": {},
+    }
+    for path, data in posts.items():
+        response = manager.post(path, data={"csrf_token": token, **data})
+        assert response.status_code in (400, 404, 409), (path, response.status_code)
+        assert response.headers["content-type"].startswith("text/html")
+    for path in ("/ui/incidents?offset=x&status=bogus&urgency=", "/ui/services?query=%00"):
+        assert manager.get(path).status_code == 200
+    assert gw.daemon.scalar("SELECT name FROM services WHERE id = ?", quiet) == "Quiet"
