@@ -187,7 +187,9 @@ def test_move_integration_cancel_then_proceed(manager: Page, gw: UiGateway) -> N
     expect(warning).to_contain_text("incident_urgency_rule")
     expect(warning).to_contain_text("high → low")
     shot(manager, "08-move-warning")
-    manager.get_by_role("alertdialog").get_by_role("link", name="Cancel").click()
+    manager.get_by_role("region", name=re.compile("Move to Payments")).get_by_role(
+        "link", name="Cancel"
+    ).click()
     expect(manager.locator("code.integration-key")).to_have_text(key)
     assert gw.daemon.scalar(
         "SELECT service_id FROM integrations WHERE integration_key = ?", key
@@ -207,8 +209,10 @@ def test_delete_integration_with_confirmation(manager: Page, gw: UiGateway) -> N
     key = create_service(manager, "Retiring")
     assert v2_event(gw, key).status_code == 202
     manager.get_by_role("link", name="Delete").click()
-    expect(manager.get_by_role("alertdialog")).to_contain_text("cannot be recovered")
-    expect(manager.get_by_role("alertdialog")).to_contain_text(
+    expect(manager.get_by_role("region", name="Confirm deletion")).to_contain_text(
+        "cannot be recovered"
+    )
+    expect(manager.get_by_role("region", name="Confirm deletion")).to_contain_text(
         "Incidents it already opened are kept"
     )
     shot(manager, "10-delete-confirmation")
