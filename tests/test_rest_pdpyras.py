@@ -1,0 +1,98 @@
+"""pdpyras's APISession, unchanged but for its base URL, against a running daemon.
+
+pdpyras is what most existing PagerDuty scripts use; it checks paths against
+PagerDuty's canonical list, pages by ``more``, unwraps bodies by their root key
+and sends ``From`` with ``default_from``. If any of that disagrees with the
+gateway, these calls raise.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from tests.rest_support import Api, api
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # pdpyras announces its deprecation on import
+    import pdpyras
+
+__all__ = ["api"]  # the module-scoped daemon fixture
+
+
+def session(api: Api, role: str = "user") -> pdpyras.APISession:
+    s = pdpyras.APISession(api.tokens[role], default_from="oncall@example.com")
+    s.url = api.daemon.base_url
+    return s
+
+
+def test_pdpyras_drives_services_integrations_vendors_and_incidents(api: Api) -> None:
+    s = session(api)
+    before = {svc["name"] for svc in s.list_all("services")}
+    for i in range(30):  # more than one page of 25
+        s.rpost("services", json={"service": {"name": f"pdpyras-{i:02d}", "type": "service"}})
+    names = {svc["name"] for svc in s.list_all("services")}
+    assert names - before == {f"pdpyras-{i:02d}" for i in range(30)}
+
+    service = s.find("services", "pdpyras-00")
+    assert service is not None and service["type"] == "service"
+    integration = s.rpost(
+        f"services/{service['id']}/integrations",
+        json={
+            "integration": {
+                "type": "events_api_v2_inbound_integration",
+                "name": "from pdpyras",
+                "service": {"id": service["id"], "type": "service_reference"},
+            }
+        },
+    )
+    routing_key = integration["integration_key"]
+    assert len(routing_key) == 32
+    fetched = s.rget(f"services/{service['id']}", params={"include[]": ["integrations"]})
+    assert [i["name"] for i in fetched["integrations"]] == ["from pdpyras"]
+
+    vendors = s.list_all("vendors")
+    assert {"PZQ6AUS", "PGWDDOG"} <= {v["id"] for v in vendors}
+
+    # An event through the key pdpyras was given opens an incident it can list and act on.
+    events = pdpyras.EventsAPISession(routing_key)
+    events.url = api.daemon.base_url
+    dedup = events.trigger("disk full on web-01", "web-01", severity="critical")
+    incidents = [
+        i
+        for i in s.list_all("incidents", params={"service_ids[]": [service["id"]]})
+        if i["status"] == "triggered"
+    ]
+    assert [i["title"] for i in incidents] == ["disk full on web-01"]
+    incident = incidents[0]
+    acked = s.rput(
+        f"incidents/{incident['id']}",
+        json={"incident": {"type": "incident_reference", "status": "acknowledged"}},
+    )
+    assert acked["status"] == "acknowledged"
+    resolved = s.rput(
+        "incidents",
+        json=[{"id": incident["id"], "type": "incident_reference", "status": "resolved"}],
+    )
+    assert [i["status"] for i in resolved] == ["resolved"]
+    entries = s.rget(f"incidents/{incident['id']}/log_entries")
+    assert {"trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry"} <= {
+        e["type"] for e in entries
+    }
+    assert api.daemon.scalar("SELECT status FROM alerts WHERE alert_key = ?", dedup) == "resolved"
+
+
+def test_pdpyras_sees_pagerduty_errors_as_pagerduty_errors(api: Api) -> None:
+    observer = session(api, "observer")
+    try:
+        observer.rpost("services", json={"service": {"name": "not allowed"}})
+    except pdpyras.PDClientError as exc:
+        assert exc.response is not None and exc.response.status_code == 403
+        assert exc.response.json()["error"]["code"] == 2010
+    else:
+        raise AssertionError("an observer created a service")
+    try:
+        session(api).rget("services/PNOSUCH")
+    except pdpyras.PDClientError as exc:
+        assert exc.response is not None and exc.response.status_code == 404
+    else:
+        raise AssertionError("a missing service was found")
