@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.context import GatewayContext
 from gateway.http import ops, rest, ui
+from gateway.http.buffered import BufferedBodyApp
 from gateway.http.events import ASGIApp, IngestApp
 
 __all__ = ["GatewayContext", "create_app", "create_quart_app"]  # GatewayContext: re-exported
@@ -42,7 +43,8 @@ def _json(body: Any) -> str:
 def create_app(context: GatewayContext) -> ASGIApp:
     """The whole ASGI app the daemon serves."""
     quart_app = create_quart_app(context)
-    return IngestApp(
-        context,
-        fallback=quart_app,  # type: ignore[arg-type]  # Quart's ASGI signature is stricter
+    buffered = BufferedBodyApp(
+        quart_app,  # type: ignore[arg-type]  # Quart's ASGI signature is stricter
+        limit=context.settings.server.max_body_size,
     )
+    return IngestApp(context, fallback=buffered)

@@ -1,0 +1,91 @@
+"""Idle keep-alive connections: closed after keep_alive_timeout, and at once on SIGTERM.
+
+Monitoring tools and SDKs keep connections open between calls. An idle one must
+neither live forever nor hold a graceful shutdown for its whole timeout; every
+kind of route is checked (raw ingest, Quart's operational and REST routes).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import Daemon
+
+CONFIG = """
+[server]
+keep_alive_timeout = 1
+shutdown_timeout = 20
+
+[storage]
+path = "gw.db"
+"""
+REQUESTS = {
+    "ingest": b"POST /v2/enqueue HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
+    "ops": b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+    "rest": b"POST /services HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
+    "not found": b"GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n",
+}
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole response (headers and a Content-Length body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+@pytest.mark.parametrize("kind", list(REQUESTS))
+def test_idle_connection_is_closed_after_keep_alive_timeout(tmp_path: Path, kind: str) -> None:
+    daemon = Daemon(tmp_path, CONFIG).start()
+    try:
+        host, port = daemon.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(REQUESTS[kind])
+            assert _read_response(sock).startswith(b"HTTP/1.1 ")
+            started = time.monotonic()
+            assert sock.recv(1) == b""  # the server closed the idle connection
+            assert time.monotonic() - started < 8  # 1 s timeout, not "never"
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_sigterm_does_not_wait_for_idle_keep_alive_connections(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, CONFIG.replace("keep_alive_timeout = 1", "")).start()
+    clients = [httpx.Client(base_url=daemon.base_url) for _ in range(3)]
+    try:
+        for client, path in zip(clients, ("/healthz", "/metrics", "/openapi.json"), strict=True):
+            assert client.get(path).status_code == 200  # each keeps its connection open
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 10  # shutdown_timeout is 20 s
+    finally:
+        for client in clients:
+            client.close()
+        daemon.kill()
+
+
+def test_rest_body_over_the_limit_is_413_json_and_closes(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, CONFIG).start()
+    try:
+        with daemon.client() as client:
+            big = b'{"service": {"name": "' + b"x" * 600_000 + b'"}}'
+            answer = client.post("/services", content=big)
+            assert answer.status_code == 413
+            assert answer.json()["error"]["code"] == 2001
+            assert answer.headers["connection"] == "close"
+    finally:
+        assert daemon.stop() == 0
