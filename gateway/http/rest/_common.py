@@ -6,6 +6,7 @@ here once, so each resource module only says what is particular to it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
@@ -136,12 +137,25 @@ def requester() -> str:
 # -- bodies and query arguments -------------------------------------------------------------
 
 
+async def json_value() -> Any:
+    """The request body parsed as JSON whatever its Content-Type; ``None`` if it is not JSON.
+
+    Quart's ``get_json(silent=True)`` still raises on bytes that are not UTF-8,
+    and a client's bad bytes must be a 400, never a 500.
+    """
+    raw = await request.get_data(cache=True, as_text=False)
+    try:
+        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
 async def json_body(root: str) -> dict[str, Any]:
     """The request's JSON object, unwrapped from ``{root: {...}}`` when wrapped.
 
     go-pagerduty PUTs some objects unwrapped, so both shapes are accepted.
     """
-    data = await request.get_json(force=True, silent=True)
+    data = await json_value()
     if not isinstance(data, dict):
         raise invalid("The request body must be a JSON object")
     inner = data.get(root)

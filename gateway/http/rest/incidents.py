@@ -22,6 +22,7 @@ from gateway.http.rest._common import (
     context,
     html_url,
     json_body,
+    json_value,
     list_arg,
     page_args,
     paginated,
@@ -331,7 +332,7 @@ async def update_incident(ident: str) -> dict[str, Any]:
 async def update_incidents() -> dict[str, Any]:
     """Bulk ``PUT /incidents`` with ``{"incidents":[{"id","type","status"},...]}`` (max 250)."""
     by = requester()
-    data = await request.get_json(force=True, silent=True)
+    data = await json_value()
     items = data.get("incidents") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise RestError(
