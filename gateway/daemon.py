@@ -121,6 +121,7 @@ async def reload(running: Running, notifier: Notifier | None = None) -> bool:
     if stale:
         log.warning("config.reload_needs_restart", sections=stale)
     context.apply_settings(new)
+    context.ingest.forget_keys()  # provisioning may have moved or removed integrations
     logs.configure(level=new.logging.level, fmt=new.logging.format)
     for item in created:
         log.info(

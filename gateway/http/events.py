@@ -276,6 +276,11 @@ class IngestApp:
             self._check_rate(events)
             outcomes = await self.ingest.commit(events, expect_key=key)
         except (EventError, RetryLater, PluginFailure) as exc:
+            if key_match is not None and isinstance(exc, InvalidRoutingKey):
+                # The URL's integration went away after its lookup was cached: answer
+                # exactly as for a key that is unknown when the request arrives.
+                self.ingest.forget_keys()
+                return self._refused(bound, None, [], exc)
             self._after(vendor, request, committed=False)
             return self._refused(bound, vendor, events, exc)
         except Exception as exc:  # a bug of ours: answer 500 with JSON, never a traceback page
