@@ -37,8 +37,8 @@ run: install
 	$(BIN)/alert-gateway serve --config $(CONFIG)
 
 lint: install-test
-	$(BIN)/ruff check gateway plugins tests bench bench/run bench/storm bench/crash-campaign
-	$(BIN)/ruff format --check gateway plugins tests bench bench/run bench/storm bench/crash-campaign
+	$(BIN)/ruff check gateway plugins tests bench bench/run bench/storm bench/crash-campaign bench/workers
+	$(BIN)/ruff format --check gateway plugins tests bench bench/run bench/storm bench/crash-campaign bench/workers
 	$(BIN)/mypy gateway
 
 fmt: install-test

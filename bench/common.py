@@ -33,10 +33,10 @@ def ensure_wrk() -> str:
 class Server:
     """A process listening on 127.0.0.1 (the gateway or the ceiling app)."""
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    def __init__(self, argv: list[str], log: Path, *, pass_fds: tuple[int, ...] = ()) -> None:
         self.log = log
         self.proc = subprocess.Popen(
-            argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO
+            argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO, pass_fds=pass_fds
         )
 
     def wait_port(self, finder: Callable[[str], int | None]) -> int:

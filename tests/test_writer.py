@@ -1,0 +1,60 @@
+"""The writer under another process's lock and after an I/O error inside a job."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+
+from gateway.errors import StoreUnavailable
+from gateway.store import Store, Tx, connect
+from tests.test_store import make_service
+
+
+async def test_a_locked_database_is_waited_for_off_the_loop(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    other = connect(tmp_path / "s.db")
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+        ticks = 0
+        written: list[str] = []
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not written:
+                ticks += 1
+                await trio.sleep(0.01)
+
+        async def release_later() -> None:
+            await trio.sleep(0.3)
+            await trio.to_thread.run_sync(other.execute, "COMMIT")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            nursery.start_soon(release_later)
+            written.append(await store.write(make_service("after-the-lock")))
+        assert ticks >= 10  # the loop kept running while the write waited ~0.3 s
+        assert await store.read(lambda r: r.count("services")) == 1
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_an_io_error_in_a_job_fails_the_whole_batch(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+
+        def io_error(tx: Tx) -> None:
+            tx.insert_service(name="written-first")
+            raise sqlite3.OperationalError("disk I/O error")
+
+        with pytest.raises(StoreUnavailable):
+            await store.write(io_error)
+        assert await store.read(lambda r: r.count("services")) == 0
+        assert not store.stats.writable
+        await store.write(make_service("recovered"))
+        assert store.stats.writable
+    finally:
+        await store.close()
