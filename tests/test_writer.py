@@ -58,3 +58,14 @@ async def test_an_io_error_in_a_job_fails_the_whole_batch(tmp_path: Path) -> Non
         assert store.stats.writable
     finally:
         await store.close()
+
+
+async def test_the_writer_keeps_its_statement_journal_in_memory(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s.db")
+    try:
+        level = await store.write(lambda tx: tx.conn.execute("PRAGMA temp_store").fetchone()[0])
+        assert level == 2  # MEMORY: no temporary file per batch for the savepoints
+        reader_level = await store.read(lambda r: r.conn.execute("PRAGMA temp_store").fetchone()[0])
+        assert reader_level == 0  # readers keep the default: big sorts may spill to disk
+    finally:
+        await store.close()
