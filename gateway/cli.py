@@ -9,28 +9,10 @@ import click
 import trio
 
 from gateway import __version__
-from gateway.config import Settings, load_settings, parse_listen
+from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit
+from gateway.config import parse_listen
 from gateway.errors import ConfigError
 from gateway.plugins import load_plugins
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="ALERT_GATEWAY_CONFIG",
-    default=Path("/etc/alert-gateway/config.toml"),
-    show_default=True,
-    help="Configuration file (TOML).",
-)
-
-
-def _load(path: Path) -> Settings:
-    try:
-        return load_settings(path)
-    except ConfigError as exc:
-        click.echo(f"error: {path}: {exc}", err=True)
-        sys.exit(2)
 
 
 @click.group()
@@ -51,7 +33,7 @@ def serve(config_path: Path, listen: str | None) -> None:
 
     from gateway import daemon, logs
 
-    settings = _load(config_path)
+    settings = load_settings_or_exit(config_path)
     if listen:
         try:
             host, port = parse_listen(listen)
@@ -84,7 +66,7 @@ def check_config(config_file: Path) -> None:
     """Check a configuration file; exit 2 with the key and line of the first problem."""
     from gateway.core.provision import check_vendor_settings, resolve_kind
 
-    settings = _load(config_file)
+    settings = load_settings_or_exit(config_file)
     try:
         plugins = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
         for service in settings.services:
@@ -112,7 +94,7 @@ def plugins_command(config_path: str | None) -> None:
     if config_path is None:
         host = load_plugins()
     else:
-        settings = _load(Path(config_path))
+        settings = load_settings_or_exit(Path(config_path))
         try:
             host = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
         except ConfigError as exc:

@@ -8,32 +8,8 @@ from pathlib import Path
 
 import click
 
-from gateway.config import load_settings
-from gateway.errors import ConfigError
+from gateway.cli_common import CONFIG_OPTION, database_path
 from gateway.store import admin
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="ALERT_GATEWAY_CONFIG",
-    default=Path("/etc/alert-gateway/config.toml"),
-    show_default=True,
-    help="Configuration file (TOML).",
-)
-
-
-def _database(config_path: Path) -> Path:
-    try:
-        path = load_settings(config_path).storage.path
-    except ConfigError as exc:
-        click.echo(f"error: {config_path}: {exc}", err=True)
-        sys.exit(2)
-    if not path.exists():
-        click.echo(f"error: no database at {path}", err=True)
-        sys.exit(1)
-    return path
 
 
 @click.group("db")
@@ -46,7 +22,7 @@ def db() -> None:
 @click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(config_path: Path, destination: Path) -> None:
     """Write a consistent copy of the database to DESTINATION."""
-    source = _database(config_path)
+    source = database_path(config_path, must_exist=True)
     try:
         pages = admin.backup(source, destination)
     except FileExistsError as exc:
@@ -60,7 +36,7 @@ def backup_command(config_path: Path, destination: Path) -> None:
 def check_command(config_path: Path) -> None:
     """Check integrity, foreign keys and schema version; exit 1 if anything is wrong."""
     try:
-        report = admin.check(_database(config_path))
+        report = admin.check(database_path(config_path, must_exist=True))
     except sqlite3.DatabaseError as exc:
         click.echo(f"database check FAILED: {exc}", err=True)
         sys.exit(1)

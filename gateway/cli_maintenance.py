@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import click
 
-from gateway.cli_tokens import CONFIG_OPTION, _database
+from gateway.cli_common import CONFIG_OPTION, database_path
 from gateway.clock import SystemClock, iso, parse_iso
 from gateway.core import maintenance as core
 from gateway.core.incidents import Invalid, NotFound, OperationError, Refused, parse_time
@@ -80,7 +80,7 @@ def maintenance_start(
     """Start a maintenance window now, for --minutes or --until a time."""
     if minutes is not None and until is not None:
         raise click.UsageError("give --minutes or --until, not both")
-    database = _database(config_path)
+    database = database_path(config_path)
     by = f"cli:{getpass.getuser()}"
 
     def start(tx: Tx) -> MaintenanceWindow:
@@ -115,7 +115,7 @@ def maintenance_list(config_path: Path, window_filter: str) -> None:
             s.id: s.name for s in reader.services()
         }
 
-    windows, names = _run(lambda: read_sync(_database(config_path), listing))
+    windows, names = _run(lambda: read_sync(database_path(config_path), listing))
     now = iso(SystemClock().now())
     for window in windows:
         click.echo(_line(window, names, now))
@@ -133,5 +133,5 @@ def maintenance_end(config_path: Path, window_id: str) -> None:
     def end(tx: Tx) -> str:
         return core.end_or_delete_window(tx, window_id, by=by)
 
-    outcome = _run(lambda: write_sync(_database(config_path), end))
+    outcome = _run(lambda: write_sync(database_path(config_path), end))
     click.echo(f"{outcome} maintenance window {window_id}")

@@ -16,7 +16,8 @@ from typing import NoReturn, TypeVar
 
 import click
 
-from gateway.config import Settings, load_settings
+from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit
+from gateway.config import Settings
 from gateway.core import services as svc
 from gateway.errors import ConfigError
 from gateway.model import Integration, Service
@@ -25,25 +26,6 @@ from gateway.store.offline import read_sync, write_sync
 from gateway.store.queries import Reader, Tx
 
 T = TypeVar("T")
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="ALERT_GATEWAY_CONFIG",
-    default=Path("/etc/alert-gateway/config.toml"),
-    show_default=True,
-    help="Configuration file (TOML).",
-)
-
-
-def _settings(config_path: Path) -> Settings:
-    try:
-        return load_settings(config_path)
-    except ConfigError as exc:
-        click.echo(f"error: {config_path}: {exc}", err=True)
-        sys.exit(2)
 
 
 def _plugins(settings: Settings) -> PluginHost:
@@ -121,7 +103,7 @@ def services_list(config_path: Path, query: str | None) -> None:
         statuses = svc.service_statuses(reader, found)
         return [(s, statuses[s.id], reader.integrations(s.id)) for s in found]
 
-    for service, status, integrations in _read(_settings(config_path), read):
+    for service, status, integrations in _read(load_settings_or_exit(config_path), read):
         click.echo(
             f"{service.id}  {service.name}  [{status}]  "
             f"{service.alert_creation}  urgency={service.urgency_rule.urgency}"
@@ -140,7 +122,7 @@ def services_show(config_path: Path, service: str) -> None:
         found = find_service(reader, service)
         return found, svc.service_status(reader, found), reader.integrations(found.id)
 
-    found, status, integrations = _read(_settings(config_path), read)
+    found, status, integrations = _read(load_settings_or_exit(config_path), read)
     rows = [
         ("id", found.id),
         ("name", found.name),
@@ -199,7 +181,9 @@ def services_create(
         escalation_policy_id=escalation_policy,
     )
     by = _agent()
-    created = _write(_settings(config_path), lambda tx: svc.create_service(tx, data, by=by))
+    created = _write(
+        load_settings_or_exit(config_path), lambda tx: svc.create_service(tx, data, by=by)
+    )
     click.echo(f"created service {created.id} ({created.name!r})")
 
 
@@ -210,7 +194,7 @@ def _set_status(config_path: Path, service: str, status: str) -> None:
         found = find_service(tx, service)
         return svc.update_service(tx, found.id, svc.ServicePatch(status=status), by=by)
 
-    changed = _write(_settings(config_path), write)
+    changed = _write(load_settings_or_exit(config_path), write)
     click.echo(f"service {changed.id} ({changed.name!r}) is {changed.status}")
 
 
@@ -258,7 +242,7 @@ def integrations_add(
     email: str | None,
 ) -> None:
     """Add an integration to SERVICE; its generated key is printed once, as the last word."""
-    settings = _settings(config_path)
+    settings = load_settings_or_exit(config_path)
     plugins = _plugins(settings)
     data = svc.IntegrationInput(
         name=name,
@@ -289,7 +273,7 @@ def integrations_move(config_path: Path, integration_id: str, to_service: str, y
     Prints each incident setting that differs on the destination and asks
     before moving; --yes skips the question.
     """
-    settings = _settings(config_path)
+    settings = load_settings_or_exit(config_path)
 
     def read(reader: Reader) -> tuple[str, list[svc.Difference]]:
         target = find_service(reader, to_service)
@@ -328,7 +312,7 @@ def integrations_delete(config_path: Path, integration_id: str, yes: bool) -> No
 
     Its incidents and alerts stay as they are.
     """
-    settings = _settings(config_path)
+    settings = load_settings_or_exit(config_path)
     found = _read(settings, lambda reader: svc.get_integration(reader, integration_id))
     if not yes and not click.confirm(
         f"Delete integration {found.id} ({found.name!r})? Its key stops working for good",

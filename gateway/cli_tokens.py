@@ -11,30 +11,10 @@ from pathlib import Path
 import click
 
 from gateway.auth import ROLE_LEVELS, hash_token, new_token, normalize_role
-from gateway.config import load_settings
-from gateway.errors import ConfigError
+from gateway.cli_common import CONFIG_OPTION, database_path
 from gateway.model import ApiToken
 from gateway.store.offline import read_sync, write_sync
 from gateway.store.queries import Reader, Tx
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="ALERT_GATEWAY_CONFIG",
-    default=Path("/etc/alert-gateway/config.toml"),
-    show_default=True,
-    help="Configuration file (TOML).",
-)
-
-
-def _database(config_path: Path) -> Path:
-    try:
-        return load_settings(config_path).storage.path
-    except ConfigError as exc:
-        click.echo(f"error: {config_path}: {exc}", err=True)
-        sys.exit(2)
 
 
 @click.group("token")
@@ -60,7 +40,7 @@ def token_create(config_path: Path, role: str, name: str) -> None:
             name=name, role=api_role, token_hash=hash_token(secret), last4=secret[-4:]
         )
 
-    created = write_sync(_database(config_path), create)
+    created = write_sync(database_path(config_path), create)
     click.echo(f"created token {created.id} ({name!r}, role {api_role}); it is shown only once:")
     click.echo(f"token: {secret}")
 
@@ -74,7 +54,7 @@ def token_list(config_path: Path, include_revoked: bool) -> None:
     def tokens(reader: Reader) -> list[ApiToken]:
         return reader.tokens(include_revoked=include_revoked)
 
-    for item in read_sync(_database(config_path), tokens):
+    for item in read_sync(database_path(config_path), tokens):
         revoked = f"  revoked {item.revoked_at}" if item.revoked_at else ""
         click.echo(
             f"{item.id}  {item.name}  {item.role}  ...{item.last4}  {item.created_at}{revoked}"
@@ -90,7 +70,7 @@ def token_revoke(config_path: Path, token_id: str) -> None:
     def revoke(tx: Tx) -> bool:
         return tx.revoke_token(token_id)
 
-    if not write_sync(_database(config_path), revoke):
+    if not write_sync(database_path(config_path), revoke):
         click.echo(f"error: no live token with id {token_id}", err=True)
         sys.exit(1)
     click.echo(f"revoked token {token_id}")
