@@ -416,6 +416,16 @@ class Reader:
         ).fetchall()
         return [(name, status, int(n)) for name, status, n in rows]
 
+    def open_incident_counts_by_service(self) -> dict[str, dict[str, int]]:
+        """``{service id: {open status: count}}`` for every service with open incidents."""
+        found: dict[str, dict[str, int]] = {}
+        for sid, status, n in self.conn.execute(
+            "SELECT service_id, status, count(*) FROM incidents WHERE status != 'resolved' "
+            "GROUP BY service_id, status"
+        ).fetchall():
+            found.setdefault(sid, {})[status] = int(n)
+        return found
+
     def incident_by_number(self, number: int) -> Incident | None:
         """An incident by its account-wide number."""
         row = self.conn.execute(

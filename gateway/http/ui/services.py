@@ -76,23 +76,17 @@ class DirectoryRow:
     acknowledged: int
 
 
-def _open_count(reader: Reader, service_id: str, status: str) -> int:
-    _, total = inc.list_incidents(
-        reader, statuses=(status,), service_ids=(service_id,), date_range="all", limit=1
-    )
-    return total
-
-
 def directory(reader: Reader, query: str | None) -> list[DirectoryRow]:
     """Every service (optionally matching ``query``) with status and open counts."""
     services = svc.list_services(reader, query=query)
     statuses = svc.service_statuses(reader, services)
+    counts = reader.open_incident_counts_by_service()  # one query, not two per service
     return [
         DirectoryRow(
             s,
             statuses[s.id],
-            _open_count(reader, s.id, "triggered"),
-            _open_count(reader, s.id, "acknowledged"),
+            counts.get(s.id, {}).get("triggered", 0),
+            counts.get(s.id, {}).get("acknowledged", 0),
         )
         for s in services
     ]
