@@ -415,6 +415,23 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
+# REST answers one object wrapped under its singular root: {"service": {...}}.
+WRAPPED = {
+    "Service": "service",
+    "Integration": "integration",
+    "Vendor": "vendor",
+    "Incident": "incident",
+    "Alert": "alert",
+    "LogEntry": "log_entry",
+    "MaintenanceWindow": "maintenance_window",
+}
+
+
+def _response_schema(name: str) -> dict[str, Any]:
+    root = WRAPPED.get(name)
+    return _obj([root], **{root: _ref(name)}) if root else _ref(name)
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "summary": op.summary,
@@ -436,7 +453,7 @@ def _operation(op: Operation) -> dict[str, Any]:
     for status, name in sorted(op.responses.items()):
         answer: dict[str, Any] = {"description": str(status)}
         if name is not None:
-            answer["content"] = {JSON: {"schema": _ref(name)}}
+            answer["content"] = {JSON: {"schema": _response_schema(name)}}
         spec["responses"][str(status)] = answer
     if not op.auth:
         spec["security"] = []
