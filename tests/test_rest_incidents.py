@@ -14,6 +14,7 @@ from tests.incident_helpers import (
     CONFIG,
     DB_KEY,
     FROM,
+    OFF_KEY,
     WEB_KEY,
     error,
     headers,
@@ -340,3 +341,31 @@ async def test_create_incident_by_hand(tmp_path: Path) -> None:
             assert error(await http.post("/incidents", headers=act, json=bad))[:2] == (400, 2001)
         assert error(await http.post("/incidents", headers=act, content=b"not json"))[0] == 400
         assert len(await gw.incidents()) == 3
+
+
+async def test_each_log_entry_is_reachable_at_its_self_url(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        tokens = await make_tokens(gw)
+        admin = headers(tokens["admin"])
+        await trigger(gw.client, WEB_KEY, "selfurl")
+        listed = (await gw.client.get("/incidents/1/log_entries", headers=admin)).json()
+        (entry,) = listed["log_entries"]
+        assert entry["self"].endswith(f"/log_entries/{entry['id']}")
+        one = await gw.client.get(f"/log_entries/{entry['id']}", headers=admin)
+        assert one.status_code == 200, one.text
+        assert one.json() == {"log_entry": entry}
+
+        # An event for a disabled service is logged against the service, with no incident.
+        await trigger(gw.client, OFF_KEY, "suppressed")
+        suppressed = await gw.store.read(
+            lambda r: r.conn.execute(
+                "SELECT id FROM log_entries WHERE incident_id IS NULL"
+            ).fetchone()[0]
+        )
+        alone = (await gw.client.get(f"/log_entries/{suppressed}", headers=admin)).json()
+        assert alone["log_entry"]["incident"] is None
+        assert alone["log_entry"]["service"]["summary"] == "Retired"
+
+        missing = await gw.client.get("/log_entries/PNOSUCH", headers=admin)
+        assert error(missing) == (404, 5001, "Log Entry Not Found")
+        assert (await gw.client.get(f"/log_entries/{entry['id']}")).status_code == 401

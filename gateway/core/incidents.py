@@ -134,6 +134,16 @@ def find_incident(reader: Reader, id_or_number: str | int) -> Incident:
     return incident
 
 
+def find_log_entry(reader: Reader, entry_id: str) -> tuple[LogEntry, Incident | None]:
+    """A timeline entry and its incident (``None`` for a service-level entry, e.g. a
+    suppressed event), or :class:`NotFound` ``Log Entry``."""
+    entry = reader.log_entry(entry_id.strip())
+    if entry is None:
+        raise NotFound("Log Entry", entry_id)
+    incident = reader.incident(entry.incident_id) if entry.incident_id else None
+    return entry, incident
+
+
 def parse_time(value: str | datetime, name: str) -> datetime:
     """An ISO 8601 time (an offset or ``Z``; naive means UTC), or :class:`Invalid` naming it."""
     if isinstance(value, datetime):

@@ -371,6 +371,8 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: "AlertList", **_FOUND}, query=("alert_key", "statuses[]", *_LIST)),
     Operation("get", "/incidents/{id}/log_entries", "An incident's timeline", "incidents",
               {200: "LogEntryList", **_FOUND}, query=_LIST),
+    Operation("get", "/log_entries/{id}", "Get one timeline entry", "incidents",
+              {200: "LogEntry", **_FOUND}),
     # -- maintenance windows ---------------------------------------------------------------
     Operation("get", "/maintenance_windows", "List maintenance windows", "maintenance",
               {200: "MaintenanceWindowList", **_ERRORS},

@@ -408,6 +408,13 @@ class Reader:
         ).fetchall()
         return [_log_entry(r) for r in rows]
 
+    def log_entry(self, entry_id: str) -> LogEntry | None:
+        """One timeline entry by id."""
+        row = self.conn.execute(
+            f"SELECT {_LOG_COLS} FROM log_entries WHERE id = ?", (entry_id,)
+        ).fetchone()
+        return _log_entry(row) if row else None
+
     def open_incident_counts(self) -> list[tuple[str, str, int]]:
         """``(service name, status, count)`` for every service with open incidents."""
         rows = self.conn.execute(

@@ -114,24 +114,30 @@ def _summary(incident: Incident) -> str:
     return f"[#{incident.number}] {incident.title}"
 
 
-def log_entry_object(reader: Reader, entry: LogEntry, incident: Incident) -> dict[str, Any]:
-    """A log entry as PagerDuty shapes it (``trigger_log_entry``, ``acknowledge_log_entry``…)."""
+def log_entry_object(reader: Reader, entry: LogEntry, incident: Incident | None) -> dict[str, Any]:
+    """A log entry as PagerDuty shapes it (``trigger_log_entry``, ``acknowledge_log_entry``…).
+
+    ``incident`` is ``None`` for a service-level entry (an event suppressed by a disabled
+    service or a maintenance window opened no incident).
+    """
     details = {k: v for k, v in entry.details.items() if k not in ("channel", "incident_body")}
     if entry.agent_type == "integration":
         channel: dict[str, Any] = {"type": "api", "summary": entry.summary, "details": details}
     else:
         channel = {"type": entry.details.get("channel", "api"), "summary": entry.summary}
+    # The incident's service (it follows a moved integration), else the entry's own.
+    service_id = incident.service_id if incident else entry.service_id
     return {
         "id": entry.id,
         "type": entry.type,
         "summary": entry.summary,
-        "self": None,
+        "self": api_url(f"/log_entries/{entry.id}"),
         "html_url": None,
         "created_at": entry.created_at,
         "agent": agent_reference(reader, (entry.agent_type, entry.agent_id)),
         "channel": channel,
-        "service": service_reference(reader, incident.service_id),
-        "incident": _incident_reference(incident),
+        "service": service_reference(reader, service_id) if service_id else None,
+        "incident": _incident_reference(incident) if incident else None,
         "teams": [],
         "contexts": [],
     }
@@ -417,3 +423,15 @@ async def list_log_entries(ident: str) -> dict[str, Any]:
         return [log_entry_object(reader, e, incident) for e in entries]
 
     return paginated("log_entries", await run_read(job), page)
+
+
+@blueprint.get("/log_entries/<entry_id>")
+@requires(Level.VIEW)
+async def get_log_entry(entry_id: str) -> dict[str, Any]:
+    """``GET /log_entries/{id}``: one timeline entry (the ``self`` of every log entry)."""
+
+    def job(reader: Reader) -> dict[str, Any]:
+        entry, incident = core.find_log_entry(reader, entry_id)
+        return log_entry_object(reader, entry, incident)
+
+    return {"log_entry": await run_read(job)}
