@@ -7,30 +7,22 @@ its turn, so both can write the same file without corrupting or losing anything.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from gateway.clock import Clock, SystemClock
-from gateway.store import connect
+from gateway.store import open_sync
 from gateway.store.queries import Reader, Tx
-from gateway.store.schema import migrate
 
 T = TypeVar("T")
 
 __all__ = ["read_sync", "write_sync"]
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    conn = connect(path)
-    migrate(conn)
-    return conn
-
-
 def write_sync(path: Path, fn: Callable[[Tx], T], *, clock: Clock | None = None) -> T:
     """Run ``fn`` in one immediate transaction on the database at ``path``; commit or roll back."""
-    conn = _open(path)
+    conn = open_sync(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -46,7 +38,7 @@ def write_sync(path: Path, fn: Callable[[Tx], T], *, clock: Clock | None = None)
 
 def read_sync(path: Path, fn: Callable[[Reader], T], *, clock: Clock | None = None) -> T:
     """Run ``fn`` against a consistent snapshot of the database at ``path``."""
-    conn = _open(path)
+    conn = open_sync(path)
     try:
         conn.execute("BEGIN")
         try:
