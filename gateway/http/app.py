@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from quart import Response as QuartResponse
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -13,6 +11,7 @@ from gateway.context import GatewayContext
 from gateway.http import ops, rest, ui
 from gateway.http.buffered import BufferedBodyApp
 from gateway.http.events import ASGIApp, IngestApp
+from gateway.http.rest import RestError
 
 __all__ = ["GatewayContext", "create_app", "create_quart_app"]  # GatewayContext: re-exported
 
@@ -28,16 +27,12 @@ def create_quart_app(context: GatewayContext) -> QuartTrio:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
-        # PagerDuty's REST error shape, always JSON (go-pagerduty parses only JSON errors).
-        code = {404: 2100, 405: 2100, 413: 2001}.get(error.code or 500, 2000)
-        body = {"error": {"message": error.name, "code": code, "errors": []}}
-        return QuartResponse(_json(body), status=error.code or 500, content_type="application/json")
+        # PagerDuty's REST error shape for Quart's own errors (404, 405, 413...).
+        status = error.code or 500
+        code = {404: 2100, 405: 2100, 413: 2001}.get(status, 2000)
+        return RestError(status, error.name, code).response()
 
     return app
-
-
-def _json(body: Any) -> str:
-    return json.dumps(body)
 
 
 def create_app(context: GatewayContext) -> ASGIApp:

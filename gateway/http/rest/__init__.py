@@ -30,10 +30,4 @@ def register(app: QuartTrio) -> None:
 
     @app.errorhandler(RestError)
     async def rest_error(error: RestError) -> Response:
-        return Response(_dumps(error.body()), status=error.status, content_type="application/json")
-
-
-def _dumps(body: object) -> str:
-    import json
-
-    return json.dumps(body)
+        return error.response()

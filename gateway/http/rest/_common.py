@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from quart import current_app, g, request
+from quart import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from gateway.auth import Level, hash_token, level_of, parse_authorization
@@ -50,6 +50,15 @@ class RestError(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON body."""
         return {"error": {"message": self.message, "code": self.code, "errors": self.errors}}
+
+    def response(self) -> Response:
+        """The whole answer: this status and the JSON body."""
+        return json_response(self.body(), self.status)
+
+
+def json_response(body: Any, status: int) -> Response:
+    """A JSON answer; errors are always JSON (go-pagerduty parses only JSON error bodies)."""
+    return Response(json.dumps(body), status=status, content_type="application/json")
 
 
 def invalid(*errors: str) -> RestError:

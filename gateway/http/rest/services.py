@@ -9,7 +9,6 @@ NotFound → 404 (5002 for services), Invalid → 400 (2001), Conflict → 409 w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from gateway.http.rest._common import (
     html_url,
     invalid,
     json_body,
+    json_response,
     list_arg,
     not_found,
     page_args,
@@ -72,7 +72,7 @@ async def service_error(error: svc.ServiceError) -> Response:
     else:  # a subclass this handler does not know yet: still a client error, never a 500
         body = invalid(str(error)).body()
         status = 400
-    return Response(json.dumps(body), status=status, content_type="application/json")
+    return json_response(body, status)
 
 
 def agent() -> svc.Agent:
