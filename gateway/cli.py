@@ -41,6 +41,7 @@ def serve(config_path: Path, listen: str | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--listen") from exc
         settings = replace(settings, server=replace(settings.server, host=host, port=port))
     logs.configure(level=settings.logging.level, fmt=settings.logging.format)
+    _pin_cpus(settings.server.cpu_affinity, config_path)
 
     async def main_task() -> None:
         async with trio.open_nursery() as nursery:
@@ -58,6 +59,23 @@ def serve(config_path: Path, listen: str | None) -> None:
         for problem in group.exceptions:
             click.echo(f"error: {config_path}: {problem}", err=True)
         sys.exit(2)
+
+
+def _pin_cpus(setting: str | tuple[int, ...], config_path: Path) -> None:
+    """Apply ``[server] cpu_affinity`` before any thread starts (gateway/affinity.py)."""
+    import structlog
+
+    from gateway.affinity import AffinityError, pin
+
+    try:
+        cpus = pin(setting)
+    except AffinityError as exc:
+        click.echo(f"error: {config_path}: server.cpu_affinity: {exc}", err=True)
+        sys.exit(2)
+    if cpus is not None:
+        structlog.get_logger("gateway.daemon").info(
+            "daemon.cpu_affinity", cpus=sorted(cpus), setting=setting
+        )
 
 
 @main.command("check-config")

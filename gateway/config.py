@@ -34,7 +34,7 @@ LOG_FORMATS = ("auto", "json", "console")
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """``[server]``: the HTTP listener."""
+    """``[server]``: the HTTP listener and the daemon process."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -45,6 +45,8 @@ class ServerSettings:
     certfile: Path | None = None
     keyfile: Path | None = None
     public_url: str | None = None
+    #: ``"auto"`` (one CPU picked at start), ``"off"``, or CPU numbers (gateway/affinity.py).
+    cpu_affinity: str | tuple[int, ...] = "auto"
 
     @property
     def listen(self) -> str:
@@ -324,6 +326,7 @@ def _server(r: _Reader, data: dict[str, Any]) -> ServerSettings:
             "certfile",
             "keyfile",
             "public_url",
+            "cpu_affinity",
         },
         "server.",
     )
@@ -351,6 +354,23 @@ def _server(r: _Reader, data: dict[str, Any]) -> ServerSettings:
         certfile=Path(certfile) if certfile else None,
         keyfile=Path(keyfile) if keyfile else None,
         public_url=r.string(t, "public_url", "server.public_url"),
+        cpu_affinity=_cpu_affinity(r, t),
+    )
+
+
+def _cpu_affinity(r: _Reader, t: dict[str, Any]) -> str | tuple[int, ...]:
+    value = t.get("cpu_affinity", "auto")
+    if isinstance(value, str):
+        return r.string(t, "cpu_affinity", "server.cpu_affinity", choices=("auto", "off")) or "auto"
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    ):
+        return tuple(sorted(set(value)))
+    raise r.error(
+        'must be "auto", "off" or a non-empty array of CPU numbers such as [1]',
+        "server.cpu_affinity",
     )
 
 

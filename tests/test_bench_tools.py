@@ -63,3 +63,14 @@ def test_storm_stops_waiting_once_every_trigger_is_stored(tmp_path: Path) -> Non
     storm = _script("storm")
     started = time.perf_counter()
     assert storm.wait_for_storm(db, 10, started) < 2
+
+
+def test_bench_config_is_valid_and_carries_the_cpu_affinity(tmp_path: Path) -> None:
+    from gateway.config import parse_settings
+
+    run = _script("run")
+    for written, parsed in (('"auto"', "auto"), ('"off"', "off"), ("[0]", (0,))):
+        text = run.config_text(tmp_path / "b.db", cloudwatch=True, cpu_affinity=written)
+        settings = parse_settings(text, source=tmp_path / "b.toml")
+        assert settings.server.cpu_affinity == parsed
+        assert len(settings.services[0].integrations) == len(run.ROUTING_KEYS) + 1

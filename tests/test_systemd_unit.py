@@ -51,3 +51,50 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "alert-gateway.service" not in result.stderr, result.stderr
+
+
+def _expand(names: list[str], seen: set[str] | None = None) -> set[str]:
+    """System call names behind ``names`` (groups like ``@resources`` expanded by systemd)."""
+    seen = set() if seen is None else seen
+    calls: set[str] = set()
+    for name in names:
+        if not name.startswith("@"):
+            calls.add(name)
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        listing = subprocess.run(
+            ["systemd-analyze", "syscall-filter", name],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        members = [
+            line.strip() for line in listing.splitlines()[1:] if line.strip()[:1] not in ("", "#")
+        ]
+        calls |= _expand(members, seen)
+    return calls
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (make test installs it as root)",
+)
+def test_syscall_filter_allows_what_the_daemon_calls() -> None:
+    # systemd applies SystemCallFilter= lines in order: the first (an allow-list) sets the
+    # default action, "~" lines remove calls, later plain lines add them back. A call left
+    # out kills the daemon with SIGSYS, so the ones `serve` makes on purpose must survive.
+    allowed: set[str] = set()
+    for line in UNIT.read_text().splitlines():
+        if not line.startswith("SystemCallFilter="):
+            continue
+        value = line.split("=", 1)[1]
+        if value.startswith("~"):
+            allowed -= _expand(value[1:].split())
+        else:
+            allowed |= _expand(value.split())
+    assert "sched_setaffinity" in allowed  # gateway/affinity.py, [server] cpu_affinity
+    assert {"fsync", "fdatasync", "epoll_wait", "sendmsg"} <= allowed
+    assert "reboot" not in allowed and "setpriority" not in allowed
