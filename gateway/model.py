@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 import secrets
 import string
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -43,6 +45,55 @@ def new_object_id(prefix: str = "P", length: int = 6) -> str:
     has no collisions: ``new_object_id("Q", 13)``.
     """
     return prefix + "".join(_id_random.choices(_ID_ALPHABET, k=length))
+
+
+#: Digits before letters, so an ordered id's text sorts like its number.
+_ORDERED_ALPHABET = string.digits + string.ascii_uppercase
+_SEQUENCE_SPACE = 36**4  # the last 4 of an ordered id's 13 characters count within a millisecond
+
+
+class _OrderedIds:
+    """Strictly increasing ids in this process: milliseconds, then a sequence number.
+
+    Each millisecond's sequence starts at a random point in the lower half of its space,
+    so another process writing in the same millisecond (the CLI beside the daemon) is
+    unlikely to produce the same id; the store retries on the rare clash. If the wall
+    clock steps back, the sequence keeps counting from the last id instead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self, prefix: str) -> str:
+        with self._lock:
+            floor = (time.time_ns() // 1_000_000) * _SEQUENCE_SPACE
+            if floor > self._last:
+                value = floor + _id_random.randrange(_SEQUENCE_SPACE // 2)
+            else:
+                value = self._last + 1
+            self._last = value
+        chars = []
+        for _ in range(13):
+            value, digit = divmod(value, 36)
+            chars.append(_ORDERED_ALPHABET[digit])
+        return prefix + "".join(reversed(chars))
+
+
+_ordered_ids = _OrderedIds()
+
+
+def new_ordered_id(prefix: str) -> str:
+    """Return a 14-character id that sorts after every earlier one from this process.
+
+    For rows written at event rate (incidents, alerts, log entries, change events): a
+    new row's index entries then land on the B-tree's last pages instead of random
+    ones, which took the store's CPU per new trigger from ~0.21 to ~0.15 ms and halved
+    its write volume (bench/README.md). 13 characters after the prefix, like the
+    random ids they replace: 9 for the millisecond (good until the year 5138), 4 for
+    the sequence within it.
+    """
+    return _ordered_ids.next(prefix)
 
 
 def new_integration_key() -> str:

@@ -25,6 +25,7 @@ from gateway.model import (
     Service,
     UrgencyRule,
     new_object_id,
+    new_ordered_id,
 )
 
 _json_encode = msgspec.json.Encoder().encode
@@ -574,6 +575,25 @@ class Tx(Reader):
             self._now = iso(self.clock.now())
         return self._now
 
+    def _insert_new(self, table: str, prefix: str, sql: str, rest: tuple[Any, ...]) -> str:
+        """INSERT a row whose first column is a new ordered id; return the id.
+
+        Ordered ids are unique within a process; another process writing in the same
+        millisecond (the CLI beside the daemon) could, very rarely, pick the same one.
+        SQLite then refuses the statement alone, so try the next id.
+        """
+        clash = f"UNIQUE constraint failed: {table}.id"
+        for _ in range(3):
+            row_id = new_ordered_id(prefix)
+            try:
+                self.conn.execute(sql, (row_id, *rest))
+            except sqlite3.IntegrityError as exc:
+                if str(exc) != clash:
+                    raise
+                continue
+            return row_id
+        raise sqlite3.IntegrityError(clash)
+
     # -- services and integrations --------------------------------------------------------
     def insert_service(self, **fields: Any) -> Service:
         """Create a service; ``fields`` are column names (``urgency`` is the rule's value)."""
@@ -739,13 +759,13 @@ class Tx(Reader):
         (number,) = self.conn.execute(
             "SELECT coalesce(max(number), 0) + 1 FROM incidents"
         ).fetchone()
-        incident_id = new_object_id("Q", 13)
         now = self.now
-        self.conn.execute(
+        incident_id = self._insert_new(
+            "incidents",
+            "Q",
             f"INSERT INTO incidents ({_INCIDENT_COLS}) "
             "VALUES (?, ?, ?, ?, ?, 'triggered', ?, ?, ?, ?, ?, NULL, ?)",
             (
-                incident_id,
                 number,
                 service.id,
                 integration_id,
@@ -809,12 +829,12 @@ class Tx(Reader):
         body: dict[str, Any],
     ) -> Alert:
         """Add a triggered alert to an incident."""
-        alert_id = new_object_id("A", 13)
-        self.conn.execute(
+        alert_id = self._insert_new(
+            "alerts",
+            "A",
             f"INSERT INTO alerts ({_ALERT_COLS}) VALUES (?, ?, ?, ?, ?, 'triggered', ?, ?, ?, ?, "
             "NULL)",
             (
-                alert_id,
                 incident.id,
                 incident.service_id,
                 integration_id,
@@ -869,11 +889,11 @@ class Tx(Reader):
         details: dict[str, Any] | None = None,
     ) -> str:
         """Append a line to the timeline; return its id."""
-        entry_id = new_object_id("R", 13)
-        self.conn.execute(
+        return self._insert_new(
+            "log_entries",
+            "R",
             f"INSERT INTO log_entries ({_LOG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                entry_id,
                 type,
                 self.now,
                 service_id,
@@ -886,19 +906,18 @@ class Tx(Reader):
                 dumps(details or {}),
             ),
         )
-        return entry_id
 
     def insert_change_event(
         self, *, service_id: str, integration_id: str, summary: str, body: dict[str, Any]
     ) -> str:
         """Store a change event; return its id."""
-        change_id = new_object_id("C", 13)
-        self.conn.execute(
+        return self._insert_new(
+            "change_events",
+            "C",
             "INSERT INTO change_events (id, service_id, integration_id, summary, body, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (change_id, service_id, integration_id, summary, dumps(body), self.now),
+            (service_id, integration_id, summary, dumps(body), self.now),
         )
-        return change_id
 
     def update_maintenance_window(
         self, window_id: str, *, service_ids: Iterable[str] | None = None, **fields: Any
