@@ -61,9 +61,9 @@ end
 
 function done(summary, latency, requests)
   io.write(string.format('BENCH {"requests":%d,"p50":%.3f,"p90":%.3f,"p99":%.3f,' ..
-    '"errors":%d,"non2xx":%d,"duration_us":%d}\n',
+    '"max":%.3f,"errors":%d,"non2xx":%d,"duration_us":%d}\n',
     summary.requests, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status, summary.duration))
 end

@@ -114,7 +114,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(daemon: Daemon) -> Non
     stored = {row[0] for row in daemon.query("SELECT alert_key FROM alerts")}
     assert set(acked) <= stored
     log_events = [line.get("event") for line in daemon.log_lines()]
-    shutdown = log_events[log_events.index("daemon.ready") + 1 :]
+    shutdown = log_events[log_events.index("daemon.signal") :]
     marks = [e for e in shutdown if e and e.startswith("daemon.")]
     assert marks == ["daemon.signal", "daemon.draining", "daemon.stopped"]
 
