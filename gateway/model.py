@@ -52,32 +52,46 @@ _ORDERED_ALPHABET = string.digits + string.ascii_uppercase
 _SEQUENCE_SPACE = 36**4  # the last 4 of an ordered id's 13 characters count within a millisecond
 
 
+def _base36(value: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        value, digit = divmod(value, 36)
+        chars.append(_ORDERED_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+#: Every 2-character sequence text, so an id costs two lookups rather than a conversion.
+_PAIRS = tuple(_base36(n, 2) for n in range(36**2))
+
+
 class _OrderedIds:
     """Strictly increasing ids in this process: milliseconds, then a sequence number.
 
     Each millisecond's sequence starts at a random point in the lower half of its space,
     so another process writing in the same millisecond (the CLI beside the daemon) is
     unlikely to produce the same id; the store retries on the rare clash. If the wall
-    clock steps back, the sequence keeps counting from the last id instead.
+    clock steps back, the sequence keeps counting within the last millisecond seen.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last = 0
+        self._ms = 0
+        self._ms_text = ""
+        self._seq = 0
 
     def next(self, prefix: str) -> str:
         with self._lock:
-            floor = (time.time_ns() // 1_000_000) * _SEQUENCE_SPACE
-            if floor > self._last:
-                value = floor + _id_random.randrange(_SEQUENCE_SPACE // 2)
+            ms = time.time_ns() // 1_000_000
+            if ms > self._ms:
+                self._ms, self._ms_text = ms, _base36(ms, 9)
+                self._seq = _id_random.randrange(_SEQUENCE_SPACE // 2)
             else:
-                value = self._last + 1
-            self._last = value
-        chars = []
-        for _ in range(13):
-            value, digit = divmod(value, 36)
-            chars.append(_ORDERED_ALPHABET[digit])
-        return prefix + "".join(reversed(chars))
+                self._seq += 1
+                if self._seq == _SEQUENCE_SPACE:  # 1.7 million in one millisecond: borrow the next
+                    self._ms += 1
+                    self._ms_text, self._seq = _base36(self._ms, 9), 0
+            seq = self._seq
+            return prefix + self._ms_text + _PAIRS[seq // 1296] + _PAIRS[seq % 1296]
 
 
 _ordered_ids = _OrderedIds()

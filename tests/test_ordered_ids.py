@@ -70,3 +70,12 @@ def test_endless_clashes_fail_the_job_instead_of_looping(
     with pytest.raises(sqlite3.IntegrityError, match=r"log_entries\.id"):
         tx.insert_log_entry("note", service_id=service.id, integration_id=None)
     assert tx.count("log_entries") == 1
+
+
+def test_a_full_millisecond_borrows_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model, "_SEQUENCE_SPACE", 4)  # a millisecond holds 4 ids here
+    monkeypatch.setattr(model.time, "time_ns", lambda: 7_000_000_000_000_000)
+    ids = model._OrderedIds()
+    made = [ids.next("A") for _ in range(10)]
+    assert made == sorted(made) and len(set(made)) == 10
+    assert len({i[1:10] for i in made}) >= 3  # the millisecond part moved on twice
