@@ -159,5 +159,8 @@ def test_off_leaves_the_inherited_mask(tmp_path: Path) -> None:
 
 def test_an_unavailable_cpu_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
     daemon = Daemon(tmp_path, config("[4095]"))
-    with pytest.raises(RuntimeError, match=r"(?s)exited 2.*server.cpu_affinity: CPU 4095 is not"):
-        daemon.start()
+    try:
+        with pytest.raises(RuntimeError, match=r"(?s)exited 2.*server.cpu_affinity: CPU 4095 is"):
+            daemon.start()
+    finally:
+        daemon.kill()  # if it started after all, do not leave it running
