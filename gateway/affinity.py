@@ -6,7 +6,7 @@ at once; what it gets from a second core is the cost of waking a thread over the
 On the 2-vCPU VMs we measure on that wake-up costs ~115 µs against ~20 µs on the same
 core (docs/architecture.md), and the writer and the event loop hand the GIL to each
 other for every SQLite statement. Pinned to one core, Events API v2 ingest took less
-CPU per event and did about a quarter more events per second (bench/README.md).
+CPU per event and did 22% more events per second (bench/README.md).
 
 The mask is set on the calling thread before any other thread exists (``serve`` calls
 :func:`pin` before ``trio.run``), so every thread started later inherits it.
