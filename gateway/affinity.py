@@ -72,8 +72,8 @@ def choose(setting: Setting, allowed: set[int], current: int | None) -> set[int]
 def pin(setting: Setting) -> set[int] | None:
     """Apply ``setting`` to this process; return the CPUs now used, or None if unchanged.
 
-    Call it before starting threads. Platforms without ``sched_setaffinity`` are left
-    alone.
+    Logs ``daemon.cpu_affinity`` with the CPUs chosen. Call it before starting threads.
+    Platforms without ``sched_setaffinity`` are left alone.
     """
     if not hasattr(os, "sched_setaffinity"):
         return None
@@ -87,4 +87,5 @@ def pin(setting: Setting) -> set[int] | None:
             raise AffinityError(f"cannot pin to CPU {sorted(target)}: {exc}") from exc
         log.warning("daemon.cpu_affinity_unavailable", error=str(exc))
         return None
+    log.info("daemon.cpu_affinity", cpus=sorted(target), setting=setting)
     return target

@@ -82,19 +82,13 @@ def _freeze_startup_objects() -> None:
 
 def _pin_cpus(setting: str | tuple[int, ...], config_path: Path) -> None:
     """Apply ``[server] cpu_affinity`` before any thread starts (gateway/affinity.py)."""
-    import structlog
-
     from gateway.affinity import AffinityError, pin
 
     try:
-        cpus = pin(setting)
+        pin(setting)
     except AffinityError as exc:
         click.echo(f"error: {config_path}: server.cpu_affinity: {exc}", err=True)
         sys.exit(2)
-    if cpus is not None:
-        structlog.get_logger("gateway.daemon").info(
-            "daemon.cpu_affinity", cpus=sorted(cpus), setting=setting
-        )
 
 
 @main.command("check-config")
