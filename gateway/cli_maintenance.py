@@ -20,7 +20,7 @@ from gateway.cli_common import CONFIG_OPTION, database_path
 from gateway.clock import SystemClock, iso, parse_iso
 from gateway.core import maintenance as core
 from gateway.core.incidents import Invalid, NotFound, OperationError, Refused, parse_time
-from gateway.model import MaintenanceWindow
+from gateway.domain import MaintenanceWindow
 from gateway.store.offline import read_sync, write_sync
 from gateway.store.queries import Reader, Tx
 

@@ -19,8 +19,8 @@ import click
 from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit
 from gateway.config import Settings
 from gateway.core import services as svc
+from gateway.domain import Integration, Service
 from gateway.errors import ConfigError
-from gateway.model import Integration, Service
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store.offline import read_sync, write_sync
 from gateway.store.queries import Reader, Tx

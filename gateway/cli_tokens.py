@@ -12,7 +12,7 @@ import click
 
 from gateway.auth import ROLE_LEVELS, hash_token, new_token, normalize_role
 from gateway.cli_common import CONFIG_OPTION, database_path
-from gateway.model import ApiToken
+from gateway.domain import ApiToken
 from gateway.store.offline import read_sync, write_sync
 from gateway.store.queries import Reader, Tx
 

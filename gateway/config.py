@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from gateway import cef
+from gateway.domain import (
+    ALERT_CREATIONS,
+    EVENTS_API_V2,
+    GENERIC_EMAIL,
+    GENERIC_INTEGRATION_TYPES,
+    INTEGRATION_TYPES,
+    URGENCY_RULES,
+)
 from gateway.errors import ConfigError
 
 DEFAULT_MAX_BODY = 512 * 1024
 
-INTEGRATION_TYPES = {
-    "events_api_v2": "events_api_v2_inbound_integration",
-    "events_api_v1": "generic_events_api_inbound_integration",
-    "email": "generic_email_inbound_integration",
-}
-REST_INTEGRATION_TYPES = frozenset(INTEGRATION_TYPES.values())
-ALERT_CREATION = ("create_alerts_and_incidents", "create_incidents")
-URGENCIES = ("high", "low", "severity_based")
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("auto", "json", "console")
@@ -420,8 +420,8 @@ def _integration(
         )
     if kind is not None:
         kind = INTEGRATION_TYPES.get(kind, kind)
-        if vendor is None and kind not in REST_INTEGRATION_TYPES:
-            allowed = ", ".join([*INTEGRATION_TYPES, *sorted(REST_INTEGRATION_TYPES)])
+        if vendor is None and kind not in GENERIC_INTEGRATION_TYPES:
+            allowed = ", ".join([*INTEGRATION_TYPES, *sorted(GENERIC_INTEGRATION_TYPES)])
             raise r.error(
                 f"unknown integration type {data['type']!r} (allowed: {allowed})", f"{key}.type"
             )
@@ -429,9 +429,9 @@ def _integration(
     if integration_key is not None and cef.routing_key_errors(integration_key):
         raise r.error("must be 32 letters and digits", f"{key}.integration_key")
     email = r.string(data, "integration_email", f"{key}.integration_email")
-    if kind == INTEGRATION_TYPES["email"] and not email:
+    if kind == GENERIC_EMAIL and not email:
         raise r.error("an email integration needs integration_email", f"{key}.integration_email")
-    if kind == INTEGRATION_TYPES["events_api_v2"] and alert_creation == "create_incidents":
+    if kind == EVENTS_API_V2 and alert_creation == "create_incidents":
         raise r.error(
             "an Events API v2 integration needs a service with alert_creation = "
             '"create_alerts_and_incidents"',
@@ -474,13 +474,13 @@ def _service(r: _Reader, data: dict[str, Any], key: str) -> ServiceConfig:
         "alert_creation",
         f"{key}.alert_creation",
         default="create_alerts_and_incidents",
-        choices=ALERT_CREATION,
+        choices=ALERT_CREATIONS,
     )
     assert alert_creation is not None
     urgency_value = data.get("incident_urgency", "high")
     if isinstance(urgency_value, dict):  # PagerDuty's {type = "constant", urgency = "..."}
         urgency_value = urgency_value.get("urgency")
-    urgency = r.string({"u": urgency_value}, "u", f"{key}.incident_urgency", choices=URGENCIES)
+    urgency = r.string({"u": urgency_value}, "u", f"{key}.incident_urgency", choices=URGENCY_RULES)
     grouping = r.string(data, "alert_grouping", f"{key}.alert_grouping", choices=("time",))
     integrations = tuple(
         _integration(r, item, f"{key}.integrations[{i}]", alert_creation)

@@ -19,8 +19,8 @@ from gateway.context import GatewayContext
 from gateway.core import CreatedIntegration, Ingest, provision
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
+from gateway.logs import redact
 from gateway.metrics import Metrics
-from gateway.model import redact
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Store
 from gateway.systemd import Notifier
@@ -163,6 +163,7 @@ async def run(
     store = await Store.open(
         settings.storage.path, synchronous=settings.storage.synchronous, clock=clock
     )
+    store.on_incident_changes = plugins.notify_incident_changes
     try:
         created = await store.write(lambda tx: provision(tx, settings, plugins))
         metrics = Metrics()

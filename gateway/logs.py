@@ -56,3 +56,10 @@ def configure(*, level: str = "info", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+
+
+def redact(secret: str | None) -> str:
+    """Show at most the last four characters of a key or token, for logs."""
+    if not secret:
+        return ""
+    return "…" + secret[-4:]

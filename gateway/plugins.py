@@ -13,6 +13,7 @@ import pluggy
 import structlog
 
 from gateway import hookspecs
+from gateway.domain import Integration
 from gateway.errors import ConfigError, PluginFailure
 from gateway.model import Event, IncidentChange, Vendor
 
@@ -66,6 +67,16 @@ class PluginHost:
     def vendor_for_path(self, path: str) -> Vendor | None:
         """The vendor serving an exact inbound path such as ``/v2/enqueue``."""
         return self._by_path.get(path)
+
+    def vendor_for(self, integration: Integration) -> Vendor | None:
+        """The vendor that parses events for ``integration``: its own, else its type's.
+
+        The one answer to "which vendor is this integration's": ingest, SMTP, the
+        service layer and the REST API all ask here.
+        """
+        if integration.vendor_id:
+            return self.vendor(integration.vendor_id)
+        return self.vendor_by_type(integration.type)
 
     def vendor_by_type(self, integration_type: str) -> Vendor | None:
         """The generic vendor whose integration type is ``integration_type``."""

@@ -37,7 +37,7 @@ import trio
 from gateway.clock import Clock
 from gateway.config import Settings, parse_settings
 from gateway.daemon import Running, run
-from gateway.model import Alert, Incident, LogEntry
+from gateway.domain import Alert, Incident, LogEntry
 from gateway.store import Reader, Store
 
 __all__ = ["TestGateway", "gateway_running"]

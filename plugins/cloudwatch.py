@@ -28,7 +28,8 @@ import structlog
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.hookspecs import hookimpl
-from gateway.model import Event, InboundRequest, Link, Vendor, redact
+from gateway.logs import redact
+from gateway.model import Event, InboundRequest, Link, Vendor
 from plugins import _sns
 from plugins._vendor import (
     NotJson,

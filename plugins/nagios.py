@@ -20,7 +20,8 @@ import structlog
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.hookspecs import hookimpl
-from gateway.model import Event, InboundRequest, Link, Outcome, Response, Vendor, redact
+from gateway.logs import redact
+from gateway.model import Event, InboundRequest, Link, Outcome, Response, Vendor
 from plugins._vendor import clip, epoch_timestamp, finish, unknown_settings
 
 log = structlog.get_logger(__name__)

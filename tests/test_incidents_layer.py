@@ -9,7 +9,7 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.core import incidents, maintenance
-from gateway.model import Service
+from gateway.domain import Service
 from gateway.store.offline import read_sync, write_sync
 from gateway.store.queries import Reader, Tx
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway import model
+from gateway import ids as model
 from gateway.clock import SystemClock
 from gateway.store import Tx, open_sync
 from gateway.store import queries as store_queries

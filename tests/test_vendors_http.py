@@ -24,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.model import MAX_EVENT_BYTES, Alert, Incident, LogEntry
+from gateway.domain import Alert, Incident, LogEntry
+from gateway.model import MAX_EVENT_BYTES
 from gateway.testing import TestGateway, gateway_running
 from plugins import cloudwatch
 from tests.plugins.test_alertmanager import GROUP_KEY, firing_alert, native, webhook

@@ -32,10 +32,18 @@ from typing import Any, Literal
 import structlog
 
 from gateway.clock import iso, parse_iso
+from gateway.domain import (
+    INCIDENT_SORT_FIELDS,
+    INCIDENT_STATUSES,
+    URGENCIES,
+    Alert,
+    Incident,
+    LogEntry,
+    Service,
+)
 from gateway.errors import GatewayError
-from gateway.model import Alert, Incident, LogEntry, Service, new_dedup_key
+from gateway.ids import new_dedup_key
 from gateway.store import Reader, Tx
-from gateway.store.queries import INCIDENT_ORDER
 
 __all__ = [
     "INCIDENT_STATUSES",
@@ -63,9 +71,7 @@ __all__ = [
 
 log = structlog.get_logger("gateway.incidents")
 
-INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")
-URGENCIES = ("high", "low")
-SORT_FIELDS = tuple(INCIDENT_ORDER)
+SORT_FIELDS = INCIDENT_SORT_FIELDS
 #: PagerDuty's cap on one bulk update (``PUT /incidents``); above it the REST API answers 413.
 MAX_BULK = 250
 #: Without ``since``/``until`` or ``date_range=all``, lists cover the last month, as PagerDuty's.

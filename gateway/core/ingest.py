@@ -8,6 +8,7 @@ import structlog
 
 from gateway import cef
 from gateway.core.rules import apply_event
+from gateway.domain import Integration
 from gateway.errors import (
     EventError,
     InvalidEvent,
@@ -15,7 +16,7 @@ from gateway.errors import (
     PluginFailure,
     RetryLater,
 )
-from gateway.model import Event, InboundRequest, Integration, Outcome, Vendor
+from gateway.model import Event, InboundRequest, Outcome, Vendor
 from gateway.plugins import PluginHost
 from gateway.store import Reader, Store, Tx
 
@@ -114,10 +115,7 @@ class Ingest:
                 raise InvalidRoutingKey()
             return [apply_event(tx, event) for event in events]
 
-        outcomes, changes = await self.store.write_with_changes(job)
-        if changes:
-            self.plugins.notify_incident_changes(changes)
-        return outcomes
+        return await self.store.write(job)
 
     async def handle(self, vendor: Vendor, request: InboundRequest) -> list[Outcome]:
         """Parse, prepare and commit one request."""

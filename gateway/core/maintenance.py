@@ -24,7 +24,7 @@ import structlog
 
 from gateway.clock import iso, parse_iso
 from gateway.core.incidents import Invalid, NotFound, PastWindow, Refused, parse_time
-from gateway.model import MaintenanceWindow
+from gateway.domain import MaintenanceWindow
 from gateway.store import Reader, Tx
 
 __all__ = [

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.clock import iso
-from gateway.config import INTEGRATION_TYPES, IntegrationConfig, Settings
+from gateway.config import IntegrationConfig, Settings
+from gateway.domain import EVENTS_API_V2
 from gateway.errors import ConfigError
-from gateway.model import new_integration_key
+from gateway.ids import new_integration_key
 from gateway.plugins import PluginHost
 from gateway.store import Tx
 
@@ -83,10 +84,7 @@ def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIn
         current = {i.name: i for i in tx.integrations(service_id)}
         for config in svc.integrations:
             kind, vendor_id = resolve_kind(config, plugins)
-            if (
-                kind == INTEGRATION_TYPES["events_api_v2"]
-                and svc.alert_creation == "create_incidents"
-            ):
+            if kind == EVENTS_API_V2 and svc.alert_creation == "create_incidents":
                 raise ConfigError(
                     "an Events API v2 integration needs alert_creation = "
                     '"create_alerts_and_incidents"',

@@ -14,8 +14,10 @@ from typing import Any
 import msgspec
 
 from gateway.clock import iso, parse_iso
+from gateway.domain import Incident, Integration, Service
 from gateway.errors import InvalidRoutingKey
-from gateway.model import Event, Incident, Integration, Outcome, Service, new_dedup_key
+from gateway.ids import new_dedup_key
+from gateway.model import Event, Outcome
 from gateway.store import Tx
 
 #: How an incident groups its alerts (``incidents.alert_grouping_key``).

@@ -43,9 +43,21 @@ from typing import Any, Final
 import structlog
 
 from gateway.clock import iso
-from gateway.config import INTEGRATION_TYPES
+from gateway.domain import (
+    ALERT_CREATIONS,
+    EVENTS_API_V1,
+    EVENTS_API_V2,
+    GENERIC_EMAIL,
+    INTEGRATION_TYPES,
+    SERVICE_STATUSES,
+    URGENCY_RULES,
+    Integration,
+    Service,
+)
 from gateway.errors import GatewayError
-from gateway.model import Integration, Service, Vendor, new_integration_key, redact
+from gateway.ids import new_integration_key
+from gateway.logs import redact
+from gateway.model import Vendor
 from gateway.plugins import PluginHost
 from gateway.store import Reader, Tx
 
@@ -88,13 +100,7 @@ __all__ = [
 
 log = structlog.get_logger("gateway.services")
 
-EVENTS_API_V2: Final = INTEGRATION_TYPES["events_api_v2"]
-EVENTS_API_V1: Final = INTEGRATION_TYPES["events_api_v1"]
-GENERIC_EMAIL: Final = INTEGRATION_TYPES["email"]
-ALERT_CREATIONS: Final = ("create_alerts_and_incidents", "create_incidents")
-URGENCIES: Final = ("high", "low", "severity_based")
-#: The statuses a client may set; the others (warning, critical, maintenance) are computed.
-SERVICE_STATUSES: Final = ("active", "disabled")
+URGENCIES: Final = URGENCY_RULES  # a service's urgency rule values
 SORTS: Final = ("name", "name:asc", "name:desc")
 MAX_NAME = 255
 MAX_GROUPING_MINUTES = 1440

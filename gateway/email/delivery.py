@@ -18,6 +18,7 @@ import structlog
 
 from gateway.config import SmtpSettings
 from gateway.context import GatewayContext
+from gateway.domain import Integration
 from gateway.errors import (
     EventError,
     InvalidRoutingKey,
@@ -26,7 +27,7 @@ from gateway.errors import (
     RateLimited,
     RetryLater,
 )
-from gateway.model import SMTP_METHOD, Event, InboundRequest, Integration, Outcome, Vendor
+from gateway.model import SMTP_METHOD, Event, InboundRequest, Outcome, Vendor
 from gateway.store import Reader
 
 log = structlog.get_logger("gateway.email")

@@ -18,6 +18,7 @@ import msgspec
 import structlog
 
 from gateway.context import GatewayContext
+from gateway.domain import Integration
 from gateway.errors import (
     EventError,
     InvalidEvent,
@@ -28,7 +29,8 @@ from gateway.errors import (
     RetryLater,
     UnrecognizedEvent,
 )
-from gateway.model import Event, InboundRequest, Integration, Outcome, Response, Vendor, redact
+from gateway.logs import redact
+from gateway.model import Event, InboundRequest, Outcome, Response, Vendor
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

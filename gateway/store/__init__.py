@@ -68,6 +68,9 @@ class Store:
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._read_limiter = trio.CapacityLimiter(READ_CONNECTIONS)
         self._closed = False
+        #: Called with the incident changes of every committed job that made any (the
+        #: daemon points it at the plugins' ``incident_changed`` hook). It must not raise.
+        self.on_incident_changes: Callable[[list[IncidentChange]], None] | None = None
 
     @classmethod
     async def open(
@@ -103,13 +106,16 @@ class Store:
         return self._writer.stats
 
     async def write(self, fn: Callable[[Tx], T]) -> T:
-        """Run ``fn(tx)`` in the writer's next transaction and return once it is on disk."""
-        result, _ = await self._writer.submit(fn)
-        return result
+        """Run ``fn(tx)`` in the writer's next transaction and return once it is on disk.
 
-    async def write_with_changes(self, fn: Callable[[Tx], T]) -> tuple[T, list[IncidentChange]]:
-        """Like :meth:`write`, also returning the incident changes the job committed."""
-        return await self._writer.submit(fn)
+        When the job changed incidents, :attr:`on_incident_changes` hears of it after the
+        commit and before this returns: the one place every writer (ingest, REST, UI,
+        timers) reaches the ``incident_changed`` observers, so none can forget to.
+        """
+        result, changes = await self._writer.submit(fn)
+        if changes and self.on_incident_changes is not None:
+            self.on_incident_changes(changes)
+        return result
 
     async def read(self, fn: Callable[[Reader], T]) -> T:
         """Run ``fn(reader)`` on a read connection in a worker thread (one snapshot)."""

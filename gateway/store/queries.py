@@ -14,19 +14,18 @@ from typing import Any
 import msgspec
 
 from gateway.clock import Clock, iso
-from gateway.model import (
+from gateway.domain import (
     Alert,
     ApiToken,
     Incident,
-    IncidentChange,
     Integration,
     LogEntry,
     MaintenanceWindow,
     Service,
     UrgencyRule,
-    new_object_id,
-    new_ordered_id,
 )
+from gateway.ids import new_object_id, new_ordered_id
+from gateway.model import IncidentChange
 
 _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
@@ -68,7 +67,8 @@ _LOG_COLS = (
 _WINDOW_COLS = (
     "id, sequence_number, description, start_time, end_time, created_at, source, created_by"
 )
-# Incident list orderings by REST ``sort_by`` name; urgency sorts high above low.
+# Incident list orderings by REST ``sort_by`` name (gateway.domain.INCIDENT_SORT_FIELDS);
+# urgency sorts high above low.
 INCIDENT_ORDER = {
     "incident_number": "number",
     "created_at": "created_at",

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.auth import Level, hash_token, level_of, parse_authorization
 from gateway.context import GatewayContext
-from gateway.model import ApiToken
+from gateway.domain import ApiToken
 from gateway.store import Reader
 
 P = ParamSpec("P")

@@ -15,6 +15,7 @@ from quart import Blueprint, request
 from gateway.auth import Level
 from gateway.core import incidents as core
 from gateway.core.incidents import IncidentDetails, OperationError
+from gateway.domain import Alert, Incident, LogEntry
 from gateway.http.rest._common import (
     Page,
     RestError,
@@ -30,7 +31,6 @@ from gateway.http.rest._common import (
     requester,
     requires,
 )
-from gateway.model import Alert, Incident, LogEntry
 from gateway.store import Reader, Tx
 
 __all__ = [
@@ -69,15 +69,11 @@ async def run_read(fn: Callable[[Reader], T]) -> T:
 
 
 async def run_write(fn: Callable[[Tx], T]) -> T:
-    """Run a write job; after commit, tell ``incident_changed`` observers what changed."""
-    gateway = context()
+    """Run a write job, answering the core's refusals as REST errors."""
     try:
-        result, changes = await gateway.store.write_with_changes(fn)
+        return await context().store.write(fn)
     except OperationError as exc:
         raise rest_error(exc) from None
-    if changes:
-        gateway.plugins.notify_incident_changes(changes)
-    return result
 
 
 # -- objects ------------------------------------------------------------------------------------

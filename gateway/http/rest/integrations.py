@@ -16,6 +16,7 @@ from quart import Blueprint
 
 from gateway.auth import Level
 from gateway.core import services as svc
+from gateway.domain import Integration, Service
 from gateway.http.rest._common import bool_arg, context, json_body, list_arg, requires
 from gateway.http.rest.services import (
     EMAIL_FIELDS,
@@ -25,7 +26,6 @@ from gateway.http.rest.services import (
     load_service,
     service_body,
 )
-from gateway.model import Integration, Service
 from gateway.store import Reader, Tx
 
 blueprint = Blueprint("rest_integrations", __name__)

@@ -13,6 +13,7 @@ from quart import Blueprint, Response, request
 
 from gateway.auth import Level
 from gateway.core import maintenance as core
+from gateway.domain import MaintenanceWindow
 from gateway.http.rest._common import (
     RestError,
     api_url,
@@ -25,7 +26,6 @@ from gateway.http.rest._common import (
     requires,
 )
 from gateway.http.rest.incidents import agent_reference, run_read, run_write, service_reference
-from gateway.model import MaintenanceWindow
 from gateway.store import Reader, Tx
 
 __all__ = ["blueprint", "window_object"]

@@ -16,6 +16,7 @@ from quart import Blueprint, Response, g, request
 
 from gateway.auth import Level
 from gateway.core import services as svc
+from gateway.domain import Integration, Service
 from gateway.http.rest._common import (
     api_url,
     context,
@@ -31,7 +32,6 @@ from gateway.http.rest._common import (
     requires,
 )
 from gateway.http.rest.vendors import vendor_body
-from gateway.model import Integration, Service
 from gateway.store import Reader, Tx
 
 blueprint = Blueprint("rest_services", __name__)

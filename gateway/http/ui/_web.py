@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.auth import Level, level_of
 from gateway.context import GatewayContext
-from gateway.model import ApiToken
+from gateway.domain import ApiToken
 from gateway.store import Reader, Tx
 
 P = ParamSpec("P")

@@ -17,7 +17,7 @@ from gateway.http.ui._web import (
     page,
     read,
 )
-from gateway.model import redact
+from gateway.logs import redact
 
 
 def _safe_next(target: str | None) -> str:

@@ -15,8 +15,8 @@ from gateway.clock import iso
 from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
+from gateway.domain import Alert, ApiToken, Incident, LogEntry, Service
 from gateway.http.ui._web import Refused, back, blueprint, context, form, page, read, requires
-from gateway.model import Alert, ApiToken, Incident, LogEntry, Service
 from gateway.store import Reader, Tx
 
 PAGE_SIZE = 50
@@ -133,14 +133,12 @@ async def _change(incident_id: str, action: str) -> ResponseReturnValue:
         return act(tx, incident_id, by=by, channel="web_ui")
 
     try:
-        incident, changes = await context().store.write_with_changes(job)
+        incident = await context().store.write(job)
     except inc.NotFound as exc:
         raise Refused(404, f"{exc.message}: {incident_id}") from exc
     except inc.Refused as exc:
         # Someone resolved it first: say so on the incident page rather than failing.
         return back("ui.incident_page", f"Not changed: {exc.message}.", incident_id=incident_id)
-    if changes:
-        context().plugins.notify_incident_changes(changes)
     word = "acknowledged" if action == "acknowledge" else "resolved"
     return back("ui.incident_page", f"Incident #{incident.number} {word}.", incident_id=incident.id)
 

@@ -18,6 +18,7 @@ from gateway.auth import Level
 from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
+from gateway.domain import ApiToken, Incident, Integration, MaintenanceWindow, Service
 from gateway.http.ui._web import (
     Refused,
     back,
@@ -29,7 +30,7 @@ from gateway.http.ui._web import (
     requires,
     write,
 )
-from gateway.model import ApiToken, Incident, Integration, MaintenanceWindow, Service, Vendor
+from gateway.model import Vendor
 from gateway.store import Reader, Tx
 
 OPEN = ("triggered", "acknowledged")
