@@ -1,0 +1,77 @@
+"""The entry points: a configuration text or file → :class:`~gateway.config.Settings`."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from gateway.config.reader import Reader, locate_keys
+from gateway.config.sections import (
+    logging_settings,
+    logging_table,
+    plugin_settings,
+    plugins_table,
+    rate_limit_settings,
+    server_settings,
+    smtp_settings,
+    storage_settings,
+)
+from gateway.config.services import maintenance_configs, service_configs
+from gateway.config.settings import Settings
+from gateway.errors import ConfigError
+
+_SECTIONS = {
+    "server",
+    "storage",
+    "logging",
+    "plugins",
+    "services",
+    "maintenance_windows",
+    "smtp",
+    "rate_limit",
+}
+
+
+def parse_settings(text: str, *, source: Path | None = None) -> Settings:
+    """Parse and check a configuration text; raise :class:`ConfigError` on any problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            f"not valid TOML: {exc}", line=int(match.group(1)) if match else None
+        ) from exc
+    r = Reader(locate_keys(text))
+    r.only(data, _SECTIONS, "")
+    base = source.parent if source else Path.cwd()
+
+    # The sections are read in this order so that, of several mistakes, the one reported
+    # first stays the same as it always was.
+    storage = storage_settings(r, data, base)
+    logging_t = logging_table(r, data)
+    plugins_t = plugins_table(r, data)
+    services = service_configs(r, data)
+    windows = maintenance_configs(r, data, services)
+
+    return Settings(
+        server=server_settings(r, data),
+        storage=storage,
+        logging=logging_settings(r, logging_t),
+        plugins=plugin_settings(r, plugins_t),
+        services=services,
+        maintenance_windows=windows,
+        smtp=smtp_settings(r, data, base),
+        rate_limit=rate_limit_settings(r, data),
+        source=source,
+    )
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Read and parse a configuration file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    return parse_settings(text, source=path.resolve())

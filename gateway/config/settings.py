@@ -1,0 +1,147 @@
+"""The typed settings a configuration file becomes: frozen dataclasses and their defaults.
+
+Nothing here reads TOML; the parsers in :mod:`gateway.config.sections` and
+:mod:`gateway.config.services` build these objects, and the rest of the daemon only ever
+sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_BODY = 512 * 1024
+
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "console")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """``[server]``: the HTTP listener and the daemon process."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_size: int = DEFAULT_MAX_BODY
+    shutdown_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    read_timeout: int = 10
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    public_url: str | None = None
+    #: ``"auto"`` (one CPU picked at start), ``"off"``, or CPU numbers (gateway/affinity.py).
+    cpu_affinity: str | tuple[int, ...] = "auto"
+
+    @property
+    def listen(self) -> str:
+        """``host:port`` as Hypercorn's ``bind`` wants it."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """``[smtp]``: the built-in SMTP listener for email integrations."""
+
+    host: str = "127.0.0.1"
+    port: int = 2525
+    domain: str = "localhost"
+    max_message_size: int = 10 * 1024 * 1024
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+    @property
+    def listen(self) -> str:
+        """``host:port``."""
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """``[rate_limit]``: events per integration key over a sliding 60 s window (0: off)."""
+
+    events_per_minute: int = 0
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """``[storage]``: the SQLite database."""
+
+    path: Path = Path("alert-gateway.db")
+    synchronous: str = "FULL"
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: level and format (``auto`` is JSON unless on a terminal)."""
+
+    level: str = "info"
+    format: str = "auto"
+
+
+@dataclass(frozen=True)
+class IntegrationConfig:
+    """One ``[[services.integrations]]`` block."""
+
+    name: str
+    type: str | None
+    vendor: str | None
+    integration_key: str | None
+    integration_email: str | None
+    settings: dict[str, Any]
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One ``[[services]]`` block."""
+
+    name: str
+    description: str | None
+    status: str
+    alert_creation: str
+    urgency: str
+    acknowledgement_timeout: int | None
+    auto_resolve_timeout: int | None
+    alert_grouping: str | None
+    alert_grouping_timeout: int | None
+    integrations: tuple[IntegrationConfig, ...]
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    """One ``[[maintenance_windows]]`` block (services by name)."""
+
+    services: tuple[str, ...]
+    start: datetime
+    end: datetime
+    description: str | None
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    """``[plugins]``: which entry-point plugins not to load, and which must load."""
+
+    block: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    plugins: PluginSettings = field(default_factory=PluginSettings)
+    services: tuple[ServiceConfig, ...] = ()
+    maintenance_windows: tuple[MaintenanceConfig, ...] = ()
+    smtp: SmtpSettings | None = None
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    source: Path | None = None
