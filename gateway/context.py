@@ -21,13 +21,18 @@ class GatewayContext:
     plugins: PluginHost
     ingest: Ingest
     metrics: Metrics = field(default_factory=Metrics)
-    limiter: RateLimiter | None = None
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The ``[rate_limit]`` in force; the ingest pipeline applies it."""
+        return self.ingest.limiter
 
     def apply_settings(self, settings: Settings) -> None:
         """Adopt new settings: the rate limit is rebuilt only when it changed."""
         per_minute = settings.rate_limit.events_per_minute
+        current = self.ingest.limiter
         if per_minute <= 0:
-            self.limiter = None
-        elif self.limiter is None or self.limiter.per_minute != per_minute:
-            self.limiter = RateLimiter(per_minute)
+            self.ingest.limiter = None
+        elif current is None or current.per_minute != per_minute:
+            self.ingest.limiter = RateLimiter(per_minute)
         self.settings = settings

@@ -173,7 +173,7 @@ async def run(
             settings=settings,
             store=store,
             plugins=plugins,
-            ingest=Ingest(store, plugins),
+            ingest=Ingest(store, plugins, metrics),
             metrics=metrics,
         )
         context.apply_settings(settings)

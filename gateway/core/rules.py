@@ -7,6 +7,7 @@ event: dedup is exact without locks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -32,18 +33,23 @@ def event_details(event: Event) -> dict[str, Any]:
     return body
 
 
-def apply_event(tx: Tx, event: Event) -> Outcome:
+def apply_event(
+    tx: Tx, event: Event, *, admit: Callable[[Integration], bool] | None = None
+) -> Outcome:
     """Route one validated event to its service and apply the service's rules.
 
-    Raises :class:`InvalidRoutingKey` when no live integration owns the key.
+    Raises :class:`InvalidRoutingKey` when no live integration owns the key, or when
+    ``admit`` (the ingest pipeline's vendor check) refuses the integration it found.
     """
-    outcome, integration = _apply(tx, event)
+    outcome, integration = _apply(tx, event, admit)
     return replace(outcome, integration_id=integration.id, service_id=integration.service_id)
 
 
-def _apply(tx: Tx, event: Event) -> tuple[Outcome, Integration]:
+def _apply(
+    tx: Tx, event: Event, admit: Callable[[Integration], bool] | None
+) -> tuple[Outcome, Integration]:
     route = tx.route(event.routing_key, tx.now)
-    if route is None:
+    if route is None or (admit is not None and not admit(route[0])):
         raise InvalidRoutingKey()
     integration, service, in_maintenance = route
     if event.event_action == "change":

@@ -11,23 +11,22 @@ same :class:`~gateway.core.Ingest` seam as HTTP: one
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import structlog
 
 from gateway.config import SmtpSettings
 from gateway.context import GatewayContext
+from gateway.core.ingest import Refused, outcome_of
 from gateway.domain import Integration
 from gateway.errors import (
     EventError,
     InvalidRoutingKey,
     PayloadTooLarge,
-    PluginFailure,
     RateLimited,
     RetryLater,
 )
-from gateway.model import SMTP_METHOD, Event, InboundRequest, Outcome, Vendor
+from gateway.model import SMTP_METHOD, InboundRequest
 from gateway.store import Reader
 
 log = structlog.get_logger("gateway.email")
@@ -81,13 +80,6 @@ class Delivery:
         self.context = context
         self.settings = settings
 
-    def vendor_for(self, integration: Integration) -> Vendor | None:
-        """The vendor that parses mail for ``integration`` (the email vendor, normally)."""
-        plugins = self.context.plugins
-        if integration.vendor_id:
-            return plugins.vendor(integration.vendor_id)
-        return plugins.vendor_by_type(integration.type)
-
     async def lookup(self, addresses: tuple[str, ...]) -> dict[str, Integration | None]:
         """Find the integration of each address, in one read snapshot."""
         domain = self.settings.domain
@@ -112,7 +104,7 @@ class Delivery:
         except RetryLater:
             log.warning("smtp.recipient_deferred", recipient=address)
             return STORE_UNAVAILABLE
-        if integration is None or self.vendor_for(integration) is None:
+        if integration is None or self.context.plugins.vendor_for(integration) is None:
             log.info("smtp.recipient_unknown", recipient=address)
             return f"550 5.1.1 <{address}>: no such integration address"
         return OK_RCPT
@@ -121,73 +113,35 @@ class Delivery:
         """Turn the message into events for every recipient, commit them, and reply.
 
         The reply is 250 only once every event is on disk. The events of all
-        recipients are committed together, so the one reply SMTP allows after
-        DATA is true for each of them.
+        recipients are committed together (one :meth:`Ingest.handle` call), so the
+        one reply SMTP allows after DATA is true for each of them.
         """
-        started = time.perf_counter()
         bound = log.bind(sender=mail.mail_from, recipients=list(mail.rcpt_tos), peer=mail.peer)
-        events: list[Event] = []
-        vendor_ids: list[str] = []
         try:
-            for address, integration in (await self.lookup(mail.rcpt_tos)).items():
-                if integration is None:
-                    # Deleted between RCPT and DATA: the others still get the mail.
-                    bound.info("smtp.recipient_vanished", recipient=address)
-                    continue
-                parsed = await self._parse(address, integration, mail)
-                events.extend(parsed)
-                vendor_ids.extend(self._vendor_id(integration) for _ in parsed)
-            if self.context.limiter is not None:
-                self.context.limiter.check(events)
-            outcomes = await self.context.ingest.commit(events)
-        except Exception as exc:
-            return self._refused(bound, exc, events, vendor_ids)
-        return self._accepted(bound, events, vendor_ids, outcomes, started)
-
-    def _vendor_id(self, integration: Integration) -> str:
-        vendor = self.vendor_for(integration)
-        return vendor.id if vendor else "unknown"
-
-    async def _parse(self, address: str, integration: Integration, mail: Mail) -> list[Event]:
-        vendor = self.vendor_for(integration)
-        if vendor is None or not integration.integration_key:
-            log.warning("smtp.integration_unroutable", recipient=address)
-            return []
-        request = InboundRequest(
-            method=SMTP_METHOD,
-            path="smtp",
-            headers={
-                "content-type": "message/rfc822",
-                "x-smtp-mail-from": mail.mail_from,
-                "x-smtp-rcpt-to": address,
-                "x-smtp-peer": mail.peer,
-            },
-            body=mail.content,
-            integration_key=integration.integration_key,
-            settings=integration.settings,
-        )
-        ingest = self.context.ingest
-        return ingest.prepare(vendor, await ingest.parse(vendor, request))
-
-    def _accepted(
-        self,
-        bound: structlog.typing.FilteringBoundLogger,
-        events: list[Event],
-        vendor_ids: list[str],
-        outcomes: list[Outcome],
-        started: float,
-    ) -> str:
-        metrics = self.context.metrics
-        if not events:
-            metrics.smtp_messages.labels("discarded").inc()
-            bound.info("smtp.message_discarded")
-            return "250 2.0.0 Message accepted; discarded by the integration's rules"
-        metrics.smtp_messages.labels("accepted").inc()
-        for vendor_id, outcome in zip(vendor_ids, outcomes, strict=False):
-            counted = "suppressed" if outcome.status == "suppressed" else "accepted"
-            metrics.events.labels(vendor_id, outcome.event_action, counted).inc()
-        if vendor_ids:
-            metrics.ingest_seconds.labels(vendor_ids[0]).observe(time.perf_counter() - started)
+            found = await self.lookup(mail.rcpt_tos)
+        except RetryLater as exc:
+            return self._reply_refused(bound, exc)
+        requests: list[InboundRequest] = []
+        for address, integration in found.items():
+            if integration is None:
+                # Deleted between RCPT and DATA: the others still get the mail.
+                bound.info("smtp.recipient_vanished", recipient=address)
+            elif (
+                not integration.integration_key
+                or self.context.plugins.vendor_for(integration) is None
+            ):
+                bound.warning("smtp.integration_unroutable", recipient=address)
+            else:
+                requests.append(mail_request(mail, address, integration.integration_key))
+        if not requests:
+            return self._discarded(bound)
+        result = await self.context.ingest.handle(*requests, logger=bound)
+        if isinstance(result, Refused):
+            return self._reply_refused(bound, result.error)
+        if not result.events:
+            return self._discarded(bound)
+        self.context.metrics.smtp_messages.labels("accepted").inc()
+        outcomes = result.outcomes
         bound.info(
             "smtp.message_accepted",
             events=len(outcomes),
@@ -196,43 +150,55 @@ class Delivery:
         )
         return f"250 2.0.0 Message accepted; {len(outcomes)} event(s) committed"
 
-    def _refused(
-        self,
-        bound: structlog.typing.FilteringBoundLogger,
-        exc: Exception,
-        events: list[Event],
-        vendor_ids: list[str],
-    ) -> str:
-        """Map a failure to its SMTP reply: 4xx when a retry may succeed, 5xx when never."""
-        metrics = self.context.metrics
+    def _discarded(self, bound: structlog.typing.FilteringBoundLogger) -> str:
+        self.context.metrics.smtp_messages.labels("discarded").inc()
+        bound.info("smtp.message_discarded")
+        return "250 2.0.0 Message accepted; discarded by the integration's rules"
+
+    def _reply_refused(self, bound: structlog.typing.FilteringBoundLogger, exc: Exception) -> str:
+        """Map a refusal to its SMTP reply: 4xx when a retry may succeed, 5xx when never.
+
+        The events were already counted and logged by the pipeline; this counts the
+        message and logs the reply.
+        """
         if isinstance(exc, RetryLater | InvalidRoutingKey):
             # InvalidRoutingKey here means an integration vanished mid-commit: the
             # sender's retry is answered afresh at RCPT.
-            reply, outcome, metric = STORE_UNAVAILABLE, "unavailable", "deferred"
+            reply, metric = STORE_UNAVAILABLE, "deferred"
         elif isinstance(exc, RateLimited):
-            reply, outcome, metric = RATE_LIMITED, "rate_limited", "deferred"
+            reply, metric = RATE_LIMITED, "deferred"
         elif isinstance(exc, PayloadTooLarge):
-            reply, outcome, metric = TOO_BIG, "invalid", "rejected"
+            reply, metric = TOO_BIG, "rejected"
         elif isinstance(exc, EventError):
             detail = " ".join(str(exc).split())[:200] or "invalid event"
-            reply, outcome, metric = REFUSED.format(detail=detail), "invalid", "rejected"
+            reply, metric = REFUSED.format(detail=detail), "rejected"
         else:
             # A plugin's bug or ours: 451 keeps the mail in the sender's queue until it
             # is fixed, where a 5xx would bounce it (and lose the page).
-            if isinstance(exc, PluginFailure):
-                metrics.plugin_errors.labels(exc.plugin).inc()
-            else:
-                bound.exception("smtp.internal_error")
-            reply, outcome, metric = STORE_UNAVAILABLE, "error", "deferred"
-        metrics.smtp_messages.labels(metric).inc()
-        for vendor_id, event in zip(vendor_ids, events, strict=False):
-            metrics.events.labels(vendor_id, event.event_action, outcome).inc()
+            reply, metric = STORE_UNAVAILABLE, "deferred"
+        self.context.metrics.smtp_messages.labels(metric).inc()
         level = "warning" if metric == "deferred" else "info"
         getattr(bound, level)(
             "smtp.message_deferred" if metric == "deferred" else "smtp.message_rejected",
-            outcome=outcome,
+            outcome=outcome_of(exc),
             error=type(exc).__name__,
             detail=str(exc)[:200],
             reply=reply,
         )
         return reply
+
+
+def mail_request(mail: Mail, address: str, integration_key: str) -> InboundRequest:
+    """The :class:`InboundRequest` a vendor sees of a mail to one recipient integration."""
+    return InboundRequest(
+        method=SMTP_METHOD,
+        path="smtp",
+        headers={
+            "content-type": "message/rfc822",
+            "x-smtp-mail-from": mail.mail_from,
+            "x-smtp-rcpt-to": address,
+            "x-smtp-peer": mail.peer,
+        },
+        body=mail.content,
+        integration_key=integration_key,
+    )

@@ -8,8 +8,7 @@ through to ``fallback`` (the REST API, UI and ops pages).
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from itertools import count
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,19 +17,16 @@ import msgspec
 import structlog
 
 from gateway.context import GatewayContext
-from gateway.domain import Integration
+from gateway.core.ingest import Refused
 from gateway.errors import (
-    EventError,
     InvalidEvent,
-    InvalidRoutingKey,
     PayloadTooLarge,
     PluginFailure,
     RateLimited,
     RetryLater,
     UnrecognizedEvent,
 )
-from gateway.logs import redact
-from gateway.model import Event, InboundRequest, Outcome, Response, Vendor
+from gateway.model import InboundRequest, Outcome, Response, Vendor
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -220,144 +216,50 @@ class IngestApp:
                 ),
             )
             return
+        key = None
+        if key_match is not None:
+            key = key_match.group("a") or key_match.group("b") or key_match.group("c")
         try:
-            response = await self._handle(scope, receive, vendor, key_match)
+            response = await self._handle(scope, receive, vendor, key)
         except ConnectionAbortedError:
             return
         await send_response(send, response)
 
-    async def _route_by_key(self, key: str) -> tuple[Vendor, Integration]:
-        integration = await self.ingest.integration_for_key(key)
-        if integration is None:
-            raise InvalidRoutingKey()
-        vendor = (
-            self.plugins.vendor(integration.vendor_id)
-            if integration.vendor_id
-            else self.plugins.vendor_by_type(integration.type)
-        )
-        if vendor is None:
-            raise InvalidEvent([f"integration type {integration.type} does not accept HTTP events"])
-        return vendor, integration
-
-    def _check_rate(self, events: list[Event]) -> None:
-        limiter = self.context.limiter
-        if limiter is None:
-            return
-        for event in events:
-            if not limiter.allow(event.routing_key):
-                raise RateLimited(limiter.per_minute)
-
     async def _handle(
-        self, scope: Scope, receive: Receive, vendor: Vendor | None, key_match: re.Match[str] | None
+        self, scope: Scope, receive: Receive, vendor: Vendor | None, key: str | None
     ) -> Response:
-        request_id = next(_request_ids)
-        bound = log.bind(request_id=request_id, path=scope["path"])
-        events: list[Event] = []
-        request: InboundRequest | None = None
-        started = time.perf_counter()
+        """Read the body, hand the request to the pipeline, render its answer."""
+        bound = log.bind(request_id=next(_request_ids), path=scope["path"])
         try:
             body = await read_body(scope, receive, self.context.settings.server.max_body_size)
-            key: str | None = None
-            settings: Mapping[str, Any] = {}
-            if key_match is not None:
-                key = key_match.group("a") or key_match.group("b") or key_match.group("c")
-                vendor, integration = await self._route_by_key(key)
-                settings = integration.settings
-                bound = bound.bind(integration_id=integration.id, service_id=integration.service_id)
-            assert vendor is not None
-            request = InboundRequest(
-                method=scope["method"],
-                path=scope["path"],
-                headers=_headers(scope),
-                body=body,
-                query=_query(scope),
-                integration_key=key,
-                settings=settings,
-            )
-            events = self.ingest.prepare(vendor, await self.ingest.parse(vendor, request))
-            self._check_rate(events)
-            outcomes = await self.ingest.commit(events, expect_key=key)
-        except (EventError, RetryLater, PluginFailure) as exc:
-            if key_match is not None and isinstance(exc, InvalidRoutingKey):
-                # The URL's integration went away after its lookup was cached: answer
-                # exactly as for a key that is unknown when the request arrives.
-                self.ingest.forget_keys()
-                return self._refused(bound, None, [], exc)
-            self._after(vendor, request, committed=False)
-            return self._refused(bound, vendor, events, exc)
-        except Exception as exc:  # a bug of ours: answer 500 with JSON, never a traceback page
-            bound.exception("event.internal_error")
-            self._after(vendor, request, committed=False)
-            return self._refused(bound, vendor, events, exc)
-        self._after(vendor, request, committed=True)
-        vendor_id = vendor.id
-        self.metrics.ingest_seconds.labels(vendor_id).observe(time.perf_counter() - started)
-        # Accepted events are the normal case: debug, so a busy gateway's log holds what
-        # needs attention (rejections, failures); the store's timeline records every event.
-        for event, outcome in zip(events, outcomes, strict=False):
-            counted = "suppressed" if outcome.status == "suppressed" else "accepted"
-            self.metrics.events.labels(vendor_id, outcome.event_action, counted).inc()
-            bound.debug(
-                "event.accepted",
-                vendor=vendor_id,
-                routing_key=redact(event.routing_key),
-                integration_id=outcome.integration_id,
-                service_id=outcome.service_id,
-                event_action=outcome.event_action,
-                dedup_key=outcome.dedup_key[:64],
-                outcome=outcome.status,
-            )
+        except PayloadTooLarge as exc:
+            return self._render_refused(self.ingest.refuse(exc, vendor=vendor, logger=bound))
+        request = InboundRequest(
+            method=scope["method"],
+            path=scope["path"],
+            headers=_headers(scope),
+            body=body,
+            query=_query(scope),
+            integration_key=key,
+        )
+        result = await self.ingest.handle(request, logger=bound)
+        if isinstance(result, Refused):
+            return self._render_refused(result)
+        vendor = result.vendor
         if vendor.render_success is None:
-            return default_success(outcomes)
+            return default_success(result.outcomes)
         try:
-            return vendor.render_success(outcomes)
+            return vendor.render_success(result.outcomes)
         except Exception:
             # The events are committed: acknowledge them (v2's body) rather than invite a retry.
-            plugin = self.plugins.vendor_plugin.get(vendor_id, vendor_id)
-            self.metrics.plugin_errors.labels(plugin).inc()
-            bound.exception("plugin.hook_failed", plugin=plugin, hook="render_success")
-            return default_success(outcomes)
-
-    def _after(
-        self, vendor: Vendor | None, request: InboundRequest | None, *, committed: bool
-    ) -> None:
-        """Tell the vendor whether its request's events are on disk (isolating its bugs)."""
-        if vendor is None or request is None or vendor.after_request is None:
-            return
-        try:
-            vendor.after_request(request, committed)
-        except Exception:
             plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)
             self.metrics.plugin_errors.labels(plugin).inc()
-            log.exception("plugin.hook_failed", plugin=plugin, hook="after_request")
+            bound.exception("plugin.hook_failed", plugin=plugin, hook="render_success")
+            return default_success(result.outcomes)
 
-    def _refused(
-        self, bound: Any, vendor: Vendor | None, events: list[Event], exc: Exception
-    ) -> Response:
-        """Log and count a request that was not accepted, and render its answer."""
-        vendor_id = vendor.id if vendor else "unknown"
-        if isinstance(exc, RateLimited):
-            outcome, level = "rate_limited", "info"
-        elif isinstance(exc, EventError):
-            outcome, level = "invalid", "info"
-        elif isinstance(exc, RetryLater):
-            outcome, level = "unavailable", "warning"
-        else:
-            outcome, level = "error", "error"
-        if isinstance(exc, PluginFailure):
-            self.metrics.plugin_errors.labels(exc.plugin).inc()
-        actions: list[str] = [e.event_action for e in events] or ["unknown"]
-        for action in actions:
-            self.metrics.events.labels(vendor_id, action, outcome).inc()
-        if outcome != "error":
-            getattr(bound, level)(
-                "event.refused",
-                vendor=vendor_id,
-                outcome=outcome,
-                event_action=actions[0],
-                error=type(exc).__name__,
-                detail=str(exc)[:200],
-            )
+    def _render_refused(self, refused: Refused) -> Response:
+        """The answer to a refused request: the vendor's own error body where it has one."""
+        vendor, exc = refused.vendor, refused.error
         response = render_error(vendor, exc)
         if (
             vendor is not None
