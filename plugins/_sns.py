@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from gateway.errors import InvalidEvent, RetryLater
-from plugins._vendor import clip, invalid_type
+
+from ._vendor import clip, invalid_type
 
 log = structlog.get_logger(__name__)
 

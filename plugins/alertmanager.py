@@ -19,7 +19,8 @@ from gateway import cef
 from gateway.errors import InvalidEvent
 from gateway.hookspecs import hookimpl
 from gateway.model import Event, InboundRequest, Link, Vendor
-from plugins._vendor import (
+
+from ._vendor import (
     decode_json_object,
     finish,
     invalid_type,

@@ -30,8 +30,9 @@ from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.hookspecs import hookimpl
 from gateway.logs import redact
 from gateway.model import Event, InboundRequest, Link, Vendor
-from plugins import _sns
-from plugins._vendor import (
+
+from . import _sns
+from ._vendor import (
     NotJson,
     SeenIds,
     clip,

@@ -38,7 +38,8 @@ from gateway import cef
 from gateway.errors import InvalidEvent, PayloadTooLarge, RetryLater
 from gateway.hookspecs import hookimpl
 from gateway.model import SMTP_METHOD, Event, InboundRequest, Vendor
-from plugins._vendor import clip, finish, rfc3339
+
+from ._vendor import clip, finish, rfc3339
 
 log = structlog.get_logger(__name__)
 

@@ -24,7 +24,8 @@ from gateway.model import (
     Response,
     Vendor,
 )
-from plugins._vendor import decode_json_object
+
+from ._vendor import decode_json_object
 
 VENDOR_ID = "events_api_v1"
 INTEGRATION_TYPE = "generic_events_api_inbound_integration"

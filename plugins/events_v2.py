@@ -13,7 +13,8 @@ from gateway import cef
 from gateway.errors import InvalidEvent
 from gateway.hookspecs import hookimpl
 from gateway.model import Event, Image, InboundRequest, Link, Outcome, Response, Vendor
-from plugins._vendor import decode_json_object, invalid_type
+
+from ._vendor import decode_json_object, invalid_type
 
 VENDOR_ID = "events_api_v2"
 INTEGRATION_TYPE = "events_api_v2_inbound_integration"

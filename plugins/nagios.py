@@ -22,7 +22,8 @@ from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.hookspecs import hookimpl
 from gateway.logs import redact
 from gateway.model import Event, InboundRequest, Link, Outcome, Response, Vendor
-from plugins._vendor import clip, epoch_timestamp, finish, unknown_settings
+
+from ._vendor import clip, epoch_timestamp, finish, unknown_settings
 
 log = structlog.get_logger(__name__)
 

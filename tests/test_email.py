@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from alert_gateway_plugins.email import OPEN_INCIDENT_KEY, message_key
 
 from gateway.testing import gateway_running
-from plugins.email import OPEN_INCIDENT_KEY, message_key
 from tests.support import SAMPLES, Daemon, key, v2
 from tests.tls import make_ca_and_server
 

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,3 +279,41 @@ def test_the_example_plugins_own_tests_pass(installed: Installed) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+# -- packaging of the built-in plugins -------------------------------------------------------------
+
+
+def _packages_on_disk() -> set[str]:
+    """Every package of the source tree, under the name it is installed as."""
+    names = set()
+    for folder, installed_as in (("gateway", "gateway"), ("plugins", "alert_gateway_plugins")):
+        for init in (REPO / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(REPO / folder).parts
+            if "__pycache__" not in parts:
+                names.add(".".join((installed_as, *parts)))
+    return names
+
+
+def test_every_package_of_the_tree_is_installed() -> None:
+    # pyproject.toml lists the packages by hand (setuptools' find cannot install the folder
+    # plugins/ under another name): a new subpackage missing from the list would be left out
+    # of every wheel while the editable install hides it.
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert set(setuptools["packages"]) == _packages_on_disk()
+    assert setuptools["package-dir"] == {"alert_gateway_plugins": "plugins"}
+
+
+def test_the_built_in_plugins_install_under_a_name_of_their_own(tmp_path: Path) -> None:
+    # Run from elsewhere than the checkout, so only what pip installed can be imported.
+    probe = (
+        "import importlib.metadata as md, importlib.util as u; "
+        "import alert_gateway_plugins.events_v2; "
+        "print(u.find_spec('plugins') is None); "
+        "print(sorted({ep.value.split('.')[0] for ep in md.entry_points("
+        "group='alert_gateway.plugins') if ep.dist and ep.dist.name == 'alert-gateway'}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = python("-c", probe, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["True", "['alert_gateway_plugins']"]

@@ -21,13 +21,13 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from alert_gateway_plugins import cloudwatch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.domain import Alert, Incident, LogEntry
 from gateway.model import MAX_EVENT_BYTES
 from gateway.testing import TestGateway, gateway_running
-from plugins import cloudwatch
 from tests.plugins.test_alertmanager import GROUP_KEY, firing_alert, native, webhook
 from tests.support import SAMPLES, Daemon, key, v2
 

@@ -14,12 +14,12 @@ import json
 from typing import Any
 
 import pytest
+from alert_gateway_plugins import alertmanager
 
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
-from plugins import alertmanager
 from tests.support import SAMPLES
 
 KEY = "a1e97a9a9e90000000000000000000c3"

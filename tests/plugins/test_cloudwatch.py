@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+from alert_gateway_plugins import _sns, cloudwatch
+from alert_gateway_plugins._vendor import SeenIds
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -29,8 +31,6 @@ from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
-from plugins import _sns, cloudwatch
-from plugins._vendor import SeenIds
 from tests.support import SAMPLES
 
 KEY = "c1oudwatch0000000000000000000001"

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from alert_gateway_plugins import datadog
 
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
-from plugins import datadog
 from tests.support import SAMPLES
 
 KEY = "da7ad0900000000000000000000000a1"

@@ -9,13 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from alert_gateway_plugins import email as email_vendor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import cef
 from gateway.errors import InvalidEvent, PayloadTooLarge, RetryLater
 from gateway.model import MAX_EVENT_BYTES, Event, InboundRequest
-from plugins import email as email_vendor
 from tests.support import SAMPLES
 
 KEY = "e0a1e0a1e0a1e0a1e0a1e0a1e0a1e0a1"

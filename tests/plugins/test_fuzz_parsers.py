@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 
 import msgspec
 import trio
+from alert_gateway_plugins import alertmanager, cloudwatch, datadog, nagios
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import MAX_EVENT_BYTES, Event, InboundRequest, Vendor
-from plugins import alertmanager, cloudwatch, datadog, nagios
 from tests.plugins.test_cloudwatch import (
     OWN_CERT_URL,
     SUBSCRIBE_URL,

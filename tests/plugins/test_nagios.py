@@ -6,12 +6,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from alert_gateway_plugins import nagios
 
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest, Outcome
 from gateway.plugins import load_plugins
-from plugins import nagios
 from tests.support import SAMPLES
 
 SAMPLE_KEY = "3f8c1a9e52d04b7fa6e2c71d0b94e5aa"
