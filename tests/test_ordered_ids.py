@@ -12,7 +12,7 @@ import pytest
 from gateway import ids as model
 from gateway.clock import SystemClock
 from gateway.store import Tx, open_sync
-from gateway.store import queries as store_queries
+from gateway.store import base as store_base
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_clash_with_another_process_takes_the_next_id(
     service = tx.insert_service(name="Clash")
     taken = tx.insert_log_entry("note", service_id=service.id, integration_id=None)
     offered = iter([taken, "R" + "Z" * 13])
-    monkeypatch.setattr(store_queries, "new_ordered_id", lambda prefix: next(offered))
+    monkeypatch.setattr(store_base, "new_ordered_id", lambda prefix: next(offered))
     again = tx.insert_log_entry("note", service_id=service.id, integration_id=None)
     assert again == "R" + "Z" * 13
     assert tx.count("log_entries") == 2
@@ -66,7 +66,7 @@ def test_endless_clashes_fail_the_job_instead_of_looping(
 ) -> None:
     service = tx.insert_service(name="Stuck")
     taken = tx.insert_log_entry("note", service_id=service.id, integration_id=None)
-    monkeypatch.setattr(store_queries, "new_ordered_id", lambda prefix: taken)
+    monkeypatch.setattr(store_base, "new_ordered_id", lambda prefix: taken)
     with pytest.raises(sqlite3.IntegrityError, match=r"log_entries\.id"):
         tx.insert_log_entry("note", service_id=service.id, integration_id=None)
     assert tx.count("log_entries") == 1

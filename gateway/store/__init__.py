@@ -1,7 +1,15 @@
 """The store: SQLite in WAL mode, one writer thread, read connections.
 
 Public surface: :class:`Store` (open, :meth:`~Store.write`, :meth:`~Store.read`,
-close), :class:`Tx` and :class:`Reader` (the query methods jobs receive).
+close), :class:`Tx` and :class:`Reader` (the query methods jobs receive), ``connect``
+and ``open_sync`` (connections with the gateway's pragmas).
+
+Inside: ``queries`` composes :class:`Reader` and :class:`Tx` from one pair of mixins per
+aggregate (``services``, ``maintenance``, ``incidents``, ``incident_lists``,
+``timeline``, ``tokens``; shared helpers in ``base``). Their SQL reaches the database
+only through the ``seam.Database`` protocol, which ``sqlite.SqliteDatabase`` implements;
+``writer`` runs jobs in the writer thread, ``schema`` holds the migrations, ``offline``
+gives the CLI the same methods synchronously, ``admin`` backs up and checks the file.
 """
 
 from __future__ import annotations
@@ -20,42 +28,16 @@ from gateway.errors import StoreUnavailable
 from gateway.model import IncidentChange
 from gateway.store.queries import Reader, Tx
 from gateway.store.schema import SCHEMA_VERSION, migrate
+from gateway.store.sqlite import connect, open_sync
 from gateway.store.writer import BatchStats, Writer
 
-__all__ = ["SCHEMA_VERSION", "BatchStats", "Reader", "Store", "Tx", "connect"]
+__all__ = ["SCHEMA_VERSION", "BatchStats", "Reader", "Store", "Tx", "connect", "open_sync"]
 
 T = TypeVar("T")
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 READ_CONNECTIONS = 4
 
 log = structlog.get_logger("gateway.store")
-
-
-def connect(
-    path: str | Path, *, synchronous: str = "FULL", readonly: bool = False
-) -> sqlite3.Connection:
-    """Open a connection with the gateway's pragmas (WAL, foreign keys, busy timeout).
-
-    Transactions are managed explicitly (``isolation_level=None``).
-    """
-    if readonly:
-        conn = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-        )
-    else:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 5000")
-    return conn
-
-
-def open_sync(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
-    """Open (creating and migrating if needed) a database for synchronous use (CLI)."""
-    conn = connect(path, synchronous=synchronous)
-    migrate(conn)
-    return conn
 
 
 class Store:

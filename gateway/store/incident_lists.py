@@ -1,0 +1,175 @@
+"""Incidents many at a time: the REST list and search, and the counts pages and metrics show.
+
+Read-only. :data:`INCIDENT_ORDER` maps each REST ``sort_by`` field of
+:data:`gateway.domain.INCIDENT_SORT_FIELDS` to its SQL; it is built from that tuple and
+refuses to load when the two disagree, so a field cannot be added on one side only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from gateway.domain import INCIDENT_SORT_FIELDS, Incident
+from gateway.store.base import ReadBase
+from gateway.store.incidents import INCIDENT_COLS, incident_row
+
+# The SQL of each ordering; urgency sorts high above low. Open incidents (no resolved_at)
+# sort before resolved ones ascending, after them descending: SQLite's rule for NULL,
+# spelled out with coalesce because other databases put NULLs the other way round (no
+# index serves this order, so the sort costs the same).
+_ORDER_SQL: Final = {
+    "incident_number": "number",
+    "created_at": "created_at",
+    "resolved_at": "coalesce(resolved_at, '')",
+    "urgency": "CASE urgency WHEN 'high' THEN 1 ELSE 0 END",
+}
+
+
+def order_table(fields: Iterable[str], sql: Mapping[str, str]) -> dict[str, str]:
+    """``{field: SQL}`` for exactly ``fields``, in their order.
+
+    Raises ``LookupError`` when a field has no SQL or SQL names no field: the two
+    lists live in different rooms and must not drift apart.
+    """
+    fields = tuple(fields)
+    missing = [f for f in fields if f not in sql]
+    extra = [f for f in sql if f not in fields]
+    if missing or extra:
+        raise LookupError(
+            f"incident sort fields and their SQL disagree: no SQL for {missing}, "
+            f"SQL for unknown {extra}"
+        )
+    return {f: sql[f] for f in fields}
+
+
+#: The SQL for each incident list ordering, by REST ``sort_by`` name.
+INCIDENT_ORDER: Final = order_table(INCIDENT_SORT_FIELDS, _ORDER_SQL)
+
+
+class IncidentListReads(ReadBase):
+    """Pages of incidents, and counts by service, status and incident."""
+
+    def incidents(
+        self,
+        *,
+        service_id: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Incident]:
+        """Incidents, newest first, optionally by service and status."""
+        where, params = [], []
+        if service_id:
+            where.append("service_id = ?")
+            params.append(service_id)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.fetch_all(
+            f"SELECT {INCIDENT_COLS} FROM incidents {clause} ORDER BY number DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [incident_row(r) for r in rows]
+
+    def search_incidents(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        service_ids: Sequence[str] = (),
+        urgencies: Sequence[str] = (),
+        incident_key: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        order: Sequence[tuple[str, bool]] = (("incident_number", False),),
+        limit: int = 25,
+        offset: int = 0,
+    ) -> tuple[list[Incident], int]:
+        """One page of incidents matching every given filter, and how many match in all.
+
+        ``incident_key`` also matches the ``alert_key`` of an incident's alerts
+        (PagerDuty's rule); ``since`` is inclusive, ``until`` exclusive, both on
+        ``created_at``. ``order`` is ``(INCIDENT_ORDER name, descending)`` pairs;
+        the incident number breaks ties so pages never overlap.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("status", statuses),
+            ("service_id", service_ids),
+            ("urgency", urgencies),
+        ):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if incident_key is not None:
+            where.append(
+                "(incident_key = ? OR EXISTS (SELECT 1 FROM alerts a "
+                "WHERE a.incident_id = incidents.id AND a.alert_key = ?))"
+            )
+            params.extend((incident_key, incident_key))
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("created_at < ?")
+            params.append(until)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        total = self._db.fetch_value(f"SELECT count(*) FROM incidents{clause}", params)
+        terms = [f"{INCIDENT_ORDER[name]} {'DESC' if desc else 'ASC'}" for name, desc in order]
+        terms.append("number ASC")
+        rows = self._db.fetch_all(
+            f"SELECT {INCIDENT_COLS} FROM incidents{clause} ORDER BY {', '.join(terms)} "
+            "LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [incident_row(r) for r in rows], int(total)
+
+    def alert_counts(self, incident_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """``(triggered, resolved)`` alert counts for each of these incidents that has alerts."""
+        if not incident_ids:
+            return {}
+        # CASE rather than summing a comparison: a boolean is not a number everywhere.
+        rows = self._db.fetch_all(
+            "SELECT incident_id, "
+            "sum(CASE WHEN status = 'triggered' THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END) FROM alerts "
+            f"WHERE incident_id IN ({', '.join('?' * len(incident_ids))}) GROUP BY incident_id",
+            tuple(incident_ids),
+        )
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    def open_incident_statuses(self, service_id: str | None = None) -> dict[str, set[str]]:
+        """For each service with open incidents, which open statuses it has.
+
+        One query for every service (or just ``service_id``), so a service list
+        can show PagerDuty's critical/warning status without a query per row.
+        """
+        sql = "SELECT DISTINCT service_id, status FROM incidents WHERE status != 'resolved'"
+        params: tuple[str, ...] = ()
+        if service_id is not None:
+            sql += " AND service_id = ?"
+            params = (service_id,)
+        found: dict[str, set[str]] = {}
+        for sid, status in self._db.fetch_all(sql, params):
+            found.setdefault(sid, set()).add(status)
+        return found
+
+    def open_incident_counts(self) -> list[tuple[str, str, int]]:
+        """``(service name, status, count)`` for every service with open incidents."""
+        rows = self._db.fetch_all(
+            "SELECT s.name, i.status, count(*) FROM incidents i JOIN services s "
+            "ON s.id = i.service_id WHERE i.status != 'resolved' GROUP BY s.name, i.status"
+        )
+        return [(name, status, int(n)) for name, status, n in rows]
+
+    def open_incident_counts_by_service(self) -> dict[str, dict[str, int]]:
+        """``{service id: {open status: count}}`` for every service with open incidents."""
+        found: dict[str, dict[str, int]] = {}
+        for sid, status, n in self._db.fetch_all(
+            "SELECT service_id, status, count(*) FROM incidents WHERE status != 'resolved' "
+            "GROUP BY service_id, status"
+        ):
+            found.setdefault(sid, {})[status] = int(n)
+        return found

@@ -1,0 +1,293 @@
+"""The store's seam: aggregate modules reach the database only through ``Database``.
+
+Also: the SQL that crosses the seam keeps the conventions ``gateway/store/seam.py``
+promises a second backend (qmark parameters only, none of SQLite's own dialect), and
+the incident orderings cannot drift from ``gateway.domain.INCIDENT_SORT_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import gateway.store
+from gateway import domain
+from gateway.clock import FakeClock
+from gateway.store import Tx, open_sync, queries
+from gateway.store.incident_lists import INCIDENT_ORDER, order_table
+from gateway.store.seam import Database, Params, Row
+from gateway.store.sqlite import SqliteDatabase
+
+STORE = Path(gateway.store.__file__).parent
+#: The modules holding the aggregates' SQL, and what they share.
+AGGREGATES = (
+    "base",
+    "services",
+    "maintenance",
+    "incidents",
+    "incident_lists",
+    "timeline",
+    "tokens",
+)
+SEAM_METHODS = {"execute", "execute_many", "fetch_one", "fetch_all", "fetch_value", "try_insert"}
+DRIVER_METHODS = {"executemany", "executescript", "fetchone", "fetchall", "fetchmany", "cursor"}
+# SQL a second backend would have to rewrite; none of it may cross the seam.
+SQLITE_ONLY = re.compile(
+    r"INSERT OR|ON CONFLICT|RETURNING|\bjson_|strftime|julianday|datetime\(|\browid\b"
+    r"|total_changes|changes\(\)|last_insert_rowid|\bGLOB\b|\bifnull\b|\bPRAGMA\b",
+    re.IGNORECASE,
+)
+
+
+def _tree(name: str) -> ast.Module:
+    return ast.parse((STORE / f"{name}.py").read_text(), filename=f"{name}.py")
+
+
+@pytest.mark.parametrize("name", AGGREGATES)
+def test_aggregate_modules_know_no_driver(name: str) -> None:
+    for node in ast.walk(_tree(name)):
+        if isinstance(node, ast.Import):
+            assert all(a.name.split(".")[0] != "sqlite3" for a in node.names), name
+        if isinstance(node, ast.ImportFrom):
+            assert node.module not in {"sqlite3", "gateway.store.sqlite"}, name
+        if isinstance(node, ast.Attribute):
+            assert node.attr != "conn", f"{name}.py:{node.lineno} uses the raw connection"
+
+
+@pytest.mark.parametrize("name", AGGREGATES)
+def test_every_statement_goes_through_self_db(name: str) -> None:
+    for node in ast.walk(_tree(name)):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        method = node.func
+        assert method.attr not in DRIVER_METHODS, f"{name}.py:{node.lineno} calls the driver"
+        if method.attr in SEAM_METHODS:
+            target = method.value
+            assert (
+                isinstance(target, ast.Attribute)
+                and target.attr == "_db"
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            ), f"{name}.py:{node.lineno} runs SQL on something other than self._db"
+
+
+def test_sqlite_database_is_exactly_the_protocol() -> None:
+    def public(cls: type) -> set[str]:
+        return {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
+
+    assert public(SqliteDatabase) == public(Database) == SEAM_METHODS
+
+
+def test_incident_orderings_are_the_domains_sort_fields() -> None:
+    assert tuple(INCIDENT_ORDER) == domain.INCIDENT_SORT_FIELDS
+    assert queries.INCIDENT_ORDER is INCIDENT_ORDER
+
+
+def test_a_sort_field_without_sql_or_sql_without_a_field_refuses_to_load() -> None:
+    sql = {"incident_number": "number", "urgency": "urgency"}
+    assert order_table(("urgency", "incident_number"), sql) == {
+        "urgency": "urgency",
+        "incident_number": "number",
+    }
+    with pytest.raises(LookupError, match="no SQL for \\['title'\\]"):
+        order_table(("incident_number", "urgency", "title"), sql)
+    with pytest.raises(LookupError, match="SQL for unknown \\['urgency'\\]"):
+        order_table(("incident_number",), sql)
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    conn = open_sync(tmp_path / "seam.db")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_try_insert_reports_only_the_named_clash(conn: sqlite3.Connection) -> None:
+    db = SqliteDatabase(conn)
+    insert = "INSERT INTO api_tokens (id, name, role, token_hash, last4, created_at) "
+    insert += "VALUES (?, ?, ?, ?, ?, ?)"
+    assert db.try_insert(insert, ("T1", "a", "admin", "h1", "0001", "x"), unique="api_tokens.id")
+    again = ("T1", "b", "admin", "h2", "0002", "x")
+    assert not db.try_insert(insert, again, unique="api_tokens.id")
+    other = ("T2", "c", "admin", "h1", "0003", "x")  # a different unique column clashes
+    with pytest.raises(sqlite3.IntegrityError, match="token_hash"):
+        db.try_insert(insert, other, unique="api_tokens.id")
+    # The refused statements undid only themselves.
+    assert db.fetch_all("SELECT id FROM api_tokens") == [("T1",)]
+    assert db.fetch_value("SELECT count(*) FROM api_tokens WHERE id = ?", ("T9",)) == 0
+    assert db.fetch_one("SELECT id FROM api_tokens WHERE id = ?", ("T9",)) is None
+    assert db.execute("UPDATE api_tokens SET name = ? WHERE id = ?", ("z", "T1")) == 1
+
+
+class _Calls:
+    """A Tx that notes which public methods a test called."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.called: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        self.called.add(name)
+        return getattr(self.tx, name)
+
+
+def _workload(t: Any) -> None:
+    """Every public Reader/Tx method at least once, on one service's life."""
+    start, end = "2026-01-01T00:00:00.000Z", "2099-01-01T00:00:00.000Z"
+    svc = t.insert_service(name="Seam")
+    t.update_service(svc.id, description="seam test")
+    assert t.service(svc.id) and t.service_by_name("Seam") and t.services()
+    integ = t.insert_integration(
+        service_id=svc.id,
+        name="v2",
+        type=domain.EVENTS_API_V2,
+        vendor_id=None,
+        integration_key="k" * 32,
+        integration_email="seam@example.com",
+    )
+    t.update_integration(integ.id, settings={"rules": []})
+    assert t.integration_by_key("k" * 32) and t.integration(integ.id) and t.integrations(svc.id)
+    assert t.integration_by_email("SEAM@example.com")
+    window = t.insert_maintenance_window("w", start, end, [svc.id], created_by="me")
+    t.update_maintenance_window(window, service_ids=[svc.id, svc.id], description="w2")
+    assert t.maintenance_window(window) and t.maintenance_windows(source="api")
+    assert t.in_maintenance(svc.id, t.now) and t.services_in_maintenance(t.now) == {svc.id}
+    assert t.route("k" * 32, t.now)[2] is True
+    t.replace_config_windows([("c", start, end, [svc.id])])
+    assert t.delete_maintenance_window(window)
+
+    inc = t.insert_incident(
+        service=svc, integration_id=integ.id, title="t", urgency="high", incident_key="dk"
+    )
+    alert = t.insert_alert(
+        incident=inc,
+        integration_id=integ.id,
+        alert_key="dk",
+        severity="error",
+        summary="s",
+        body={},
+    )
+    t.refresh_alert(alert, severity="critical", summary="s2", body={"b": 1})
+    assert t.open_alert(integ.id, "dk") and t.open_alert_count(inc.id) == 1 and t.alerts(inc.id)
+    assert t.incident(inc.id) and t.incident_by_number(inc.number)
+    assert t.open_incident_on_service(svc.id, "dk")
+    assert t.open_incident_by_key(integ.id, "dk")
+    assert t.grouping_incident(svc.id, "g", start) is None
+    t.touch_incident(inc.id)
+    t.set_incident_status(inc, "acknowledged", "acknowledge")
+    assert t.incidents(service_id=svc.id, status="acknowledged")
+    found, total = t.search_incidents(
+        statuses=["acknowledged"],
+        service_ids=[svc.id],
+        urgencies=["high"],
+        incident_key="dk",
+        since=start,
+        until=end,
+        order=[(name, True) for name in domain.INCIDENT_SORT_FIELDS],
+    )
+    assert total == 1 and found[0].id == inc.id
+    assert t.alert_counts([inc.id]) == {inc.id: (1, 0)}
+    assert (
+        t.open_incident_statuses() == t.open_incident_statuses(svc.id) == {svc.id: {"acknowledged"}}
+    )
+    assert t.open_incident_counts() == [("Seam", "acknowledged", 1)]
+    assert t.open_incident_counts_by_service() == {svc.id: {"acknowledged": 1}}
+    t.resolve_alert(alert)
+
+    entry = t.insert_log_entry(
+        "trigger_log_entry",
+        service_id=svc.id,
+        integration_id=integ.id,
+        incident_id=inc.id,
+        details={"d": 1},
+    )
+    assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
+    assert t.log_entries(incident_id=inc.id) == t.log_entries(service_id=svc.id)
+    t.insert_change_event(service_id=svc.id, integration_id=integ.id, summary="c", body={})
+
+    token = t.insert_token(name="n", role="admin", token_hash="h" * 64, last4="abcd")
+    assert t.token_by_hash("h" * 64) and t.revoke_token(token.id)
+    assert t.tokens() == [] and t.tokens(include_revoked=True)
+
+    other = t.insert_service(name="Other")
+    assert t.move_integration(integ.id, other.id) == (1, 1)
+    assert t.delete_integration(integ.id) and t.deleted_integration(integ.id)
+    assert t.delete_service(other.id) == []
+    assert all(t.count(table) >= 0 for table in queries.TABLES)
+
+
+def test_the_sql_that_crosses_the_seam_is_portable(
+    conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, list[Params]]] = []
+
+    class Recording(SqliteDatabase):
+        __slots__ = ()
+
+        def execute(self, sql: str, params: Params = ()) -> int:
+            seen.append((sql, [params]))
+            return super().execute(sql, params)
+
+        def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+            rows = list(rows)
+            seen.append((sql, rows))
+            super().execute_many(sql, rows)
+
+        def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+            seen.append((sql, [params]))
+            return super().fetch_one(sql, params)
+
+        def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+            seen.append((sql, [params]))
+            return super().fetch_all(sql, params)
+
+        def fetch_value(self, sql: str, params: Params = ()) -> Any:
+            seen.append((sql, [params]))
+            return super().fetch_value(sql, params)
+
+        def try_insert(self, sql: str, params: Params, *, unique: str) -> bool:
+            seen.append((sql, [params]))
+            return super().try_insert(sql, params, unique=unique)
+
+    monkeypatch.setattr(queries, "SqliteDatabase", Recording)
+    calls = _Calls(Tx(conn, FakeClock()))
+    _workload(calls)
+
+    public = {n for n in dir(Tx) if not n.startswith("_") and callable(getattr(Tx, n))}
+    assert public - calls.called == set(), "add the new methods to _workload"
+    assert len(seen) > 50
+    for sql, rows in seen:
+        assert "%" not in sql, sql
+        assert not SQLITE_ONLY.search(sql), sql
+        for params in rows:
+            assert sql.count("?") == len(params), sql
+
+
+def test_open_incidents_sort_before_resolved_ones_by_resolved_at(conn: sqlite3.Connection) -> None:
+    tx = Tx(conn, FakeClock())
+    svc = tx.insert_service(name="Order")
+    first, second, third = (
+        tx.insert_incident(
+            service=svc, integration_id=None, title=t, urgency="low", incident_key=None
+        )
+        for t in "abc"
+    )
+    tx.set_incident_status(second, "resolved", "resolve")
+
+    def numbers(desc: bool) -> list[int]:
+        found, _ = tx.search_incidents(order=[("resolved_at", desc)])
+        return [i.number for i in found]
+
+    assert numbers(desc=False) == [first.number, third.number, second.number]
+    assert numbers(desc=True) == [second.number, first.number, third.number]
