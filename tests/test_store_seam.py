@@ -291,3 +291,12 @@ def test_open_incidents_sort_before_resolved_ones_by_resolved_at(conn: sqlite3.C
 
     assert numbers(desc=False) == [first.number, third.number, second.number]
     assert numbers(desc=True) == [second.number, first.number, third.number]
+
+
+def test_the_store_still_exports_what_callers_import() -> None:
+    assert {"SCHEMA_VERSION", "BatchStats", "Reader", "Store", "Tx", "connect"} <= set(
+        gateway.store.__all__
+    )
+    assert gateway.store.open_sync is open_sync
+    assert gateway.store.Reader is queries.Reader and gateway.store.Tx is queries.Tx
+    assert queries.loads(queries.dumps({"a": [1]})) == {"a": [1]}

@@ -3,7 +3,7 @@
 The per-aggregate query modules (``services``, ``maintenance``, ``incidents``,
 ``timeline``, ``tokens``) reach the database only through this interface; the
 SQLite implementation is :class:`gateway.store.sqlite.SqliteDatabase`. A second SQL
-backend implements the same five methods and keeps these conventions, which the SQL
+backend implements the same six methods and keeps these conventions, which the SQL
 text in those modules relies on:
 
 Parameters
