@@ -94,16 +94,22 @@ def _pin_cpus(setting: str | tuple[int, ...], config_path: Path) -> None:
 @main.command("check-config")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(config_file: Path) -> None:
-    """Check a configuration file; exit 2 with the key and line of the first problem."""
-    from gateway.core.provision import check_vendor_settings, resolve_kind
+    """Check a configuration file; exit 2 with the key and line of the first problem.
+
+    Beyond parsing, the file is provisioned into a scratch database through the
+    service layer, so every rule start-up applies to an empty database (vendors,
+    their settings, keys, Events API v2 placement) is checked here the same way.
+    """
+    from tempfile import TemporaryDirectory
+
+    from gateway.core.provision import provision
+    from gateway.store.offline import write_sync
 
     settings = load_settings_or_exit(config_file)
     try:
         plugins = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
-        for service in settings.services:
-            for integration in service.integrations:
-                kind, vendor_id = resolve_kind(integration, plugins)
-                check_vendor_settings(integration, kind, vendor_id, plugins)
+        with TemporaryDirectory(prefix="alert-gateway-check-") as scratch:
+            write_sync(Path(scratch) / "check.db", lambda tx: provision(tx, settings, plugins))
     except ConfigError as exc:
         click.echo(f"error: {config_file}: {exc}", err=True)
         sys.exit(2)

@@ -1,16 +1,36 @@
-"""What every ``alert-gateway`` subcommand shares: the --config option and its errors."""
+"""What every ``alert-gateway`` subcommand shares: --config, the database, and errors.
+
+This is the one place the command line turns the exception tree into words and
+exit codes: a configuration problem (:class:`~gateway.errors.ConfigError`)
+exits 2 naming the file, key and line; a refusal from the domain layer
+(:class:`~gateway.errors.OperationError`) prints ``error: <sentence>`` per
+problem and exits 1.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 import click
 
 from gateway.config import Settings, load_settings
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, Conflict, OperationError
+from gateway.store import Reader, Tx
+from gateway.store.offline import read_sync, write_sync
 
-__all__ = ["CONFIG_OPTION", "database_path", "load_settings_or_exit"]
+__all__ = [
+    "CONFIG_OPTION",
+    "database_path",
+    "fail",
+    "load_settings_or_exit",
+    "read_store",
+    "write_store",
+]
+
+T = TypeVar("T")
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -40,3 +60,35 @@ def database_path(config_path: Path, *, must_exist: bool = False) -> Path:
         click.echo(f"error: no database at {path}", err=True)
         sys.exit(1)
     return path
+
+
+def fail(exc: OperationError, *, status: int = 1) -> NoReturn:
+    """Print a refusal from the domain layer, one ``error:`` line per problem, and exit.
+
+    The status is 1 (refused or not found) unless the command says the input was
+    a usage error (2, like a bad option).
+    """
+    lines = [str(exc)] if isinstance(exc, Conflict) else exc.errors
+    for line in lines:
+        click.echo(f"error: {line}", err=True)
+    sys.exit(status)
+
+
+def read_store(path: Path, fn: Callable[[Reader], T], *, must_exist: bool = True) -> T:
+    """Run a read job on the database at ``path``; exit 1 if refused, or (``must_exist``)
+    when there is no database yet."""
+    if must_exist and not path.exists():
+        click.echo(f"error: no database at {path} (start the daemon once to create it)", err=True)
+        sys.exit(1)
+    try:
+        return read_sync(path, fn)
+    except OperationError as exc:
+        fail(exc)
+
+
+def write_store(path: Path, fn: Callable[[Tx], T]) -> T:
+    """Run a write job in one transaction on the database at ``path`` (exit 1 if refused)."""
+    try:
+        return write_sync(path, fn)
+    except OperationError as exc:
+        fail(exc)

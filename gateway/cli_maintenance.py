@@ -8,39 +8,18 @@ because the event rules check windows by time rather than by a timer.
 from __future__ import annotations
 
 import getpass
-import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
-from gateway.cli_common import CONFIG_OPTION, database_path
+from gateway.cli_common import CONFIG_OPTION, database_path, read_store, write_store
 from gateway.clock import SystemClock, iso, parse_iso
 from gateway.core import maintenance as core
-from gateway.core.incidents import Invalid, NotFound, OperationError, Refused, parse_time
+from gateway.core.inputs import parse_time
+from gateway.core.services import find_service, list_services
 from gateway.domain import MaintenanceWindow
-from gateway.store.offline import read_sync, write_sync
-from gateway.store.queries import Reader, Tx
-
-T = TypeVar("T")
-
-
-def _run(fn: Callable[[], T]) -> T:
-    """Run a store call, turning the core's refusals into one clear line and exit 1."""
-    try:
-        result = fn()
-    except NotFound as exc:
-        message = f"{exc.message}: {exc.ident}"
-    except (Invalid, Refused) as exc:
-        message = "; ".join(exc.errors)
-    except OperationError as exc:
-        message = exc.message
-    else:
-        return result
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+from gateway.store import Reader, Tx
 
 
 def _line(window: MaintenanceWindow, names: dict[str, str], now: str) -> str:
@@ -84,12 +63,12 @@ def maintenance_start(
     by = f"cli:{getpass.getuser()}"
 
     def start(tx: Tx) -> MaintenanceWindow:
-        ids = [core.resolve_service(tx, s) for s in services]
+        ids = [find_service(tx, s).id for s in services]
         now = parse_iso(tx.now)
         end = parse_time(until, "--until") if until else now + timedelta(minutes=minutes or 60)
         return core.create_window(tx, ids, now, end, description, by=by)
 
-    window = _run(lambda: write_sync(database, start))
+    window = write_store(database, start)
     click.echo(
         f"started maintenance window {window.id} until {window.end_time} "
         f"({len(window.service_ids)} service(s)); end it early with "
@@ -112,10 +91,10 @@ def maintenance_list(config_path: Path, window_filter: str) -> None:
 
     def listing(reader: Reader) -> tuple[list[MaintenanceWindow], dict[str, str]]:
         return core.list_windows(reader, filter=window_filter), {
-            s.id: s.name for s in reader.services()
+            s.id: s.name for s in list_services(reader)
         }
 
-    windows, names = _run(lambda: read_sync(database_path(config_path), listing))
+    windows, names = read_store(database_path(config_path), listing, must_exist=False)
     now = iso(SystemClock().now())
     for window in windows:
         click.echo(_line(window, names, now))
@@ -133,5 +112,5 @@ def maintenance_end(config_path: Path, window_id: str) -> None:
     def end(tx: Tx) -> str:
         return core.end_or_delete_window(tx, window_id, by=by)
 
-    outcome = _run(lambda: write_sync(database_path(config_path), end))
+    outcome = write_store(database_path(config_path), end)
     click.echo(f"{outcome} maintenance window {window_id}")

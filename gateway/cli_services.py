@@ -1,31 +1,29 @@
 """``alert-gateway services …`` and ``alert-gateway integrations …``.
 
 Both work on the database file through :mod:`gateway.store.offline`, so they
-are safe while the daemon runs, and both call :mod:`gateway.core.services`,
-the same rules the REST API and the web UI follow. Services are named by id
-or by name. Exit status: 0 done, 1 refused or not found, 2 bad configuration.
+are safe while the daemon runs, and both call :mod:`gateway.core.services` and
+:mod:`gateway.core.integrations`, the same rules the REST API and the web UI
+follow. Services are named by id or by name. Exit status: 0 done, 1 refused or
+not found (:func:`gateway.cli_common.fail`), 2 bad configuration.
 """
 
 from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TypeVar
 
 import click
 
-from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit
+from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit, read_store, write_store
 from gateway.config import Settings
+from gateway.core import integrations as intg
 from gateway.core import services as svc
-from gateway.domain import Integration, Service
-from gateway.errors import ConfigError
+from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
+from gateway.domain import ALERT_CREATIONS, URGENCY_RULES, Integration, Service
+from gateway.errors import ConfigError, Difference, Invalid
 from gateway.plugins import PluginHost, load_plugins
-from gateway.store.offline import read_sync, write_sync
-from gateway.store.queries import Reader, Tx
-
-T = TypeVar("T")
+from gateway.store import Reader, Tx
 
 
 def _plugins(settings: Settings) -> PluginHost:
@@ -36,47 +34,12 @@ def _plugins(settings: Settings) -> PluginHost:
         sys.exit(2)
 
 
-def _fail(error: svc.ServiceError) -> NoReturn:
-    if isinstance(error, svc.Invalid):
-        for problem in error.errors:
-            click.echo(f"error: {problem}", err=True)
-    else:
-        click.echo(f"error: {error}", err=True)
-    sys.exit(1)
-
-
-def _read(settings: Settings, fn: Callable[[Reader], T]) -> T:
-    path = settings.storage.path
-    if not path.exists():
-        click.echo(f"error: no database at {path} (start the daemon once to create it)", err=True)
-        sys.exit(1)
-    try:
-        return read_sync(path, fn)
-    except svc.ServiceError as exc:
-        _fail(exc)
-
-
-def _write(settings: Settings, fn: Callable[[Tx], T]) -> T:
-    try:
-        return write_sync(settings.storage.path, fn)
-    except svc.ServiceError as exc:
-        _fail(exc)
-
-
-def _agent() -> svc.Agent:
+def _agent() -> Agent:
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no user name in this environment (containers)
         user = None
-    return svc.Agent("cli", user)
-
-
-def find_service(reader: Reader, ref: str) -> Service:
-    """A live service by id, else by exact name; :class:`svc.NotFound` otherwise."""
-    found = reader.service(ref) or reader.service_by_name(ref)
-    if found is None:
-        raise svc.NotFound("Service", ref)
-    return found
+    return Agent("cli", user)
 
 
 def _integration_line(integration: Integration) -> str:
@@ -98,17 +61,17 @@ def services() -> None:
 def services_list(config_path: Path, query: str | None) -> None:
     """List services with their integrations and integration keys."""
 
-    def read(reader: Reader) -> list[tuple[Service, str, list[Integration]]]:
-        found = svc.list_services(reader, query=query)
-        statuses = svc.service_statuses(reader, found)
-        return [(s, statuses[s.id], reader.integrations(s.id)) for s in found]
+    def read(reader: Reader) -> list[svc.ServiceDetails]:
+        return svc.service_details(reader, svc.list_services(reader, query=query))
 
-    for service, status, integrations in _read(load_settings_or_exit(config_path), read):
+    database = load_settings_or_exit(config_path).storage.path
+    for details in read_store(database, read):
+        service = details.service
         click.echo(
-            f"{service.id}  {service.name}  [{status}]  "
+            f"{service.id}  {service.name}  [{details.status}]  "
             f"{service.alert_creation}  urgency={service.urgency_rule.urgency}"
         )
-        for integration in integrations:
+        for integration in details.integrations:
             click.echo(_integration_line(integration))
 
 
@@ -118,11 +81,11 @@ def services_list(config_path: Path, query: str | None) -> None:
 def services_show(config_path: Path, service: str) -> None:
     """Show one service (by id or name): its settings, status and integrations."""
 
-    def read(reader: Reader) -> tuple[Service, str, list[Integration]]:
-        found = find_service(reader, service)
-        return found, svc.service_status(reader, found), reader.integrations(found.id)
+    def read(reader: Reader) -> svc.ServiceDetails:
+        return svc.service_details(reader, [svc.find_service(reader, service)])[0]
 
-    found, status, integrations = _read(load_settings_or_exit(config_path), read)
+    details = read_store(load_settings_or_exit(config_path).storage.path, read)
+    found, status, integrations = details.service, details.status, details.integrations
     rows = [
         ("id", found.id),
         ("name", found.name),
@@ -150,11 +113,11 @@ def services_show(config_path: Path, service: str) -> None:
 @click.option("--description")
 @click.option(
     "--alert-creation",
-    type=click.Choice(svc.ALERT_CREATIONS),
+    type=click.Choice(ALERT_CREATIONS),
     default="create_alerts_and_incidents",
     show_default=True,
 )
-@click.option("--urgency", type=click.Choice(svc.URGENCIES), default="high", show_default=True)
+@click.option("--urgency", type=click.Choice(URGENCY_RULES), default="high", show_default=True)
 @click.option("--ack-timeout", type=int, default=1800, show_default=True, help="Seconds; 0: off.")
 @click.option(
     "--auto-resolve-timeout", type=int, default=14400, show_default=True, help="Seconds; 0: off."
@@ -171,7 +134,7 @@ def services_create(
     escalation_policy: str | None,
 ) -> None:
     """Create a service (active)."""
-    data = svc.ServiceInput(
+    data = ServiceInput(
         name=name,
         description=description,
         alert_creation=alert_creation,
@@ -181,8 +144,9 @@ def services_create(
         escalation_policy_id=escalation_policy,
     )
     by = _agent()
-    created = _write(
-        load_settings_or_exit(config_path), lambda tx: svc.create_service(tx, data, by=by)
+    created = write_store(
+        load_settings_or_exit(config_path).storage.path,
+        lambda tx: svc.create_service(tx, data, by=by),
     )
     click.echo(f"created service {created.id} ({created.name!r})")
 
@@ -191,10 +155,10 @@ def _set_status(config_path: Path, service: str, status: str) -> None:
     by = _agent()
 
     def write(tx: Tx) -> Service:
-        found = find_service(tx, service)
-        return svc.update_service(tx, found.id, svc.ServicePatch(status=status), by=by)
+        found = svc.find_service(tx, service)
+        return svc.update_service(tx, found.id, ServicePatch(status=status), by=by)
 
-    changed = _write(load_settings_or_exit(config_path), write)
+    changed = write_store(load_settings_or_exit(config_path).storage.path, write)
     click.echo(f"service {changed.id} ({changed.name!r}) is {changed.status}")
 
 
@@ -244,7 +208,7 @@ def integrations_add(
     """Add an integration to SERVICE; its generated key is printed once, as the last word."""
     settings = load_settings_or_exit(config_path)
     plugins = _plugins(settings)
-    data = svc.IntegrationInput(
+    data = IntegrationInput(
         name=name,
         type=kind or (None if vendor else "events_api_v2"),
         vendor_id=vendor,
@@ -253,9 +217,9 @@ def integrations_add(
     by = _agent()
 
     def write(tx: Tx) -> Integration:
-        return svc.add_integration(tx, find_service(tx, service).id, data, plugins, by=by)
+        return intg.add_integration(tx, svc.find_service(tx, service).id, data, plugins, by=by)
 
-    created = _write(settings, write)
+    created = write_store(settings.storage.path, write)
     click.echo(f"created integration {created.id} ({created.name!r}, {created.type})")
     if created.integration_email:
         click.echo(f"email address: {created.integration_email}")
@@ -275,11 +239,11 @@ def integrations_move(config_path: Path, integration_id: str, to_service: str, y
     """
     settings = load_settings_or_exit(config_path)
 
-    def read(reader: Reader) -> tuple[str, list[svc.Difference]]:
-        target = find_service(reader, to_service)
-        return target.id, svc.integration_move_differences(reader, integration_id, target.id)
+    def read(reader: Reader) -> tuple[str, list[Difference]]:
+        target = svc.find_service(reader, to_service)
+        return target.id, intg.integration_move_differences(reader, integration_id, target.id)
 
-    target_id, differences = _read(settings, read)
+    target_id, differences = read_store(settings.storage.path, read)
     if differences:
         click.echo("The destination service's incident settings differ:")
         for difference in differences:
@@ -289,13 +253,13 @@ def integrations_move(config_path: Path, integration_id: str, to_service: str, y
             sys.exit(1)
     by = _agent()
 
-    def write(tx: Tx) -> svc.MoveResult:
+    def write(tx: Tx) -> intg.MoveResult:
         # The settings may have changed since they were shown: agree only to what was shown.
-        if svc.integration_move_differences(tx, integration_id, target_id) != differences:
-            raise svc.Invalid(["the services' settings changed meanwhile; run the move again"])
-        return svc.move_integration(tx, integration_id, target_id, confirm=True, by=by)
+        if intg.integration_move_differences(tx, integration_id, target_id) != differences:
+            raise Invalid(["the services' settings changed meanwhile; run the move again"])
+        return intg.move_integration(tx, integration_id, target_id, confirm=True, by=by)
 
-    result = _write(settings, write)
+    result = write_store(settings.storage.path, write)
     click.echo(
         f"moved integration {result.integration.id} to service {result.to_service_id} "
         f"with {result.incidents_moved} incident(s) and {result.alerts_moved} alert(s); "
@@ -313,7 +277,7 @@ def integrations_delete(config_path: Path, integration_id: str, yes: bool) -> No
     Its incidents and alerts stay as they are.
     """
     settings = load_settings_or_exit(config_path)
-    found = _read(settings, lambda reader: svc.get_integration(reader, integration_id))
+    found = read_store(settings.storage.path, lambda r: intg.get_integration(r, integration_id))
     if not yes and not click.confirm(
         f"Delete integration {found.id} ({found.name!r})? Its key stops working for good",
         default=False,
@@ -321,5 +285,7 @@ def integrations_delete(config_path: Path, integration_id: str, yes: bool) -> No
         click.echo("not deleted")
         sys.exit(1)
     by = _agent()
-    _write(settings, lambda tx: svc.delete_integration(tx, integration_id, by=by))
+    write_store(
+        settings.storage.path, lambda tx: intg.delete_integration(tx, integration_id, by=by)
+    )
     click.echo(f"deleted integration {found.id}; its key no longer routes events")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import click
 
-from gateway.auth import ROLE_LEVELS, hash_token, new_token, normalize_role
-from gateway.cli_common import CONFIG_OPTION, database_path
+from gateway.cli_common import CONFIG_OPTION, database_path, fail, read_store, write_store
+from gateway.core import tokens
 from gateway.domain import ApiToken
-from gateway.store.offline import read_sync, write_sync
-from gateway.store.queries import Reader, Tx
+from gateway.errors import Invalid
+from gateway.store import Reader, Tx
 
 
 @click.group("token")
@@ -28,19 +28,15 @@ def token() -> None:
 @click.option("--name", required=True, help="Who or what the token is for.")
 def token_create(config_path: Path, role: str, name: str) -> None:
     """Create a token; it is printed once, as the last word of the last line."""
-    api_role = normalize_role(role)
-    if api_role is None:
-        roles = ", ".join(ROLE_LEVELS)
-        click.echo(f"error: unknown role {role!r}; use one of: {roles}", err=True)
-        sys.exit(2)
-    secret = new_token()
+    try:
+        api_role = tokens.check_role(role)
+    except Invalid as exc:
+        fail(exc, status=2)  # a usage error, like a bad option: nothing is stored
 
-    def create(tx: Tx) -> ApiToken:
-        return tx.insert_token(
-            name=name, role=api_role, token_hash=hash_token(secret), last4=secret[-4:]
-        )
+    def create(tx: Tx) -> tuple[ApiToken, str]:
+        return tokens.create_token(tx, name=name, role=api_role)
 
-    created = write_sync(database_path(config_path), create)
+    created, secret = write_store(database_path(config_path), create)
     click.echo(f"created token {created.id} ({name!r}, role {api_role}); it is shown only once:")
     click.echo(f"token: {secret}")
 
@@ -51,10 +47,10 @@ def token_create(config_path: Path, role: str, name: str) -> None:
 def token_list(config_path: Path, include_revoked: bool) -> None:
     """List tokens: id, name, role, last 4 characters, when created (and revoked)."""
 
-    def tokens(reader: Reader) -> list[ApiToken]:
-        return reader.tokens(include_revoked=include_revoked)
+    def listing(reader: Reader) -> list[ApiToken]:
+        return tokens.list_tokens(reader, include_revoked=include_revoked)
 
-    for item in read_sync(database_path(config_path), tokens):
+    for item in read_store(database_path(config_path), listing, must_exist=False):
         revoked = f"  revoked {item.revoked_at}" if item.revoked_at else ""
         click.echo(
             f"{item.id}  {item.name}  {item.role}  ...{item.last4}  {item.created_at}{revoked}"
@@ -68,9 +64,9 @@ def token_revoke(config_path: Path, token_id: str) -> None:
     """Revoke the token with this id; requests with it get 401 at once."""
 
     def revoke(tx: Tx) -> bool:
-        return tx.revoke_token(token_id)
+        return tokens.revoke_token(tx, token_id)
 
-    if not write_sync(database_path(config_path), revoke):
+    if not write_store(database_path(config_path), revoke):
         click.echo(f"error: no live token with id {token_id}", err=True)
         sys.exit(1)
     click.echo(f"revoked token {token_id}")

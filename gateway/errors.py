@@ -1,7 +1,14 @@
-"""The gateway's exception tree.
+"""The gateway's one exception tree.
 
-Every error a client can cause maps to one PagerDuty-shaped answer; the HTTP
-layer turns these into responses, the SMTP layer into reply codes.
+Every error the gateway raises on purpose is a :class:`GatewayError`. Each face
+translates the tree in exactly one place: PagerDuty's REST error bodies in
+``gateway/http/rest/_common.py`` (:func:`rest_error`), web UI pages in
+``gateway/http/ui/_web.py``, command-line messages and exit codes in
+``gateway/cli_common.py``; the ingest paths (HTTP and SMTP) answer the event
+branch themselves. Catch the narrowest class that says what you mean: there is
+one :class:`NotFound` and one :class:`Invalid`, whoever raised them.
+
+::
 
     GatewayError
     ├── EventError              a request the gateway will never accept (4xx)
@@ -13,10 +20,40 @@ layer turns these into responses, the SMTP layer into reply codes.
     ├── RetryLater              a transient fault: nothing accepted, retry later (503 / SMTP 451)
     │   └── StoreUnavailable    the store cannot commit
     ├── PluginFailure           a plugin's own bug (500), isolated to one request
-    └── ConfigError             a configuration that cannot be used
+    ├── ConfigError             a configuration that cannot be used (key and line; CLI exit 2)
+    └── OperationError          the domain layer refuses a change or a lookup (gateway/core)
+        ├── NotFound            no such live object (REST 404; UI 404 page; CLI exit 1)
+        ├── Invalid             input that breaks a rule, one message per problem (REST 400)
+        │   └── Incompatible    a move no confirmation can allow (Events API v2 → create_incidents)
+        ├── Conflict            a move that changes incident settings; repeat with confirm (409)
+        └── Refused             valid input the object's current state forbids (REST 400)
+            └── PastWindow      a maintenance window that has already ended (REST 405)
+
+:class:`OperationError` carries PagerDuty's REST error ``message`` and ``code``
+and an ``errors`` list (one readable sentence per problem), so every face shows
+the same words:
+
+================  =========================================  ==================  ==============
+class             REST answer (status, code, message)         web UI              CLI
+================  =========================================  ==================  ==============
+NotFound          404, 5002 "Service Not Found" for            404 page            exit 1
+                  services, else 5001 "<Kind> Not Found"
+Invalid           400, 2001 "Invalid Input Provided"          the form again,     exit 1, one
+                                                              or a 400 page       line a problem
+Incompatible      400, as Invalid                             400 page            exit 1
+Conflict          409, 2001 with ``differences[]``            the warning again   exit 1
+Refused           400 with the case's code (1001 already      409 page, or a      exit 1
+                  resolved; 2001 duplicate key, disabled      notice
+                  service; 2015 configuration-file window)
+PastWindow        405, 5003 "Cannot cancel a maintenance      409 page            exit 1
+                  window from the past"
+================  =========================================  ==================  ==============
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class GatewayError(Exception):
@@ -104,3 +141,104 @@ class ConfigError(GatewayError):
         if line:
             where = f"line {line}: {where}"
         super().__init__(where + message)
+
+
+# -- the domain layer's refusals (gateway/core) ------------------------------------------------
+
+
+class OperationError(GatewayError):
+    """A change or lookup the domain layer refuses.
+
+    ``message`` and ``code`` are PagerDuty's REST error message and code;
+    ``errors`` holds one readable sentence per problem (never empty).
+    """
+
+    code = 2001
+
+    def __init__(
+        self, message: str, *, code: int | None = None, errors: Sequence[str] = ()
+    ) -> None:
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.errors = list(errors) or [message]
+        super().__init__("; ".join(self.errors))
+
+
+class NotFound(OperationError):
+    """No live object of ``kind`` (``Service``, ``Integration``, ``Incident``, ``Vendor``,
+    ``Log Entry``, ``Maintenance Window``) is named ``object_id``.
+
+    ``str()`` reads "Service PX not found"; ``message`` is PagerDuty's "Service Not Found".
+    """
+
+    def __init__(self, kind: str, object_id: object) -> None:
+        sentence = f"{kind} {object_id} not found"
+        super().__init__(
+            f"{kind} Not Found", code=5002 if kind == "Service" else 5001, errors=[sentence]
+        )
+        self.kind = kind
+        self.object_id = str(object_id)
+
+
+class Invalid(OperationError):
+    """Input that breaks a rule; ``errors`` has one message per problem, all found at once."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("Invalid Input Provided", code=2001, errors=errors)
+
+
+class Incompatible(Invalid):
+    """A move that is never allowed, confirmed or not (Events API v2 onto create_incidents)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One incident setting that differs between an integration's service and the destination."""
+
+    field: str
+    from_: str | None
+    to: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """``{"field", "from", "to"}``, as REST bodies and the UI show it."""
+        return {"field": self.field, "from": self.from_, "to": self.to}
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.from_ or '(none)'} -> {self.to or '(none)'}"
+
+
+class Conflict(OperationError):
+    """A move that changes how the integration's incidents behave; repeat it with ``confirm``.
+
+    ``differences`` lists each :class:`Difference`; ``errors`` has them as sentences.
+    """
+
+    def __init__(self, differences: Sequence[Difference]) -> None:
+        super().__init__(
+            "The destination service's incident settings differ",
+            code=2001,
+            errors=[str(d) for d in differences],
+        )
+        self.differences = list(differences)
+
+    def __str__(self) -> str:
+        return f"{self.message}: {'; '.join(self.errors)}"
+
+
+class Refused(OperationError):
+    """Well-formed input that the object's current state does not allow.
+
+    ``code`` is PagerDuty's for the case (1001 incident already resolved, 2001
+    duplicate incident key or disabled service, 2015 a configuration-file window).
+    """
+
+    def __init__(self, message: str, *, code: int = 2001, errors: Sequence[str] = ()) -> None:
+        super().__init__(message, code=code, errors=errors)
+
+
+class PastWindow(Refused):
+    """A maintenance window that has already ended cannot be cancelled or changed."""
+
+    def __init__(self) -> None:
+        super().__init__("Cannot cancel a maintenance window from the past", code=5003)

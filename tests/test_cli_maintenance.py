@@ -112,13 +112,13 @@ def test_until_several_services_future_delete_and_errors(tmp_path: Path) -> None
         assert cli(config, "end", window_id).stdout.startswith("ended")
 
         for args, message in (
-            (("start", "--service", "Nope"), "Service Not Found: Nope"),
+            (("start", "--service", "Nope"), "error: Service Nope not found"),
             (
                 ("start", "--service", "Search", "--until", "2001-01-01T00:00:00Z"),
                 "'end_time' must be in the future",
             ),
             (("start", "--service", "Search", "--until", "soon"), "'--until' must be an ISO"),
-            (("end", "PNOPE00"), "Maintenance Window Not Found: PNOPE00"),
+            (("end", "PNOPE00"), "error: Maintenance Window PNOPE00 not found"),
         ):
             result = cli(config, *args)
             assert result.returncode == 1, result.stdout

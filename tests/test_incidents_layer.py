@@ -1,4 +1,4 @@
-"""gateway.core.incidents and gateway.core.maintenance on a real SQLite file, with a fake clock."""
+"""gateway.core.incidents, incident_reads and maintenance on a real SQLite file, fake clock."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from gateway.clock import FakeClock
-from gateway.core import incidents, maintenance
+from gateway.core import incident_reads, incidents, maintenance
+from gateway.core.services import find_service
 from gateway.domain import Service
+from gateway.errors import Invalid, NotFound, PastWindow, Refused
+from gateway.store import Reader, Tx
 from gateway.store.offline import read_sync, write_sync
-from gateway.store.queries import Reader, Tx
 
 NOW = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 BY = "ops@example.com"
@@ -33,7 +35,7 @@ def test_bulk_update_rolls_back_as_one(db: Path) -> None:
         write_sync(db, lambda tx, n=n: incidents.create_incident(tx, web.id, f"t{n}", by=BY))
         for n in range(2)
     ]
-    with pytest.raises(incidents.Refused) as refused:
+    with pytest.raises(Refused) as refused:
         write_sync(
             db,
             lambda tx: incidents.update_incidents(
@@ -41,23 +43,25 @@ def test_bulk_update_rolls_back_as_one(db: Path) -> None:
             ),
         )
     assert refused.value.code == 1001
-    assert read_sync(db, lambda r: incidents.find_incident(r, made[0].id).status) == "triggered"
+    assert (
+        read_sync(db, lambda r: incident_reads.find_incident(r, made[0].id).status) == "triggered"
+    )
     assert read_sync(db, lambda r: r.count("log_entries")) == 2  # the two triggers only
-    with pytest.raises(incidents.Invalid):
+    with pytest.raises(Invalid):
         write_sync(db, lambda tx: incidents.update_incidents(tx, [(1, "snoozed")], by=BY))
-    with pytest.raises(incidents.Invalid):
+    with pytest.raises(Invalid):
         write_sync(db, lambda tx: incidents.update_incidents(tx, [(1, "resolved")] * 251, by=BY))
 
 
 def test_parse_sort_and_find() -> None:
-    assert incidents.parse_sort(None) == [("incident_number", False)]
-    assert incidents.parse_sort("urgency:desc,created_at") == [
+    assert incident_reads.parse_sort(None) == [("incident_number", False)]
+    assert incident_reads.parse_sort("urgency:desc,created_at") == [
         ("urgency", True),
         ("created_at", False),
     ]
     for bad in ("title", "urgency:sideways", "a,b,c"):
-        with pytest.raises(incidents.Invalid):
-            incidents.parse_sort(bad)
+        with pytest.raises(Invalid):
+            incident_reads.parse_sort(bad)
 
 
 def test_a_window_ends_by_itself_on_the_clock(db: Path) -> None:
@@ -85,17 +89,17 @@ def test_a_window_ends_by_itself_on_the_clock(db: Path) -> None:
     assert read_sync(db, state, clock=clock) == (False, [])
     past = read_sync(db, lambda r: maintenance.list_windows(r, filter="past"), clock=clock)
     assert [w.id for w in past] == [window.id]
-    with pytest.raises(incidents.PastWindow):
+    with pytest.raises(PastWindow):
         write_sync(db, lambda tx: maintenance.end_or_delete_window(tx, window.id), clock=clock)
 
 
 def test_windows_resolve_services_and_refuse_config_windows(db: Path) -> None:
     clock = FakeClock(NOW)
     web = add_service(db, clock)
-    assert read_sync(db, lambda r: maintenance.resolve_service(r, "Web")) == web.id
-    assert read_sync(db, lambda r: maintenance.resolve_service(r, web.id)) == web.id
-    with pytest.raises(incidents.NotFound):
-        read_sync(db, lambda r: maintenance.resolve_service(r, "Nope"))
+    assert read_sync(db, lambda r: find_service(r, "Web").id) == web.id
+    assert read_sync(db, lambda r: find_service(r, web.id).id) == web.id
+    with pytest.raises(NotFound):
+        read_sync(db, lambda r: find_service(r, "Nope"))
 
     def config_window(tx: Tx) -> str:
         tx.replace_config_windows(
@@ -104,10 +108,10 @@ def test_windows_resolve_services_and_refuse_config_windows(db: Path) -> None:
         return tx.maintenance_windows(source="config")[0].id
 
     wid = write_sync(db, config_window, clock=clock)
-    with pytest.raises(incidents.Refused) as refused:
+    with pytest.raises(Refused) as refused:
         write_sync(db, lambda tx: maintenance.end_or_delete_window(tx, wid), clock=clock)
     assert refused.value.code == 2015
-    with pytest.raises(incidents.Refused):
+    with pytest.raises(Refused):
         write_sync(db, lambda tx: maintenance.update_window(tx, wid, description="x"), clock=clock)
 
 
@@ -123,14 +127,17 @@ def test_created_incident_details_and_disabled_service(db: Path) -> None:
     assert (made.title, made.urgency, made.integration_id) == ("Broken", "high", None)
     write_sync(db, lambda tx: incidents.acknowledge(tx, made.id, by="b@example.com"))
     (details,) = read_sync(
-        db, lambda r: incidents.incident_details(r, [incidents.find_incident(r, made.number)])
+        db,
+        lambda r: incident_reads.incident_details(
+            r, [incident_reads.find_incident(r, made.number)]
+        ),
     )
     assert details.body == {"type": "incident_body", "details": {"a": 1}}
     assert details.last_status_change_by == ("user", "b@example.com")
     assert [agent for _, agent in details.acknowledgements] == [("user", "b@example.com")]
-    with pytest.raises(incidents.Refused) as refused:
+    with pytest.raises(Refused) as refused:
         write_sync(db, lambda tx: incidents.create_incident(tx, off.id, "x", by=BY))
     assert "Off" in refused.value.errors[0]
-    with pytest.raises(incidents.NotFound) as missing:
-        read_sync(db, lambda r: incidents.find_incident(r, 99))
+    with pytest.raises(NotFound) as missing:
+        read_sync(db, lambda r: incident_reads.find_incident(r, 99))
     assert missing.value.code == 5001

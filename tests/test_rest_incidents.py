@@ -359,7 +359,8 @@ async def test_each_log_entry_is_reachable_at_its_self_url(tmp_path: Path) -> No
         await trigger(gw.client, OFF_KEY, "suppressed")
         suppressed = await gw.store.read(
             lambda r: r.conn.execute(
-                "SELECT id FROM log_entries WHERE incident_id IS NULL"
+                "SELECT id FROM log_entries "
+                "WHERE incident_id IS NULL AND type = 'suppress_log_entry'"
             ).fetchone()[0]
         )
         alone = (await gw.client.get(f"/log_entries/{suppressed}", headers=admin)).json()

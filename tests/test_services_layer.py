@@ -1,4 +1,4 @@
-"""The service layer (gateway/core/services.py) on a real SQLite file, without HTTP."""
+"""The service layer (gateway/core/services.py, integrations.py) on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from gateway.core import integrations as intg
 from gateway.core import services as svc
+from gateway.core.inputs import IntegrationInput, ServiceInput, ServicePatch
 from gateway.core.rules import apply_event
-from gateway.errors import InvalidRoutingKey
+from gateway.errors import Conflict, Incompatible, Invalid, InvalidRoutingKey, NotFound
 from gateway.model import Event
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Reader, Tx
@@ -44,13 +46,13 @@ def db(tmp_path: Path) -> DB:
 
 
 def service(db: DB, name: str, **kw: Any) -> str:
-    return db.write(lambda tx: svc.create_service(tx, svc.ServiceInput(name=name, **kw)).id)
+    return db.write(lambda tx: svc.create_service(tx, ServiceInput(name=name, **kw)).id)
 
 
 def integration(db: DB, plugins: PluginHost, service_id: str, **kw: Any) -> Any:
     kw.setdefault("type", "events_api_v2_inbound_integration")
     return db.write(
-        lambda tx: svc.add_integration(tx, service_id, svc.IntegrationInput(**kw), plugins)
+        lambda tx: intg.add_integration(tx, service_id, IntegrationInput(**kw), plugins)
     )
 
 
@@ -65,14 +67,14 @@ def test_create_service_defaults_and_duplicate_name(db: DB) -> None:
     assert created.status == "active"
     assert created.acknowledgement_timeout == 1800
     assert created.auto_resolve_timeout == 14400
-    with pytest.raises(svc.Invalid) as info:
+    with pytest.raises(Invalid) as info:
         service(db, "Checkout")
     assert "Name has already been taken" in info.value.errors
     assert db.read(lambda r: r.count("services")) == 1
 
 
 def test_create_refuses_bad_values_all_at_once(db: DB) -> None:
-    with pytest.raises(svc.Invalid) as info:
+    with pytest.raises(Invalid) as info:
         service(
             db, " ", status="disabled", alert_creation="x", urgency="y", auto_resolve_timeout=-1
         )
@@ -82,22 +84,22 @@ def test_create_refuses_bad_values_all_at_once(db: DB) -> None:
 
 def test_update_disable_enable_logs_each_change(db: DB) -> None:
     sid = service(db, "A")
-    db.write(lambda tx: svc.update_service(tx, sid, svc.ServicePatch(status="disabled")))
+    db.write(lambda tx: svc.update_service(tx, sid, ServicePatch(status="disabled")))
     assert db.read(lambda r: svc.service_status(r, svc.get_service(r, sid))) == "disabled"
-    db.write(lambda tx: svc.update_service(tx, sid, svc.ServicePatch(status="active")))
+    db.write(lambda tx: svc.update_service(tx, sid, ServicePatch(status="active")))
     types = [t for (t,) in db.sql("SELECT type FROM log_entries WHERE service_id = ?", sid)]
     assert types == [
         "service_create_log_entry",
         "service_disable_log_entry",
         "service_enable_log_entry",
     ]
-    with pytest.raises(svc.Invalid):
-        db.write(lambda tx: svc.update_service(tx, sid, svc.ServicePatch(status="warning")))
+    with pytest.raises(Invalid):
+        db.write(lambda tx: svc.update_service(tx, sid, ServicePatch(status="warning")))
 
 
 def test_update_missing_service_is_not_found(db: DB) -> None:
-    with pytest.raises(svc.NotFound) as info:
-        db.write(lambda tx: svc.update_service(tx, "PNOPE00", svc.ServicePatch(name="x")))
+    with pytest.raises(NotFound) as info:
+        db.write(lambda tx: svc.update_service(tx, "PNOPE00", ServicePatch(name="x")))
     assert info.value.kind == "Service"
 
 
@@ -126,7 +128,7 @@ def test_list_services_query_and_sort(db: DB) -> None:
     assert names == ["gamma-beta", "beta", "Alpha"]
     names = db.read(lambda r: [s.name for s in svc.list_services(r, query="BETA")])
     assert names == ["beta", "gamma-beta"]
-    with pytest.raises(svc.Invalid):
+    with pytest.raises(Invalid):
         db.read(lambda r: svc.list_services(r, sort_by="created_at"))
 
 
@@ -146,31 +148,31 @@ def test_add_integration_key_is_generated_and_vendor_decides_type(
         db, plugins, sid, type="generic_email_inbound_integration", integration_email="ops@x.test"
     )
     assert mail.integration_email == "ops@x.test"
-    with pytest.raises(svc.Invalid):
+    with pytest.raises(Invalid):
         integration(db, plugins, sid, type="generic_email_inbound_integration")
-    with pytest.raises(svc.Invalid):
+    with pytest.raises(Invalid):
         integration(db, plugins, sid, vendor_id="PNOSUCH")
-    with pytest.raises(svc.Invalid):
+    with pytest.raises(Invalid):
         integration(db, plugins, sid, type="bogus")
 
 
 def test_vendor_settings_are_checked(db: DB, plugins: PluginHost) -> None:
     sid = service(db, "S")
-    with pytest.raises(svc.Invalid) as info:
+    with pytest.raises(Invalid) as info:
         integration(db, plugins, sid, vendor_id="PGWAMGR", settings={"nope": 1})
     assert info.value.errors
 
 
 def test_v2_never_on_create_incidents(db: DB, plugins: PluginHost) -> None:
     sid = service(db, "Old", alert_creation="create_incidents")
-    with pytest.raises(svc.Invalid):
+    with pytest.raises(Invalid):
         integration(db, plugins, sid)
     other = service(db, "New")
     integration(db, plugins, other)
-    with pytest.raises(svc.Invalid):
+    with pytest.raises(Invalid):
         db.write(
             lambda tx: svc.update_service(
-                tx, other, svc.ServicePatch(alert_creation="create_incidents")
+                tx, other, ServicePatch(alert_creation="create_incidents")
             )
         )
 
@@ -180,16 +182,16 @@ def test_move_refused_with_differences_then_confirmed(db: DB, plugins: PluginHos
     dst = service(db, "Dst", urgency="low", escalation_policy_id="PEP1234")
     made = integration(db, plugins, src)
     trigger(db, made.integration_key, "a")
-    diffs = db.read(lambda r: svc.integration_move_differences(r, made.id, dst))
+    diffs = db.read(lambda r: intg.integration_move_differences(r, made.id, dst))
     assert [d.as_dict() for d in diffs] == [
         {"field": "incident_urgency_rule", "from": "high", "to": "low"},
         {"field": "escalation_policy", "from": None, "to": "PEP1234"},
     ]
-    with pytest.raises(svc.Conflict) as info:
-        db.write(lambda tx: svc.move_integration(tx, made.id, dst, confirm=False))
+    with pytest.raises(Conflict) as info:
+        db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=False))
     assert info.value.differences == diffs
     assert db.sql("SELECT service_id FROM incidents") == [(src,)]
-    result = db.write(lambda tx: svc.move_integration(tx, made.id, dst, confirm=True))
+    result = db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=True))
     assert (result.incidents_moved, result.alerts_moved) == (1, 1)
     assert result.integration.integration_key == made.integration_key
     assert db.sql("SELECT service_id FROM incidents") == [(dst,)]
@@ -199,7 +201,7 @@ def test_move_refused_with_differences_then_confirmed(db: DB, plugins: PluginHos
 def test_move_without_differences_needs_no_confirm(db: DB, plugins: PluginHost) -> None:
     src, dst = service(db, "A"), service(db, "B")
     made = integration(db, plugins, src)
-    result = db.write(lambda tx: svc.move_integration(tx, made.id, dst, confirm=False))
+    result = db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=False))
     assert result.to_service_id == dst and result.differences == []
 
 
@@ -208,10 +210,10 @@ def test_v2_move_onto_create_incidents_is_refused_even_confirmed(
 ) -> None:
     src, dst = service(db, "A"), service(db, "B", alert_creation="create_incidents")
     made = integration(db, plugins, src)
-    with pytest.raises(svc.Incompatible):
-        db.write(lambda tx: svc.move_integration(tx, made.id, dst, confirm=True))
+    with pytest.raises(Incompatible):
+        db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=True))
     v1 = integration(db, plugins, src, type="generic_events_api_inbound_integration")
-    moved = db.write(lambda tx: svc.move_integration(tx, v1.id, dst, confirm=True))
+    moved = db.write(lambda tx: intg.move_integration(tx, v1.id, dst, confirm=True))
     assert moved.integration.service_id == dst
 
 
@@ -219,13 +221,13 @@ def test_delete_integration_releases_key_and_keeps_incidents(db: DB, plugins: Pl
     sid = service(db, "S")
     made = integration(db, plugins, sid)
     trigger(db, made.integration_key, "a")
-    db.write(lambda tx: svc.delete_integration(tx, made.id))
+    db.write(lambda tx: intg.delete_integration(tx, made.id))
     with pytest.raises(InvalidRoutingKey):
         trigger(db, made.integration_key, "b")
     assert db.sql("SELECT integration_key, deleted_at IS NOT NULL FROM integrations") == [(None, 1)]
     assert db.sql("SELECT status FROM incidents") == [("triggered",)]
-    with pytest.raises(svc.NotFound):
-        db.write(lambda tx: svc.delete_integration(tx, made.id))
+    with pytest.raises(NotFound):
+        db.write(lambda tx: intg.delete_integration(tx, made.id))
 
 
 def test_delete_service_kills_its_integrations(db: DB, plugins: PluginHost) -> None:
@@ -241,7 +243,7 @@ def test_delete_service_kills_its_integrations(db: DB, plugins: PluginHost) -> N
 def test_rename_and_settings_update(db: DB, plugins: PluginHost) -> None:
     sid = service(db, "S")
     made = integration(db, plugins, sid)
-    renamed = db.write(lambda tx: svc.rename_integration(tx, made.id, "New name"))
+    renamed = db.write(lambda tx: intg.rename_integration(tx, made.id, "New name"))
     assert renamed.name == "New name" and renamed.integration_key == made.integration_key
-    with pytest.raises(svc.Invalid):
-        db.write(lambda tx: svc.rename_integration(tx, made.id, "  "))
+    with pytest.raises(Invalid):
+        db.write(lambda tx: intg.rename_integration(tx, made.id, "  "))

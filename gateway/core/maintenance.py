@@ -1,8 +1,8 @@
 """Maintenance windows: while one covers a service, the service's events open no incidents.
 
 Pure functions on a :class:`~gateway.store.Tx` or :class:`~gateway.store.Reader`,
-shared by the REST API, the CLI and the web UI. Errors come from the tree in
-:mod:`gateway.core.incidents` (``NotFound``, ``Invalid``, ``Refused``, ``PastWindow``).
+shared by the REST API, the CLI and the web UI. Refusals come from the one tree in
+:mod:`gateway.errors` (``NotFound``, ``Invalid``, ``Refused``, ``PastWindow``).
 
 A window needs no timer to end: the event rules ask the store whether a
 window covers the event's own time (``Reader.route``/``in_maintenance``), so
@@ -23,8 +23,9 @@ from typing import Literal
 import structlog
 
 from gateway.clock import iso, parse_iso
-from gateway.core.incidents import Invalid, NotFound, PastWindow, Refused, parse_time
+from gateway.core.inputs import parse_time
 from gateway.domain import MaintenanceWindow
+from gateway.errors import Invalid, NotFound, PastWindow, Refused
 from gateway.store import Reader, Tx
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "end_or_delete_window",
     "find_window",
     "list_windows",
-    "resolve_service",
     "update_window",
     "window_state",
 ]
@@ -62,14 +62,6 @@ def find_window(reader: Reader, window_id: str) -> MaintenanceWindow:
     if window is None:
         raise NotFound("Maintenance Window", window_id)
     return window
-
-
-def resolve_service(reader: Reader, name_or_id: str) -> str:
-    """A live service's id from its id or its exact name (for the CLI and UI)."""
-    service = reader.service(name_or_id) or reader.service_by_name(name_or_id)
-    if service is None:
-        raise NotFound("Service", name_or_id)
-    return service.id
 
 
 def list_windows(

@@ -1,21 +1,60 @@
-"""Declarative services from the configuration, upserted at start-up.
+"""Declarative services from the configuration, applied through the service layer.
+
+Provisioning is a loop over the same functions the REST API calls
+(:func:`~gateway.core.services.create_service`,
+:func:`~gateway.core.services.update_service`,
+:func:`~gateway.core.integrations.add_integration`,
+:func:`~gateway.core.integrations.update_integration`), so every rule exists
+once. What a file may do beyond REST is an explicit, documented input of those
+functions: pin an integration's key, change an existing integration's type or
+vendor (:class:`~gateway.core.inputs.IntegrationPatch`), and store a bare
+local part lower-cased (:func:`~gateway.core.integrations.normalize_email`).
 
 Services are matched by name and integrations by (service, name), so an ops
 team can keep its services in git: editing the file and restarting updates
-them in place. Objects created through the REST API or the CLI are left alone.
+them in place, and an unchanged file changes nothing. Objects created through
+the REST API, the CLI or the UI are left alone. Changes are logged like any
+other, with the agent ``config`` and the file's path as its id. A refusal
+becomes a :class:`~gateway.errors.ConfigError` naming the block's key and line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
 
 from gateway.clock import iso
-from gateway.config import IntegrationConfig, Settings
-from gateway.domain import EVENTS_API_V2
-from gateway.errors import ConfigError
-from gateway.ids import new_integration_key
+from gateway.core.inputs import (
+    CONFIG,
+    UNSET,
+    Agent,
+    IntegrationInput,
+    IntegrationPatch,
+    ServiceInput,
+    ServicePatch,
+)
+from gateway.core.integrations import (
+    add_integration,
+    normalize_email,
+    resolve_integration_type,
+    update_integration,
+)
+from gateway.core.services import create_service, update_service
+from gateway.domain import Integration
+from gateway.errors import ConfigError, NotFound, OperationError
 from gateway.plugins import PluginHost
 from gateway.store import Tx
+
+if TYPE_CHECKING:  # the configuration imports the core's rules; only types flow back
+    from gateway.config import IntegrationConfig, ServiceConfig, Settings
+
+__all__ = ["CreatedIntegration", "provision"]
+
+log = structlog.get_logger("gateway.provision")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,111 +66,136 @@ class CreatedIntegration:
     integration_key: str
 
 
-def resolve_kind(config: IntegrationConfig, plugins: PluginHost) -> tuple[str, str | None]:
-    """The REST integration type and vendor id for a configured integration."""
-    if config.vendor is not None:
-        vendor = plugins.vendor(config.vendor)
-        if vendor is None:
-            known = ", ".join(
-                sorted(f"{v.id} ({v.name})" for v in plugins.vendors.values() if not v.generic)
-            )
-            raise ConfigError(
-                f"unknown vendor {config.vendor!r} (loaded: {known or 'none'})",
-                key=f"{config.key}.vendor",
-                line=config.line,
-            )
-        if vendor.generic:
-            return vendor.integration_type, None
-        return vendor.integration_type, vendor.id
-    assert config.type is not None
-    return config.type, None
-
-
-def check_vendor_settings(
-    config: IntegrationConfig, kind: str, vendor_id: str | None, plugins: PluginHost
-) -> None:
-    """Raise :class:`ConfigError` when the vendor refuses the integration's settings."""
-    vendor = plugins.vendor(vendor_id) if vendor_id else plugins.vendor_by_type(kind)
-    if vendor is None or vendor.check_settings is None:
-        return
-    problems = vendor.check_settings(config.settings)
-    if problems:
-        raise ConfigError("; ".join(problems), key=config.key, line=config.line)
-
-
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
-    """Upsert the configured services, integrations and maintenance windows."""
+    """Upsert the configured services, integrations and maintenance windows.
+
+    Raises :class:`ConfigError` (key and line of the block) for anything the
+    service layer refuses; the caller's transaction then rolls every change back.
+    """
+    by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
     created: list[CreatedIntegration] = []
-    service_ids: dict[str, str] = {}
-    for svc in settings.services:
-        fields = {
-            "description": svc.description,
-            "status": svc.status,
-            "alert_creation": svc.alert_creation,
-            "urgency": svc.urgency,
-            "acknowledgement_timeout": svc.acknowledgement_timeout,
-            "auto_resolve_timeout": svc.auto_resolve_timeout,
-            "alert_grouping": svc.alert_grouping,
-            "alert_grouping_timeout": svc.alert_grouping_timeout,
-        }
-        existing = tx.service_by_name(svc.name)
-        if existing is None:
-            service_id = tx.insert_service(name=svc.name, **fields).id
-        else:
-            service_id = existing.id
-            tx.update_service(service_id, **fields)
-        service_ids[svc.name] = service_id
-        current = {i.name: i for i in tx.integrations(service_id)}
-        for config in svc.integrations:
-            kind, vendor_id = resolve_kind(config, plugins)
-            if kind == EVENTS_API_V2 and svc.alert_creation == "create_incidents":
-                raise ConfigError(
-                    "an Events API v2 integration needs alert_creation = "
-                    '"create_alerts_and_incidents"',
-                    key=f"{config.key}.type",
-                    line=config.line,
-                )
-            key = config.integration_key
-            if key is not None:
-                owner = tx.integration_by_key(key)
-                mine = current.get(config.name)
-                if owner is not None and (mine is None or owner.id != mine.id):
-                    raise ConfigError(
-                        f"integration_key already belongs to another integration (id {owner.id})",
-                        key=f"{config.key}.integration_key",
-                        line=config.line,
-                    )
-            email = config.integration_email
-            if email is not None and "@" not in email:
-                email = email.lower()
-            check_vendor_settings(config, kind, vendor_id, plugins)
-            mine = current.get(config.name)
-            if mine is None:
-                generated = key is None
-                key = key or new_integration_key()
-                tx.insert_integration(
-                    service_id=service_id,
-                    name=config.name,
-                    type=kind,
-                    vendor_id=vendor_id,
-                    integration_key=key,
-                    integration_email=email,
-                    settings=config.settings,
-                )
-                if generated and key:
-                    created.append(CreatedIntegration(svc.name, config.name, key))
-            else:
-                updates: dict[str, object] = {
-                    "type": kind,
-                    "vendor_id": vendor_id,
-                    "settings": config.settings,
-                    "integration_email": email,
-                }
-                if key is not None:
-                    updates["integration_key"] = key
-                tx.update_integration(mine.id, **updates)
+    service_ids = {
+        config.name: _service(tx, config, plugins, by, created) for config in settings.services
+    }
     tx.replace_config_windows(
         (w.description, iso(w.start), iso(w.end), [service_ids[name] for name in w.services])
         for w in settings.maintenance_windows
     )
+    log.info(
+        "config.provisioned",
+        services=len(service_ids),
+        created_integrations=len(created),
+        windows=len(settings.maintenance_windows),
+    )
     return created
+
+
+@contextmanager
+def _located(key: str, line: int | None) -> Iterator[None]:
+    """Name the configuration block when the service layer refuses it."""
+    try:
+        yield
+    except OperationError as exc:
+        raise ConfigError("; ".join(exc.errors), key=key, line=line) from exc
+
+
+def _service(
+    tx: Tx,
+    config: ServiceConfig,
+    plugins: PluginHost,
+    by: Agent,
+    created: list[CreatedIntegration],
+) -> str:
+    """Create or update one ``[[services]]`` block and its integrations; its id."""
+    patch = ServicePatch(
+        description=config.description,
+        status=config.status,
+        alert_creation=config.alert_creation,
+        urgency=config.urgency,
+        acknowledgement_timeout=config.acknowledgement_timeout,
+        auto_resolve_timeout=config.auto_resolve_timeout,
+        alert_grouping=config.alert_grouping,
+        alert_grouping_timeout=config.alert_grouping_timeout,
+    )
+    existing = tx.service_by_name(config.name)
+    with _located(config.key, config.line):
+        if existing is None:
+            data = ServiceInput(
+                name=config.name,
+                description=config.description,
+                alert_creation=config.alert_creation,
+                urgency=config.urgency,
+                acknowledgement_timeout=config.acknowledgement_timeout,
+                auto_resolve_timeout=config.auto_resolve_timeout,
+                alert_grouping=config.alert_grouping,
+                alert_grouping_timeout=config.alert_grouping_timeout,
+            )
+            service_id = create_service(tx, data, by=by).id
+            # A new service starts active (the REST rule); a disabled one is then disabled.
+            update_service(tx, service_id, ServicePatch(status=config.status), by=by)
+        else:
+            service_id = existing.id
+    # Switching to create_incidents must come after the file's integrations changed kind
+    # (an Events API v2 one may become v1); any other change must come before them (a v2
+    # integration may only join once the service creates alerts).
+    integrations_first = existing is not None and config.alert_creation == "create_incidents"
+    if existing is not None and not integrations_first:
+        with _located(config.key, config.line):
+            update_service(tx, service_id, patch, by=by)
+    current = {i.name: i for i in tx.integrations(service_id)}
+    for integration in config.integrations:
+        key = _integration(tx, service_id, integration, current.get(integration.name), plugins, by)
+        if key is not None:
+            created.append(CreatedIntegration(config.name, integration.name, key))
+    if integrations_first:
+        with _located(config.key, config.line):
+            update_service(tx, service_id, patch, by=by)
+    return service_id
+
+
+def _integration(
+    tx: Tx,
+    service_id: str,
+    config: IntegrationConfig,
+    mine: Integration | None,
+    plugins: PluginHost,
+    by: Agent,
+) -> str | None:
+    """Add or update one integration; the key when one was generated for it."""
+    try:
+        resolve_integration_type(plugins, type=config.type, vendor_id=config.vendor)
+    except NotFound as exc:
+        known = ", ".join(
+            sorted(f"{v.id} ({v.name})" for v in plugins.vendors.values() if not v.generic)
+        )
+        raise ConfigError(
+            f"unknown vendor {config.vendor!r} (loaded: {known or 'none'})",
+            key=f"{config.key}.vendor",
+            line=config.line,
+        ) from exc
+    except OperationError:
+        pass  # the service layer reports it below, with everything else wrong
+    email = normalize_email(config.integration_email) if config.integration_email else None
+    with _located(config.key, config.line):
+        if mine is None:
+            data = IntegrationInput(
+                name=config.name,
+                type=config.type,
+                vendor_id=config.vendor,
+                integration_email=email,
+                settings=config.settings,
+                integration_key=config.integration_key,
+            )
+            made = add_integration(tx, service_id, data, plugins, by=by)
+            return made.integration_key if config.integration_key is None else None
+        patch = IntegrationPatch(
+            type=config.type if config.type is not None else UNSET,
+            vendor_id=config.vendor,
+            integration_email=email if email is not None else UNSET,
+            settings=config.settings,
+            integration_key=(
+                config.integration_key if config.integration_key is not None else UNSET
+            ),
+        )
+        update_integration(tx, mine.id, patch, plugins=plugins, by=by)
+    return None

@@ -8,8 +8,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Blueprint, current_app
 from quart import Response as QuartResponse
 
+from gateway.core.incident_reads import open_incident_counts
+from gateway.core.services import count_services
 from gateway.errors import StoreUnavailable
-from gateway.store import Reader
 
 blueprint = Blueprint("ops", __name__)
 
@@ -25,12 +26,9 @@ async def readyz() -> tuple[dict[str, Any], int]:
     """Readiness: the writer commits, the last real commit did not fail, and reads answer."""
     gateway = current_app.config["GATEWAY"]
 
-    def probe(reader: Reader) -> int:
-        return reader.count("services")
-
     try:
         await gateway.store.write(lambda tx: None)
-        services = await gateway.store.read(probe)
+        services = await gateway.store.read(count_services)
     except StoreUnavailable as exc:
         return {"status": "unavailable", "store": str(exc)}, 503
     if not gateway.store.stats.writable:
@@ -43,7 +41,7 @@ async def metrics() -> QuartResponse:
     """Prometheus text exposition; open incidents are counted at scrape time."""
     gateway = current_app.config["GATEWAY"]
     try:
-        rows = await gateway.store.read(Reader.open_incident_counts)
+        rows = await gateway.store.read(open_incident_counts)
     except StoreUnavailable:
         rows = None  # still serve the counters: they say why the store is failing
     if rows is not None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from quart import Response
 from quart_trio import QuartTrio
 
+from gateway.errors import OperationError
 from gateway.http.rest import incidents, integrations, maintenance_windows, services, vendors
-from gateway.http.rest._common import RestError
+from gateway.http.rest._common import RestError, rest_error
 
 __all__ = ["RestError", "register"]
 
@@ -24,10 +25,18 @@ BLUEPRINTS = (
 
 
 def register(app: QuartTrio) -> None:
-    """Mount every REST resource on ``app`` and answer :class:`RestError` as JSON."""
+    """Mount every REST resource on ``app``; answer :class:`RestError` and the domain layer's
+    :class:`~gateway.errors.OperationError` (through :func:`rest_error`) as PagerDuty's JSON.
+
+    The web UI's blueprint has its own handler, which Quart tries first for its pages.
+    """
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 
     @app.errorhandler(RestError)
-    async def rest_error(error: RestError) -> Response:
+    async def answer(error: RestError) -> Response:
         return error.response()
+
+    @app.errorhandler(OperationError)
+    async def refused(error: OperationError) -> Response:
+        return rest_error(error).response()

@@ -1,7 +1,9 @@
 """What every REST resource shares: errors, auth, the From header, pagination, references.
 
-PagerDuty's REST conventions (../shared/reference/pagerduty-compat.md §8.5) live
-here once, so each resource module only says what is particular to it.
+PagerDuty's REST conventions live here once, so each resource module only says
+what is particular to it. :func:`rest_error` is the one place the domain
+layer's refusals (:class:`gateway.errors.OperationError`) become PagerDuty's
+error bodies; :func:`gateway.http.rest.register` installs it app-wide.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any, ParamSpec, TypeVar
 from quart import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.auth import Level, hash_token, level_of, parse_authorization
+from gateway.auth import Level, level_of, parse_authorization
 from gateway.context import GatewayContext
+from gateway.core import tokens
 from gateway.domain import ApiToken
-from gateway.store import Reader
+from gateway.errors import Conflict, NotFound, OperationError, PastWindow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,22 +41,58 @@ _ROLES_AT = {
 
 
 class RestError(Exception):
-    """An error answered with PagerDuty's body ``{"error":{"message","code","errors"}}``."""
+    """An error answered with PagerDuty's body ``{"error":{"message","code","errors"}}``.
 
-    def __init__(self, status: int, message: str, code: int, errors: Sequence[str] = ()) -> None:
+    ``extra`` adds fields beside ``errors`` (a refused move's ``differences``).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: int,
+        errors: Sequence[str] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.errors = list(errors)
+        self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:
         """The JSON body."""
-        return {"error": {"message": self.message, "code": self.code, "errors": self.errors}}
+        error = {"message": self.message, "code": self.code, "errors": self.errors}
+        return {"error": {**error, **self.extra}}
 
     def response(self) -> Response:
         """The whole answer: this status and the JSON body."""
         return json_response(self.body(), self.status)
+
+
+#: What a refused move answers (409): PagerDuty documents no move, so the words are ours.
+MOVE_CONFLICT = (
+    "The destination service's incident settings differ; "
+    "repeat the request with ?confirm=true to move the integration anyway"
+)
+
+
+def rest_error(exc: OperationError) -> RestError:
+    """PagerDuty's answer to a refusal from the domain layer: the one mapping.
+
+    NotFound → 404 ``<Kind> Not Found`` (5002 for services, else 5001) with no
+    ``errors``; Conflict → 409 with ``differences``; PastWindow → 405 (5003);
+    Invalid, Incompatible and Refused → 400 with their code and ``errors``.
+    """
+    if isinstance(exc, NotFound):
+        return RestError(404, exc.message, exc.code)
+    if isinstance(exc, Conflict):
+        differences = [d.as_dict() for d in exc.differences]
+        return RestError(409, MOVE_CONFLICT, exc.code, exc.errors, {"differences": differences})
+    if isinstance(exc, PastWindow):
+        return RestError(405, exc.message, exc.code, exc.errors)
+    return RestError(400, exc.message, exc.code, exc.errors)
 
 
 def json_response(body: Any, status: int) -> Response:
@@ -64,11 +103,6 @@ def json_response(body: Any, status: int) -> Response:
 def invalid(*errors: str) -> RestError:
     """400 ``Invalid Input Provided`` (2001) listing each problem."""
     return RestError(400, "Invalid Input Provided", 2001, errors)
-
-
-def not_found(kind: str) -> RestError:
-    """404 ``<Kind> Not Found`` (5001; 5002 for services, as PagerDuty)."""
-    return RestError(404, f"{kind} Not Found", 5002 if kind == "Service" else 5001)
 
 
 def context() -> GatewayContext:
@@ -85,12 +119,7 @@ async def authenticate() -> ApiToken:
     token = parse_authorization(request.headers.get("Authorization"))
     if token is None:
         raise RestError(401, "Authentication failed", 2006, ["Missing or malformed API token"])
-    digest = hash_token(token)
-
-    def lookup(reader: Reader) -> ApiToken | None:
-        return reader.token_by_hash(digest)
-
-    found = await context().store.read(lookup)
+    found = await context().store.read(lambda reader: tokens.authenticate(reader, token))
     if found is None:
         raise RestError(401, "Authentication failed", 2006, ["Unknown or revoked API token"])
     return found

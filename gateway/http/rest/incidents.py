@@ -2,7 +2,8 @@
 
 Reads need any role; acknowledge, resolve and create need ``limited_user``
 (Responder) or above and the ``From`` header naming who acts. The rules live
-in :mod:`gateway.core.incidents`; this module only speaks HTTP.
+in :mod:`gateway.core.incidents` and :mod:`gateway.core.incident_reads`; this module only
+speaks HTTP.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any, TypeVar
 from quart import Blueprint, request
 
 from gateway.auth import Level
+from gateway.core import incident_reads as reads
 from gateway.core import incidents as core
-from gateway.core.incidents import IncidentDetails, OperationError
+from gateway.core.incident_reads import IncidentDetails
 from gateway.domain import Alert, Incident, LogEntry
 from gateway.http.rest._common import (
     Page,
@@ -36,7 +38,6 @@ from gateway.store import Reader, Tx
 __all__ = [
     "agent_reference",
     "blueprint",
-    "rest_error",
     "run_read",
     "run_write",
     "service_reference",
@@ -47,36 +48,26 @@ blueprint = Blueprint("rest_incidents", __name__)
 T = TypeVar("T")
 
 
-# -- core errors and store access, shared with maintenance_windows.py ----------------------------
-
-
-def rest_error(exc: OperationError) -> RestError:
-    """PagerDuty's answer to a refusal from the core (404, 400; 405 for a past window)."""
-    if isinstance(exc, core.NotFound):
-        return RestError(404, exc.message, exc.code)
-    if isinstance(exc, core.PastWindow):
-        return RestError(405, exc.message, exc.code, exc.errors)
-    errors = exc.errors if isinstance(exc, core.Invalid | core.Refused) else []
-    return RestError(400, exc.message, exc.code, errors)
+# -- store access, shared with maintenance_windows.py ------------------------------------------
+# The core's refusals propagate: gateway.http.rest answers them app-wide (_common.rest_error).
 
 
 async def run_read(fn: Callable[[Reader], T]) -> T:
-    """Run a read job, answering the core's refusals as REST errors."""
-    try:
-        return await context().store.read(fn)
-    except OperationError as exc:
-        raise rest_error(exc) from None
+    """Run a read job on a read connection."""
+    return await context().store.read(fn)
 
 
 async def run_write(fn: Callable[[Tx], T]) -> T:
-    """Run a write job, answering the core's refusals as REST errors."""
-    try:
-        return await context().store.write(fn)
-    except OperationError as exc:
-        raise rest_error(exc) from None
+    """Run a write job in the writer's next transaction (returns after commit)."""
+    return await context().store.write(fn)
 
 
 # -- objects ------------------------------------------------------------------------------------
+
+
+# Rendering helpers below read the objects an answer refers to (a service's or an
+# integration's name for a reference), nothing more: no rule is involved, and a deleted
+# service or integration still renders, with a null summary.
 
 
 def service_reference(reader: Reader, service_id: str) -> dict[str, Any]:
@@ -245,12 +236,12 @@ def _include() -> set[str]:
 def _render(
     reader: Reader, incidents: list[Incident], include: set[str] | frozenset[str]
 ) -> list[dict[str, Any]]:
-    return [incident_object(reader, d, include) for d in core.incident_details(reader, incidents)]
+    return [incident_object(reader, d, include) for d in reads.incident_details(reader, incidents)]
 
 
 async def _one(ident: str, include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     def job(reader: Reader) -> dict[str, Any]:
-        return _render(reader, [core.find_incident(reader, ident)], include)[0]
+        return _render(reader, [reads.find_incident(reader, ident)], include)[0]
 
     return {"incident": await run_read(job)}
 
@@ -268,7 +259,7 @@ async def list_incidents() -> dict[str, Any]:
     include = _include()
 
     def job(reader: Reader) -> tuple[list[dict[str, Any]], int]:
-        items, total = core.list_incidents(
+        items, total = reads.list_incidents(
             reader,
             statuses=list_arg("statuses"),
             service_ids=list_arg("service_ids"),
@@ -359,7 +350,7 @@ async def update_incidents() -> dict[str, Any]:
     ids = await run_write(job)
 
     def render(reader: Reader) -> list[dict[str, Any]]:
-        return _render(reader, [core.find_incident(reader, i) for i in ids], set())
+        return _render(reader, [reads.find_incident(reader, i) for i in ids], set())
 
     return {"incidents": await run_read(render)}
 
@@ -400,8 +391,8 @@ async def list_alerts(ident: str) -> dict[str, Any]:
     statuses = list_arg("statuses")
 
     def job(reader: Reader) -> list[dict[str, Any]]:
-        incident = core.find_incident(reader, ident)
-        alerts = core.incident_alerts(reader, incident.id, alert_key=alert_key, statuses=statuses)
+        incident = reads.find_incident(reader, ident)
+        alerts = reads.incident_alerts(reader, incident.id, alert_key=alert_key, statuses=statuses)
         return [alert_object(reader, a, incident) for a in alerts]
 
     return paginated("alerts", await run_read(job), page)
@@ -414,8 +405,8 @@ async def list_log_entries(ident: str) -> dict[str, Any]:
     page = page_args()
 
     def job(reader: Reader) -> list[dict[str, Any]]:
-        incident = core.find_incident(reader, ident)
-        entries = core.incident_log_entries(reader, incident.id)
+        incident = reads.find_incident(reader, ident)
+        entries = reads.incident_log_entries(reader, incident.id)
         return [log_entry_object(reader, e, incident) for e in entries]
 
     return paginated("log_entries", await run_read(job), page)
@@ -427,7 +418,7 @@ async def get_log_entry(entry_id: str) -> dict[str, Any]:
     """``GET /log_entries/{id}``: one timeline entry (the ``self`` of every log entry)."""
 
     def job(reader: Reader) -> dict[str, Any]:
-        entry, incident = core.find_log_entry(reader, entry_id)
+        entry, incident = reads.find_log_entry(reader, entry_id)
         return log_entry_object(reader, entry, incident)
 
     return {"log_entry": await run_read(job)}

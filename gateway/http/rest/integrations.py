@@ -15,8 +15,10 @@ from typing import Any
 from quart import Blueprint
 
 from gateway.auth import Level
+from gateway.core import integrations as core
 from gateway.core import services as svc
-from gateway.domain import Integration, Service
+from gateway.core.inputs import UNSET, IntegrationInput, IntegrationPatch, Unset
+from gateway.domain import Integration
 from gateway.http.rest._common import bool_arg, context, json_body, list_arg, requires
 from gateway.http.rest.services import (
     EMAIL_FIELDS,
@@ -48,17 +50,17 @@ async def _render(integration: Integration, *, includes: list[str] | None = None
     """The integration's body; ``include[]`` services/vendors swap references for objects."""
     wanted = includes or []
 
-    def read(reader: Reader) -> tuple[str | None, tuple[Service, str, list[Integration]] | None]:
-        service = reader.service(integration.service_id)
-        if service is None or "services" not in wanted:
-            return (service.name if service else None), None
-        return service.name, load_service(reader, service.id)
+    def read(reader: Reader) -> tuple[str, svc.ServiceDetails | None]:
+        if "services" in wanted:
+            details = load_service(reader, integration.service_id)
+            return details.service.name, details
+        return svc.get_service(reader, integration.service_id).name, None
 
     name, loaded = await context().store.read(read)
     return integration_body(
         integration,
         name,
-        service_object=service_body(*loaded) if loaded else None,
+        service_object=service_body(loaded) if loaded else None,
         full_vendor="vendors" in wanted,
     )
 
@@ -74,13 +76,13 @@ async def create_integration(service_id: str) -> tuple[dict[str, Any], int]:
     email = f.text("integration_email")
     settings = _settings(f, {}) or {}
     f.check()
-    data = svc.IntegrationInput(
+    data = IntegrationInput(
         name=name, type=kind, vendor_id=vendor_id, integration_email=email, settings=settings
     )
     plugins = context().plugins
     by = agent()
     created = await context().store.write(
-        lambda tx: svc.add_integration(tx, service_id, data, plugins, by=by)
+        lambda tx: core.add_integration(tx, service_id, data, plugins, by=by)
     )
     return {"integration": await _render(created)}, 201
 
@@ -90,7 +92,7 @@ async def create_integration(service_id: str) -> tuple[dict[str, Any], int]:
 async def get_integration(service_id: str, integration_id: str) -> dict[str, Any]:
     """``GET /services/{id}/integrations/{iid}`` (``include[]`` = services, vendors)."""
     found = await context().store.read(
-        lambda reader: svc.get_integration(reader, integration_id, service_id=service_id)
+        lambda reader: core.get_integration(reader, integration_id, service_id=service_id)
     )
     return {"integration": await _render(found, includes=list_arg("include"))}
 
@@ -100,8 +102,8 @@ async def get_integration(service_id: str, integration_id: str) -> dict[str, Any
 async def update_integration(service_id: str, integration_id: str) -> dict[str, Any]:
     """``PUT /services/{id}/integrations/{iid}``: rename, change email/settings, or move."""
     f = Fields(await json_body("integration"))
-    name = f.text("name", nullable=False) if "name" in f else svc.UNSET
-    email: str | svc.Unset | None = svc.UNSET
+    name = f.text("name", nullable=False) if "name" in f else UNSET
+    email: str | Unset | None = UNSET
     if "integration_email" in f:
         email = f.text("integration_email")
     target = f.ref_id("service") if "service" in f else None
@@ -111,16 +113,16 @@ async def update_integration(service_id: str, integration_id: str) -> dict[str, 
     by = agent()
 
     def write(tx: Tx) -> Integration:
-        current = svc.get_integration(tx, integration_id, service_id=service_id)
+        current = core.get_integration(tx, integration_id, service_id=service_id)
         if target is not None and target != current.service_id:
-            svc.move_integration(tx, current.id, target, confirm=confirm, by=by)
+            core.move_integration(tx, current.id, target, confirm=confirm, by=by)
         settings = _settings(f, current.settings)
-        patch = svc.IntegrationPatch(
-            name=name if isinstance(name, str) else svc.UNSET,
+        patch = IntegrationPatch(
+            name=name if isinstance(name, str) else UNSET,
             integration_email=email,
-            settings=svc.UNSET if settings is None else settings,
+            settings=UNSET if settings is None else settings,
         )
-        return svc.update_integration(tx, current.id, patch, plugins=plugins, by=by)
+        return core.update_integration(tx, current.id, patch, plugins=plugins, by=by)
 
     updated = await context().store.write(write)
     return {"integration": await _render(updated)}
@@ -132,9 +134,7 @@ async def delete_integration(service_id: str, integration_id: str) -> tuple[str,
     """``DELETE /services/{id}/integrations/{iid}``: 204; the key is invalid from now on."""
     by = agent()
 
-    def write(tx: Tx) -> None:
-        svc.get_integration(tx, integration_id, service_id=service_id)
-        svc.delete_integration(tx, integration_id, by=by)
-
-    await context().store.write(write)
+    await context().store.write(
+        lambda tx: core.delete_integration(tx, integration_id, service_id=service_id, by=by)
+    )
     return "", 204

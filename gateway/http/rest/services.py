@@ -1,10 +1,8 @@
 """REST resource: services (``/services``), and the shapes integrations share with them.
 
 Thin HTTP over :mod:`gateway.core.services`: read the JSON, call the layer in
-one store transaction, render PagerDuty's object. The layer's errors become
-PagerDuty's answers here, app-wide (the integrations resource raises them too):
-NotFound → 404 (5002 for services), Invalid → 400 (2001), Conflict → 409 with
-``differences``.
+one store transaction, render PagerDuty's object. The layer's refusals become
+PagerDuty's answers in one place, :func:`gateway.http.rest._common.rest_error`.
 """
 
 from __future__ import annotations
@@ -12,20 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from quart import Blueprint, Response, g, request
+from quart import Blueprint, g, request
 
 from gateway.auth import Level
 from gateway.core import services as svc
-from gateway.domain import Integration, Service
+from gateway.core.inputs import Agent, ServiceInput, ServicePatch
+from gateway.domain import GENERIC_EMAIL, Integration
 from gateway.http.rest._common import (
     api_url,
     context,
     html_url,
     invalid,
     json_body,
-    json_response,
     list_arg,
-    not_found,
     page_args,
     paginated,
     reference,
@@ -46,38 +43,9 @@ EMAIL_FIELDS = (
 )
 
 
-# -- errors -----------------------------------------------------------------------------------
-
-
-@blueprint.app_errorhandler(svc.ServiceError)
-async def service_error(error: svc.ServiceError) -> Response:
-    """Answer a service-layer error as PagerDuty would."""
-    if isinstance(error, svc.NotFound):
-        body = not_found(error.kind).body()
-        status = 404
-    elif isinstance(error, svc.Invalid):
-        body = invalid(*error.errors).body()
-        status = 400
-    elif isinstance(error, svc.Conflict):
-        status = 409
-        body = {
-            "error": {
-                "message": "The destination service's incident settings differ; "
-                "repeat the request with ?confirm=true to move the integration anyway",
-                "code": 2001,
-                "errors": [str(d) for d in error.differences],
-                "differences": [d.as_dict() for d in error.differences],
-            }
-        }
-    else:  # a subclass this handler does not know yet: still a client error, never a 500
-        body = invalid(str(error)).body()
-        status = 400
-    return json_response(body, status)
-
-
-def agent() -> svc.Agent:
+def agent() -> Agent:
     """The log-entry agent for this request: the API token that authenticated it."""
-    return svc.Agent("api_token", g.token.id)
+    return Agent("api_token", g.token.id)
 
 
 # -- reading JSON fields ----------------------------------------------------------------------
@@ -226,7 +194,7 @@ def integration_body(
         "integration_key": integration.integration_key,
         "integration_email": integration.integration_email,
     }
-    if integration.type == svc.GENERIC_EMAIL:
+    if integration.type == GENERIC_EMAIL:
         for key in EMAIL_FIELDS:
             default: Any = [] if key in ("email_filters", "email_parsers") else None
             body[key] = integration.settings.get(key, default)
@@ -240,14 +208,9 @@ def integration_ref(integration: Integration) -> dict[str, Any]:
     return ref
 
 
-def service_body(
-    service: Service,
-    status: str,
-    integrations: list[Integration],
-    *,
-    full_integrations: bool = False,
-) -> dict[str, Any]:
+def service_body(details: svc.ServiceDetails, *, full_integrations: bool = False) -> dict[str, Any]:
     """A service object in PagerDuty's shape; arrays are never null."""
+    service, integrations = details.service, details.integrations
     path = f"/services/{service.id}"
     policy = service.escalation_policy_id
     if full_integrations:
@@ -265,7 +228,7 @@ def service_body(
         "html_url": html_url(path),
         "name": service.name,
         "description": service.description,
-        "status": status,
+        "status": details.status,
         "auto_resolve_timeout": service.auto_resolve_timeout,
         "acknowledgement_timeout": service.acknowledgement_timeout,
         "created_at": service.created_at,
@@ -291,10 +254,9 @@ def service_body(
     }
 
 
-def load_service(reader: Reader, service_id: str) -> tuple[Service, str, list[Integration]]:
+def load_service(reader: Reader, service_id: str) -> svc.ServiceDetails:
     """A service with its displayed status and live integrations (one snapshot)."""
-    service = svc.get_service(reader, service_id)
-    return service, svc.service_status(reader, service), reader.integrations(service.id)
+    return svc.service_details(reader, [svc.get_service(reader, service_id)])[0]
 
 
 def include_integrations() -> bool:
@@ -314,17 +276,13 @@ async def list_services() -> dict[str, Any]:
     sort_by = request.args.get("sort_by")
     full = include_integrations()
 
-    def read(reader: Reader) -> tuple[dict[str, Any], dict[str, str], dict[str, list[Integration]]]:
+    def read(reader: Reader) -> dict[str, Any]:
         body = paginated("services", svc.list_services(reader, query=query, sort_by=sort_by), page)
-        shown: list[Service] = body["services"]
-        statuses = svc.service_statuses(reader, shown)
-        return body, statuses, {s.id: reader.integrations(s.id) for s in shown}
+        body["services"] = svc.service_details(reader, body["services"])
+        return body
 
-    body, statuses, integrations = await context().store.read(read)
-    body["services"] = [
-        service_body(s, statuses[s.id], integrations[s.id], full_integrations=full)
-        for s in body["services"]
-    ]
+    body = await context().store.read(read)
+    body["services"] = [service_body(d, full_integrations=full) for d in body["services"]]
     return body
 
 
@@ -334,15 +292,13 @@ async def create_service() -> tuple[dict[str, Any], int]:
     """``POST /services``: 201 with the new service (status must be ``active``)."""
     fields = service_fields(await json_body("service"))
     fields.setdefault("name", "")
-    data = svc.ServiceInput(**fields)
+    data = ServiceInput(**fields)
     by = agent()
 
-    def write(tx: Tx) -> tuple[Service, str, list[Integration]]:
-        created = svc.create_service(tx, data, by=by)
-        return load_service(tx, created.id)
+    def write(tx: Tx) -> svc.ServiceDetails:
+        return load_service(tx, svc.create_service(tx, data, by=by).id)
 
-    service, status, integrations = await context().store.write(write)
-    return {"service": service_body(service, status, integrations)}, 201
+    return {"service": service_body(await context().store.write(write))}, 201
 
 
 @blueprint.get("/services/<service_id>")
@@ -350,25 +306,22 @@ async def create_service() -> tuple[dict[str, Any], int]:
 async def get_service(service_id: str) -> dict[str, Any]:
     """``GET /services/{id}`` (``include[]=integrations`` for full integration objects)."""
     full = include_integrations()
-    service, status, integrations = await context().store.read(
-        lambda reader: load_service(reader, service_id)
-    )
-    return {"service": service_body(service, status, integrations, full_integrations=full)}
+    details = await context().store.read(lambda reader: load_service(reader, service_id))
+    return {"service": service_body(details, full_integrations=full)}
 
 
 @blueprint.put("/services/<service_id>")
 @requires(Level.MANAGE)
 async def update_service(service_id: str) -> dict[str, Any]:
     """``PUT /services/{id}``: change settings; ``status`` disabled/active disables or enables."""
-    patch = svc.ServicePatch(**service_fields(await json_body("service")))
+    patch = ServicePatch(**service_fields(await json_body("service")))
     by = agent()
 
-    def write(tx: Tx) -> tuple[Service, str, list[Integration]]:
+    def write(tx: Tx) -> svc.ServiceDetails:
         svc.update_service(tx, service_id, patch, by=by)
         return load_service(tx, service_id)
 
-    service, status, integrations = await context().store.write(write)
-    return {"service": service_body(service, status, integrations)}
+    return {"service": service_body(await context().store.write(write))}
 
 
 @blueprint.delete("/services/<service_id>")

@@ -3,8 +3,8 @@
 ``GET /vendors`` (``query=``, ``limit``/``offset``/``total``) and
 ``GET /vendors/{id}``. Generic protocols (Events API v1/v2, plain email) are
 integration types, not vendors, so they are not listed, as in PagerDuty.
-Fields follow ../shared/reference/pagerduty-compat.md §7, including the
-extras real responses carry (``generic_service_type``, ``alert_creation_*``,
+Fields follow PagerDuty's vendor object, including the extras its real
+responses carry (``generic_service_type``, ``alert_creation_*``,
 ``is_pd_cef``, ``connectable``, ``long_name``).
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 from quart import Blueprint, request
 
 from gateway.auth import Level
+from gateway.errors import NotFound
 from gateway.http.rest._common import (
     api_url,
     context,
-    not_found,
     page_args,
     paginated,
     requires,
@@ -84,5 +84,5 @@ async def get_vendor(vendor_id: str) -> dict[str, Any]:
     """``GET /vendors/{id}``: one vendor, wrapped as ``{"vendor": {...}}``."""
     vendor = context().plugins.vendors.get(vendor_id)
     if vendor is None or vendor.generic:
-        raise not_found("Vendor")
+        raise NotFound("Vendor", vendor_id)
     return {"vendor": vendor_body(vendor)}

@@ -1,8 +1,9 @@
 """What every UI page shares: the signed-in user, roles, CSRF, rendering and redirects.
 
-The UI has no logic of its own: pages read through :class:`gateway.store.Reader`
-and act through the core modules the REST API uses. This module only knows
-about sessions, forms and HTML.
+The UI has no logic of its own: pages read and act through the core modules the
+REST API uses. This module only knows about sessions, forms and HTML, and
+:func:`page_error` is the one place the domain layer's refusals
+(:class:`gateway.errors.OperationError`) become error pages.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.auth import Level, level_of
 from gateway.context import GatewayContext
+from gateway.core import tokens
 from gateway.domain import ApiToken
+from gateway.errors import Conflict, Invalid, NotFound, OperationError
 from gateway.store import Reader, Tx
 
 P = ParamSpec("P")
@@ -56,12 +59,29 @@ _ROLE_NEEDED = {
 }
 
 
-class Refused(HTTPException):
+class PageError(HTTPException):
     """An HTML error page with a status and a sentence saying why."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(description=message)
         self.code = code
+
+
+def page_error(exc: OperationError) -> PageError:
+    """The error page for a refusal from the domain layer: the one mapping.
+
+    NotFound → 404 ("… It may have been deleted."), Invalid and Incompatible →
+    400, Conflict → 409 with the differences, Refused and PastWindow → 409 (the
+    object's state, not the form, is in the way). Handlers that can show a form
+    again catch :class:`~gateway.errors.Invalid` themselves first.
+    """
+    if isinstance(exc, NotFound):
+        return PageError(404, f"{exc}. It may have been deleted.")
+    if isinstance(exc, Conflict):
+        return PageError(409, str(exc))
+    if isinstance(exc, Invalid):
+        return PageError(400, "; ".join(exc.errors))
+    return PageError(409, "; ".join(exc.errors))
 
 
 def context() -> GatewayContext:
@@ -99,7 +119,7 @@ async def check_csrf() -> None:
     expected = session.get(CSRF_FIELD)
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(sent, expected):
         log.warning("ui.csrf_refused", path=request.path)
-        raise Refused(400, "The form was stale or not sent from this site (CSRF check failed).")
+        raise PageError(400, "The form was stale or not sent from this site (CSRF check failed).")
 
 
 # -- who is signed in -----------------------------------------------------------------------
@@ -113,7 +133,7 @@ async def current_user() -> ApiToken | None:
     digest = session.get("token_hash")
     user = None
     if isinstance(digest, str) and digest:
-        user = await read(lambda r: r.token_by_hash(digest))
+        user = await read(lambda r: tokens.session_token(r, digest))
     g.ui_user = user
     return user
 
@@ -147,11 +167,11 @@ def requires(
             user = await current_user()
             if user is None:
                 if request.method == "POST":
-                    raise Refused(401, "Your session has ended: sign in again.")
+                    raise PageError(401, "Your session has ended: sign in again.")
                 return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
             if level_of(user.role) < level:
                 log.info("ui.forbidden", path=request.path, role=user.role, needs=level.label)
-                raise Refused(
+                raise PageError(
                     403,
                     f"The '{user.role}' role cannot {level.label} here: "
                     f"this needs {_ROLE_NEEDED[level]}.",
@@ -229,6 +249,12 @@ async def security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+@blueprint.errorhandler(OperationError)
+async def refused_page(error: OperationError) -> ResponseReturnValue:
+    """The domain layer's refusals under ``/ui`` are pages too (see :func:`page_error`)."""
+    return await html_error(page_error(error))
 
 
 @blueprint.errorhandler(HTTPException)

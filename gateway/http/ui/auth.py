@@ -8,6 +8,7 @@ from quart import redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import hash_token
+from gateway.core import tokens
 from gateway.http.ui._web import (
     blueprint,
     check_csrf,
@@ -52,8 +53,7 @@ async def login_submit() -> ResponseReturnValue:
     data = await form()
     token = data.get("token", "")
     target = _safe_next(data.get("next"))
-    digest = hash_token(token) if token else ""
-    found = await read(lambda r: r.token_by_hash(digest)) if token else None
+    found = await read(lambda r: tokens.authenticate(r, token)) if token else None
     if found is None:
         log.info("ui.login_failed", token=redact(token))
         return await page(
@@ -61,7 +61,7 @@ async def login_submit() -> ResponseReturnValue:
         )
     # A fresh session (and so a fresh CSRF token) on sign-in: nothing planted before survives.
     session.clear()
-    session["token_hash"] = digest
+    session["token_hash"] = hash_token(token)
     session.permanent = False
     log.info("ui.login", token_id=found.id, role=found.role)
     return redirect(target, 303)

@@ -1,5 +1,9 @@
 """Incidents (lists, a page with alerts and timeline, acknowledge and resolve) and
-maintenance windows: forms over :mod:`gateway.core.incidents` and :mod:`gateway.core.maintenance`.
+maintenance windows: forms over :mod:`gateway.core.incidents`,
+:mod:`gateway.core.incident_reads` and :mod:`gateway.core.maintenance`.
+
+A refusal the page cannot show in place (an unknown incident or window) becomes
+an error page through :func:`gateway.http.ui._web.page_error`.
 """
 
 from __future__ import annotations
@@ -12,11 +16,22 @@ from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
 from gateway.clock import iso
+from gateway.core import incident_reads as reads
 from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
-from gateway.domain import Alert, ApiToken, Incident, LogEntry, Service
-from gateway.http.ui._web import Refused, back, blueprint, context, form, page, read, requires
+from gateway.core.inputs import parse_time
+from gateway.domain import (
+    INCIDENT_STATUSES,
+    URGENCIES,
+    Alert,
+    ApiToken,
+    Incident,
+    LogEntry,
+    Service,
+)
+from gateway.errors import Invalid, Refused
+from gateway.http.ui._web import back, blueprint, context, form, page, read, requires
 from gateway.store import Reader, Tx
 
 PAGE_SIZE = 50
@@ -43,7 +58,10 @@ class IncidentRow:
 
 
 def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow]:
-    """Pair incidents with their service names (deleted services show their id)."""
+    """Pair incidents with their service names (deleted services show their id).
+
+    A rendering helper: it only reads the names of the services it shows.
+    """
     names: dict[str, str] = {}
     for incident in incidents:
         if incident.service_id not in names:
@@ -56,8 +74,8 @@ def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow
 @requires(Level.VIEW)
 async def incident_list() -> ResponseReturnValue:
     """Open and recent incidents, filtered by status, urgency and service."""
-    statuses = _choices("status", inc.INCIDENT_STATUSES)
-    urgencies = _choices("urgency", inc.URGENCIES)
+    statuses = _choices("status", INCIDENT_STATUSES)
+    urgencies = _choices("urgency", URGENCIES)
     service_id = request.args.get("service", "")
     try:
         offset = max(0, int(request.args.get("offset", "0")))
@@ -65,7 +83,7 @@ async def incident_list() -> ResponseReturnValue:
         offset = 0
 
     def load(reader: Reader) -> tuple[list[IncidentRow], int, list[Service]]:
-        found, total = inc.list_incidents(
+        found, total = reads.list_incidents(
             reader,
             statuses=statuses,
             urgencies=urgencies,
@@ -86,8 +104,8 @@ async def incident_list() -> ResponseReturnValue:
         page_size=PAGE_SIZE,
         services=services,
         selected={"status": statuses, "urgency": urgencies, "service": service_id},
-        statuses=inc.INCIDENT_STATUSES,
-        urgencies=inc.URGENCIES,
+        statuses=INCIDENT_STATUSES,
+        urgencies=URGENCIES,
     )
 
 
@@ -99,18 +117,18 @@ class IncidentView:
     service: Service | None
     alerts: list[Alert]
     timeline: list[LogEntry]
-    details: inc.IncidentDetails
+    details: reads.IncidentDetails
 
 
 def incident_view(reader: Reader, incident_id: str) -> IncidentView:
     """Everything an incident page shows, in one snapshot."""
-    incident = inc.find_incident(reader, incident_id)
+    incident = reads.find_incident(reader, incident_id)
     return IncidentView(
         incident=incident,
-        service=reader.service(incident.service_id),
-        alerts=inc.incident_alerts(reader, incident.id),
-        timeline=inc.incident_log_entries(reader, incident.id),
-        details=inc.incident_details(reader, [incident])[0],
+        service=reader.service(incident.service_id),  # rendering: None once deleted
+        alerts=reads.incident_alerts(reader, incident.id),
+        timeline=reads.incident_log_entries(reader, incident.id),
+        details=reads.incident_details(reader, [incident])[0],
     )
 
 
@@ -118,10 +136,7 @@ def incident_view(reader: Reader, incident_id: str) -> IncidentView:
 @requires(Level.VIEW)
 async def incident_page(incident_id: str) -> ResponseReturnValue:
     """An incident with its alerts, timeline, and Acknowledge / Resolve buttons."""
-    try:
-        view = await read(lambda r: incident_view(r, incident_id))
-    except inc.NotFound as exc:
-        raise Refused(404, f"{exc.message}: {incident_id}") from exc
+    view = await read(lambda r: incident_view(r, incident_id))
     return await page("incident.html", view=view)
 
 
@@ -134,9 +149,7 @@ async def _change(incident_id: str, action: str) -> ResponseReturnValue:
 
     try:
         incident = await context().store.write(job)
-    except inc.NotFound as exc:
-        raise Refused(404, f"{exc.message}: {incident_id}") from exc
-    except inc.Refused as exc:
+    except Refused as exc:
         # Someone resolved it first: say so on the incident page rather than failing.
         return back("ui.incident_page", f"Not changed: {exc.message}.", incident_id=incident_id)
     word = "acknowledged" if action == "acknowledge" else "resolved"
@@ -161,10 +174,7 @@ async def incident_resolve(incident_id: str) -> ResponseReturnValue:
 
 
 async def _service(service_id: str) -> Service:
-    try:
-        return await read(lambda r: svc.get_service(r, service_id))
-    except svc.NotFound as exc:
-        raise Refused(404, f"{exc}. It may have been deleted.") from exc
+    return await read(lambda r: svc.get_service(r, service_id))
 
 
 @blueprint.get("/services/<service_id>/maintenance/new")
@@ -195,7 +205,7 @@ async def maintenance_create(service_id: str) -> ResponseReturnValue:
 
     def create(tx: Tx) -> str:
         now = tx.clock.now()
-        start = inc.parse_time(start_text, "start") if start_text else now
+        start = parse_time(start_text, "start") if start_text else now
         end = max(start, now) + timedelta(minutes=minutes)
         window = mw.create_window(
             tx, [service.id], iso(start), iso(end), values.get("description") or None, by=by
@@ -205,7 +215,7 @@ async def maintenance_create(service_id: str) -> ResponseReturnValue:
     if not errors:
         try:
             await context().store.write(create)
-        except (inc.Invalid, inc.Refused) as exc:
+        except (Invalid, Refused) as exc:
             errors.extend(exc.errors)
     if errors:
         return await page(
@@ -219,13 +229,6 @@ async def maintenance_create(service_id: str) -> ResponseReturnValue:
 async def maintenance_end(service_id: str, window_id: str) -> ResponseReturnValue:
     """End an ongoing window now, or cancel a future one."""
     by = responder()
-    try:
-        outcome = await context().store.write(
-            lambda tx: mw.end_or_delete_window(tx, window_id, by=by)
-        )
-    except inc.NotFound as exc:
-        raise Refused(404, f"{exc.message}: {window_id}") from exc
-    except inc.Refused as exc:
-        raise Refused(409, "; ".join(exc.errors)) from exc
+    outcome = await context().store.write(lambda tx: mw.end_or_delete_window(tx, window_id, by=by))
     word = "ended" if outcome == "ended" else "cancelled"
     return back("ui.service_page", f"Maintenance window {word}.", service_id=service_id)

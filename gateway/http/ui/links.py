@@ -10,7 +10,8 @@ from quart import redirect, url_for
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
-from gateway.http.ui._web import Refused, blueprint, read, requires
+from gateway.core import maintenance
+from gateway.http.ui._web import PageError, blueprint, read, requires
 
 
 @blueprint.get("/services/<service_id>/integrations/<integration_id>")
@@ -39,7 +40,7 @@ async def vendor_link(vendor_id: str) -> ResponseReturnValue:
 @requires(Level.VIEW)
 async def window_link(window_id: str) -> ResponseReturnValue:
     """A maintenance window is shown on the page of its first service."""
-    window = await read(lambda r: r.maintenance_window(window_id))
-    if window is None or not window.service_ids:
-        raise Refused(404, f"Maintenance window {window_id} not found.")
+    window = await read(lambda r: maintenance.find_window(r, window_id))
+    if not window.service_ids:
+        raise PageError(404, f"Maintenance window {window_id} covers no service.")
     return redirect(url_for("ui.service_page", service_id=window.service_ids[0]))

@@ -1,9 +1,12 @@
-"""Service Directory, service pages and integrations: forms over :mod:`gateway.core.services`.
+"""Service Directory, service pages and integrations: forms over :mod:`gateway.core.services`
+and :mod:`gateway.core.integrations`.
 
 Each handler reads a form, calls one core function and redirects (303) to a
-page; the core's :class:`~gateway.core.services.Invalid` errors come back as
-the same form, filled in, with the messages on top. Confirmations (disable,
-enable, move, delete) are their own pages, so nothing needs JavaScript.
+page; the core's :class:`~gateway.errors.Invalid` errors come back as the same
+form, filled in, with the messages on top. Any other refusal (an unknown
+service, a stale form) becomes an error page through
+:func:`gateway.http.ui._web.page_error`. Confirmations (disable, enable, move,
+delete) are their own pages, so nothing needs JavaScript.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from quart import g, request
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
-from gateway.core import incidents as inc
+from gateway.core import incident_reads as reads
+from gateway.core import integrations as intg
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
+from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ApiToken, Incident, Integration, MaintenanceWindow, Service
+from gateway.errors import Conflict, Difference, Invalid
 from gateway.http.ui._web import (
-    Refused,
     back,
     blueprint,
     context,
@@ -53,44 +58,13 @@ ALERT_CREATION_LABELS = {
 RECENT = 10
 
 
-def agent() -> svc.Agent:
+def agent() -> Agent:
     """Who the core records for a change made here: the signed-in API token."""
     user: ApiToken = g.ui_user
-    return svc.Agent(type="api_token", id=user.id)
-
-
-def not_found(error: svc.NotFound | inc.NotFound) -> Refused:
-    """A 404 page for an object that does not exist (or no longer does)."""
-    return Refused(404, f"{error}. It may have been deleted.")
+    return Agent(type="api_token", id=user.id)
 
 
 # -- reading ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DirectoryRow:
-    """One service in the directory: its displayed status and open incident counts."""
-
-    service: Service
-    status: str
-    triggered: int
-    acknowledged: int
-
-
-def directory(reader: Reader, query: str | None) -> list[DirectoryRow]:
-    """Every service (optionally matching ``query``) with status and open counts."""
-    services = svc.list_services(reader, query=query)
-    statuses = svc.service_statuses(reader, services)
-    counts = reader.open_incident_counts_by_service()  # one query, not two per service
-    return [
-        DirectoryRow(
-            s,
-            statuses[s.id],
-            counts.get(s.id, {}).get("triggered", 0),
-            counts.get(s.id, {}).get("acknowledged", 0),
-        )
-        for s in services
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +82,9 @@ class ServiceView:
 
 def service_view(reader: Reader, service_id: str) -> ServiceView:
     """A service, its integrations, incidents and maintenance windows, in one snapshot."""
-    service = svc.get_service(reader, service_id)
-    open_incidents, _ = inc.list_incidents(
+    details = svc.service_details(reader, [svc.get_service(reader, service_id)])[0]
+    service = details.service
+    open_incidents, _ = reads.list_incidents(
         reader,
         statuses=OPEN,
         service_ids=(service.id,),
@@ -117,14 +92,14 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
         sort_by="incident_number:desc",
         limit=100,
     )
-    recent, _ = inc.list_incidents(
+    recent, _ = reads.list_incidents(
         reader, service_ids=(service.id,), sort_by="incident_number:desc", limit=RECENT
     )
     windows = mw.list_windows(reader, filter="open", service_ids=(service.id,))
     return ServiceView(
         service=service,
-        status=svc.service_status(reader, service),
-        integrations=reader.integrations(service.id),
+        status=details.status,
+        integrations=details.integrations,
         open_incidents=open_incidents,
         recent_incidents=recent,
         windows=windows,
@@ -133,11 +108,8 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
 
 
 async def load_view(service_id: str) -> ServiceView:
-    """:func:`service_view`, or a 404 page."""
-    try:
-        return await read(lambda r: service_view(r, service_id))
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
+    """:func:`service_view` (an unknown service is a 404 page)."""
+    return await read(lambda r: service_view(r, service_id))
 
 
 def vendor_choices() -> list[Vendor]:
@@ -187,17 +159,17 @@ def service_fields(values: Mapping[str, str], errors: list[str]) -> dict[str, ob
     }
 
 
-def integration_input(values: Mapping[str, str]) -> svc.IntegrationInput | None:
+def integration_input(values: Mapping[str, str]) -> IntegrationInput | None:
     """The integration a form asks for, or ``None`` for "no integration"."""
     choice = values.get("integration_type", NO_INTEGRATION)
     name = values.get("integration_name") or None
     if choice == NO_INTEGRATION:
         return None
     if choice in GENERIC_CHOICES:
-        return svc.IntegrationInput(
+        return IntegrationInput(
             name=name, type=choice, integration_email=values.get("integration_email") or None
         )
-    return svc.IntegrationInput(name=name, vendor_id=choice)
+    return IntegrationInput(name=name, vendor_id=choice)
 
 
 def form_values(service: Service | None = None) -> dict[str, str]:
@@ -240,7 +212,7 @@ async def service_form(
 async def service_directory() -> ResponseReturnValue:
     """The Service Directory: every service, its status and open incidents."""
     query = request.args.get("query", "").strip()
-    rows = await read(lambda r: directory(r, query or None))
+    rows = await read(lambda r: svc.service_directory(r, query or None))
     return await page("services.html", rows=rows, query=query)
 
 
@@ -265,13 +237,13 @@ async def service_create() -> ResponseReturnValue:
     by = agent()
 
     def create(tx: Tx) -> tuple[Service, Integration | None]:
-        service = svc.create_service(tx, svc.ServiceInput(**fields), by=by)  # type: ignore[arg-type]
-        added = svc.add_integration(tx, service.id, wanted, plugins, by=by) if wanted else None
+        service = svc.create_service(tx, ServiceInput(**fields), by=by)  # type: ignore[arg-type]
+        added = intg.add_integration(tx, service.id, wanted, plugins, by=by) if wanted else None
         return service, added
 
     try:
         service, added = await write(create)
-    except svc.Invalid as exc:
+    except Invalid as exc:
         return await service_form("service_new.html", values, exc.errors)
     if added is None:
         return back("ui.service_page", f"Service {service.name} created.", service_id=service.id)
@@ -319,13 +291,11 @@ async def service_update(service_id: str) -> ResponseReturnValue:
             lambda tx: svc.update_service(
                 tx,
                 service_id,
-                svc.ServicePatch(**fields),  # type: ignore[arg-type]
+                ServicePatch(**fields),  # type: ignore[arg-type]
                 by=by,
             )
         )
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
-    except svc.Invalid as exc:
+    except Invalid as exc:
         return await service_form("service_edit.html", values, exc.errors, service=view.service)
     return back("ui.service_page", f"Service {service.name} saved.", service_id=service.id)
 
@@ -346,14 +316,9 @@ async def service_toggle_submit(service_id: str) -> ResponseReturnValue:
     values = await form()
     status = values.get("status", "")
     by = agent()
-    try:
-        service = await write(
-            lambda tx: svc.update_service(tx, service_id, svc.ServicePatch(status=status), by=by)
-        )
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
-    except svc.Invalid as exc:
-        raise Refused(400, "; ".join(exc.errors)) from exc
+    service = await write(
+        lambda tx: svc.update_service(tx, service_id, ServicePatch(status=status), by=by)
+    )
     word = "disabled" if service.status == "disabled" else "enabled"
     return back("ui.service_page", f"Service {service.name} {word}.", service_id=service.id)
 
@@ -391,10 +356,8 @@ async def integration_create(service_id: str) -> ResponseReturnValue:
         return await service_form("integration_new.html", values, errors, service=view.service)
     plugins, by = context().plugins, agent()
     try:
-        added = await write(lambda tx: svc.add_integration(tx, service_id, wanted, plugins, by=by))
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
-    except svc.Invalid as exc:
+        added = await write(lambda tx: intg.add_integration(tx, service_id, wanted, plugins, by=by))
+    except Invalid as exc:
         return await service_form("integration_new.html", values, exc.errors, service=view.service)
     return back(
         "ui.service_integrations", f"Integration {added.name} added.", service_id=service_id
@@ -402,16 +365,13 @@ async def integration_create(service_id: str) -> ResponseReturnValue:
 
 
 async def load_integration(service_id: str, integration_id: str) -> tuple[Service, Integration]:
-    """A service and one of its integrations, or a 404 page."""
+    """A service and one of its integrations (either unknown is a 404 page)."""
 
     def both(reader: Reader) -> tuple[Service, Integration]:
         service = svc.get_service(reader, service_id)
-        return service, svc.get_integration(reader, integration_id, service_id=service.id)
+        return service, intg.get_integration(reader, integration_id, service_id=service.id)
 
-    try:
-        return await read(both)
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
+    return await read(both)
 
 
 @blueprint.post("/services/<service_id>/integrations/<integration_id>/rename")
@@ -421,12 +381,7 @@ async def integration_rename(service_id: str, integration_id: str) -> ResponseRe
     await load_integration(service_id, integration_id)
     name = (await form()).get("name", "")
     by = agent()
-    try:
-        renamed = await write(lambda tx: svc.rename_integration(tx, integration_id, name, by=by))
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
-    except svc.Invalid as exc:
-        raise Refused(400, "; ".join(exc.errors)) from exc
+    renamed = await write(lambda tx: intg.rename_integration(tx, integration_id, name, by=by))
     return back(
         "ui.service_integrations", f"Integration renamed to {renamed.name}.", service_id=service_id
     )
@@ -440,14 +395,14 @@ async def integration_move(service_id: str, integration_id: str) -> ResponseRetu
     services = [s for s in await read(svc.list_services) if s.id != service.id]
     to = request.args.get("to", "")
     target = next((s for s in services if s.id == to), None)
-    differences: list[svc.Difference] = []
+    differences: list[Difference] = []
     problems: list[str] = []
     if target is not None:
         try:
             differences = await read(
-                lambda r: svc.integration_move_differences(r, integration.id, target.id)
+                lambda r: intg.integration_move_differences(r, integration.id, target.id)
             )
-        except svc.Invalid as exc:  # Incompatible: never allowed
+        except Invalid as exc:  # Incompatible: never allowed
             problems = exc.errors
     elif to:
         problems = ["Choose one of the services listed."]
@@ -474,9 +429,9 @@ async def integration_move_submit(service_id: str, integration_id: str) -> Respo
     by = agent()
     try:
         result = await write(
-            lambda tx: svc.move_integration(tx, integration.id, to, confirm=confirm, by=by)
+            lambda tx: intg.move_integration(tx, integration.id, to, confirm=confirm, by=by)
         )
-    except svc.Conflict as exc:
+    except Conflict as exc:
         services = [s for s in await read(svc.list_services) if s.id != service.id]
         return await page(
             "integration_move.html",
@@ -488,10 +443,6 @@ async def integration_move_submit(service_id: str, integration_id: str) -> Respo
             differences=exc.differences,
             problems=["The destination's settings differ: confirm to move anyway."],
         )
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
-    except svc.Invalid as exc:
-        raise Refused(400, "; ".join(exc.errors)) from exc
     return back(
         "ui.service_integrations",
         f"Integration {integration.name} moved here, with {result.incidents_moved} "
@@ -514,10 +465,7 @@ async def integration_delete_submit(service_id: str, integration_id: str) -> Res
     """Delete the integration for good (its incidents stay)."""
     await load_integration(service_id, integration_id)
     by = agent()
-    try:
-        gone = await write(lambda tx: svc.delete_integration(tx, integration_id, by=by))
-    except svc.NotFound as exc:
-        raise not_found(exc) from exc
+    gone = await write(lambda tx: intg.delete_integration(tx, integration_id, by=by))
     return back(
         "ui.service_integrations", f"Integration {gone.name} deleted.", service_id=service_id
     )

@@ -1,0 +1,223 @@
+"""Looking incidents up: by id or number, PagerDuty's list filters, alerts and timelines.
+
+Pure functions on a :class:`~gateway.store.Reader`, shared by the REST API, the
+CLI and the web UI; the changes a responder makes are in
+:mod:`gateway.core.incidents`. Refusals are :class:`~gateway.errors.NotFound`
+(5001) and :class:`~gateway.errors.Invalid` (2001).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from gateway.clock import iso
+from gateway.core.inputs import parse_time
+from gateway.domain import (
+    INCIDENT_SORT_FIELDS,
+    INCIDENT_STATUSES,
+    URGENCIES,
+    Alert,
+    Incident,
+    LogEntry,
+)
+from gateway.errors import Invalid, NotFound
+from gateway.store import Reader
+
+__all__ = [
+    "DEFAULT_RANGE",
+    "SORT_FIELDS",
+    "IncidentDetails",
+    "find_incident",
+    "find_log_entry",
+    "incident_alerts",
+    "incident_details",
+    "incident_log_entries",
+    "list_incidents",
+    "open_incident_counts",
+    "parse_sort",
+]
+
+SORT_FIELDS = INCIDENT_SORT_FIELDS
+#: Without ``since``/``until`` or ``date_range=all``, lists cover the last month, as PagerDuty's.
+DEFAULT_RANGE = timedelta(days=30)
+
+
+def find_incident(reader: Reader, id_or_number: str | int) -> Incident:
+    """The incident with this id or incident number (``"PXXXX"``, ``42`` or ``"42"``)."""
+    text = str(id_or_number).strip()
+    incident = reader.incident_by_number(int(text)) if text.isdigit() else reader.incident(text)
+    if incident is None:
+        raise NotFound("Incident", text)
+    return incident
+
+
+def find_log_entry(reader: Reader, entry_id: str) -> tuple[LogEntry, Incident | None]:
+    """A timeline entry and its incident (``None`` for a service-level entry, e.g. a
+    suppressed event), or :class:`NotFound` ``Log Entry``."""
+    entry = reader.log_entry(entry_id.strip())
+    if entry is None:
+        raise NotFound("Log Entry", entry_id)
+    incident = reader.incident(entry.incident_id) if entry.incident_id else None
+    return entry, incident
+
+
+def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
+    """``incident_number:desc,created_at`` → ``[("incident_number", True), ("created_at", False)]``.
+
+    Up to two fields from :data:`SORT_FIELDS`, each optionally ``:asc``/``:desc``.
+    """
+    if not sort_by:
+        return [("incident_number", False)]
+    parts = sort_by.split(",") if isinstance(sort_by, str) else list(sort_by)
+    parts = [p.strip() for part in parts for p in part.split(",") if p.strip()]
+    if len(parts) > 2:
+        raise Invalid(["'sort_by' takes at most two fields"])
+    order = []
+    for part in parts:
+        name, _, direction = part.partition(":")
+        if name not in SORT_FIELDS or direction not in ("", "asc", "desc"):
+            raise Invalid(
+                [
+                    f"'sort_by' value {part!r} is not one of "
+                    + ", ".join(SORT_FIELDS)
+                    + " (with :asc or :desc)"
+                ]
+            )
+        order.append((name, direction == "desc"))
+    return order
+
+
+def list_incidents(
+    reader: Reader,
+    *,
+    statuses: Sequence[str] = (),
+    service_ids: Sequence[str] = (),
+    urgencies: Sequence[str] = (),
+    incident_key: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    date_range: str | None = None,
+    sort_by: str | Sequence[str] | None = None,
+    limit: int = 25,
+    offset: int = 0,
+) -> tuple[list[Incident], int]:
+    """One page of incidents and the number that match, with PagerDuty's filters.
+
+    ``incident_key`` also matches alerts' ``alert_key``. With neither ``since``
+    nor ``until`` and no ``date_range="all"``, only the last 30 days are listed
+    (PagerDuty's default range); ``until`` alone means the 30 days before it.
+    """
+    problems = [
+        f"'statuses' value {s!r} is not valid" for s in statuses if s not in INCIDENT_STATUSES
+    ]
+    problems += [f"'urgencies' value {u!r} is not valid" for u in urgencies if u not in URGENCIES]
+    if date_range not in (None, "", "all"):
+        problems.append("'date_range' may only be 'all'")
+    if problems:
+        raise Invalid(problems)
+    order = parse_sort(sort_by)
+    start = parse_time(since, "since") if since else None
+    end = parse_time(until, "until") if until else None
+    if date_range == "all":
+        start = end = None
+    elif start is None:
+        start = (end or reader.clock.now()) - DEFAULT_RANGE
+    if start is not None and end is not None and end <= start:
+        raise Invalid(["'until' must be after 'since'"])
+    return reader.search_incidents(
+        statuses=tuple(dict.fromkeys(statuses)),
+        service_ids=tuple(dict.fromkeys(service_ids)),
+        urgencies=tuple(dict.fromkeys(urgencies)),
+        incident_key=incident_key or None,
+        since=iso(start) if start else None,
+        until=iso(end) if end else None,
+        order=order,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def incident_alerts(
+    reader: Reader,
+    id_or_number: str | int,
+    *,
+    alert_key: str | None = None,
+    statuses: Sequence[str] = (),
+) -> list[Alert]:
+    """An incident's alerts, oldest first, optionally by ``alert_key`` and status."""
+    bad = [s for s in statuses if s not in ("triggered", "resolved")]
+    if bad:
+        raise Invalid([f"'statuses' value {s!r} is not valid for alerts" for s in bad])
+    incident = find_incident(reader, id_or_number)
+    return [
+        a
+        for a in reader.alerts(incident.id)
+        if (alert_key is None or a.alert_key == alert_key)
+        and (not statuses or a.status in statuses)
+    ]
+
+
+def incident_log_entries(reader: Reader, id_or_number: str | int) -> list[LogEntry]:
+    """An incident's timeline, oldest first: each trigger, acknowledge and resolve, and who."""
+    incident = find_incident(reader, id_or_number)
+    return reader.log_entries(incident_id=incident.id)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentDetails:
+    """What a page or an API object shows beyond the incident row itself.
+
+    ``acknowledgements`` are the ``(at, agent)`` pairs of the current
+    acknowledgement (empty unless acknowledged); ``last_status_change_by`` is
+    the agent of the newest status change; ``body`` is the details a manual
+    incident was created with (``None`` otherwise).
+    """
+
+    incident: Incident
+    alert_counts: dict[str, int]
+    first_trigger_log_entry: LogEntry | None
+    last_status_change_by: tuple[str | None, str | None]
+    acknowledgements: list[tuple[str, tuple[str | None, str | None]]] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+
+
+def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[IncidentDetails]:
+    """:class:`IncidentDetails` for each incident, in the same order."""
+    counts = reader.alert_counts([i.id for i in incidents])
+    out = []
+    for incident in incidents:
+        triggered, resolved = counts.get(incident.id, (0, 0))
+        entries = reader.log_entries(incident_id=incident.id)
+        first = next((e for e in entries if e.type == "trigger_log_entry"), None)
+        # Incidents never return to triggered, so the newest entry of the current
+        # status's kind is the change that put it there (a re-ack counts, as in PagerDuty).
+        kind = {"acknowledged": "acknowledge_log_entry", "resolved": "resolve_log_entry"}
+        last = next((e for e in reversed(entries) if e.type == kind.get(incident.status)), first)
+        acks = [
+            (e.created_at, (e.agent_type, e.agent_id))
+            for e in entries
+            if incident.status == "acknowledged" and e.type == "acknowledge_log_entry"
+        ]
+        out.append(
+            IncidentDetails(
+                incident=incident,
+                alert_counts={
+                    "all": triggered + resolved,
+                    "triggered": triggered,
+                    "resolved": resolved,
+                },
+                first_trigger_log_entry=first,
+                last_status_change_by=(last.agent_type, last.agent_id) if last else (None, None),
+                acknowledgements=acks,
+                body=first.details.get("incident_body") if first else None,
+            )
+        )
+    return out
+
+
+def open_incident_counts(reader: Reader) -> list[tuple[str, str, int]]:
+    """Open incidents counted by (service id, status, urgency), for the metrics page."""
+    return reader.open_incident_counts()

@@ -1,0 +1,434 @@
+"""The service layer for integrations: add, change, move and delete them.
+
+Pure functions over a :class:`~gateway.store.Tx` or :class:`~gateway.store.Reader`,
+called by the REST API, the CLI, the web UI and configuration provisioning
+alike. Two questions have one answer each, here:
+
+- *what kind of integration is this* (a generic type, or the vendor that
+  decides the type): :func:`resolve_integration_type`;
+- *which vendor parses for it* (and so checks its settings):
+  :meth:`~gateway.plugins.PluginHost.vendor_for`.
+
+Whether an integration may sit on a service is
+:func:`gateway.core.services.placement_problem`. Every change writes a
+service-level log entry and a structlog event (``integration.created``,
+``integration.moved`` …); keys appear in logs only as their last four characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+
+from gateway import cef
+from gateway.core.inputs import SYSTEM, Agent, IntegrationInput, IntegrationPatch, Unset
+from gateway.core.services import get_service, placement_problem, record_change
+from gateway.domain import EVENTS_API_V2, GENERIC_EMAIL, INTEGRATION_TYPES, Integration
+from gateway.errors import Conflict, Difference, Incompatible, Invalid, NotFound, OperationError
+from gateway.ids import new_integration_key
+from gateway.logs import redact
+from gateway.model import Vendor
+from gateway.plugins import PluginHost
+from gateway.store import Reader, Tx
+
+__all__ = [
+    "Difference",
+    "MoveResult",
+    "add_integration",
+    "delete_integration",
+    "get_integration",
+    "integration_move_differences",
+    "move_integration",
+    "normalize_email",
+    "rename_integration",
+    "resolve_integration_type",
+    "update_integration",
+]
+
+log = structlog.get_logger("gateway.integrations")
+
+MAX_NAME: Final = 255
+_EMAIL = re.compile(r"^[^@\s]+(@[^@\s]+)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class MoveResult:
+    """What a move did: the integration as it is now, and how much followed it."""
+
+    integration: Integration
+    from_service_id: str
+    to_service_id: str
+    incidents_moved: int
+    alerts_moved: int
+    differences: list[Difference]
+
+
+# -- the kind of an integration -------------------------------------------------------------------
+
+
+def resolve_integration_type(
+    plugins: PluginHost, *, type: str | None, vendor_id: str | None
+) -> tuple[str, Vendor | None]:
+    """The REST integration type and the vendor behind it, from a ``type`` or a vendor.
+
+    With ``vendor_id`` (an id, name or alias) the vendor decides and ``type`` is
+    ignored; a generic vendor such as ``events_api_v2`` just names its type.
+    Otherwise ``type`` is one of the generic types (by REST or configuration
+    name, ``_reference`` allowed) or a vendor-specific type that exactly one
+    loaded vendor has. Raises :class:`NotFound` (``Vendor``) for an unknown
+    vendor and :class:`Invalid` for a type no vendor can serve.
+    """
+    if vendor_id:
+        vendor = plugins.vendor(vendor_id)
+        if vendor is None:
+            raise NotFound("Vendor", vendor_id)
+        return vendor.integration_type, vendor
+    kind = (type or "").strip()
+    kind = INTEGRATION_TYPES.get(kind, kind).removesuffix("_reference")
+    if kind in INTEGRATION_TYPES.values():
+        return kind, plugins.vendor_by_type(kind)
+    matching = [v for v in plugins.vendors.values() if not v.generic and v.integration_type == kind]
+    if len(matching) == 1:
+        return kind, matching[0]
+    if not kind:
+        raise Invalid(["type is required (or a vendor)"])
+    if matching:
+        names = ", ".join(f"{v.id} ({v.name})" for v in matching)
+        raise Invalid([f"type {kind} is ambiguous: give a vendor id, one of {names}"])
+    raise Invalid(
+        [
+            f"unknown integration type {kind!r}: use one of "
+            f"{', '.join(INTEGRATION_TYPES.values())} or give a vendor"
+        ]
+    )
+
+
+def normalize_email(address: str) -> str:
+    """An ``integration_email`` as configuration files give it: a bare local part lower-cased.
+
+    Mail routing matches addresses case-insensitively either way; provisioning
+    stores a bare local part (``Ops`` → ``ops``) as the SMTP listener shows it.
+    Full addresses are kept as written.
+    """
+    address = address.strip()
+    return address if "@" in address else address.lower()
+
+
+# -- reads ----------------------------------------------------------------------------------------
+
+
+def get_integration(
+    reader: Reader, integration_id: str, *, service_id: str | None = None
+) -> Integration:
+    """The live integration ``integration_id`` (on ``service_id`` if given) or :class:`NotFound`."""
+    integration = reader.integration(integration_id)
+    if integration is None or (service_id is not None and integration.service_id != service_id):
+        raise NotFound("Integration", integration_id)
+    return integration
+
+
+# -- writes ---------------------------------------------------------------------------------------
+
+
+def add_integration(
+    tx: Tx, service_id: str, data: IntegrationInput, plugins: PluginHost, *, by: Agent = SYSTEM
+) -> Integration:
+    """Add an integration to a service; its key is generated (32 letters and digits).
+
+    The kind comes from :func:`resolve_integration_type`; the vendor checks the
+    settings (``check_settings``); :func:`~gateway.core.services.placement_problem`
+    decides whether it may join this service. Only provisioning passes
+    ``data.integration_key``, pinning a key written in the configuration file.
+    """
+    service = get_service(tx, service_id)
+    errors: list[str] = []
+    kind, vendor = EVENTS_API_V2, None
+    try:
+        kind, vendor = resolve_integration_type(plugins, type=data.type, vendor_id=data.vendor_id)
+    except OperationError as exc:
+        errors.extend(exc.errors)
+    name = data.name.strip() if data.name and data.name.strip() else _default_name(kind, vendor)
+    if len(name) > MAX_NAME:
+        errors.append(f"name must be at most {MAX_NAME} characters")
+    if problem := placement_problem(kind, service.alert_creation):
+        errors.append(problem)
+    email = None
+    if kind == GENERIC_EMAIL:
+        email = _check_email(tx, data.integration_email, None, errors)
+    if data.integration_key is not None:
+        _check_key(tx, data.integration_key, None, errors)
+    settings = dict(data.settings)
+    _check_settings(vendor, settings, errors)
+    if errors:
+        raise Invalid(errors)
+    key = data.integration_key or new_integration_key()
+    integration = tx.insert_integration(
+        service_id=service.id,
+        name=name,
+        type=kind,
+        vendor_id=_stored_vendor_id(vendor),
+        integration_key=key,
+        integration_email=email,
+        settings=settings,
+    )
+    record_change(
+        tx,
+        "integration_create",
+        by,
+        service.id,
+        integration.id,
+        f"Integration {name} ({kind}) added to service {service.name}",
+    )
+    log.info(
+        "integration.created",
+        integration_id=integration.id,
+        service_id=service.id,
+        type=kind,
+        key=redact(key),
+        by=by.type,
+    )
+    return integration
+
+
+def update_integration(
+    tx: Tx,
+    integration_id: str,
+    patch: IntegrationPatch,
+    *,
+    plugins: PluginHost | None = None,
+    by: Agent = SYSTEM,
+) -> Integration:
+    """Rename an integration, change its email address or its vendor settings.
+
+    ``plugins`` is needed to check new ``settings`` and to change the kind.
+    The key never changes through the REST API, the CLI or the UI; provisioning
+    may pin one, or change the kind (``type``/``vendor_id`` together, resolved
+    as for a new integration), under the same rules as a new integration.
+    """
+    integration = get_integration(tx, integration_id)
+    errors: list[str] = []
+    columns: dict[str, Any] = {}
+    kind = integration.type
+    vendor = plugins.vendor_for(integration) if plugins is not None else None
+    if not isinstance(patch.type, Unset) or not isinstance(patch.vendor_id, Unset):
+        if plugins is None:
+            raise ValueError("changing an integration's type needs the plugins")
+        try:
+            kind, vendor = resolve_integration_type(
+                plugins, type=_given(patch.type), vendor_id=_given(patch.vendor_id)
+            )
+        except OperationError as exc:
+            errors.extend(exc.errors)
+        columns["type"], columns["vendor_id"] = kind, _stored_vendor_id(vendor)
+        service = get_service(tx, integration.service_id)
+        if problem := placement_problem(kind, service.alert_creation):
+            errors.append(problem)
+    if not isinstance(patch.name, Unset):
+        name = patch.name.strip() if isinstance(patch.name, str) else ""
+        if not name:
+            errors.append("name must not be empty")
+        elif len(name) > MAX_NAME:
+            errors.append(f"name must be at most {MAX_NAME} characters")
+        columns["name"] = name
+    if kind == GENERIC_EMAIL:
+        if not isinstance(patch.integration_email, Unset):
+            columns["integration_email"] = _check_email(
+                tx, patch.integration_email, integration.id, errors
+            )
+        elif "type" in columns and integration.integration_email is None:
+            errors.append("integration_email is required for an email integration")
+    elif integration.integration_email is not None and "type" in columns:
+        columns["integration_email"] = None  # no longer an email integration: free the address
+    if not isinstance(patch.integration_key, Unset):
+        _check_key(tx, patch.integration_key, integration.id, errors)
+        columns["integration_key"] = patch.integration_key
+    settings: Mapping[str, Any] | None = None
+    if not isinstance(patch.settings, Unset):
+        settings = columns["settings"] = dict(patch.settings)
+    elif "type" in columns:
+        settings = integration.settings  # a new vendor must accept the settings kept
+    if settings is not None and plugins is not None:
+        _check_settings(vendor, settings, errors)
+    if errors:
+        raise Invalid(errors)
+    changed = {k: v for k, v in columns.items() if getattr(integration, k) != v}
+    if changed:
+        tx.update_integration(integration.id, **changed)
+        record_change(
+            tx,
+            "integration_update",
+            by,
+            integration.service_id,
+            integration.id,
+            f"Integration {columns.get('name', integration.name)} updated: "
+            + ", ".join(sorted(changed)),
+            {"changed": sorted(changed)},
+        )
+        log.info(
+            "integration.updated",
+            integration_id=integration.id,
+            fields=sorted(changed),
+            by=by.type,
+        )
+    return get_integration(tx, integration.id)
+
+
+def rename_integration(
+    tx: Tx, integration_id: str, name: str, *, by: Agent = SYSTEM
+) -> Integration:
+    """Give an integration a new name (names need not be unique)."""
+    return update_integration(tx, integration_id, IntegrationPatch(name=name), by=by)
+
+
+def integration_move_differences(
+    reader: Reader, integration_id: str, to_service_id: str
+) -> list[Difference]:
+    """The incident settings that would change if the integration moved to ``to_service_id``.
+
+    Compared: ``alert_creation``, ``incident_urgency_rule`` (urgency),
+    ``escalation_policy`` (id) and ``status``. Raises :class:`Incompatible`
+    when the move can never happen (:func:`placement_problem`), :class:`NotFound`
+    for a missing integration or service.
+    """
+    integration = get_integration(reader, integration_id)
+    source = get_service(reader, integration.service_id)
+    target = get_service(reader, to_service_id)
+    if problem := placement_problem(integration.type, target.alert_creation):
+        raise Incompatible([problem])
+    pairs = (
+        ("alert_creation", source.alert_creation, target.alert_creation),
+        ("incident_urgency_rule", source.urgency_rule.urgency, target.urgency_rule.urgency),
+        ("escalation_policy", source.escalation_policy_id, target.escalation_policy_id),
+        ("status", source.status, target.status),
+    )
+    return [Difference(name, old, new) for name, old, new in pairs if old != new]
+
+
+def move_integration(
+    tx: Tx, integration_id: str, to_service_id: str, *, confirm: bool, by: Agent = SYSTEM
+) -> MoveResult:
+    """Move an integration to another service, keeping its key.
+
+    Every incident opened through the integration, and each of those
+    incidents' alerts, moves with it. When the destination's incident settings
+    differ the move is refused with :class:`Conflict` (listing each
+    :class:`Difference`) unless ``confirm``; :class:`Incompatible` is raised
+    even with ``confirm``. Moving to the service it is on changes nothing.
+    """
+    differences = integration_move_differences(tx, integration_id, to_service_id)
+    integration = get_integration(tx, integration_id)
+    source_id = integration.service_id
+    if source_id == to_service_id:
+        return MoveResult(integration, source_id, source_id, 0, 0, [])
+    if differences and not confirm:
+        raise Conflict(differences)
+    incidents, alerts = tx.move_integration(integration.id, to_service_id)
+    details = {
+        "from_service_id": source_id,
+        "to_service_id": to_service_id,
+        "incidents_moved": incidents,
+        "alerts_moved": alerts,
+        "differences": [d.as_dict() for d in differences],
+    }
+    summary = f"Integration {integration.name} moved from service {source_id} to {to_service_id}"
+    record_change(tx, "integration_move", by, source_id, integration.id, summary, details)
+    record_change(tx, "integration_move", by, to_service_id, integration.id, summary, details)
+    log.info(
+        "integration.moved",
+        integration_id=integration.id,
+        from_service_id=source_id,
+        to_service_id=to_service_id,
+        incidents=incidents,
+        alerts=alerts,
+        confirmed_differences=len(differences),
+    )
+    return MoveResult(
+        get_integration(tx, integration.id),
+        source_id,
+        to_service_id,
+        incidents,
+        alerts,
+        differences,
+    )
+
+
+def delete_integration(
+    tx: Tx, integration_id: str, *, service_id: str | None = None, by: Agent = SYSTEM
+) -> Integration:
+    """Delete an integration (on ``service_id`` if given) for good; return it as it was.
+
+    Its key is released in the same transaction, so from the commit on the
+    Events API answers ``400 Invalid routing key`` for it, and it cannot be
+    recovered. Its incidents and alerts, open or resolved, are not touched.
+    """
+    integration = get_integration(tx, integration_id, service_id=service_id)
+    tx.delete_integration(integration.id)
+    record_change(
+        tx,
+        "integration_delete",
+        by,
+        integration.service_id,
+        integration.id,
+        f"Integration {integration.name} deleted",
+        {"integration_key": redact(integration.integration_key)},
+    )
+    log.info(
+        "integration.deleted",
+        integration_id=integration.id,
+        service_id=integration.service_id,
+        key=redact(integration.integration_key),
+    )
+    return integration
+
+
+# -- checks ---------------------------------------------------------------------------------------
+
+
+def _given(value: str | Unset | None) -> str | None:
+    return None if isinstance(value, Unset) else value
+
+
+def _stored_vendor_id(vendor: Vendor | None) -> str | None:
+    # A generic vendor is implied by the type; only a specific vendor is stored.
+    return vendor.id if vendor is not None and not vendor.generic else None
+
+
+def _default_name(kind: str, vendor: Vendor | None) -> str:
+    if vendor is not None:
+        return vendor.name
+    return {GENERIC_EMAIL: "Email"}.get(kind, kind)
+
+
+def _check_email(
+    reader: Reader, value: object, own_id: str | None, errors: list[str]
+) -> str | None:
+    if value is None or value == "":
+        errors.append("integration_email is required for an email integration")
+        return None
+    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
+        errors.append("integration_email must be an email address (or its local part)")
+        return None
+    address = value.strip()
+    other = reader.integration_by_email(address)
+    if other is not None and other.id != own_id:
+        errors.append("integration_email is already used by another integration")
+    return address
+
+
+def _check_key(reader: Reader, key: object, own_id: str | None, errors: list[str]) -> None:
+    if not isinstance(key, str) or cef.routing_key_errors(key):
+        errors.append("integration_key must be 32 letters and digits")
+        return
+    owner = reader.integration_by_key(key)
+    if owner is not None and owner.id != own_id:
+        errors.append(f"integration_key already belongs to another integration (id {owner.id})")
+
+
+def _check_settings(vendor: Vendor | None, settings: Mapping[str, Any], errors: list[str]) -> None:
+    if vendor is None or vendor.check_settings is None:
+        return
+    errors.extend(vendor.check_settings(settings))
