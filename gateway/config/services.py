@@ -12,9 +12,9 @@ from typing import Any
 from gateway import cef
 from gateway.config.reader import Reader
 from gateway.config.settings import IntegrationConfig, MaintenanceConfig, ServiceConfig
+from gateway.core.services import placement_problem
 from gateway.domain import (
     ALERT_CREATIONS,
-    EVENTS_API_V2,
     GENERIC_EMAIL,
     GENERIC_INTEGRATION_TYPES,
     INTEGRATION_TYPES,
@@ -45,7 +45,7 @@ def _integration(
     email = r.string(data, "integration_email", f"{key}.integration_email")
     if kind == GENERIC_EMAIL and not email:
         raise r.error("an email integration needs integration_email", f"{key}.integration_email")
-    if kind == EVENTS_API_V2 and alert_creation == "create_incidents":
+    if kind is not None and placement_problem(kind, alert_creation):  # the service layer's rule
         raise r.error(
             "an Events API v2 integration needs a service with alert_creation = "
             '"create_alerts_and_incidents"',
