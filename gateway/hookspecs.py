@@ -1,13 +1,23 @@
 """The whole plugin contract of alert-gateway.
 
-A plugin is a module (or object) with functions marked ``@hookimpl`` whose
-names match the specifications below. It is found through the entry-point
-group ``alert_gateway.plugins``; the built-in vendors in ``plugins/`` are
-registered the same way as third-party ones.
+A plugin is a module (or object) with functions marked ``@hookimpl``
+(imported from :mod:`gateway.pluginkit`, the plugin face) whose names match
+the specifications below. It is found through the entry-point group
+``alert_gateway.plugins``; the built-in vendors (the folder ``plugins/``,
+installed as ``alert_gateway_plugins``) are registered the same way as
+third-party ones.
 
 Hooks are synchronous and must not block: they run on the daemon's event
 loop. Vendor parsing, which may need I/O, is not a hook: a plugin returns
-:class:`gateway.model.Vendor` objects whose async ``parse`` the core awaits.
+:class:`~gateway.pluginkit.Vendor` objects whose async ``parse`` the core awaits.
+
+Order: implementations are called in pluggy's documented order, the plugin
+registered last first (entry points register sorted by name), with
+``@hookimpl(tryfirst=True)`` before and ``trylast=True`` after the others.
+Each implementation is called on its own so that a failure names its plugin;
+hook wrappers (``wrapper=True``, ``hookwrapper=True``) and ``async def``
+hooks are therefore refused at start-up with a ``ConfigError`` naming the
+plugin and the hook.
 
 Phases, in the order an event meets them:
 
@@ -32,10 +42,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_vendors() -> list[Vendor]:  # type: ignore[empty-body]
     """Return the vendors this plugin understands.
 
-    Called once at start-up. Each :class:`~gateway.model.Vendor` brings its
+    Called once at start-up. Each :class:`~gateway.pluginkit.Vendor` brings its
     PagerDuty-style id, name, integration type, the exact inbound paths it
     serves (if any) and its async ``parse``. Two plugins registering the
-    same vendor id is a start-up error naming both.
+    same vendor id, returning anything but a list of ``Vendor``, or raising
+    is a start-up ``ConfigError`` naming the plugin(s).
     """
 
 
@@ -44,9 +55,11 @@ def enrich_event(event: Event, vendor_id: str) -> None:
     """Adjust an event in place after parsing and before routing.
 
     Use it to add ``custom_details``, normalise a ``source`` or set a
-    ``component``. Every implementation is called, in pluggy's order. The
-    event is validated again afterwards, so an enrichment that breaks a rule
-    (say, a summary over 1024 characters) fails that request with a 400.
+    ``component``. Every implementation is called, in pluggy's order (the
+    last registered first). The event is validated again afterwards, so an
+    enrichment that breaks a rule (say, a summary over 1024 characters) fails
+    that request with a 400. An exception fails the request with a 500 naming
+    the plugin, logged as ``plugin.hook_failed``.
     """
 
 
@@ -54,9 +67,13 @@ def enrich_event(event: Event, vendor_id: str) -> None:
 def filter_event(event: Event, vendor_id: str) -> bool | None:
     """Return ``False`` to drop an event before it is routed.
 
-    ``None`` or ``True`` keeps it. A dropped event is answered as accepted
-    (the sender must not retry it) and logged as ``event.filtered``, but is
-    stored nowhere.
+    ``None`` or ``True`` keeps it. Called after every ``enrich_event``, in
+    pluggy's order; the first ``False`` drops the event and the remaining
+    implementations are not asked. A dropped event is answered as accepted
+    (the sender must not retry it) and logged as ``event.filtered`` (info,
+    with ``plugin``, ``vendor``, ``event_action``, the redacted
+    ``routing_key`` and ``dedup_key``), but is stored nowhere. An exception
+    fails the request with a 500 naming the plugin.
     """
 
 
@@ -65,8 +82,9 @@ def incident_changed(change: IncidentChange) -> None:
     """Observe an incident that was created or changed status.
 
     Called after the change is committed to disk, once per change, in commit
-    order. Use it for notifications; anything slow should be handed to a
-    task of the plugin's own, because this runs on the event loop. An
-    exception here is logged with the plugin's name and does not undo the
-    change.
+    order; the plugins' implementations in pluggy's order. Use it for
+    notifications; anything slow should be handed to a task of the plugin's
+    own, because this runs on the event loop. An exception here is logged
+    (``plugin.hook_failed`` with the plugin's name), does not undo the change
+    and does not keep the other plugins' implementations from running.
     """

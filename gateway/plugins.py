@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -15,6 +16,7 @@ import structlog
 from gateway import hookspecs
 from gateway.domain import Integration
 from gateway.errors import ConfigError, PluginFailure
+from gateway.logs import redact
 from gateway.model import Event, IncidentChange, Vendor
 
 ENTRY_POINT_GROUP = "alert_gateway.plugins"
@@ -88,14 +90,24 @@ class PluginHost:
     def run_enrichment(self, event: Event, vendor_id: str) -> bool:
         """Apply ``enrich_event`` then ``filter_event``; ``False`` drops the event.
 
-        Each implementation is called on its own so that an exception is
-        attributed to the plugin that raised it (:class:`PluginFailure`).
+        Implementations run in pluggy's order (the last registered first,
+        ``tryfirst``/``trylast`` honoured), each called on its own so that an
+        exception is attributed to the plugin that raised it
+        (:class:`PluginFailure`). A drop is logged as ``event.filtered``.
         """
         hook = self.manager.hook
-        for impl in hook.enrich_event.get_hookimpls():
+        for impl in _in_call_order(hook.enrich_event):
             _call_isolated(impl, "enrich_event", event=event, vendor_id=vendor_id)
-        for impl in hook.filter_event.get_hookimpls():
+        for impl in _in_call_order(hook.filter_event):
             if _call_isolated(impl, "filter_event", event=event, vendor_id=vendor_id) is False:
+                log.info(
+                    "event.filtered",
+                    plugin=impl.plugin_name,
+                    vendor=vendor_id,
+                    event_action=event.event_action,
+                    routing_key=redact(event.routing_key),
+                    dedup_key=event.dedup_key,
+                )
                 return False
         return True
 
@@ -106,14 +118,18 @@ class PluginHost:
         return bool(hook.enrich_event.get_hookimpls() or hook.filter_event.get_hookimpls())
 
     def notify_incident_changes(self, changes: Iterable[IncidentChange]) -> None:
-        """Call ``incident_changed`` for each change, isolating each plugin's failure."""
-        impls = self.manager.hook.incident_changed.get_hookimpls()
+        """Call ``incident_changed`` for each change, in pluggy's order, isolating failures.
+
+        An exception is logged as ``plugin.hook_failed`` and the other
+        implementations still run: the change is committed already.
+        """
+        impls = _in_call_order(self.manager.hook.incident_changed)
         if not impls:
             return
         for change in changes:
             for impl in impls:
                 try:
-                    impl.function(change=change)
+                    _call(impl, change=change)
                 except Exception:
                     log.exception(
                         "plugin.hook_failed", plugin=impl.plugin_name, hook="incident_changed"
@@ -144,13 +160,57 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
 
 
+def _in_call_order(caller: pluggy.HookCaller) -> list[pluggy.HookImpl]:
+    """A hook's implementations in the order pluggy itself would call them.
+
+    pluggy keeps them sorted for its own loop, which walks the list from the
+    end: the last registered first, ``tryfirst`` before and ``trylast`` after
+    the others. Calling them one by one (for isolation) must keep that order.
+    """
+    return list(reversed(caller.get_hookimpls()))
+
+
+def _call(impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+    """Call one implementation with the arguments it declares (as pluggy does)."""
+    return impl.function(*[kwargs[name] for name in impl.argnames])
+
+
 def _call_isolated(impl: pluggy.HookImpl, hook: str, **kwargs: Any) -> Any:
     """Call one hook implementation, turning its exception into a :class:`PluginFailure`."""
     try:
-        return impl.function(**kwargs)
+        return _call(impl, **kwargs)
     except Exception as exc:
         log.exception("plugin.hook_failed", plugin=impl.plugin_name, hook=hook)
         raise PluginFailure(impl.plugin_name, exc) from exc
+
+
+def _refuse_unsupported(manager: pluggy.PluginManager, plugin: object, name: str) -> None:
+    """Refuse hook implementations the gateway cannot honour, naming the plugin and hook.
+
+    The gateway calls each implementation on its own, to attribute a failure
+    to its plugin; a ``wrapper=True``/``hookwrapper=True`` generator around
+    the other implementations has no place in that loop and would silently
+    never run, and an ``async def`` hook would return a coroutine nobody
+    awaits. Both are start-up errors instead.
+    """
+    for caller in manager.get_hookcallers(plugin) or ():
+        for impl in caller.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            if impl.wrapper or impl.hookwrapper:
+                kind = "wrapper=True" if impl.wrapper else "hookwrapper=True"
+                raise ConfigError(
+                    f"plugin {name!r}: hook {caller.name} is marked {kind}; alert-gateway "
+                    "calls each implementation on its own and does not support hook "
+                    "wrappers (use a plain @hookimpl, with tryfirst/trylast for order)",
+                    key="plugins",
+                )
+            if inspect.iscoroutinefunction(impl.function):
+                raise ConfigError(
+                    f"plugin {name!r}: hook {caller.name} is an async def; hooks are "
+                    "synchronous (do slow work in a task of the plugin's own)",
+                    key="plugins",
+                )
 
 
 def load_plugins(
@@ -206,16 +266,26 @@ def load_plugins(
     for name, plugin, dist_name, version in loaded:
         try:
             manager.register(plugin, name=name)
-        except ValueError as exc:  # pluggy refuses a name or object registered twice
+        # pluggy refuses a name or object registered twice (ValueError) and an
+        # implementation whose arguments are not the hook's (PluginValidationError).
+        except (ValueError, pluggy.PluginValidationError) as exc:
             message = f"plugin {name!r} cannot be registered: {exc}"
             raise ConfigError(message, key="plugins") from exc
+        _refuse_unsupported(manager, plugin, name)
         vendors: list[Vendor] = []
         impl = next(
             (i for i in manager.hook.register_vendors.get_hookimpls() if i.plugin_name == name),
             None,
         )
         if impl is not None:
-            returned = impl.function()
+            try:
+                returned = impl.function()
+            except Exception as exc:  # a plugin's bug stops start-up with its name, not a crash
+                log.exception("plugin.hook_failed", plugin=name, hook="register_vendors")
+                raise ConfigError(
+                    f"plugin {name!r}: register_vendors raised {type(exc).__name__}: {exc}",
+                    key="plugins",
+                ) from exc
             if not isinstance(returned, list | tuple) or not all(
                 isinstance(v, Vendor) for v in returned
             ):

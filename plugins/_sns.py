@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from gateway.errors import InvalidEvent, RetryLater
+from gateway.pluginkit import InvalidEvent, RetryLater
 
 from ._vendor import clip, invalid_type
 

@@ -1,8 +1,8 @@
 """Helpers shared by the native-vendor plugins (CloudWatch, Datadog, Nagios, Alertmanager).
 
 Native payloads are hostile input: any byte string, any JSON. These helpers
-turn every way of being malformed into :class:`~gateway.errors.UnrecognizedEvent`
-or :class:`~gateway.errors.InvalidEvent`, so a parser built on them never lets
+turn every way of being malformed into :class:`~gateway.pluginkit.UnrecognizedEvent`
+or :class:`~gateway.pluginkit.InvalidEvent`, so a parser built on them never lets
 another exception escape.
 """
 
@@ -16,9 +16,19 @@ from typing import Any
 
 import msgspec
 
-from gateway import cef
-from gateway.errors import InvalidEvent, UnrecognizedEvent
-from gateway.model import MAX_EVENT_BYTES, SEVERITIES, Event
+from gateway.pluginkit import (
+    MAX_EVENT_BYTES,
+    SEVERITIES,
+    SIZE_ERROR_DETAILS,
+    Event,
+    InvalidEvent,
+    UnrecognizedEvent,
+    as_text,
+    fit_size,
+    missing,
+    parse_timestamp,
+    validate,
+)
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -77,14 +87,14 @@ def text(
     value = obj.get(key)
     if value is None:
         if required:
-            errors.append(cef.missing(label))
+            errors.append(missing(label))
         return None
     if isinstance(value, str):
         if required and not value.strip():
-            errors.append(cef.missing(label))
+            errors.append(missing(label))
         return value
     if scalars and isinstance(value, bool | int | float):
-        return cef.as_text(value)
+        return as_text(value)
     errors.append(invalid_type(label, "a string"))
     return None
 
@@ -126,7 +136,7 @@ def iso_timestamp(value: Any) -> str | None:
     """Normalise an ISO 8601 timestamp to RFC 3339 UTC; ``None`` if it is not one."""
     if not isinstance(value, str):
         return None
-    parsed = cef.parse_timestamp(value.strip())
+    parsed = parse_timestamp(value.strip())
     return rfc3339(parsed) if parsed is not None else None
 
 
@@ -171,12 +181,12 @@ def finish(event: Event) -> Event:
     PagerDuty's error strings: a plugin never hands the core an invalid event.
     """
     try:
-        event = cef.fit_size(event)
+        event = fit_size(event)
         size = len(_encoder.encode(event))
     except RecursionError:  # nesting just under the decoder's limit can trip the encoder
-        event = msgspec.structs.replace(event, custom_details=dict(cef.SIZE_ERROR_DETAILS))
+        event = msgspec.structs.replace(event, custom_details=dict(SIZE_ERROR_DETAILS))
         size = len(_encoder.encode(event))
-    problems = cef.validate(event)
+    problems = validate(event)
     if size > MAX_EVENT_BYTES:
         problems.append("Event object is too large (maximum is 512KB without custom_details)")
     if problems:

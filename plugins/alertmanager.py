@@ -15,10 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from gateway import cef
-from gateway.errors import InvalidEvent
-from gateway.hookspecs import hookimpl
-from gateway.model import Event, InboundRequest, Link, Vendor
+from gateway.pluginkit import (
+    Event,
+    InboundRequest,
+    InvalidEvent,
+    Link,
+    Vendor,
+    fit_summary,
+    hookimpl,
+    missing,
+)
 
 from ._vendor import (
     decode_json_object,
@@ -94,7 +100,7 @@ def _labels(obj: Mapping[str, Any], key: str, name: str, errors: list[str]) -> d
 def _alerts(body: Mapping[str, Any], errors: list[str]) -> list[dict[str, Any]]:
     alerts = body.get("alerts")
     if alerts is None:
-        errors.append(cef.missing("alerts"))
+        errors.append(missing("alerts"))
         return []
     if not isinstance(alerts, list):
         errors.append(invalid_type("alerts", "an array"))
@@ -180,7 +186,7 @@ async def parse(request: InboundRequest) -> list[Event]:
         routing_key=request.integration_key,
         event_action="resolve" if is_resolve else "trigger",
         dedup_key=group_key_hash(group_key),
-        summary=cef.fit_summary(subject(status, len(firing), group_labels, common_labels)),
+        summary=fit_summary(subject(status, len(firing), group_labels, common_labels)),
         source=next(
             (common_labels[k] for k in SOURCE_LABELS if common_labels.get(k, "").strip()),
             CLIENT,

@@ -25,11 +25,20 @@ from urllib.parse import quote
 
 import structlog
 
-from gateway import cef
-from gateway.errors import InvalidEvent, UnrecognizedEvent
-from gateway.hookspecs import hookimpl
-from gateway.logs import redact
-from gateway.model import Event, InboundRequest, Link, Vendor
+from gateway.pluginkit import (
+    Event,
+    InboundRequest,
+    InvalidEvent,
+    Link,
+    UnrecognizedEvent,
+    Vendor,
+    fit_dedup_key,
+    fit_summary,
+    hookimpl,
+    missing,
+    parse_timestamp,
+    redact,
+)
 
 from . import _sns
 from ._vendor import (
@@ -263,8 +272,8 @@ def alarm_events(alarm: dict[str, Any], delivery: Delivery) -> list[Event]:
             Event(
                 routing_key=delivery.routing_key,
                 event_action=event_action,  # type: ignore[arg-type]
-                dedup_key=cef.fit_dedup_key(arn),
-                summary=cef.fit_summary(summary),
+                dedup_key=fit_dedup_key(arn),
+                summary=fit_summary(summary),
                 source=_first_dimension(metric.get("Dimensions")) or name,
                 severity=severity,  # type: ignore[arg-type]
                 timestamp=iso_timestamp(alarm.get("StateChangeTime"))
@@ -309,11 +318,11 @@ def eventbridge_events(event: dict[str, Any], delivery: Delivery) -> list[Event]
         )
     detail = event.get("detail")
     if not isinstance(detail, dict):
-        raise InvalidEvent([cef.missing("detail")])
+        raise InvalidEvent([missing("detail")])
     name = text(detail, "alarmName", errors, name="detail.alarmName", required=True) or ""
     state_obj = detail.get("state")
     if not isinstance(state_obj, dict):
-        errors.append(cef.missing("detail.state"))
+        errors.append(missing("detail.state"))
         state_obj = {}
     value = text(state_obj, "value", errors, name="detail.state.value", required=True)
     state = _state(value, "detail.state.value", errors)
@@ -349,8 +358,8 @@ def eventbridge_events(event: dict[str, Any], delivery: Delivery) -> list[Event]
             Event(
                 routing_key=delivery.routing_key,
                 event_action=event_action,  # type: ignore[arg-type]
-                dedup_key=cef.fit_dedup_key(arn),
-                summary=cef.fit_summary(summary),
+                dedup_key=fit_dedup_key(arn),
+                summary=fit_summary(summary),
                 source=_first_dimension(metric.get("dimensions")) or name,
                 severity=severity,  # type: ignore[arg-type]
                 timestamp=iso_timestamp(state_obj.get("timestamp"))
@@ -384,7 +393,7 @@ def message_events(message: dict[str, Any], delivery: Delivery) -> list[Event]:
 def _too_old(timestamp: str, max_age: float) -> bool:
     if max_age <= 0:
         return False
-    sent = cef.parse_timestamp(timestamp)
+    sent = parse_timestamp(timestamp)
     if sent is None:
         return True
     if sent.tzinfo is None:

@@ -14,10 +14,17 @@ from typing import Any
 
 import structlog
 
-from gateway import cef
-from gateway.errors import InvalidEvent
-from gateway.hookspecs import hookimpl
-from gateway.model import Event, Image, InboundRequest, Link, Vendor
+from gateway.pluginkit import (
+    Event,
+    Image,
+    InboundRequest,
+    InvalidEvent,
+    Link,
+    Vendor,
+    fit_dedup_key,
+    fit_summary,
+    hookimpl,
+)
 
 from ._vendor import (
     decode_json_object,
@@ -135,8 +142,8 @@ async def parse(request: InboundRequest) -> list[Event]:
     event = Event(
         routing_key=request.integration_key,
         event_action="resolve" if recovered else "trigger",
-        dedup_key=cef.fit_dedup_key(dedup_key),
-        summary=cef.fit_summary(
+        dedup_key=fit_dedup_key(dedup_key),
+        summary=fit_summary(
             summary or fields["alert_title"] or "", fallback=f"Datadog alert {dedup_key}"
         ),
         source=fields["hostname"] or fields["alert_scope"] or "datadog",

@@ -1,7 +1,7 @@
 """Email integrations: a mail message → PD-CEF events, by PagerDuty's email management rules.
 
 The SMTP listener (``gateway/email/``) hands this vendor one
-:class:`~gateway.model.InboundRequest` per (message, integration):
+:class:`~gateway.pluginkit.InboundRequest` per (message, integration):
 ``method`` is ``"SMTP"``, ``body`` the raw RFC 5322 message, the envelope in
 the ``x-smtp-*`` headers and the integration's rules in ``settings``. Rules
 (``shared/reference/pagerduty-compat.md`` §4):
@@ -34,10 +34,18 @@ import msgspec
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type hints
 import structlog
 
-from gateway import cef
-from gateway.errors import InvalidEvent, PayloadTooLarge, RetryLater
-from gateway.hookspecs import hookimpl
-from gateway.model import SMTP_METHOD, Event, InboundRequest, Vendor
+from gateway.pluginkit import (
+    SMTP_METHOD,
+    Event,
+    InboundRequest,
+    InvalidEvent,
+    PayloadTooLarge,
+    RetryLater,
+    Vendor,
+    fit_dedup_key,
+    fit_summary,
+    hookimpl,
+)
 
 from ._vendor import clip, finish, rfc3339
 
@@ -667,7 +675,7 @@ def _timestamp(date: str) -> str | None:
 def subject_key(subject: str) -> str:
     """The dedup key of ``on_new_email_subject``: the subject, whitespace-normalised."""
     normal = " ".join(subject.split())
-    return cef.fit_dedup_key(f"subject:{normal}")
+    return fit_dedup_key(f"subject:{normal}")
 
 
 def message_key(message_id: str) -> str | None:
@@ -724,7 +732,7 @@ def _event(
             routing_key=request.integration_key or "",
             event_action=action,
             dedup_key=dedup_key,
-            summary=cef.fit_summary(mail.subject, fallback="(no subject)"),
+            summary=fit_summary(mail.subject, fallback="(no subject)"),
             source=clip(source, 255),
             # Mail carries no severity: a trigger pages (PagerDuty's no-severity rule).
             severity="critical" if action == "trigger" else "info",

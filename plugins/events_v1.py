@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway import cef
-from gateway.errors import InvalidEvent, RateLimited, UnrecognizedEvent
-from gateway.hookspecs import hookimpl
-from gateway.model import (
+from gateway.pluginkit import (
     MAX_DEDUP_KEY_CHARS,
     MAX_SUMMARY_CHARS,
+    ROUTING_KEY_LENGTH,
     Event,
+    EventAction,
     Image,
     InboundRequest,
+    InvalidEvent,
     Link,
     Outcome,
+    RateLimited,
     Response,
+    Severity,
+    UnrecognizedEvent,
     Vendor,
+    hookimpl,
+    validate,
 )
 
 from ._vendor import decode_json_object
@@ -31,8 +36,15 @@ VENDOR_ID = "events_api_v1"
 INTEGRATION_TYPE = "generic_events_api_inbound_integration"
 PATH = "/generic/2010-04-15/create_event.json"
 EVENT_TYPES = ("trigger", "acknowledge", "resolve")
+# v1's event types are v2's event actions; the mapping narrows a checked string to the literal
+# (membership is tested on the tuple: a JSON list or object is unhashable).
+_ACTIONS: dict[str, EventAction] = {
+    "trigger": "trigger",
+    "acknowledge": "acknowledge",
+    "resolve": "resolve",
+}
 # v1 carries no severity; PagerDuty treats such events as high urgency.
-V1_SEVERITY = "critical"
+V1_SEVERITY: Severity = "critical"
 
 
 def _contexts(raw: Any, errors: list[str]) -> tuple[list[Link], list[Image]]:
@@ -81,7 +93,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
         service_key = request.integration_key
     if not service_key:
         errors.append("Service key can't be blank")
-    elif len(service_key) != cef.ROUTING_KEY_LENGTH:
+    elif len(service_key) != ROUTING_KEY_LENGTH:
         errors.append("Service key is the wrong length (should be 32 characters)")
     event_type = body.get("event_type")
     if event_type is None or event_type == "":
@@ -104,11 +116,12 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
     links, images = _contexts(body.get("contexts"), errors)
     if errors:
         raise InvalidEvent(errors)
-    assert service_key is not None
-    is_trigger = event_type == "trigger"
+    action = _ACTIONS.get(event_type) if isinstance(event_type, str) else None
+    assert service_key is not None and action is not None  # errors were raised otherwise
+    is_trigger = action == "trigger"
     return Event(
         routing_key=service_key,
-        event_action=event_type,
+        event_action=action,
         dedup_key=incident_key,
         summary=description,
         source=(client or "Events API v1") if is_trigger else None,
@@ -124,7 +137,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
 async def parse(request: InboundRequest) -> list[Event]:
     """Parse one Events API v1 request into exactly one event."""
     event = event_from_body(decode_json_object(request.body), request)
-    problems = cef.validate(event)
+    problems = validate(event)
     if problems:
         raise InvalidEvent(problems)
     return [event]

@@ -1,18 +1,27 @@
 """PagerDuty Events API v2: ``/v2/enqueue`` and ``/v2/change/enqueue``.
 
 The request body is already PD-CEF; this plugin checks each field's JSON
-type (PagerDuty's error strings), builds an :class:`~gateway.model.Event` and
-leaves the PD-CEF rules to :func:`gateway.cef.validate`.
+type (PagerDuty's error strings), builds an :class:`~gateway.pluginkit.Event` and
+leaves the PD-CEF rules to :func:`gateway.validate`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway import cef
-from gateway.errors import InvalidEvent
-from gateway.hookspecs import hookimpl
-from gateway.model import Event, Image, InboundRequest, Link, Outcome, Response, Vendor
+from gateway.pluginkit import (
+    Event,
+    Image,
+    InboundRequest,
+    InvalidEvent,
+    Link,
+    Outcome,
+    Response,
+    Vendor,
+    hookimpl,
+    missing,
+    validate,
+)
 
 from ._vendor import decode_json_object, invalid_type
 
@@ -40,7 +49,7 @@ def _links(raw: Any, errors: list[str]) -> list[Link]:
     links = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("href"), str):
-            errors.append(cef.missing(f"links[{i}].href"))
+            errors.append(missing(f"links[{i}].href"))
             continue
         text = item.get("text")
         links.append(Link(href=item["href"], text=text if isinstance(text, str) else None))
@@ -56,7 +65,7 @@ def _images(raw: Any, errors: list[str]) -> list[Image]:
     images = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("src"), str):
-            errors.append(cef.missing(f"images[{i}].src"))
+            errors.append(missing(f"images[{i}].src"))
             continue
         href, alt = item.get("href"), item.get("alt")
         images.append(
@@ -75,7 +84,7 @@ def routing_key_of(body: dict[str, Any], request: InboundRequest, errors: list[s
     if key is None or key == "":
         key = request.headers.get("x-routing-key") or request.integration_key
     if not key:
-        errors.append(cef.missing("routing_key"))
+        errors.append(missing("routing_key"))
         return ""
     if not isinstance(key, str):
         errors.append(invalid_type("routing_key", "a string"))
@@ -91,7 +100,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
     action: Any = "change" if is_change else body.get("event_action")
     if not is_change:
         if action is None or action == "":
-            errors.append(cef.missing("event_action"))
+            errors.append(missing("event_action"))
         elif action not in ("trigger", "acknowledge", "resolve"):
             errors.append(
                 "'event_action' is invalid (must be one of the following: "
@@ -102,7 +111,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
     if payload is None:
         payload = {}
         if is_change or action == "trigger":
-            errors.append(cef.missing("payload"))
+            errors.append(missing("payload"))
     elif not isinstance(payload, dict):
         errors.append(invalid_type("payload", "an object"))
         payload = {}
@@ -120,7 +129,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
         dedup_key=dedup_key or None,
         summary=fields["summary"],
         source=fields["source"],
-        severity=fields["severity"],  # type: ignore[arg-type]  # checked by cef.validate
+        severity=fields["severity"],  # type: ignore[arg-type]  # checked by validate
         timestamp=fields["timestamp"],
         component=fields["component"],
         group=fields["group"],
@@ -131,7 +140,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
         client=client,
         client_url=client_url,
     )
-    problems = cef.validate(event)
+    problems = validate(event)
     if problems:
         raise InvalidEvent(problems)
     return event

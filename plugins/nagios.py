@@ -17,11 +17,22 @@ from urllib.parse import parse_qsl
 
 import structlog
 
-from gateway import cef
-from gateway.errors import InvalidEvent, UnrecognizedEvent
-from gateway.hookspecs import hookimpl
-from gateway.logs import redact
-from gateway.model import Event, InboundRequest, Link, Outcome, Response, Vendor
+from gateway.pluginkit import (
+    Event,
+    InboundRequest,
+    InvalidEvent,
+    Link,
+    Outcome,
+    Response,
+    UnrecognizedEvent,
+    Vendor,
+    fit_dedup_key,
+    fit_summary,
+    hookimpl,
+    missing,
+    redact,
+    routing_key_errors,
+)
 
 from ._vendor import clip, epoch_timestamp, finish, unknown_settings
 
@@ -82,9 +93,9 @@ def _routing_key(form: dict[str, str], request: InboundRequest, errors: list[str
     # A key in the URL is authoritative; CONTACTPAGER serves the PagerDuty-compatible path.
     key = request.integration_key or form.get(KEY_FIELD, "").strip()
     if not key:
-        errors.append(cef.missing(KEY_FIELD))
+        errors.append(missing(KEY_FIELD))
         return ""
-    problems = cef.routing_key_errors(key)
+    problems = routing_key_errors(key)
     errors.extend(p.replace("'routing_key'", f"'{KEY_FIELD}'") for p in problems)
     return key
 
@@ -106,7 +117,7 @@ async def parse(request: InboundRequest) -> list[Event]:
     routing_key = _routing_key(form, request, errors)
     notification = form.get("NOTIFICATIONTYPE", "").strip().upper()
     if not notification:
-        errors.append(cef.missing("NOTIFICATIONTYPE"))
+        errors.append(missing("NOTIFICATIONTYPE"))
     kind = _object_kind(form, errors)
     if errors:
         raise InvalidEvent(errors)
@@ -127,7 +138,7 @@ async def parse(request: InboundRequest) -> list[Event]:
     )
     for name in required:
         if not form.get(name, "").strip():
-            errors.append(cef.missing(name))
+            errors.append(missing(name))
     if errors:
         raise InvalidEvent(errors)
     host = form["HOSTNAME"]
@@ -150,8 +161,8 @@ async def parse(request: InboundRequest) -> list[Event]:
     event = Event(
         routing_key=routing_key,
         event_action=action,  # type: ignore[arg-type]
-        dedup_key=cef.fit_dedup_key(dedup_key),
-        summary=cef.fit_summary(summary),
+        dedup_key=fit_dedup_key(dedup_key),
+        summary=fit_summary(summary),
         source=host,
         severity="info" if action != "trigger" else severity,  # type: ignore[arg-type]
         timestamp=epoch_timestamp(form.get("TIMET")),

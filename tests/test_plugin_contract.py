@@ -1,11 +1,15 @@
 """The plugin contract: every hook documented and tested, each proven through a real gateway.
 
-The first test is the guard (datasette's idea): a hook added to
+The first tests are the guard (datasette's idea): a hook added to
 ``gateway/hookspecs.py`` without a docstring, without a section in
 ``docs/plugins.md`` or without a test here whose name contains the hook's
-name fails the suite. The other tests run each hook through a gateway
-started with in-process plugins (``gateway_running(plugins=[...])``), and
-check the isolation rules: a plugin's bug fails one request, never the daemon.
+name fails the suite; so does a hook or a callable field of ``Vendor``
+without a test here of what happens when it raises (a test named
+``..._<name>_that_raises_...``). The other tests run each hook through a
+gateway started with in-process plugins (``gateway_running(plugins=[...])``),
+and check the isolation rules: a plugin's bug fails one request, never the
+daemon. Failures are checked by what a sender or an operator sees (status,
+body, log line), so they hold whatever the pipeline's inside looks like.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import inspect
 import json
 import sqlite3
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +29,19 @@ import structlog
 from structlog.testing import capture_logs
 
 from gateway import hookspecs
-from gateway.errors import ConfigError, InvalidEvent, RetryLater, UnrecognizedEvent
-from gateway.hookspecs import hookimpl
-from gateway.model import Event, InboundRequest, IncidentChange, Vendor
+from gateway.errors import ConfigError
+from gateway.pluginkit import (
+    Event,
+    InboundRequest,
+    IncidentChange,
+    InvalidEvent,
+    Outcome,
+    Response,
+    RetryLater,
+    UnrecognizedEvent,
+    Vendor,
+    hookimpl,
+)
 from gateway.plugins import load_plugins
 from gateway.testing import TestGateway, gateway_running
 from tests.support import REPO, key, v2
@@ -35,6 +51,16 @@ HOOKS = sorted(
     name
     for name, spec in vars(hookspecs).items()
     if callable(spec) and hasattr(spec, f"{hookspecs.PROJECT}_spec")
+)
+
+
+def _is_callable(hint: Any) -> bool:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return any(typing.get_origin(option) is Callable for option in options)
+
+
+VENDOR_CALLABLES = sorted(
+    name for name, hint in typing.get_type_hints(Vendor).items() if _is_callable(hint)
 )
 V2_KEY = key("contract-v2")
 VENDOR_KEY = key("contract-vendor")
@@ -65,6 +91,14 @@ VENDOR_CONFIG = (
 def test_the_contract_is_found() -> None:
     # If the introspection below broke, the guard would check nothing.
     assert HOOKS == ["enrich_event", "filter_event", "incident_changed", "register_vendors"]
+    assert VENDOR_CALLABLES == [
+        "after_request",
+        "check_settings",
+        "checks_sender",
+        "parse",
+        "render_error",
+        "render_success",
+    ]
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -78,6 +112,16 @@ def test_every_hook_has_a_docstring_documentation_and_a_test(hook: str) -> None:
         if name.startswith("test_") and hook in name and inspect.isfunction(value)
     ]
     assert tests, f"tests/test_plugin_contract.py needs a test_* function naming {hook}"
+
+
+@pytest.mark.parametrize("name", HOOKS + VENDOR_CALLABLES)
+def test_every_hook_and_vendor_callable_has_a_test_of_its_failure(name: str) -> None:
+    tests = [
+        test
+        for test, value in globals().items()
+        if test.startswith("test_") and f"{name}_that_raises" in test and inspect.isfunction(value)
+    ]
+    assert tests, f"tests/test_plugin_contract.py needs a test_*{name}_that_raises* function"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -427,3 +471,321 @@ def test_structlog_capture_sees_gateway_loggers() -> None:
     with capture_logs() as logs:
         structlog.get_logger("gateway.plugins").error("plugin.hook_failed", plugin="p")
     assert logs == [{"event": "plugin.hook_failed", "plugin": "p", "log_level": "error"}]
+
+
+# -- register_vendors and filter_event that raise --------------------------------------------------
+
+
+class RaisingRegister:
+    @hookimpl
+    def register_vendors(self) -> list[Vendor]:
+        raise RuntimeError("a bug in register_vendors")
+
+
+async def test_register_vendors_that_raises_is_a_start_up_config_error(tmp_path: Path) -> None:
+    with (
+        capture_logs() as logs,
+        pytest.raises(ConfigError, match="'faulty': register_vendors raised RuntimeError"),
+    ):
+        load_plugins(extra=[("faulty", RaisingRegister())])
+    assert [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin.hook_failed"] == [
+        ("faulty", "register_vendors")
+    ]
+    with pytest.RaisesGroup(
+        pytest.RaisesExc(ConfigError, match="'faulty': register_vendors raised"),
+        flatten_subgroups=True,
+    ):
+        async with gateway_running(tmp_path, CONFIG, plugins=[("faulty", RaisingRegister())]):
+            pytest.fail("the gateway started")
+
+
+class RaisingFilter:
+    @hookimpl
+    def filter_event(self, event: Event) -> bool | None:
+        raise ValueError("a bug in the filter")
+
+
+async def test_filter_event_that_raises_is_a_500_naming_the_plugin(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG, plugins=[("sieve", RaisingFilter())]) as gw:
+        with capture_logs() as logs:
+            response = await post_v2(gw, v2(V2_KEY, dedup_key="raise"))
+        assert response.status_code == 500
+        assert response.json()["message"] == "Plugin sieve failed to process the event"
+        assert [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin.hook_failed"] == [
+            ("sieve", "filter_event")
+        ]
+        assert await gw.count("alerts") == 0
+        assert (await post_v2(gw, v2(V2_KEY, dedup_key="again"))).status_code == 500
+
+
+async def test_filter_event_drop_is_logged_as_event_filtered(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG, plugins=[("noise", NoiseFilter())]) as gw:
+        with capture_logs() as logs:
+            dropped = await post_v2(gw, v2(V2_KEY, dedup_key="noisy", source="noisy-host"))
+        assert dropped.status_code == 202, dropped.text
+    (filtered,) = [e for e in logs if e["event"] == "event.filtered"]
+    assert filtered == {
+        "event": "event.filtered",
+        "log_level": "info",
+        "plugin": "noise",
+        "vendor": "events_api_v2",
+        "event_action": "trigger",
+        "routing_key": "…" + V2_KEY[-4:],  # redacted: never the whole key in a log
+        "dedup_key": "noisy",
+    }
+
+
+# -- pluggy's order --------------------------------------------------------------------------------
+
+
+def ordered(name: str, calls: list[tuple[str, str]], **opts: bool) -> object:
+    """A plugin whose three per-event hooks record ``(hook, name)`` when called."""
+
+    @hookimpl(**opts)
+    def enrich_event(event: Event) -> None:  # only the argument it uses: passed by name
+        calls.append(("enrich_event", name))
+
+    @hookimpl(**opts)
+    def filter_event(vendor_id: str, event: Event) -> bool | None:
+        calls.append(("filter_event", name))
+        return None
+
+    @hookimpl(**opts)
+    def incident_changed(change: IncidentChange) -> None:
+        calls.append(("incident_changed", name))
+
+    return types.SimpleNamespace(
+        enrich_event=enrich_event, filter_event=filter_event, incident_changed=incident_changed
+    )
+
+
+Factory = Callable[[str, list[tuple[str, str]]], object]
+
+
+def run_every_hook(plugins: list[tuple[str, Factory]]) -> Iterator[tuple[str, list[str]]]:
+    """Register ``plugins`` in order, run each per-event hook once, say who was called when."""
+    calls: list[tuple[str, str]] = []
+    host = load_plugins(extra=[(name, factory(name, calls)) for name, factory in plugins])
+    event = Event(routing_key=V2_KEY, event_action="trigger", summary="s", source="h")
+    assert host.run_enrichment(event, "events_api_v2") is True
+    change = IncidentChange("PINC001", 1, "PSVC001", "triggered", None, "t", "high", "trigger", "")
+    host.notify_incident_changes([change])
+    for hook in ("enrich_event", "filter_event", "incident_changed"):
+        yield hook, [name for called, name in calls if called == hook]
+
+
+def plain(name: str, calls: list[tuple[str, str]]) -> object:
+    return ordered(name, calls)
+
+
+def first(name: str, calls: list[tuple[str, str]]) -> object:
+    return ordered(name, calls, tryfirst=True)
+
+
+def last(name: str, calls: list[tuple[str, str]]) -> object:
+    return ordered(name, calls, trylast=True)
+
+
+def test_enrich_event_filter_event_incident_changed_run_last_registered_first() -> None:
+    # pluggy's documented order (LIFO): the plugin registered last is called first.
+    for hook, order in run_every_hook([("a", plain), ("b", plain), ("c", plain)]):
+        assert order == ["c", "b", "a"], hook
+
+
+def test_enrich_event_filter_event_incident_changed_honour_tryfirst_and_trylast() -> None:
+    for hook, order in run_every_hook([("a", first), ("b", plain), ("c", last)]):
+        assert order == ["a", "b", "c"], hook
+    for hook, order in run_every_hook([("a", last), ("b", first), ("c", plain)]):
+        assert order == ["b", "c", "a"], hook
+
+
+# -- wrappers and async hooks are refused at load --------------------------------------------------
+
+
+class NewStyleWrapper:
+    @hookimpl(wrapper=True)
+    def enrich_event(self, event: Event, vendor_id: str) -> Iterator[None]:
+        yield
+
+
+class OldStyleWrapper:
+    @hookimpl(hookwrapper=True)
+    def incident_changed(self, change: IncidentChange) -> Iterator[None]:
+        yield
+
+
+class AsyncFilter:
+    @hookimpl
+    async def filter_event(self, event: Event, vendor_id: str) -> bool | None:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("plugin", "message"),
+    [
+        (NewStyleWrapper(), "'wrapping': hook enrich_event is marked wrapper=True"),
+        (OldStyleWrapper(), "'wrapping': hook incident_changed is marked hookwrapper=True"),
+        (AsyncFilter(), "'wrapping': hook filter_event is an async def"),
+    ],
+)
+async def test_enrich_event_incident_changed_filter_event_wrappers_are_refused_at_load(
+    tmp_path: Path, plugin: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_plugins(extra=[("wrapping", plugin)])
+    with pytest.RaisesGroup(pytest.RaisesExc(ConfigError, match=message), flatten_subgroups=True):
+        async with gateway_running(tmp_path, CONFIG, plugins=[("wrapping", plugin)]):
+            pytest.fail("the gateway started")
+
+
+# -- every Vendor callable that raises -------------------------------------------------------------
+
+
+@dataclass
+class FaultyVendor(ContractVendor):
+    """The contract vendor with every optional callable; ``fail`` names the one that raises."""
+
+    fail: str = ""
+    answered: list[bool] = field(default_factory=list)
+
+    def _maybe_fail(self, name: str) -> None:
+        if self.fail == name:
+            raise RuntimeError(f"a bug in {name}")
+
+    @hookimpl
+    def register_vendors(self) -> list[Vendor]:
+        return [
+            Vendor(
+                id=VENDOR_ID,
+                name="Contract Vendor",
+                integration_type="contract_inbound_integration",
+                parse=self.parse,
+                paths=self.paths,
+                aliases=("contract",),
+                render_success=self.render_success,
+                render_error=self.render_error,
+                check_settings=self.check_settings,
+                after_request=self.after_request,
+                checks_sender=self.checks_sender,
+            )
+        ]
+
+    def render_success(self, outcomes: list[Outcome]) -> Response:
+        self._maybe_fail("render_success")
+        return Response(200, {"contract": "ok", "events": len(outcomes)})
+
+    def render_error(self, error: Exception) -> Response | None:
+        self._maybe_fail("render_error")
+        return Response(422, {"contract": "refused"})
+
+    def check_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        self._maybe_fail("check_settings")
+        return []
+
+    def after_request(self, request: InboundRequest, committed: bool) -> None:
+        self.answered.append(committed)
+        self._maybe_fail("after_request")
+
+    def checks_sender(self, settings: Mapping[str, Any]) -> bool:
+        self._maybe_fail("checks_sender")
+        return True
+
+
+def hook_failures(logs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin.hook_failed"]
+
+
+async def test_vendor_without_faults_uses_every_callable(tmp_path: Path) -> None:
+    # The baseline the failure tests below depart from.
+    vendor = FaultyVendor()
+    async with gateway_running(tmp_path, VENDOR_CONFIG, plugins=[("contract", vendor)]) as gw:
+        url = gw.integration_url(VENDOR_KEY)
+        ok = await gw.client.post(url, json={"id": "a", "title": "t"})
+        assert (ok.status_code, ok.json()) == (200, {"contract": "ok", "events": 1})
+        refused = await gw.client.post(url, json={"mode": "invalid"})
+        assert refused.status_code == 422, refused.text
+        # checks_sender says True: the integration takes no event on the generic paths.
+        generic = await post_v2(gw, v2(VENDOR_KEY, dedup_key="forged"))
+        assert generic.json()["errors"] == ["Invalid routing key"]
+        assert await gw.count("alerts") == 1
+    assert vendor.answered[:2] == [True, False]
+
+
+async def test_vendor_render_success_that_raises_still_acknowledges(tmp_path: Path) -> None:
+    vendor = FaultyVendor(fail="render_success")
+    async with gateway_running(tmp_path, VENDOR_CONFIG, plugins=[("contract", vendor)]) as gw:
+        with capture_logs() as logs:
+            answer = await gw.client.post(
+                gw.integration_url(VENDOR_KEY), json={"id": "a", "title": "t"}
+            )
+        # The events are committed: the default success answer, not a 5xx inviting a retry.
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["status"] == "success"
+        assert await gw.count("alerts") == 1
+    assert hook_failures(logs) == [("contract", "render_success")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway/http/events.py calls render_error unguarded: hypercorn's bare 500 (the lead's)",
+)
+async def test_vendor_render_error_that_raises_falls_back_to_the_default_answer(
+    tmp_path: Path,
+) -> None:
+    vendor = FaultyVendor(fail="render_error")
+    async with gateway_running(tmp_path, VENDOR_CONFIG, plugins=[("contract", vendor)]) as gw:
+        with capture_logs() as logs:
+            answer = await gw.client.post(gw.integration_url(VENDOR_KEY), json={"mode": "invalid"})
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["status"] == "invalid event"
+        assert answer.json()["errors"] == ["'thing' is missing or blank"]
+        # The daemon goes on serving the vendor.
+        ok = await gw.client.post(gw.integration_url(VENDOR_KEY), json={"id": "a", "title": "t"})
+        assert ok.status_code == 200, ok.text
+    assert hook_failures(logs) == [("contract", "render_error")]
+
+
+async def test_vendor_after_request_that_raises_changes_no_answer(tmp_path: Path) -> None:
+    vendor = FaultyVendor(fail="after_request")
+    async with gateway_running(tmp_path, VENDOR_CONFIG, plugins=[("contract", vendor)]) as gw:
+        with capture_logs() as logs:
+            ok = await gw.client.post(
+                gw.integration_url(VENDOR_KEY), json={"id": "a", "title": "t"}
+            )
+            refused = await gw.client.post(gw.integration_url(VENDOR_KEY), json={"mode": "invalid"})
+        assert ok.status_code == 200, ok.text
+        assert refused.status_code == 422, refused.text
+        assert await gw.count("alerts") == 1
+    assert vendor.answered == [True, False]
+    assert hook_failures(logs) == [("contract", "after_request")] * 2
+
+
+async def test_vendor_checks_sender_that_raises_is_a_500_naming_the_plugin(tmp_path: Path) -> None:
+    vendor = FaultyVendor(fail="checks_sender")
+    async with gateway_running(tmp_path, VENDOR_CONFIG, plugins=[("contract", vendor)]) as gw:
+        with capture_logs() as logs:
+            # Only an event for the integration through another vendor's path asks checks_sender.
+            answer = await post_v2(gw, v2(VENDOR_KEY, dedup_key="forged"))
+        assert answer.status_code == 500, answer.text
+        assert answer.json()["message"] == "Plugin contract failed to process the event"
+        assert await gw.count("alerts") == 0
+        ok = await gw.client.post(gw.integration_url(VENDOR_KEY), json={"id": "a", "title": "t"})
+        assert ok.status_code == 200, ok.text
+        assert (await post_v2(gw, v2(V2_KEY, dedup_key="other"))).status_code == 202
+    assert ("contract", "checks_sender") in hook_failures(logs)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway/core/integrations.py calls check_settings unguarded: a raw RuntimeError",
+)
+async def test_vendor_check_settings_that_raises_is_a_start_up_config_error(
+    tmp_path: Path,
+) -> None:
+    vendor = FaultyVendor(fail="check_settings")
+    with pytest.RaisesGroup(
+        pytest.RaisesExc(ConfigError, match="contract"), flatten_subgroups=True
+    ):
+        async with gateway_running(tmp_path, VENDOR_CONFIG, plugins=[("contract", vendor)]):
+            pytest.fail("the gateway started")

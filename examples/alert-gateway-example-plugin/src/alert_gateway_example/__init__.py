@@ -1,7 +1,8 @@
 """alert-gateway-example-plugin: the "Example Webhook" vendor, an enrichment and an observer.
 
 A plugin is a module with functions marked ``@hookimpl`` whose names match
-the hooks in :mod:`gateway.hookspecs`. This one implements three of them:
+the hooks in :mod:`gateway.hookspecs`. It imports everything it uses from
+:mod:`gateway.pluginkit`, the plugin face. This one implements three hooks:
 
 * ``register_vendors``: teaches the gateway one payload format, "Example
   Webhook", whose ``parse`` turns a request into PD-CEF events;
@@ -20,10 +21,21 @@ from typing import Any
 
 import structlog
 
-from gateway import cef
-from gateway.errors import InvalidEvent, UnrecognizedEvent
-from gateway.hookspecs import hookimpl
-from gateway.model import SEVERITIES, Event, InboundRequest, IncidentChange, Vendor
+from gateway.pluginkit import (
+    SEVERITIES,
+    Event,
+    InboundRequest,
+    IncidentChange,
+    InvalidEvent,
+    UnrecognizedEvent,
+    Vendor,
+    fit_dedup_key,
+    fit_size,
+    fit_summary,
+    hookimpl,
+    missing,
+    validate,
+)
 
 VENDOR_ID = "PEXAMPL"  # P + 6 uppercase letters or digits, like PagerDuty's vendor ids
 DISTRIBUTION = "alert-gateway-example-plugin"
@@ -40,7 +52,7 @@ def _text(body: dict[str, Any], name: str, errors: list[str], *, required: bool)
     value = body.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            errors.append(cef.missing(name))
+            errors.append(missing(name))
         return None
     if not isinstance(value, str):
         errors.append(f"'{name}' is invalid (must be a string)")
@@ -85,15 +97,15 @@ async def parse(request: InboundRequest) -> list[Event]:
         event_action=action,  # type: ignore[arg-type]  # a key of STATES
         # The limits helpers bring native values inside PagerDuty's limits instead of
         # refusing the page: a key over 255 characters is hashed, a summary cut at 1024.
-        dedup_key=cef.fit_dedup_key(f"example:{check_id}"),
-        summary=cef.fit_summary(title or f"{check_id} is ok"),
+        dedup_key=fit_dedup_key(f"example:{check_id}"),
+        summary=fit_summary(title or f"{check_id} is ok"),
         source=host or "example",
         severity=level if action == "trigger" else "info",  # type: ignore[arg-type]
         custom_details=body.get("details"),
         client="Example Webhook",
     )
-    event = cef.fit_size(event)  # over 512 KB: custom_details replaced by PagerDuty's notice
-    problems = cef.validate(event)
+    event = fit_size(event)  # over 512 KB: custom_details replaced by PagerDuty's notice
+    problems = validate(event)
     if problems:
         raise InvalidEvent(problems)
     return [event]

@@ -1,0 +1,106 @@
+"""Everything a vendor plugin needs, and nothing else: the public face of the plugin contract.
+
+A plugin imports from this module only::
+
+    from gateway.pluginkit import Event, InboundRequest, InvalidEvent, Vendor, hookimpl
+
+The names are re-exported from private homes (:mod:`gateway.model`,
+:mod:`gateway.cef`, :mod:`gateway.errors`, :mod:`gateway.logs`,
+:mod:`gateway.hookspecs`) that the core may reorganise; this list is what the
+gateway promises plugin authors to keep stable. ``docs/plugins.md`` documents
+each name.
+
+The groups:
+
+* the hook marker: :data:`hookimpl`;
+* what a plugin produces and consumes: :class:`Event` (with :class:`Link` and
+  :class:`Image`), :class:`InboundRequest`, :class:`Vendor`, :class:`Outcome`,
+  :class:`Response`, :class:`IncidentChange`, :data:`SMTP_METHOD` and the
+  ``EventAction``/``Severity`` literal types;
+* PagerDuty's limits: :data:`SEVERITIES`, :data:`MAX_SUMMARY_CHARS`,
+  :data:`MAX_DEDUP_KEY_CHARS`, :data:`MAX_EVENT_BYTES`,
+  :data:`ROUTING_KEY_LENGTH`, :data:`SIZE_ERROR_DETAILS`;
+* the PD-CEF helpers: :func:`fit_summary`, :func:`fit_dedup_key`,
+  :func:`fit_size`, :func:`validate`, :func:`missing`,
+  :func:`routing_key_errors`, :func:`parse_timestamp`, :func:`as_text`;
+* the errors a plugin raises (or, in ``render_error``, receives):
+  :class:`InvalidEvent`, :class:`UnrecognizedEvent`, :class:`RetryLater`,
+  :class:`PayloadTooLarge`, :class:`RateLimited`;
+* :func:`redact`, to log an integration key without leaking it.
+"""
+
+from __future__ import annotations
+
+from gateway.cef import (
+    ROUTING_KEY_LENGTH,
+    SIZE_ERROR_DETAILS,
+    as_text,
+    fit_dedup_key,
+    fit_size,
+    fit_summary,
+    missing,
+    parse_timestamp,
+    routing_key_errors,
+    validate,
+)
+from gateway.errors import (
+    InvalidEvent,
+    PayloadTooLarge,
+    RateLimited,
+    RetryLater,
+    UnrecognizedEvent,
+)
+from gateway.hookspecs import hookimpl
+from gateway.logs import redact
+from gateway.model import (
+    MAX_DEDUP_KEY_CHARS,
+    MAX_EVENT_BYTES,
+    MAX_SUMMARY_CHARS,
+    SEVERITIES,
+    SMTP_METHOD,
+    Event,
+    EventAction,
+    Image,
+    InboundRequest,
+    IncidentChange,
+    Link,
+    Outcome,
+    Response,
+    Severity,
+    Vendor,
+)
+
+__all__ = [
+    "MAX_DEDUP_KEY_CHARS",
+    "MAX_EVENT_BYTES",
+    "MAX_SUMMARY_CHARS",
+    "ROUTING_KEY_LENGTH",
+    "SEVERITIES",
+    "SIZE_ERROR_DETAILS",
+    "SMTP_METHOD",
+    "Event",
+    "EventAction",
+    "Image",
+    "InboundRequest",
+    "IncidentChange",
+    "InvalidEvent",
+    "Link",
+    "Outcome",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Response",
+    "RetryLater",
+    "Severity",
+    "UnrecognizedEvent",
+    "Vendor",
+    "as_text",
+    "fit_dedup_key",
+    "fit_size",
+    "fit_summary",
+    "hookimpl",
+    "missing",
+    "parse_timestamp",
+    "redact",
+    "routing_key_errors",
+    "validate",
+]
