@@ -117,6 +117,16 @@ def read_settings(raw: Mapping[str, Any], errors: list[str]) -> CloudWatchSettin
     )
 
 
+def checks_sender(raw: Mapping[str, Any]) -> bool:
+    """Whether the integration authenticates its sender: SNS signatures or a topic allow-list.
+
+    With either on, events reach it only through SNS: a forged Events API event posted
+    with its key carries no signature and no topic, so the generic paths refuse it.
+    """
+    settings = read_settings(raw, [])
+    return settings.verify_signature or bool(settings.topic_allowlist)
+
+
 def check_settings(raw: Mapping[str, Any]) -> list[str]:
     """Every problem with an integration's CloudWatch settings (for start-up checks)."""
     errors = unknown_settings(raw, SETTINGS)
@@ -534,6 +544,7 @@ VENDOR = Vendor(
     website_url="https://aws.amazon.com/cloudwatch/",
     check_settings=check_settings,
     after_request=after_request,
+    checks_sender=checks_sender,
 )
 
 

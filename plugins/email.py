@@ -504,6 +504,18 @@ def check_settings(settings: Mapping[str, Any]) -> list[str]:
     return compile_rules(settings)[1]
 
 
+def checks_sender(settings: Mapping[str, Any]) -> bool:
+    """Whether the integration's filters look at who sent the mail (a From rule).
+
+    Such an integration takes events only as mail: its key on the Events API paths is
+    refused, or anyone could skip the sender filter by posting a forged event there.
+    """
+    rules = rules_for(settings)[0]
+    return rules.filter_mode != "all-email" and any(
+        f.from_email.mode != "always" for f in rules.filters
+    )
+
+
 _encode_settings = msgspec.json.Encoder(order="deterministic").encode
 _cache: OrderedDict[bytes, tuple[EmailRules, list[str]]] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -826,6 +838,7 @@ VENDOR = Vendor(
     aliases=("email",),
     description="Email integrations: mail to integration_email, by PagerDuty's email rules.",
     check_settings=check_settings,
+    checks_sender=checks_sender,
     generic=True,
 )
 
