@@ -16,17 +16,17 @@ It is loaded through the entry point ``example`` in the group
 from __future__ import annotations
 
 import json
-from collections import deque
 from typing import Any
 
 import structlog
 
 from gateway.pluginkit import (
-    SEVERITIES,
     Event,
+    EventAction,
     InboundRequest,
     IncidentChange,
     InvalidEvent,
+    Severity,
     UnrecognizedEvent,
     Vendor,
     fit_dedup_key,
@@ -39,12 +39,17 @@ from gateway.pluginkit import (
 
 VENDOR_ID = "PEXAMPL"  # P + 6 uppercase letters or digits, like PagerDuty's vendor ids
 DISTRIBUTION = "alert-gateway-example-plugin"
-STATES = {"alerting": "trigger", "ok": "resolve"}
+STATES: dict[str, EventAction] = {"alerting": "trigger", "ok": "resolve"}
+
+# The typed literals (EventAction, Severity) let mypy --strict check the Event built below.
+LEVELS: dict[str, Severity] = {
+    "critical": "critical",
+    "error": "error",
+    "warning": "warning",
+    "info": "info",
+}
 
 log = structlog.get_logger("alert_gateway_example")
-
-#: The last incident changes seen, newest last (for tests and curious operators).
-recent_changes: deque[IncidentChange] = deque(maxlen=100)
 
 
 def _text(body: dict[str, Any], name: str, errors: list[str], *, required: bool) -> str | None:
@@ -83,24 +88,25 @@ async def parse(request: InboundRequest) -> list[Event]:
         errors.append("'state' is invalid (must be 'alerting' or 'ok')")
     title = _text(body, "title", errors, required=action == "trigger")
     host = _text(body, "host", errors, required=False)
-    level = (_text(body, "level", errors, required=False) or "error").strip().lower()
-    if level not in SEVERITIES:
+    level = LEVELS.get((_text(body, "level", errors, required=False) or "error").strip().lower())
+    if level is None:
         errors.append("'level' is invalid (must be critical, error, warning or info)")
     if not request.integration_key:
         errors.append("post to /integration/{integration_key}/enqueue")
     if errors:
         raise InvalidEvent(errors)
-    assert check_id is not None and action is not None and request.integration_key
+    assert check_id is not None and action is not None and level is not None
+    assert request.integration_key is not None
 
     event = Event(
         routing_key=request.integration_key,
-        event_action=action,  # type: ignore[arg-type]  # a key of STATES
+        event_action=action,
         # The limits helpers bring native values inside PagerDuty's limits instead of
         # refusing the page: a key over 255 characters is hashed, a summary cut at 1024.
         dedup_key=fit_dedup_key(f"example:{check_id}"),
         summary=fit_summary(title or f"{check_id} is ok"),
         source=host or "example",
-        severity=level if action == "trigger" else "info",  # type: ignore[arg-type]
+        severity=level if action == "trigger" else "info",
         custom_details=body.get("details"),
         client="Example Webhook",
     )
@@ -143,7 +149,6 @@ def enrich_event(event: Event, vendor_id: str) -> None:
 @hookimpl
 def incident_changed(change: IncidentChange) -> None:
     """Log each committed incident change (a real plugin would notify someone here)."""
-    recent_changes.append(change)
     log.info(
         "example.incident_changed",
         incident_id=change.incident_id,
