@@ -118,11 +118,14 @@ def vendor_choices() -> list[Vendor]:
     return sorted(vendors, key=lambda v: v.name.lower())
 
 
-def vendor_names() -> dict[str, str]:
-    """Vendor id → name, and generic integration type → its vendor's name (Events API v2)."""
-    names = {v.integration_type: v.name for v in context().plugins.vendors.values() if v.generic}
-    names.update({v.id: v.name for v in context().plugins.vendors.values()})
-    return names
+def vendor_names(integrations: list[Integration]) -> dict[str, str]:
+    """Integration id → the name of the vendor that parses for it (``PluginHost.vendor_for``).
+
+    An integration whose vendor is not loaded is left out (the page shows its id).
+    """
+    plugins = context().plugins
+    found = {i.id: plugins.vendor_for(i) for i in integrations}
+    return {iid: vendor.name for iid, vendor in found.items() if vendor is not None}
 
 
 # -- form parsing (shape only: the core judges the values) -------------------------------------
@@ -331,7 +334,8 @@ async def service_toggle_submit(service_id: str) -> ResponseReturnValue:
 async def service_integrations(service_id: str) -> ResponseReturnValue:
     """The Integrations tab: each integration with its key or email address and vendor."""
     view = await load_view(service_id)
-    return await page("service.html", view=view, tab="integrations", vendor_names=vendor_names())
+    names = vendor_names(view.integrations)
+    return await page("service.html", view=view, tab="integrations", vendor_names=names)
 
 
 @blueprint.get("/services/<service_id>/integrations/new")

@@ -1,0 +1,152 @@
+"""Provisioning from the configuration file, through the service layer, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from gateway.cli import main
+from gateway.config import Settings, parse_settings
+from gateway.core.inputs import IntegrationInput, ServiceInput
+from gateway.core.integrations import add_integration
+from gateway.core.provision import CreatedIntegration, provision
+from gateway.core.services import create_service, placement_problem
+from gateway.domain import EVENTS_API_V1, EVENTS_API_V2, GENERIC_EMAIL
+from gateway.errors import ConfigError
+from gateway.plugins import PluginHost, load_plugins
+from gateway.store import Tx
+from gateway.store.offline import read_sync, write_sync
+
+KEY = "0123456789abcdef0123456789abcdef"
+FILE = f"""
+[[services]]
+name = "Checkout"
+  [[services.integrations]]
+  name = "events"
+  type = "events_api_v2"
+  integration_key = "{KEY}"
+
+  [[services.integrations]]
+  name = "mail"
+  type = "email"
+  integration_email = "Ops"
+
+[[services]]
+name = "Legacy"
+status = "disabled"
+alert_creation = "create_incidents"
+  [[services.integrations]]
+  name = "cron"
+  type = "events_api_v1"
+"""
+
+
+@pytest.fixture(scope="module")
+def plugins() -> PluginHost:
+    return load_plugins()
+
+
+def run(db: Path, text: str, plugins: PluginHost) -> list[CreatedIntegration]:
+    settings: Settings = parse_settings(text, source=db.with_name("gateway.toml"))
+    return write_sync(db, lambda tx: provision(tx, settings, plugins))
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    return read_sync(db, lambda r: r.conn.execute(sql).fetchall())
+
+
+def test_provisioning_creates_through_the_service_layer_and_logs_as_config(
+    tmp_path: Path, plugins: PluginHost
+) -> None:
+    db = tmp_path / "gw.db"
+    created = run(db, FILE, plugins)
+    # Every integration without a key in the file gets one, shown once (email ones too).
+    assert [(c.service, c.name) for c in created] == [("Checkout", "mail"), ("Legacy", "cron")]
+    assert all(len(c.integration_key) == 32 for c in created)
+    assert rows(db, "SELECT name, status, alert_creation FROM services ORDER BY name") == [
+        ("Checkout", "active", "create_alerts_and_incidents"),
+        ("Legacy", "disabled", "create_incidents"),
+    ]
+    listed = rows(db, "SELECT name, type, integration_email FROM integrations ORDER BY name")
+    assert listed == [
+        ("cron", EVENTS_API_V1, None),
+        ("events", EVENTS_API_V2, None),
+        ("mail", GENERIC_EMAIL, "ops"),  # a bare local part is stored lower-cased
+    ]
+    assert rows(db, "SELECT integration_key FROM integrations WHERE name = 'events'") == [(KEY,)]
+    source = str(tmp_path / "gateway.toml")
+    entries = rows(db, "SELECT type, agent_type, agent_id FROM log_entries ORDER BY seq")
+    assert {(agent, who) for _, agent, who in entries} == {("config", source)}
+    assert [t for t, _, _ in entries].count("service_create_log_entry") == 2
+    assert [t for t, _, _ in entries].count("service_disable_log_entry") == 1
+
+    # The same file again changes nothing and logs nothing.
+    assert run(db, FILE, plugins) == []
+    assert len(rows(db, "SELECT id FROM log_entries")) == len(entries)
+
+
+def test_an_edited_file_changes_kinds_in_an_order_the_rules_allow(
+    tmp_path: Path, plugins: PluginHost
+) -> None:
+    db = tmp_path / "gw.db"
+    run(db, FILE, plugins)
+    # Checkout becomes create_incidents while its v2 integration becomes v1 and its key
+    # stays: the integration changes first, then the service.
+    edited = FILE.replace(
+        'name = "Checkout"', 'name = "Checkout"\nalert_creation = "create_incidents"'
+    )
+    edited = edited.replace('type = "events_api_v2"', 'type = "events_api_v1"')
+    run(db, edited, plugins)
+    assert rows(db, "SELECT type, integration_key FROM integrations WHERE name = 'events'") == [
+        (EVENTS_API_V1, KEY)
+    ]
+    # And back: the service creates alerts first, then the integration becomes v2 again.
+    run(db, FILE, plugins)
+    assert rows(db, "SELECT type FROM integrations WHERE name = 'events'") == [(EVENTS_API_V2,)]
+    assert rows(db, "SELECT alert_creation FROM services WHERE name = 'Checkout'") == [
+        ("create_alerts_and_incidents",)
+    ]
+
+
+def test_refusals_name_the_block_and_its_line(tmp_path: Path, plugins: PluginHost) -> None:
+    db = tmp_path / "gw.db"
+
+    def api_integration(tx: Tx) -> None:
+        service = create_service(tx, ServiceInput(name="Elsewhere"))
+        add_integration(tx, service.id, IntegrationInput(type="events_api_v1"), plugins)
+        tx.conn.execute("UPDATE integrations SET integration_key = ?", (KEY,))
+
+    write_sync(db, api_integration)
+    with pytest.raises(ConfigError) as caught:
+        run(db, FILE, plugins)
+    assert "integration_key already belongs to another integration" in caught.value.message
+    assert (caught.value.key, caught.value.line) == ("services[0].integrations[0]", 4)
+    assert rows(db, "SELECT name FROM services") == [("Elsewhere",)]  # all or nothing
+
+    with pytest.raises(ConfigError) as caught:
+        run(
+            tmp_path / "other.db",
+            FILE.replace('type = "events_api_v1"', 'vendor = "nope"'),
+            plugins,
+        )
+    assert caught.value.message.startswith("unknown vendor 'nope' (loaded: ")
+    assert caught.value.key == "services[1].integrations[0].vendor"
+
+
+def test_check_config_provisions_into_a_scratch_database(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        FILE + '  [[services.integrations]]\n  name = "v2"\n  vendor = "events_api_v2"\n'
+    )
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+    assert result.exit_code == 2
+    rule = placement_problem(EVENTS_API_V2, "create_incidents")
+    assert f"services[1].integrations[1]: {rule}" in result.stderr
+    assert not (tmp_path / "alert-gateway.db").exists()  # nothing written beside the file
+    config.write_text(FILE)
+    ok = CliRunner().invoke(main, ["check-config", str(config)])
+    assert ok.exit_code == 0, ok.stderr
+    assert "OK (2 services, 3 integrations)" in ok.stdout
