@@ -725,10 +725,6 @@ async def test_vendor_render_success_that_raises_still_acknowledges(tmp_path: Pa
     assert hook_failures(logs) == [("contract", "render_success")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/http/events.py calls render_error unguarded: hypercorn's bare 500 (the lead's)",
-)
 async def test_vendor_render_error_that_raises_falls_back_to_the_default_answer(
     tmp_path: Path,
 ) -> None:

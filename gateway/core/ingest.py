@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+import msgspec
 import structlog
 
 from gateway import cef
@@ -130,7 +131,10 @@ class Ingest:
                 vendor, request = await self._route(inbound)
                 first_vendor = first_vendor or vendor
                 routed.append((vendor, request))
-                parsed = self._prepare(vendor, await self._parse(vendor, request))
+                parsed = await self._parse(vendor, request)
+                if request.integration_key is not None:
+                    parsed = _routed_by(request.integration_key, parsed)
+                parsed = self._prepare(vendor, parsed)
                 events.extend(parsed)
                 event_vendors.extend(vendor for _ in parsed)
             self._check_rate(events)
@@ -156,6 +160,16 @@ class Ingest:
         vendor_ids = [v.id for v in event_vendors]
         self._accepted(bound, events, outcomes, vendor_ids, started)
         return Accepted(first_vendor, events, outcomes, vendor_ids)
+
+    def client_disconnected(self, *, vendor: Vendor | None = None, logger: Any = None) -> None:
+        """Count and log a client that went away before its request was complete.
+
+        Its own outcome (``client_disconnected``), at info level: a sender's hang-up is
+        not the gateway's error, and must not page whoever watches ``outcome="error"``.
+        """
+        vendor_id = vendor.id if vendor else "unknown"
+        self.metrics.events.labels(vendor_id, "unknown", "client_disconnected").inc()
+        (logger if logger is not None else log).info("event.client_disconnected", vendor=vendor_id)
 
     def refuse(
         self, error: Exception, *, vendor: Vendor | None = None, logger: Any = None
@@ -369,3 +383,15 @@ class Ingest:
                 detail=str(exc)[:200],
             )
         return Refused(vendor, exc, outcome, events)
+
+
+def _routed_by(key: str, events: list[Event]) -> list[Event]:
+    """Events of a request routed by ``key`` (in the URL, or the mail's integration).
+
+    The URL's key decides, whatever the body says: a v2 body naming another key posted
+    to ``/integration/A/enqueue`` goes to A, and is rate-limited as A. Anything else
+    would let one integration's URL deliver into another's service.
+    """
+    return [
+        e if e.routing_key == key else msgspec.structs.replace(e, routing_key=key) for e in events
+    ]

@@ -26,6 +26,7 @@ from gateway.errors import (
     RetryLater,
     UnrecognizedEvent,
 )
+from gateway.logs import redact
 from gateway.model import InboundRequest, Outcome, Response, Vendor
 
 Scope = MutableMapping[str, Any]
@@ -229,11 +230,20 @@ class IngestApp:
         self, scope: Scope, receive: Receive, vendor: Vendor | None, key: str | None
     ) -> Response:
         """Read the body, hand the request to the pipeline, render its answer."""
-        bound = log.bind(request_id=next(_request_ids), path=scope["path"])
+        path: str = scope["path"]
+        # The key in the URL is a secret: logs see its last four characters only.
+        bound = log.bind(
+            request_id=next(_request_ids), path=path.replace(key, redact(key)) if key else path
+        )
         try:
             body = await read_body(scope, receive, self.context.settings.server.max_body_size)
         except PayloadTooLarge as exc:
             return self._render_refused(self.ingest.refuse(exc, vendor=vendor, logger=bound))
+        except ConnectionAbortedError:
+            # The client hung up mid-body: its doing, not a fault of ours (no traceback,
+            # and not counted where operators alert on errors).
+            self.ingest.client_disconnected(vendor=vendor, logger=bound)
+            raise
         request = InboundRequest(
             method=scope["method"],
             path=scope["path"],
@@ -260,7 +270,15 @@ class IngestApp:
     def _render_refused(self, refused: Refused) -> Response:
         """The answer to a refused request: the vendor's own error body where it has one."""
         vendor, exc = refused.vendor, refused.error
-        response = render_error(vendor, exc)
+        try:
+            response = render_error(vendor, exc)
+        except Exception:
+            # The vendor's error renderer has a bug: the sender still gets a true answer.
+            assert vendor is not None  # only a vendor's renderer can raise
+            plugin = self.plugins.vendor_plugin.get(vendor.id, vendor.id)
+            self.metrics.plugin_errors.labels(plugin).inc()
+            log.exception("plugin.hook_failed", plugin=plugin, hook="render_error")
+            response = default_error(exc)
         if (
             vendor is not None
             and not vendor.generic

@@ -1,0 +1,118 @@
+"""The ingest pipeline under a hostile or clumsy sender: hang-ups, keys in URLs, routing.
+
+Each test runs a real in-process gateway over real HTTP on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+from structlog.testing import capture_logs
+
+from gateway.testing import TestGateway, gateway_running
+from tests.support import key
+
+KEY_A = key("url-a")
+KEY_B = key("body-b")
+
+CONFIG = f"""
+[rate_limit]
+events_per_minute = 2
+
+[[services]]
+name = "Alpha"
+  [[services.integrations]]
+  name = "a"
+  type = "events_api_v2"
+  integration_key = "{KEY_A}"
+
+[[services]]
+name = "Bravo"
+  [[services.integrations]]
+  name = "b"
+  type = "events_api_v2"
+  integration_key = "{KEY_B}"
+"""
+
+
+def _trigger(routing_key: str, dedup_key: str) -> bytes:
+    return json.dumps(
+        {
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": {"summary": "disk full", "source": "db-1", "severity": "error"},
+        }
+    ).encode()
+
+
+@pytest.fixture
+async def gw(tmp_path: Path) -> AsyncIterator[TestGateway]:
+    async with gateway_running(tmp_path, CONFIG) as gateway:
+        yield gateway
+
+
+def _metric(text: str, outcome: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("alert_gateway_events_total{") and f'outcome="{outcome}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_a_client_hanging_up_mid_body_is_its_own_outcome(gw: TestGateway) -> None:
+    host, port = gw.base_url.removeprefix("http://").rsplit(":", 1)
+    with capture_logs() as logs:
+        stream = await trio.open_tcp_stream(host, int(port))
+        head = (
+            "POST /v2/enqueue HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n\r\n"
+        )
+        await stream.send_all(head.encode() + b'{"routing_key": "')
+        await trio.sleep(0.1)  # the body is being read when the client goes
+        await stream.aclose()
+        with trio.fail_after(5):
+            while not any(e["event"] == "event.client_disconnected" for e in logs):
+                await trio.sleep(0.02)
+    metrics = (await gw.client.get("/metrics")).text
+    assert _metric(metrics, "client_disconnected") == 1
+    assert _metric(metrics, "error") == 0
+    [entry] = [e for e in logs if e["event"] == "event.client_disconnected"]
+    assert entry["log_level"] == "info"
+    assert "exc_info" not in entry
+    assert not [e for e in logs if e["event"] == "event.internal_error"]
+
+
+async def test_the_key_in_the_url_is_never_logged_whole(gw: TestGateway) -> None:
+    with capture_logs() as logs:
+        bad = await gw.client.post(f"/integration/{KEY_A}/enqueue", content=b"{not json")
+        good = await gw.client.post(
+            f"/integration/{KEY_A}/enqueue", content=_trigger(KEY_A, "logged")
+        )
+    assert bad.status_code == 400
+    assert good.status_code == 202
+    refused = [e for e in logs if e["event"] == "event.refused"]
+    assert refused, logs
+    assert refused[0]["path"] == f"/integration/…{KEY_A[-4:]}/enqueue"
+    for entry in logs:
+        assert KEY_A not in json.dumps(entry, default=str), entry
+
+
+async def test_the_url_key_decides_routing_and_the_rate_limit(gw: TestGateway) -> None:
+    # Posted to A's URL with B's key in the body: the URL decides, so it lands on A.
+    answers = [
+        await gw.client.post(f"/integration/{KEY_A}/enqueue", content=_trigger(KEY_B, f"d{n}"))
+        for n in range(3)
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    services = {s.name: s.id for s in await gw.store.read(lambda r: r.services())}
+    incidents = await gw.incidents()
+    assert {i.service_id for i in incidents} == {services["Alpha"]}
+    # B was never counted: its own key still has its whole minute's allowance.
+    for n in range(2):
+        direct = await gw.client.post("/v2/enqueue", content=_trigger(KEY_B, f"b{n}"))
+        assert direct.status_code == 202, direct.text
