@@ -772,10 +772,6 @@ async def test_vendor_checks_sender_that_raises_is_a_500_naming_the_plugin(tmp_p
     assert ("contract", "checks_sender") in hook_failures(logs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/core/integrations.py calls check_settings unguarded: a raw RuntimeError",
-)
 async def test_vendor_check_settings_that_raises_is_a_start_up_config_error(
     tmp_path: Path,
 ) -> None:

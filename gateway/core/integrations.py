@@ -28,7 +28,15 @@ from gateway import cef
 from gateway.core.inputs import SYSTEM, Agent, IntegrationInput, IntegrationPatch, Unset
 from gateway.core.services import get_service, placement_problem, record_change
 from gateway.domain import EVENTS_API_V2, GENERIC_EMAIL, INTEGRATION_TYPES, Integration
-from gateway.errors import Conflict, Difference, Incompatible, Invalid, NotFound, OperationError
+from gateway.errors import (
+    Conflict,
+    Difference,
+    Incompatible,
+    Invalid,
+    NotFound,
+    OperationError,
+    PluginFailure,
+)
 from gateway.ids import new_integration_key
 from gateway.logs import redact
 from gateway.model import Vendor
@@ -162,7 +170,7 @@ def add_integration(
     if data.integration_key is not None:
         _check_key(tx, data.integration_key, None, errors)
     settings = dict(data.settings)
-    _check_settings(vendor, settings, errors)
+    _check_settings(plugins, vendor, settings, errors)
     if errors:
         raise Invalid(errors)
     key = data.integration_key or new_integration_key()
@@ -252,7 +260,7 @@ def update_integration(
     elif "type" in columns:
         settings = integration.settings  # a new vendor must accept the settings kept
     if settings is not None and plugins is not None:
-        _check_settings(vendor, settings, errors)
+        _check_settings(plugins, vendor, settings, errors)
     if errors:
         raise Invalid(errors)
     changed = {k: v for k, v in columns.items() if getattr(integration, k) != v}
@@ -428,7 +436,15 @@ def _check_key(reader: Reader, key: object, own_id: str | None, errors: list[str
         errors.append(f"integration_key already belongs to another integration (id {owner.id})")
 
 
-def _check_settings(vendor: Vendor | None, settings: Mapping[str, Any], errors: list[str]) -> None:
+def _check_settings(
+    plugins: PluginHost, vendor: Vendor | None, settings: Mapping[str, Any], errors: list[str]
+) -> None:
+    """Collect the vendor's objections to ``settings``; a vendor that raises is a plugin bug."""
     if vendor is None or vendor.check_settings is None:
         return
-    errors.extend(vendor.check_settings(settings))
+    try:
+        errors.extend(vendor.check_settings(settings))
+    except Exception as exc:  # the plugin's bug, not the caller's input: never a 400
+        plugin = plugins.vendor_plugin.get(vendor.id, vendor.id)
+        log.error("plugin.hook_failed", plugin=plugin, hook="check_settings", exc_info=exc)
+        raise PluginFailure(plugin, exc) from exc

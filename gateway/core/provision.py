@@ -45,7 +45,7 @@ from gateway.core.integrations import (
 )
 from gateway.core.services import create_service, update_service
 from gateway.domain import Integration
-from gateway.errors import ConfigError, NotFound, OperationError
+from gateway.errors import ConfigError, NotFound, OperationError, PluginFailure
 from gateway.plugins import PluginHost
 from gateway.store import Tx
 
@@ -92,11 +92,13 @@ def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIn
 
 @contextmanager
 def _located(key: str, line: int | None) -> Iterator[None]:
-    """Name the configuration block when the service layer refuses it."""
+    """Name the configuration block when the service layer (or a vendor's check) refuses it."""
     try:
         yield
     except OperationError as exc:
         raise ConfigError("; ".join(exc.errors), key=key, line=line) from exc
+    except PluginFailure as exc:  # a vendor whose check_settings crashes cannot be started
+        raise ConfigError(str(exc), key=key, line=line) from exc
 
 
 def _service(
