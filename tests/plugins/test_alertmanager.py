@@ -20,6 +20,7 @@ from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
+from gateway.testing import inbound_request
 from tests.support import SAMPLES
 
 KEY = "a1e97a9a9e90000000000000000000c3"
@@ -73,13 +74,11 @@ def webhook(**changes: Any) -> dict[str, Any]:
 
 def request(payload: dict[str, Any] | bytes, *, key: str | None = KEY) -> InboundRequest:
     """A request as the HTTP layer builds it for ``/integration/{key}/enqueue``."""
-    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return InboundRequest(
-        method="POST",
-        path=f"/integration/{key}/enqueue",
-        headers={"content-type": "application/json", "user-agent": "Alertmanager/0.28.1"},
-        body=raw,
+    return inbound_request(
+        payload,
         integration_key=key,
+        content_type="application/json",
+        headers={"user-agent": "Alertmanager/0.28.1"},
     )
 
 

@@ -31,6 +31,7 @@ from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
+from gateway.testing import inbound_request
 from tests.support import SAMPLES
 
 KEY = "c1oudwatch0000000000000000000001"
@@ -291,14 +292,12 @@ def request(
     headers: dict[str, str] | None = None,
 ) -> InboundRequest:
     """An inbound request as the HTTP layer builds it for ``/integration/{key}/enqueue``."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return InboundRequest(
-        method="POST",
-        path=f"/integration/{key}/enqueue",
-        headers={"content-type": "text/plain; charset=UTF-8", **(headers or {})},
-        body=raw,
+    return inbound_request(
+        body,
         integration_key=key,
-        settings=settings or {},
+        content_type="text/plain; charset=UTF-8",  # as SNS posts its JSON
+        headers=headers,
+        settings=settings,
     )
 
 

@@ -12,6 +12,7 @@ from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
+from gateway.testing import inbound_request
 from tests.support import SAMPLES
 
 KEY = "da7ad0900000000000000000000000a1"
@@ -45,14 +46,8 @@ def request(
     key: str | None = KEY,
 ) -> InboundRequest:
     """A request as the HTTP layer builds it for ``/integration/{key}/enqueue``."""
-    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return InboundRequest(
-        method="POST",
-        path=f"/integration/{key}/enqueue",
-        headers={"content-type": "application/json"},
-        body=raw,
-        integration_key=key,
-        settings=settings or {},
+    return inbound_request(
+        payload, integration_key=key, content_type="application/json", settings=settings
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from email.message import EmailMessage
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from gateway import cef
 from gateway.errors import InvalidEvent, PayloadTooLarge, RetryLater
 from gateway.model import MAX_EVENT_BYTES, Event, InboundRequest
+from gateway.testing import mail_request
 from tests.support import SAMPLES
 
 KEY = "e0a1e0a1e0a1e0a1e0a1e0a1e0a1e0a1"
@@ -46,18 +48,14 @@ def mail(
 
 def request(raw: bytes, method: str = "SMTP", **rules: Any) -> InboundRequest:
     """What the SMTP listener hands the vendor for one recipient."""
-    return InboundRequest(
-        method=method,
-        path="smtp",
-        headers={
-            "content-type": "message/rfc822",
-            "x-smtp-mail-from": "nagios@mon.example",
-            "x-smtp-rcpt-to": "ops@alerts.example.com",
-        },
-        body=raw,
+    mail = mail_request(
+        raw,
         integration_key=KEY,
         settings=rules,
+        mail_from="nagios@mon.example",
+        rcpt_to="ops@alerts.example.com",
     )
+    return mail if method == mail.method else dataclasses.replace(mail, method=method)
 
 
 def parse(raw: bytes, **rules: Any) -> list[Event]:

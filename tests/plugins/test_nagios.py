@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import pytest
 from alert_gateway_plugins import nagios
@@ -12,6 +12,7 @@ from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest, Outcome
 from gateway.plugins import load_plugins
+from gateway.testing import inbound_request
 from tests.support import SAMPLES
 
 SAMPLE_KEY = "3f8c1a9e52d04b7fa6e2c71d0b94e5aa"
@@ -53,13 +54,12 @@ def change(form: dict[str, str], changes: dict[str, str | None]) -> dict[str, st
 
 def request(form: dict[str, str] | bytes, *, key: str | None = None) -> InboundRequest:
     """A POST to PagerDuty's Nagios path (or to a key URL when ``key`` is given)."""
-    raw = form if isinstance(form, bytes) else urlencode(form).encode()
-    return InboundRequest(
-        method="POST",
-        path=f"/integration/{key}/enqueue" if key else nagios.PATH,
-        headers={"content-type": "application/x-www-form-urlencoded"},
-        body=raw,
+    return inbound_request(
+        form if isinstance(form, bytes) else b"",
+        form=None if isinstance(form, bytes) else form,
+        path=None if key else nagios.PATH,
         integration_key=key,
+        content_type="application/x-www-form-urlencoded",
     )
 
 
