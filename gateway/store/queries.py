@@ -11,6 +11,9 @@ one object per aggregate that ``Reader`` forwards to: the callers keep the flat 
 names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
 bases cost what a lookup in one class did.
+
+Only this module (through ``__init__``) knows the seam is SQLite: a second backend
+reuses the mixins and sets ``_db`` to its own :class:`~gateway.store.seam.Database`.
 """
 
 from __future__ import annotations
