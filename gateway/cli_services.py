@@ -18,6 +18,7 @@ import click
 from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit, read_store, write_store
 from gateway.config import Settings
 from gateway.core import integrations as intg
+from gateway.core import moves
 from gateway.core import services as svc
 from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ALERT_CREATIONS, URGENCY_RULES, Integration, Service
@@ -241,7 +242,7 @@ def integrations_move(config_path: Path, integration_id: str, to_service: str, y
 
     def read(reader: Reader) -> tuple[str, list[Difference]]:
         target = svc.find_service(reader, to_service)
-        return target.id, intg.integration_move_differences(reader, integration_id, target.id)
+        return target.id, moves.integration_move_differences(reader, integration_id, target.id)
 
     target_id, differences = read_store(settings.storage.path, read)
     if differences:
@@ -253,11 +254,11 @@ def integrations_move(config_path: Path, integration_id: str, to_service: str, y
             sys.exit(1)
     by = _agent()
 
-    def write(tx: Tx) -> intg.MoveResult:
+    def write(tx: Tx) -> moves.MoveResult:
         # The settings may have changed since they were shown: agree only to what was shown.
-        if intg.integration_move_differences(tx, integration_id, target_id) != differences:
+        if moves.integration_move_differences(tx, integration_id, target_id) != differences:
             raise Invalid(["the services' settings changed meanwhile; run the move again"])
-        return intg.move_integration(tx, integration_id, target_id, confirm=True, by=by)
+        return moves.move_integration(tx, integration_id, target_id, confirm=True, by=by)
 
     result = write_store(settings.storage.path, write)
     click.echo(

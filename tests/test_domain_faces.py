@@ -238,6 +238,7 @@ CORE = {
     for name in (
         "services",
         "integrations",
+        "moves",
         "inputs",
         "incidents",
         "incident_reads",

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from gateway.core import integrations as intg
+from gateway.core import moves
 from gateway.core import services as svc
 from gateway.core.inputs import IntegrationInput, ServiceInput, ServicePatch
 from gateway.core.rules import apply_event
@@ -182,16 +183,16 @@ def test_move_refused_with_differences_then_confirmed(db: DB, plugins: PluginHos
     dst = service(db, "Dst", urgency="low", escalation_policy_id="PEP1234")
     made = integration(db, plugins, src)
     trigger(db, made.integration_key, "a")
-    diffs = db.read(lambda r: intg.integration_move_differences(r, made.id, dst))
+    diffs = db.read(lambda r: moves.integration_move_differences(r, made.id, dst))
     assert [d.as_dict() for d in diffs] == [
         {"field": "incident_urgency_rule", "from": "high", "to": "low"},
         {"field": "escalation_policy", "from": None, "to": "PEP1234"},
     ]
     with pytest.raises(Conflict) as info:
-        db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=False))
+        db.write(lambda tx: moves.move_integration(tx, made.id, dst, confirm=False))
     assert info.value.differences == diffs
     assert db.sql("SELECT service_id FROM incidents") == [(src,)]
-    result = db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=True))
+    result = db.write(lambda tx: moves.move_integration(tx, made.id, dst, confirm=True))
     assert (result.incidents_moved, result.alerts_moved) == (1, 1)
     assert result.integration.integration_key == made.integration_key
     assert db.sql("SELECT service_id FROM incidents") == [(dst,)]
@@ -201,7 +202,7 @@ def test_move_refused_with_differences_then_confirmed(db: DB, plugins: PluginHos
 def test_move_without_differences_needs_no_confirm(db: DB, plugins: PluginHost) -> None:
     src, dst = service(db, "A"), service(db, "B")
     made = integration(db, plugins, src)
-    result = db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=False))
+    result = db.write(lambda tx: moves.move_integration(tx, made.id, dst, confirm=False))
     assert result.to_service_id == dst and result.differences == []
 
 
@@ -211,9 +212,9 @@ def test_v2_move_onto_create_incidents_is_refused_even_confirmed(
     src, dst = service(db, "A"), service(db, "B", alert_creation="create_incidents")
     made = integration(db, plugins, src)
     with pytest.raises(Incompatible):
-        db.write(lambda tx: intg.move_integration(tx, made.id, dst, confirm=True))
+        db.write(lambda tx: moves.move_integration(tx, made.id, dst, confirm=True))
     v1 = integration(db, plugins, src, type="generic_events_api_inbound_integration")
-    moved = db.write(lambda tx: intg.move_integration(tx, v1.id, dst, confirm=True))
+    moved = db.write(lambda tx: moves.move_integration(tx, v1.id, dst, confirm=True))
     assert moved.integration.service_id == dst
 
 

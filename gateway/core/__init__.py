@@ -1,7 +1,8 @@
 """The core: routing, service rules, dedup, alerts → incidents. No vendor knowledge here.
 
 The domain layer's modules, one aggregate each: :mod:`~gateway.core.services`,
-:mod:`~gateway.core.integrations` (with :mod:`~gateway.core.inputs`),
+:mod:`~gateway.core.integrations` (with :mod:`~gateway.core.moves` and
+:mod:`~gateway.core.inputs`),
 :mod:`~gateway.core.incidents` and :mod:`~gateway.core.incident_reads`,
 :mod:`~gateway.core.maintenance`, :mod:`~gateway.core.tokens`, and
 :mod:`~gateway.core.provision` (the configuration, through the same functions).

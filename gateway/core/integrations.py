@@ -10,16 +10,16 @@ alike. Two questions have one answer each, here:
   :meth:`~gateway.plugins.PluginHost.vendor_for`.
 
 Whether an integration may sit on a service is
-:func:`gateway.core.services.placement_problem`. Every change writes a
-service-level log entry and a structlog event (``integration.created``,
-``integration.moved`` …); keys appear in logs only as their last four characters.
+:func:`gateway.core.services.placement_problem`; moving one to another service is
+:mod:`gateway.core.moves`. Every change writes a service-level log entry and a
+structlog event (``integration.created``, ``integration.updated`` …); keys appear
+in logs only as their last four characters.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
@@ -29,9 +29,6 @@ from gateway.core.inputs import SYSTEM, Agent, IntegrationInput, IntegrationPatc
 from gateway.core.services import get_service, placement_problem, record_change
 from gateway.domain import EVENTS_API_V2, GENERIC_EMAIL, INTEGRATION_TYPES, Integration
 from gateway.errors import (
-    Conflict,
-    Difference,
-    Incompatible,
     Invalid,
     NotFound,
     OperationError,
@@ -44,13 +41,9 @@ from gateway.plugins import PluginHost
 from gateway.store import Reader, Tx
 
 __all__ = [
-    "Difference",
-    "MoveResult",
     "add_integration",
     "delete_integration",
     "get_integration",
-    "integration_move_differences",
-    "move_integration",
     "normalize_email",
     "rename_integration",
     "resolve_integration_type",
@@ -61,18 +54,6 @@ log = structlog.get_logger("gateway.integrations")
 
 MAX_NAME: Final = 255
 _EMAIL = re.compile(r"^[^@\s]+(@[^@\s]+)?$")
-
-
-@dataclass(frozen=True, slots=True)
-class MoveResult:
-    """What a move did: the integration as it is now, and how much followed it."""
-
-    integration: Integration
-    from_service_id: str
-    to_service_id: str
-    incidents_moved: int
-    alerts_moved: int
-    differences: list[Difference]
 
 
 # -- the kind of an integration -------------------------------------------------------------------
@@ -290,78 +271,6 @@ def rename_integration(
 ) -> Integration:
     """Give an integration a new name (names need not be unique)."""
     return update_integration(tx, integration_id, IntegrationPatch(name=name), by=by)
-
-
-def integration_move_differences(
-    reader: Reader, integration_id: str, to_service_id: str
-) -> list[Difference]:
-    """The incident settings that would change if the integration moved to ``to_service_id``.
-
-    Compared: ``alert_creation``, ``incident_urgency_rule`` (urgency),
-    ``escalation_policy`` (id) and ``status``. Raises :class:`Incompatible`
-    when the move can never happen (:func:`placement_problem`), :class:`NotFound`
-    for a missing integration or service.
-    """
-    integration = get_integration(reader, integration_id)
-    source = get_service(reader, integration.service_id)
-    target = get_service(reader, to_service_id)
-    if problem := placement_problem(integration.type, target.alert_creation):
-        raise Incompatible([problem])
-    pairs = (
-        ("alert_creation", source.alert_creation, target.alert_creation),
-        ("incident_urgency_rule", source.urgency_rule.urgency, target.urgency_rule.urgency),
-        ("escalation_policy", source.escalation_policy_id, target.escalation_policy_id),
-        ("status", source.status, target.status),
-    )
-    return [Difference(name, old, new) for name, old, new in pairs if old != new]
-
-
-def move_integration(
-    tx: Tx, integration_id: str, to_service_id: str, *, confirm: bool, by: Agent = SYSTEM
-) -> MoveResult:
-    """Move an integration to another service, keeping its key.
-
-    Every incident opened through the integration, and each of those
-    incidents' alerts, moves with it. When the destination's incident settings
-    differ the move is refused with :class:`Conflict` (listing each
-    :class:`Difference`) unless ``confirm``; :class:`Incompatible` is raised
-    even with ``confirm``. Moving to the service it is on changes nothing.
-    """
-    differences = integration_move_differences(tx, integration_id, to_service_id)
-    integration = get_integration(tx, integration_id)
-    source_id = integration.service_id
-    if source_id == to_service_id:
-        return MoveResult(integration, source_id, source_id, 0, 0, [])
-    if differences and not confirm:
-        raise Conflict(differences)
-    incidents, alerts = tx.move_integration(integration.id, to_service_id)
-    details = {
-        "from_service_id": source_id,
-        "to_service_id": to_service_id,
-        "incidents_moved": incidents,
-        "alerts_moved": alerts,
-        "differences": [d.as_dict() for d in differences],
-    }
-    summary = f"Integration {integration.name} moved from service {source_id} to {to_service_id}"
-    record_change(tx, "integration_move", by, source_id, integration.id, summary, details)
-    record_change(tx, "integration_move", by, to_service_id, integration.id, summary, details)
-    log.info(
-        "integration.moved",
-        integration_id=integration.id,
-        from_service_id=source_id,
-        to_service_id=to_service_id,
-        incidents=incidents,
-        alerts=alerts,
-        confirmed_differences=len(differences),
-    )
-    return MoveResult(
-        get_integration(tx, integration.id),
-        source_id,
-        to_service_id,
-        incidents,
-        alerts,
-        differences,
-    )
 
 
 def delete_integration(

@@ -16,6 +16,7 @@ from quart import Blueprint
 
 from gateway.auth import Level
 from gateway.core import integrations as core
+from gateway.core import moves
 from gateway.core import services as svc
 from gateway.core.inputs import UNSET, IntegrationInput, IntegrationPatch, Unset
 from gateway.domain import Integration
@@ -115,7 +116,7 @@ async def update_integration(service_id: str, integration_id: str) -> dict[str, 
     def write(tx: Tx) -> Integration:
         current = core.get_integration(tx, integration_id, service_id=service_id)
         if target is not None and target != current.service_id:
-            core.move_integration(tx, current.id, target, confirm=confirm, by=by)
+            moves.move_integration(tx, current.id, target, confirm=confirm, by=by)
         settings = _settings(f, current.settings)
         patch = IntegrationPatch(
             name=name if isinstance(name, str) else UNSET,

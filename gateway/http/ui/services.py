@@ -21,6 +21,7 @@ from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import integrations as intg
 from gateway.core import maintenance as mw
+from gateway.core import moves
 from gateway.core import services as svc
 from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ApiToken, Incident, Integration, MaintenanceWindow, Service
@@ -404,7 +405,7 @@ async def integration_move(service_id: str, integration_id: str) -> ResponseRetu
     if target is not None:
         try:
             differences = await read(
-                lambda r: intg.integration_move_differences(r, integration.id, target.id)
+                lambda r: moves.integration_move_differences(r, integration.id, target.id)
             )
         except Invalid as exc:  # Incompatible: never allowed
             problems = exc.errors
@@ -433,7 +434,7 @@ async def integration_move_submit(service_id: str, integration_id: str) -> Respo
     by = agent()
     try:
         result = await write(
-            lambda tx: intg.move_integration(tx, integration.id, to, confirm=confirm, by=by)
+            lambda tx: moves.move_integration(tx, integration.id, to, confirm=confirm, by=by)
         )
     except Conflict as exc:
         services = [s for s in await read(svc.list_services) if s.id != service.id]

@@ -1,0 +1,111 @@
+"""Moving an integration to another service, key and incidents included.
+
+PagerDuty documents no move (Terraform recreates the integration with a new
+key); the gateway keeps the key, and every incident opened through the
+integration follows it with its alerts. A move that would change how those
+incidents behave (the destination's incident settings differ) is refused with
+:class:`~gateway.errors.Conflict` until confirmed; one that can never happen
+(:func:`~gateway.core.services.placement_problem`) is
+:class:`~gateway.errors.Incompatible`, confirmed or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from gateway.core.inputs import SYSTEM, Agent
+from gateway.core.integrations import get_integration
+from gateway.core.services import get_service, placement_problem, record_change
+from gateway.domain import Integration
+from gateway.errors import Conflict, Difference, Incompatible
+from gateway.store import Reader, Tx
+
+__all__ = ["Difference", "MoveResult", "integration_move_differences", "move_integration"]
+
+log = structlog.get_logger("gateway.integrations")
+
+
+@dataclass(frozen=True, slots=True)
+class MoveResult:
+    """What a move did: the integration as it is now, and how much followed it."""
+
+    integration: Integration
+    from_service_id: str
+    to_service_id: str
+    incidents_moved: int
+    alerts_moved: int
+    differences: list[Difference]
+
+
+def integration_move_differences(
+    reader: Reader, integration_id: str, to_service_id: str
+) -> list[Difference]:
+    """The incident settings that would change if the integration moved to ``to_service_id``.
+
+    Compared: ``alert_creation``, ``incident_urgency_rule`` (urgency),
+    ``escalation_policy`` (id) and ``status``. Raises :class:`Incompatible`
+    when the move can never happen (:func:`placement_problem`), :class:`NotFound`
+    for a missing integration or service.
+    """
+    integration = get_integration(reader, integration_id)
+    source = get_service(reader, integration.service_id)
+    target = get_service(reader, to_service_id)
+    if problem := placement_problem(integration.type, target.alert_creation):
+        raise Incompatible([problem])
+    pairs = (
+        ("alert_creation", source.alert_creation, target.alert_creation),
+        ("incident_urgency_rule", source.urgency_rule.urgency, target.urgency_rule.urgency),
+        ("escalation_policy", source.escalation_policy_id, target.escalation_policy_id),
+        ("status", source.status, target.status),
+    )
+    return [Difference(name, old, new) for name, old, new in pairs if old != new]
+
+
+def move_integration(
+    tx: Tx, integration_id: str, to_service_id: str, *, confirm: bool, by: Agent = SYSTEM
+) -> MoveResult:
+    """Move an integration to another service, keeping its key.
+
+    Every incident opened through the integration, and each of those
+    incidents' alerts, moves with it. When the destination's incident settings
+    differ the move is refused with :class:`Conflict` (listing each
+    :class:`Difference`) unless ``confirm``; :class:`Incompatible` is raised
+    even with ``confirm``. Moving to the service it is on changes nothing.
+    """
+    differences = integration_move_differences(tx, integration_id, to_service_id)
+    integration = get_integration(tx, integration_id)
+    source_id = integration.service_id
+    if source_id == to_service_id:
+        return MoveResult(integration, source_id, source_id, 0, 0, [])
+    if differences and not confirm:
+        raise Conflict(differences)
+    incidents, alerts = tx.move_integration(integration.id, to_service_id)
+    details = {
+        "from_service_id": source_id,
+        "to_service_id": to_service_id,
+        "incidents_moved": incidents,
+        "alerts_moved": alerts,
+        "differences": [d.as_dict() for d in differences],
+    }
+    summary = f"Integration {integration.name} moved from service {source_id} to {to_service_id}"
+    record_change(tx, "integration_move", by, source_id, integration.id, summary, details)
+    record_change(tx, "integration_move", by, to_service_id, integration.id, summary, details)
+    log.info(
+        "integration.moved",
+        integration_id=integration.id,
+        from_service_id=source_id,
+        to_service_id=to_service_id,
+        incidents=incidents,
+        alerts=alerts,
+        confirmed_differences=len(differences),
+    )
+    return MoveResult(
+        get_integration(tx, integration.id),
+        source_id,
+        to_service_id,
+        incidents,
+        alerts,
+        differences,
+    )
