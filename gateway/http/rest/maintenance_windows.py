@@ -17,6 +17,7 @@ from gateway.domain import MaintenanceWindow
 from gateway.http.rest._common import (
     RestError,
     api_url,
+    context,
     html_url,
     json_body,
     list_arg,
@@ -25,7 +26,7 @@ from gateway.http.rest._common import (
     requester,
     requires,
 )
-from gateway.http.rest.incidents import agent_reference, run_read, run_write, service_reference
+from gateway.http.rest.bodies import agent_reference, service_reference
 from gateway.store import Reader, Tx
 
 __all__ = ["blueprint", "window_object"]
@@ -73,7 +74,7 @@ async def _one(window_id: str) -> dict[str, Any]:
     def job(reader: Reader) -> dict[str, Any]:
         return window_object(reader, core.find_window(reader, window_id))
 
-    return {"maintenance_window": await run_read(job)}
+    return {"maintenance_window": await context().store.read(job)}
 
 
 @blueprint.get("/maintenance_windows")
@@ -91,7 +92,7 @@ async def list_windows() -> dict[str, Any]:
         )
         return [window_object(reader, w) for w in windows]
 
-    return paginated("maintenance_windows", await run_read(job), page)
+    return paginated("maintenance_windows", await context().store.read(job), page)
 
 
 @blueprint.post("/maintenance_windows")
@@ -115,7 +116,7 @@ async def create_window() -> tuple[dict[str, Any], int]:
             by=by,
         ).id
 
-    return await _one(await run_write(job)), 201
+    return await _one(await context().store.write(job)), 201
 
 
 @blueprint.get("/maintenance_windows/<window_id>")
@@ -144,7 +145,7 @@ async def update_window(window_id: str) -> dict[str, Any]:
             by=by,
         ).id
 
-    return await _one(await run_write(job))
+    return await _one(await context().store.write(job))
 
 
 @blueprint.delete("/maintenance_windows/<window_id>")
@@ -157,5 +158,5 @@ async def delete_window(window_id: str) -> Response:
     def job(tx: Tx) -> str:
         return core.end_or_delete_window(tx, window_id, by=by)
 
-    await run_write(job)
+    await context().store.write(job)
     return Response("", status=204)

@@ -19,7 +19,14 @@ from quart.typing import ResponseReturnValue
 from quart_trio import QuartTrio
 
 from gateway.context import GatewayContext
-from gateway.http.ui import auth, incidents, links, services, vendors  # noqa: F401  # routes
+from gateway.http.ui import (  # noqa: F401  # routes
+    auth,
+    incidents,
+    integrations,
+    links,
+    services,
+    vendors,
+)
 from gateway.http.ui._web import blueprint
 
 __all__ = ["blueprint", "register", "secret_key", "secret_key_path"]
