@@ -35,6 +35,7 @@ __all__ = ["blueprint"]
 
 blueprint = Blueprint("rest_incidents", __name__)
 
+
 def _include() -> set[str]:
     return set(list_arg("include"))
 
