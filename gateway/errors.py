@@ -31,23 +31,25 @@ one :class:`NotFound` and one :class:`Invalid`, whoever raised them.
 
 :class:`OperationError` carries PagerDuty's REST error ``message`` and ``code``
 and an ``errors`` list (one readable sentence per problem), so every face shows
-the same words:
+the same words. What each face answers:
 
-================  =========================================  ==================  ==============
-class             REST answer (status, code, message)         web UI              CLI
-================  =========================================  ==================  ==============
-NotFound          404, 5002 "Service Not Found" for            404 page            exit 1
-                  services, else 5001 "<Kind> Not Found"
-Invalid           400, 2001 "Invalid Input Provided"          the form again,     exit 1, one
-                                                              or a 400 page       line a problem
-Incompatible      400, as Invalid                             400 page            exit 1
-Conflict          409, 2001 with ``differences[]``            the warning again   exit 1
-Refused           400 with the case's code (1001 already      409 page, or a      exit 1
-                  resolved; 2001 duplicate key, disabled      notice
-                  service; 2015 configuration-file window)
-PastWindow        405, 5003 "Cannot cancel a maintenance      409 page            exit 1
-                  window from the past"
-================  =========================================  ==================  ==============
+- ``NotFound(kind, id)``: REST 404, code 5002 ``Service Not Found`` for a
+  service, else 5001 ``<Kind> Not Found``; UI a 404 page ("Service PX not found.
+  It may have been deleted."); CLI ``error: Service PX not found``, exit 1.
+- ``Invalid(errors)``: REST 400, 2001 ``Invalid Input Provided`` with ``errors``;
+  UI the form again with the messages (else a 400 page); CLI one ``error:``
+  line per problem, exit 1.
+- ``Incompatible``: as ``Invalid`` (the UI's move page shows it as a problem).
+- ``Conflict(differences)``: REST 409, 2001, ``differences[]`` beside ``errors``;
+  UI the move warning again (409); CLI exit 1 (its ``move`` asks first).
+- ``Refused(message, code, errors)``: REST 400 with the case's code (1001
+  incident already resolved; 2001 duplicate open incident key, disabled
+  service; 2015 a configuration-file window); UI a notice or a 409 page; CLI exit 1.
+- ``PastWindow``: REST 405, 5003 ``Cannot cancel a maintenance window from the
+  past``; UI a 409 page; CLI exit 1.
+
+Provisioning turns any of them into a :class:`ConfigError` naming the block's
+key and line.
 """
 
 from __future__ import annotations
