@@ -1,15 +1,38 @@
-"""Shared fixtures."""
+"""Shared fixtures (the helpers they use live in tests/scaffold.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import SAMPLES
+from tests.scaffold import SAMPLES, Daemon
 
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
     """The shared vendor sample bodies."""
     return SAMPLES
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start ``alert-gateway serve`` subprocesses in ``tmp_path``; all are killed at teardown.
+
+    ``spawn(config)`` returns a started :class:`Daemon`; ``spawn(config, start=False)`` one
+    to start later (a test about start-up, or several starts). ``name`` keeps two daemons'
+    files apart; ``env`` is added to the process's environment.
+    """
+    daemons: list[Daemon] = []
+
+    def make(
+        config: str, *, name: str = "gw", start: bool = True, env: dict[str, str] | None = None
+    ) -> Daemon:
+        daemon = Daemon(tmp_path, config, name=name)
+        daemons.append(daemon)
+        return daemon.start(env=env) if start else daemon
+
+    yield make
+    for daemon in daemons:
+        daemon.kill()  # a test that failed half-way leaves no process behind

@@ -8,36 +8,17 @@ import httpx
 
 from gateway.auth import hash_token
 from gateway.store import Tx
-from gateway.testing import TestGateway
-from tests.support import key, v2
+from tests.scaffold import TestGateway, config, key, v2, v2_service
 
 WEB_KEY = key("inc-web")
 DB_KEY = key("inc-db")
 OFF_KEY = key("inc-off")
-CONFIG = f"""
-[[services]]
-name = "Web"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{WEB_KEY}"
-
-[[services]]
-name = "Database"
-incident_urgency = "severity_based"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{DB_KEY}"
-
-[[services]]
-name = "Retired"
-status = "disabled"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{OFF_KEY}"
-"""
+CONFIG = config(
+    v2_service("Web", WEB_KEY),
+    v2_service("Database", DB_KEY, incident_urgency="severity_based"),
+    v2_service("Retired", OFF_KEY, status="disabled"),
+    storage=None,  # gateway_running puts the database under tmp_path
+)
 ROLES = ("observer", "limited_user", "user", "admin")
 FROM = "oncall@example.com"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from structlog.testing import capture_logs
 from gateway.affinity import AffinityError, choose, current_cpu, pin
 from gateway.config import parse_settings
 from gateway.errors import ConfigError
-from tests.support import Daemon, key, v2
+from tests.scaffold import Daemon, config, key, v2, v2_service
 
 KEY = key("affinity")
 ALLOWED = sorted(os.sched_getaffinity(0))
@@ -20,19 +21,8 @@ needs_two_cpus = pytest.mark.skipif(
 )
 
 
-def config(affinity: str) -> str:
-    return f"""
-[server]
-cpu_affinity = {affinity}
-[storage]
-path = "gw.db"
-[[services]]
-name = "Pinned"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{KEY}"
-"""
+def pinned(affinity: str | list[int]) -> str:
+    return config(v2_service("Pinned", KEY), server={"cpu_affinity": affinity})
 
 
 def thread_cpus(pid: int) -> dict[str, str]:
@@ -116,9 +106,10 @@ def test_bad_cpu_affinity_names_the_key_and_line(bad: str) -> None:
 
 
 # -- the running daemon ---------------------------------------------------------------------
+@pytest.mark.slow  # a real daemon process
 @needs_two_cpus
-def test_auto_pins_every_thread_to_one_cpu(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, config('"auto"')).start()
+def test_auto_pins_every_thread_to_one_cpu(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(pinned("auto"))
     try:
         with daemon.client() as client:  # work that starts the writer and reader threads
             assert client.post("/v2/enqueue", json=v2(KEY, "trigger", "pin-1")).status_code == 202
@@ -133,9 +124,10 @@ def test_auto_pins_every_thread_to_one_cpu(tmp_path: Path) -> None:
     assert set(threads.values()) == {str(logged[0])}, threads
 
 
+@pytest.mark.slow  # a real daemon process
 @needs_two_cpus
-def test_a_configured_cpu_list_is_applied(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, config(f"[{ALLOWED[0]}]")).start()
+def test_a_configured_cpu_list_is_applied(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(pinned([ALLOWED[0]]))
     try:
         assert daemon.proc is not None
         threads = thread_cpus(daemon.proc.pid)
@@ -144,9 +136,10 @@ def test_a_configured_cpu_list_is_applied(tmp_path: Path) -> None:
     assert set(threads.values()) == {str(ALLOWED[0])}, threads
 
 
+@pytest.mark.slow  # a real daemon process
 @needs_two_cpus
-def test_off_leaves_the_inherited_mask(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, config('"off"')).start()
+def test_off_leaves_the_inherited_mask(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(pinned("off"))
     try:
         assert daemon.proc is not None
         threads = thread_cpus(daemon.proc.pid)
@@ -157,10 +150,10 @@ def test_off_leaves_the_inherited_mask(tmp_path: Path) -> None:
     assert all(len(cpus) > 1 for cpus in threads.values()), threads
 
 
-def test_an_unavailable_cpu_stops_the_start_with_a_clear_error(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, config("[4095]"))
-    try:
-        with pytest.raises(RuntimeError, match=r"(?s)exited 2.*server.cpu_affinity: CPU 4095 is"):
-            daemon.start()
-    finally:
-        daemon.kill()  # if it started after all, do not leave it running
+@pytest.mark.slow  # a real daemon process
+def test_an_unavailable_cpu_stops_the_start_with_a_clear_error(
+    spawn: Callable[..., Daemon],
+) -> None:
+    # spawn kills the daemon at teardown if it started after all.
+    with pytest.raises(RuntimeError, match=r"(?s)exited 2.*server.cpu_affinity: CPU 4095 is"):
+        spawn(pinned([4095]))

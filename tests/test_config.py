@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gateway.config import locate_keys, parse_settings
 from gateway.errors import ConfigError
-from tests.support import REPO, Daemon
+from tests.scaffold import REPO, Daemon, cli
 
-# The file from the README, exactly as operators will copy it.
+# The file from the README, exactly as operators will copy it. Literal, not built with
+# tests.scaffold.config: its text (and its line numbers) is what these tests check.
 README_CONFIG = """\
 [server]
 listen = "127.0.0.1:8080"
@@ -150,21 +150,11 @@ end = 2026-01-02T00:00:00Z
     assert info.value.line == 28
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args],
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=60,
-        cwd=cwd,
-    )
-
-
+@pytest.mark.slow  # the CLI in a subprocess
 def test_check_config_cli(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
     good.write_text(README_CONFIG)
-    result = _cli("check-config", str(good))
+    result = cli("check-config", str(good))
     assert result.returncode == 0, result.stderr
     assert "OK (2 services, 2 integrations)" in result.stdout
 
@@ -174,40 +164,38 @@ def test_check_config_cli(tmp_path: Path) -> None:
             'incident_urgency = "severity_based"', 'incident_urgency = "whenever"'
         )
     )
-    result = _cli("check-config", str(bad))
+    result = cli("check-config", str(bad))
     assert result.returncode == 2
     assert "line 11: services[0].incident_urgency: must be one of" in result.stderr
 
 
+@pytest.mark.slow  # the CLI in a subprocess
 def test_check_config_rejects_unknown_vendor(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
         README_CONFIG + '  [[services.integrations]]\n  name = "x"\n  vendor = "no-such-vendor"\n'
     )
-    result = _cli("check-config", str(path))
+    result = cli("check-config", str(path))
     assert result.returncode == 2
     assert "unknown vendor 'no-such-vendor'" in result.stderr
 
 
-def test_generated_key_is_printed_once_and_listed(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, README_CONFIG.replace('"alert-gateway.db"', '"gw.db"'))
-    try:
-        daemon.start()
-        assert daemon.stop() == 0
-        first = daemon.output()
-        printed = [line for line in first.splitlines() if line.startswith("created integration")]
-        assert len(printed) == 1 and "'Legacy-Cron'" in printed[0]
-        generated = printed[0].split("integration key ")[1].split()[0]
-        assert len(generated) == 32 and generated.isalnum()
+@pytest.mark.slow  # two daemon starts and the CLI
+def test_generated_key_is_printed_once_and_listed(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(README_CONFIG.replace('"alert-gateway.db"', '"gw.db"'))
+    assert daemon.stop() == 0
+    first = daemon.output()
+    printed = [line for line in first.splitlines() if line.startswith("created integration")]
+    assert len(printed) == 1 and "'Legacy-Cron'" in printed[0]
+    generated = printed[0].split("integration key ")[1].split()[0]
+    assert len(generated) == 32 and generated.isalnum()
 
-        daemon.start()  # a restart keeps the key and does not print it again
-        assert daemon.stop() == 0
-        assert "created integration" not in daemon.output()
+    daemon.start()  # a restart keeps the key and does not print it again
+    assert daemon.stop() == 0
+    assert "created integration" not in daemon.output()
 
-        listing = _cli("services", "list", "--config", str(daemon.config_path))
-        assert listing.returncode == 0, listing.stderr
-        assert generated in listing.stdout
-        assert "0123456789abcdef0123456789abcdef" in listing.stdout
-        assert "BizOps  [disabled]  create_incidents" in listing.stdout
-    finally:
-        daemon.kill()
+    listing = cli("services", "list", "--config", str(daemon.config_path))
+    assert listing.returncode == 0, listing.stderr
+    assert generated in listing.stdout
+    assert "0123456789abcdef0123456789abcdef" in listing.stdout
+    assert "BizOps  [disabled]  create_incidents" in listing.stdout

@@ -5,35 +5,22 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
 
-from gateway.testing import gateway_running
-from tests.support import Daemon, key, v2
+from tests.scaffold import Daemon, config, gateway_running, key, v2, v2_service
 
 KEY = key("durable")
-CONFIG = f"""
-[storage]
-path = "gw.db"
-
-[[services]]
-name = "Durable"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{KEY}"
-"""
+CONFIG = config(v2_service("Durable", KEY))
 
 
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, CONFIG)
-    yield d
-    d.kill()
+def daemon(spawn: Callable[..., Daemon]) -> Daemon:
+    return spawn(CONFIG, start=False)
 
 
 def _blast(base_url: str, prefix: str, acked: list[str], stop: threading.Event) -> None:
@@ -51,6 +38,7 @@ def _blast(base_url: str, prefix: str, acked: list[str], stop: threading.Event) 
                 acked.append(dedup)
 
 
+@pytest.mark.slow  # three SIGKILLed daemons
 def test_sigkill_loses_no_acknowledged_event(daemon: Daemon) -> None:
     rng = random.Random(20261122)
     all_acked: list[str] = []
@@ -88,6 +76,7 @@ def test_sigkill_loses_no_acknowledged_event(daemon: Daemon) -> None:
     assert daemon.stop() == 0
 
 
+@pytest.mark.slow  # a real daemon process
 def test_sigterm_drains_in_flight_requests_and_exits_zero(daemon: Daemon) -> None:
     daemon.start()
     acked: list[str] = []
@@ -119,6 +108,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(daemon: Daemon) -> Non
     assert marks == ["daemon.signal", "daemon.draining", "daemon.stopped"]
 
 
+@pytest.mark.slow  # a real daemon process
 async def test_200_concurrent_triggers_over_20_keys_make_20_alerts(daemon: Daemon) -> None:
     daemon.start()
     statuses: list[int] = []

@@ -15,14 +15,13 @@ import errno
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway.testing import gateway_running
-from tests.support import Daemon, key, v2
+from tests.scaffold import Daemon, config, gateway_running, key, v2, v2_service
 
 KEY = key("faults")
 
@@ -48,25 +47,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(point)], check=False)
 
 
-def _daemon(disk: Path) -> Daemon:
-    """A daemon whose config and log sit beside the small disk, its database on it."""
-    daemon = Daemon(disk.parent, _config(disk / "gw.db"))
-    daemon.db_path = disk / "gw.db"
-    return daemon
-
-
 def _config(db: Path) -> str:
-    return f"""
-[storage]
-path = "{db}"
-
-[[services]]
-name = "Faults"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{KEY}"
-"""
+    return config(v2_service("Faults", KEY), storage=db)
 
 
 def _fill(path: Path) -> None:
@@ -91,11 +73,14 @@ def _stored(daemon: Daemon) -> set[str]:
     return {row[0] for row in daemon.query("SELECT alert_key FROM alerts")}
 
 
-def test_full_disk_answers_503_and_recovers_when_space_returns(small_disk: Path) -> None:
-    daemon = _daemon(small_disk)
+@pytest.mark.slow  # a real daemon process
+def test_full_disk_answers_503_and_recovers_when_space_returns(
+    small_disk: Path, spawn: Callable[..., Daemon]
+) -> None:
+    # Config and log sit beside the small disk, the database on it.
+    daemon = spawn(_config(small_disk / "gw.db"))
     filler = small_disk / "filler"
     try:
-        daemon.start()
         acked: list[str] = []
         with daemon.client() as client:
             for _ in range(5):
@@ -125,7 +110,6 @@ def test_full_disk_answers_503_and_recovers_when_space_returns(small_disk: Path)
         assert daemon.query("PRAGMA integrity_check") == [("ok",)]
         assert daemon.stop() == 0
     finally:
-        daemon.kill()
         with contextlib.suppress(FileNotFoundError):
             filler.unlink()
 

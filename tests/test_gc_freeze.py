@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
-from tests.support import Daemon
+import pytest
 
-CONFIG = """
-[storage]
-path = "gw.db"
-"""
+from tests.scaffold import Daemon, config
+
+pytestmark = pytest.mark.slow  # a real daemon process
 
 
-def test_serve_freezes_what_start_up_built_before_taking_load(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, CONFIG).start()
+def test_serve_freezes_what_start_up_built_before_taking_load(
+    spawn: Callable[..., Daemon],
+) -> None:
+    daemon = spawn(config())
     try:
         frozen = daemon.wait_for_log("daemon.gc_frozen")[0]["objects"]
         events = [line.get("event") for line in daemon.log_lines()]

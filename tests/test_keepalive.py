@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.support import Daemon
+from tests.scaffold import Daemon, config
 
-CONFIG = """
-[server]
-keep_alive_timeout = 1
-shutdown_timeout = 20
+pytestmark = pytest.mark.slow  # real daemon processes and real idle timeouts
 
-[storage]
-path = "gw.db"
-"""
+CONFIG = config(server={"keep_alive_timeout": 1, "shutdown_timeout": 20})
 REQUESTS = {
     "ingest": b"POST /v2/enqueue HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
     "ops": b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -49,8 +44,10 @@ def _read_response(sock: socket.socket) -> bytes:
 
 
 @pytest.mark.parametrize("kind", list(REQUESTS))
-def test_idle_connection_is_closed_after_keep_alive_timeout(tmp_path: Path, kind: str) -> None:
-    daemon = Daemon(tmp_path, CONFIG).start()
+def test_idle_connection_is_closed_after_keep_alive_timeout(
+    spawn: Callable[..., Daemon], kind: str
+) -> None:
+    daemon = spawn(CONFIG)
     try:
         host, port = daemon.base_url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -63,8 +60,10 @@ def test_idle_connection_is_closed_after_keep_alive_timeout(tmp_path: Path, kind
         assert daemon.stop() == 0
 
 
-def test_sigterm_does_not_wait_for_idle_keep_alive_connections(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, CONFIG.replace("keep_alive_timeout = 1", "")).start()
+def test_sigterm_does_not_wait_for_idle_keep_alive_connections(
+    spawn: Callable[..., Daemon],
+) -> None:
+    daemon = spawn(config(server={"shutdown_timeout": 20}))  # the default keep-alive timeout
     clients = [httpx.Client(base_url=daemon.base_url) for _ in range(3)]
     try:
         for client, path in zip(clients, ("/healthz", "/metrics", "/openapi.json"), strict=True):
@@ -75,11 +74,10 @@ def test_sigterm_does_not_wait_for_idle_keep_alive_connections(tmp_path: Path) -
     finally:
         for client in clients:
             client.close()
-        daemon.kill()
 
 
-def test_rest_body_over_the_limit_is_413_json_and_closes(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, CONFIG).start()
+def test_rest_body_over_the_limit_is_413_json_and_closes(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(CONFIG)
     try:
         with daemon.client() as client:
             big = b'{"service": {"name": "' + b"x" * 600_000 + b'"}}'

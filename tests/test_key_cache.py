@@ -8,20 +8,12 @@ from typing import Any
 import pytest
 
 from gateway.store import Reader, Tx
-from gateway.testing import TestGateway, gateway_running
-from tests.support import key, v2
+from tests.scaffold import TestGateway, config, gateway_running, key, v2, v2_service
 
 KEY = key("cached")
 OTHER = key("created-later")
 UNKNOWN = key("nobody-owns-it")
-CONFIG = f"""
-[[services]]
-name = "Cache"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{KEY}"
-"""
+CONFIG = config(v2_service("Cache", KEY))
 
 
 async def _post(gw: TestGateway, integration_key: str, dedup: str) -> tuple[int, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,26 +13,23 @@ import pytest
 
 from gateway.core.ratelimit import RateLimiter
 from gateway.systemd import Notifier
-from gateway.testing import gateway_running
-from tests.support import Daemon, key, v2
+from tests.scaffold import (
+    Daemon,
+    config,
+    events_v1,
+    events_v2,
+    gateway_running,
+    key,
+    service,
+    v2,
+    v2_service,
+    vendor_integration,
+)
 
 KEY = key("ops")
 V1KEY = key("ops-v1")
-CONFIG = f"""
-[storage]
-path = "gw.db"
-
-[[services]]
-name = "Web"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{KEY}"
-  [[services.integrations]]
-  name = "v1"
-  type = "events_api_v1"
-  integration_key = "{V1KEY}"
-"""
+WEB = service("Web", events_v2(KEY), events_v1(V1KEY))
+CONFIG = config(WEB)
 
 
 class NotifySocket:
@@ -73,21 +70,20 @@ def kinds(messages: list[str]) -> list[str]:
     return [m.splitlines()[0] for m in messages]
 
 
-def test_sd_notify_ready_watchdog_reload_stopping(tmp_path: Path, notify: NotifySocket) -> None:
-    daemon = Daemon(tmp_path, CONFIG)
-    try:
-        daemon.start(env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "400000"})
-        ready = notify.drain("READY=1")
-        assert "STATUS=serving http://127.0.0.1:" in ready[-1]
-        notify.drain("WATCHDOG=1")
-        notify.drain("WATCHDOG=1")  # pinged again at half the 0.4 s interval
-        daemon.signal(signal.SIGHUP)
-        notify.drain("RELOADING=1")
-        notify.drain("READY=1")
-        assert daemon.stop() == 0
-        notify.drain("STOPPING=1")
-    finally:
-        daemon.kill()
+@pytest.mark.slow  # a real daemon process
+def test_sd_notify_ready_watchdog_reload_stopping(
+    spawn: Callable[..., Daemon], notify: NotifySocket
+) -> None:
+    daemon = spawn(CONFIG, env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "400000"})
+    ready = notify.drain("READY=1")
+    assert "STATUS=serving http://127.0.0.1:" in ready[-1]
+    notify.drain("WATCHDOG=1")
+    notify.drain("WATCHDOG=1")  # pinged again at half the 0.4 s interval
+    daemon.signal(signal.SIGHUP)
+    notify.drain("RELOADING=1")
+    notify.drain("READY=1")
+    assert daemon.stop() == 0
+    notify.drain("STOPPING=1")
     seen = [k for k in kinds(notify.messages) if k != "WATCHDOG=1"]
     assert seen == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"]
     reloading = next(m for m in notify.messages if m.startswith("RELOADING=1"))
@@ -119,60 +115,44 @@ def test_notifier_abstract_socket_and_watchdog_pid(tmp_path: Path) -> None:
         listener.close()
 
 
-def test_sighup_reloads_services_and_refuses_a_bad_file(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, CONFIG)
+@pytest.mark.slow  # a real daemon process
+def test_sighup_reloads_services_and_refuses_a_bad_file(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(CONFIG)
     new_key = key("ops-new")
-    try:
-        daemon.start()
-        with daemon.client() as http:
-            assert http.post("/v2/enqueue", json=v2(new_key)).status_code == 400
-            # A new service appears on reload, and an open connection survives it.
-            daemon.config_path.write_text(
-                CONFIG
-                + f"""
-[[services]]
-name = "Added"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{new_key}"
-"""
-            )
-            daemon.signal(signal.SIGHUP)
-            daemon.wait_for_log("config.reloaded")
-            assert http.post("/v2/enqueue", json=v2(new_key)).status_code == 202
+    with daemon.client() as http:
+        assert http.post("/v2/enqueue", json=v2(new_key)).status_code == 400
+        # A new service appears on reload, and an open connection survives it.
+        daemon.config_path.write_text(config(WEB, v2_service("Added", new_key)))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for_log("config.reloaded")
+        assert http.post("/v2/enqueue", json=v2(new_key)).status_code == 202
 
-            good = daemon.config_path.read_text()
-            daemon.config_path.write_text(good.replace('name = "Added"', "name = 42"))
-            daemon.signal(signal.SIGHUP)
-            failed = daemon.wait_for_log("config.reload_failed")
-            assert failed[0]["key"] == "services[1].name"
-            assert http.post("/v2/enqueue", json=v2(new_key)).status_code == 202
-        assert daemon.stop() == 0
-    finally:
-        daemon.kill()
+        good = daemon.config_path.read_text()
+        daemon.config_path.write_text(good.replace('name = "Added"', "name = 42"))
+        daemon.signal(signal.SIGHUP)
+        failed = daemon.wait_for_log("config.reload_failed")
+        assert failed[0]["key"] == "services[1].name"
+        assert http.post("/v2/enqueue", json=v2(new_key)).status_code == 202
+    assert daemon.stop() == 0
 
 
-def test_sighup_applies_the_log_level(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, CONFIG)
-    try:
-        daemon.start()
-        with daemon.client() as http:
-            http.post("/v2/enqueue", json=v2(KEY, dedup_key="quiet"))
-            assert not [x for x in daemon.log_lines() if x.get("event") == "event.accepted"]
-            daemon.config_path.write_text(CONFIG + '\n[logging]\nlevel = "debug"\n')
-            daemon.signal(signal.SIGHUP)
-            daemon.wait_for_log("config.reloaded")
-            http.post("/v2/enqueue", json=v2(KEY, dedup_key="loud"))
-        accepted = daemon.wait_for_log("event.accepted")
-        line = accepted[0]
-        assert line["dedup_key"] == "loud" and line["event_action"] == "trigger"
-        assert line["routing_key"] == "…" + KEY[-4:]  # never the whole key
-        assert KEY not in daemon.output()
-        assert {"request_id", "integration_id", "service_id"} <= set(line)
-        assert daemon.stop() == 0
-    finally:
-        daemon.kill()
+@pytest.mark.slow  # a real daemon process
+def test_sighup_applies_the_log_level(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(CONFIG)
+    with daemon.client() as http:
+        http.post("/v2/enqueue", json=v2(KEY, dedup_key="quiet"))
+        assert not [x for x in daemon.log_lines() if x.get("event") == "event.accepted"]
+        daemon.config_path.write_text(config(WEB, logging={"level": "debug"}))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for_log("config.reloaded")
+        http.post("/v2/enqueue", json=v2(KEY, dedup_key="loud"))
+    accepted = daemon.wait_for_log("event.accepted")
+    line = accepted[0]
+    assert line["dedup_key"] == "loud" and line["event_action"] == "trigger"
+    assert line["routing_key"] == "…" + KEY[-4:]  # never the whole key
+    assert KEY not in daemon.output()
+    assert {"request_id", "integration_id", "service_id"} <= set(line)
+    assert daemon.stop() == 0
 
 
 async def test_metrics_count_events_and_open_incidents(tmp_path: Path) -> None:
@@ -227,7 +207,7 @@ async def test_healthz_and_readyz(tmp_path: Path) -> None:
         assert (await gw.client.get("/readyz")).status_code == 200
 
 
-RATE_CONFIG = CONFIG + "\n[rate_limit]\nevents_per_minute = 3\n"
+RATE_CONFIG = config(WEB, rate_limit=3)
 
 
 async def test_rate_limit_v2_429_v1_403_and_nothing_stored(tmp_path: Path) -> None:
@@ -267,31 +247,18 @@ def test_rate_limiter_slides() -> None:
     assert not limiter.allow("a")
 
 
-def test_unknown_path_is_json_404(tmp_path: Path) -> None:
-    daemon = Daemon(tmp_path, CONFIG)
-    try:
-        daemon.start()
-        r = httpx.get(daemon.base_url + "/nope")
-        assert r.status_code == 404
-        assert r.json()["error"]["code"] == 2100
-        assert daemon.stop() == 0
-    finally:
-        daemon.kill()
+@pytest.mark.slow  # a real daemon process
+def test_unknown_path_is_json_404(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(CONFIG)
+    r = httpx.get(daemon.base_url + "/nope")
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == 2100
+    assert daemon.stop() == 0
 
 
 async def test_rate_limited_nagios_answers_4xx_with_retry_later(tmp_path: Path) -> None:
     nagios_key = key("ops-nagios")
-    config = (
-        RATE_CONFIG
-        + f"""
-[[services]]
-name = "Monitoring"
-  [[services.integrations]]
-  name = "nagios"
-  vendor = "nagios"
-  integration_key = "{nagios_key}"
-"""
-    )
+    monitoring = service("Monitoring", vendor_integration("nagios", "nagios", nagios_key))
     form = {
         "NOTIFICATIONTYPE": "PROBLEM",
         "HOSTNAME": "db01",
@@ -302,7 +269,7 @@ name = "Monitoring"
         "pd_nagios_object": "service",
         "pd_version": "1.0",
     }
-    async with gateway_running(tmp_path, config) as gw:
+    async with gateway_running(tmp_path, config(WEB, monitoring, rate_limit=3)) as gw:
         answers = [
             await gw.client.post("/nagios/2010-04-15/create_event", data=form) for _ in range(4)
         ]

@@ -6,34 +6,22 @@ import contextlib
 import socket
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
+import pytest
 
-from tests.support import Daemon, key, v2
+from tests.scaffold import Daemon, config, key, v2, v2_service
+
+pytestmark = pytest.mark.slow  # 500 sockets against a real daemon process
 
 KEY = key("slowloris")
 
 
-def test_500_trickling_connections_do_not_stop_other_clients(tmp_path: Path) -> None:
-    daemon = Daemon(
-        tmp_path,
-        f"""
-[server]
-read_timeout = 2
-
-[storage]
-path = "gw.db"
-
-[[services]]
-name = "Slow"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{KEY}"
-""",
-    )
-    daemon.start()
+def test_500_trickling_connections_do_not_stop_other_clients(
+    spawn: Callable[..., Daemon],
+) -> None:
+    daemon = spawn(config(v2_service("Slow", KEY), server={"read_timeout": 2}))
     host, port = daemon.base_url.removeprefix("http://").split(":")
     request = b"POST /v2/enqueue HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n"
     sockets: list[socket.socket] = []
@@ -87,4 +75,3 @@ name = "Slow"
         stop.set()
         for sock in sockets:
             sock.close()
-        daemon.kill()

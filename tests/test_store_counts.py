@@ -4,34 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.testing import gateway_running
-from tests.support import key, v2
+from tests.scaffold import config, gateway_running, key, service, v2, v2_service
 
 WEB = key("counts-web")
 DB = key("counts-db")
-CONFIG = f"""
-[server]
-listen = "127.0.0.1:0"
-[storage]
-path = "gw.db"
-
-[[services]]
-name = "Web"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{WEB}"
-
-[[services]]
-name = "Db"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{DB}"
-
-[[services]]
-name = "Quiet"
-"""
+CONFIG = config(v2_service("Web", WEB), v2_service("Db", DB), service("Quiet"))
 
 
 async def test_open_counts_by_service_and_status(tmp_path: Path) -> None:

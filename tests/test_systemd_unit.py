@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO
+from tests.scaffold import REPO
 
 UNIT = REPO / "systemd" / "alert-gateway.service"
 
