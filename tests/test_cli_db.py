@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import Daemon, key, v2
+
+pytestmark = pytest.mark.slow  # the CLI beside a real daemon process
 
 KEY = key("backup")
 CONFIG = f"""

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support import Daemon, v2
 
+pytestmark = pytest.mark.slow  # the CLI beside a real daemon process
+
 CONFIG = """
 [storage]
 path = "gw.db"

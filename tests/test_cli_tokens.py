@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.auth import hash_token
 from tests.support import Daemon
+
+pytestmark = pytest.mark.slow  # the CLI beside a real daemon process
 
 CONFIG = """
 [storage]

@@ -6,9 +6,13 @@ import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from gateway.auth import hash_token, new_token
 from gateway.store.offline import write_sync
 from tests.support import Daemon
+
+pytestmark = pytest.mark.slow  # a real daemon process with SMTP
 
 CONFIG = """
 [storage]

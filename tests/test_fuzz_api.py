@@ -13,10 +13,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gateway.auth import hash_token, new_token
 from gateway.http.openapi import OPERATIONS
 from gateway.store.offline import write_sync
 from tests.support import Daemon, key
+
+pytestmark = pytest.mark.slow  # schemathesis against a real daemon: minutes, not seconds
 
 KEY = key("fuzz")
 CONFIG = f"""

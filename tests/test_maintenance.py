@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support import Daemon, key, v2
 
 KEY = key("maint")
@@ -27,6 +29,7 @@ description = "database upgrade"
 """
 
 
+@pytest.mark.slow  # two daemon starts in a subprocess
 def test_maintenance_suppresses_new_incidents_and_event_resolves(tmp_path: Path) -> None:
     daemon = Daemon(tmp_path, BASE)
     try:

@@ -32,6 +32,8 @@ import pytest
 
 from tests.support import REPO, Daemon, key
 
+pytestmark = pytest.mark.slow  # pip installs and real daemon processes
+
 EXAMPLE = REPO / "examples" / "alert-gateway-example-plugin"
 EXAMPLE_KEY = key("example")
 V2_KEY = key("example-v2")

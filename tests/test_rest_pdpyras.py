@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
+
 from tests.rest_support import Api, api
+
+pytestmark = pytest.mark.slow  # one real daemon process for the module (tests/rest_support.py)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # pdpyras announces its deprecation on import

@@ -12,6 +12,8 @@ from gateway.auth import Level, level_of
 from gateway.http.openapi import OPERATIONS, Operation
 from tests.rest_support import ROLES, Api, api, assert_error
 
+pytestmark = pytest.mark.slow  # one real daemon process for the module (tests/rest_support.py)
+
 __all__ = ["api"]  # the module-scoped daemon fixture
 
 REST = [op for op in OPERATIONS if op.auth]

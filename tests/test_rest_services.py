@@ -6,6 +6,8 @@ import pytest
 
 from tests.rest_support import Api, api, assert_error
 
+pytestmark = pytest.mark.slow  # one real daemon process for the module (tests/rest_support.py)
+
 __all__ = ["api"]  # the fixture, used by parameter name
 
 

@@ -6,10 +6,13 @@ import ssl
 from pathlib import Path
 
 import pagerduty
+import pytest
 
 from tests.rest_support import CONFIG, Api, api, assert_error
 from tests.support import Daemon
 from tests.tls import make_ca_and_server
+
+pytestmark = pytest.mark.slow  # one real daemon process for the module (tests/rest_support.py)
 
 __all__ = ["api"]  # the fixture, used by parameter name
 

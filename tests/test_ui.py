@@ -28,6 +28,8 @@ from tests.ui.harness import (
     v2_event,
 )
 
+pytestmark = pytest.mark.slow  # a real daemon process and the token CLI
+
 KEY_ON_PAGE = re.compile(r'class="integration-key">(\w{32})<')
 NEW_SERVICE = {
     "name": "Checkout",

@@ -20,6 +20,8 @@ import pytest
 from tests.support import REPO
 from tests.ui.harness import QUIET_KEY, UiGateway, start, v2_event
 
+pytestmark = pytest.mark.slow  # Chromium against a real daemon: make test-fast skips it
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "ui"
 

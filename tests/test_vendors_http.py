@@ -665,6 +665,7 @@ def fuzz_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Clie
         assert daemon.stop() == 0
 
 
+@pytest.mark.slow  # hypothesis against a running gateway
 @pytest.mark.parametrize("vendor", list(FUZZ_PATHS))
 def test_random_bodies_never_get_a_5xx(fuzz_daemon: httpx.Client, vendor: str) -> None:
     path = FUZZ_PATHS[vendor]

@@ -510,6 +510,7 @@ HEADERS = st.sampled_from(
 raw_mail = st.lists(HEADERS | st.binary(max_size=40), max_size=30).map(b"".join)
 
 
+@pytest.mark.slow  # hypothesis
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw=raw_mail, mode=st.sampled_from(email_vendor.INCIDENT_CREATION[:3]))
 def test_any_bytes_make_one_valid_event(raw: bytes, mode: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
+import pytest
 import trio
 from alert_gateway_plugins import alertmanager, cloudwatch, datadog, nagios
 from hypothesis import HealthCheck, given, settings
@@ -33,6 +34,8 @@ from tests.plugins.test_cloudwatch import (
     sign,
 )
 from tests.support import SAMPLES
+
+pytestmark = pytest.mark.slow  # hypothesis fuzzing: make test-fast skips it
 
 KEY = "f022f022f022f022f022f022f022f022"
 # What a signing-certificate URL must look like (AWS's host pattern), stated independently.
