@@ -25,6 +25,8 @@ from tests.support import SAMPLES, Daemon, key, v2
 from tests.tls import make_ca_and_server
 
 # On the wire, as an MTA sends it: CRLF line ends (smtplib sends bytes as given).
+pytestmark = pytest.mark.slow  # real SMTP against a real daemon process
+
 SAMPLE = (
     (SAMPLES / "email_trigger.eml").read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 )
@@ -340,7 +342,6 @@ def test_metrics_count_smtp_messages(daemon: Daemon) -> None:
     assert 'alert_gateway_smtp_messages_total{outcome="rejected"}' in text  # the 552s
 
 
-@pytest.mark.slow  # swaks in a subprocess
 @pytest.mark.skipif(
     shutil.which("swaks") is None, reason="swaks is not installed (make system-deps)"
 )
@@ -376,7 +377,6 @@ def test_swaks_trigger_and_resolve(daemon: Daemon) -> None:
     assert incidents(daemon, "nagios", incident_key="swaks-host")[0][1] == "resolved"
 
 
-@pytest.mark.slow  # the CLI in a subprocess
 def test_check_config_refuses_an_invalid_regex(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(
@@ -405,7 +405,6 @@ def test_check_config_refuses_an_invalid_regex(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
 
 
-@pytest.mark.slow  # a daemon process of its own
 def test_starttls(tmp_path: Path) -> None:
     ca, cert, keyfile = make_ca_and_server(tmp_path)
     config = CONFIG.replace(
@@ -426,7 +425,6 @@ def test_starttls(tmp_path: Path) -> None:
         d.kill()
 
 
-@pytest.mark.slow  # SIGTERM to a real daemon
 def test_graceful_shutdown_finishes_open_transactions(tmp_path: Path) -> None:
     d = Daemon(tmp_path, CONFIG).start()
     port = port_of(d)
@@ -455,7 +453,6 @@ def test_graceful_shutdown_finishes_open_transactions(tmp_path: Path) -> None:
         d.kill()
 
 
-@pytest.mark.slow  # SIGKILLs a real daemon
 def test_sigkill_during_sessions_loses_no_acknowledged_mail(tmp_path: Path) -> None:
     d = Daemon(tmp_path, CONFIG)
     acked: list[str] = []

@@ -12,6 +12,8 @@ import pytest
 
 from tests.support import Daemon, key, v2
 
+pytestmark = pytest.mark.slow  # every test talks to one real daemon process for the module
+
 CART_V2 = key("cart-v2")
 CART_V2_OTHER = key("cart-v2-b")
 CART_V1 = key("cart-v1")
