@@ -16,7 +16,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli import main
+from gateway.cli_services import integrations
 from gateway.config import parse_settings
 from gateway.core.inputs import IntegrationInput, ServiceInput
 from gateway.core.integrations import add_integration
@@ -92,9 +92,9 @@ async def test_rest_and_cli_refuse_with_the_rules_words(tmp_path: Path) -> None:
         # The CLI, on the same database file: the same sentence, exit 1.
         config = tmp_path / "cli.toml"
         config.write_text(f'[storage]\npath = "{gw.running.context.settings.storage.path}"\n')
+        # The subcommand itself: the top-level group would reconfigure this process's logging.
         result = CliRunner().invoke(
-            main,
-            ["integrations", "add", "Incidents only", "--type", "events_api_v2", "-c", str(config)],
+            integrations, ["add", "Incidents only", "--type", "events_api_v2", "-c", str(config)]
         )
         assert result.exit_code == 1
         assert result.stderr.strip() == f"error: {RULE}"

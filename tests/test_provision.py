@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli import main
+from gateway.cli import check_config
 from gateway.config import Settings, parse_settings
 from gateway.core.inputs import IntegrationInput, ServiceInput
 from gateway.core.integrations import add_integration
@@ -141,12 +141,13 @@ def test_check_config_provisions_into_a_scratch_database(tmp_path: Path) -> None
     config.write_text(
         FILE + '  [[services.integrations]]\n  name = "v2"\n  vendor = "events_api_v2"\n'
     )
-    result = CliRunner().invoke(main, ["check-config", str(config)])
+    # The command itself: the top-level group would reconfigure this process's logging.
+    result = CliRunner().invoke(check_config, [str(config)])
     assert result.exit_code == 2
     rule = placement_problem(EVENTS_API_V2, "create_incidents")
     assert f"services[1].integrations[1]: {rule}" in result.stderr
     assert not (tmp_path / "alert-gateway.db").exists()  # nothing written beside the file
     config.write_text(FILE)
-    ok = CliRunner().invoke(main, ["check-config", str(config)])
+    ok = CliRunner().invoke(check_config, [str(config)])
     assert ok.exit_code == 0, ok.stderr
     assert "OK (2 services, 3 integrations)" in ok.stdout
