@@ -334,9 +334,9 @@ class Daemon:
         """An HTTP client for this daemon."""
         return httpx.Client(base_url=self.base_url, timeout=10.0)
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run ``python -m gateway ARGS --config <this daemon's config>`` beside it."""
-        return cli(*args, "--config", str(self.config_path), cwd=self.workdir)
+        return cli(*args, "--config", str(self.config_path), cwd=self.workdir, stdin=stdin)
 
     @contextmanager
     def db(self) -> Iterator[sqlite3.Connection]:
