@@ -52,7 +52,12 @@ def test_sigkill_loses_no_acknowledged_event(daemon: Daemon) -> None:
         ]
         for t in workers:
             t.start()
-        time.sleep(rng.uniform(0.4, 1.2))
+        # Wait for the load to be acknowledged (a loaded machine starts slowly), then kill
+        # at a random point of it: a fixed sleep alone killed some rounds before any ack.
+        deadline = time.monotonic() + 30
+        while not acked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.1, 0.6))
         daemon.kill()  # SIGKILL while requests are in flight
         stop.set()
         for t in workers:
