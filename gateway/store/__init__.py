@@ -126,7 +126,11 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        # Readers first, the writer last: the last connection to close is the one that
+        # removes the WAL, and only the writer can (readers open the file read-only).
+        self._close_readers()
         await self._writer.close()
+        self._close_readers()  # one a late read put back meanwhile
         stats = self._writer.stats
         log.info(
             "store.closed",
@@ -134,7 +138,10 @@ class Store:
             jobs=stats.jobs,
             mean_batch=round(stats.jobs / stats.batches, 2) if stats.batches else 0,
             failed_commits=stats.failed_commits,
+            wal_checkpoint=self._writer.checkpoint,
         )
+
+    def _close_readers(self) -> None:
         while True:
             try:
                 self._readers.get_nowait().close()

@@ -15,7 +15,7 @@ from typing import Any
 from gateway.store.schema import migrate
 from gateway.store.seam import Params, Row
 
-__all__ = ["SqliteDatabase", "connect", "open_sync"]
+__all__ = ["SqliteDatabase", "checkpoint_truncate", "connect", "open_sync"]
 
 
 class SqliteDatabase:
@@ -95,3 +95,17 @@ def open_sync(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connect
     conn = connect(path, synchronous=synchronous)
     migrate(conn)
     return conn
+
+
+def checkpoint_truncate(conn: sqlite3.Connection) -> str:
+    """Checkpoint the whole WAL into the database and truncate it to 0 bytes.
+
+    Returns ``complete``, ``busy`` (another connection's snapshot kept some frames in
+    the WAL; they stay there, safe) or ``failed`` (an error, which is not raised: this
+    runs at shutdown, after every job has committed, and nothing is lost by skipping it).
+    """
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error:
+        return "failed"
+    return "busy" if busy else "complete"
