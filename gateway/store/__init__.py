@@ -63,7 +63,6 @@ class Store:
         clock = clock or SystemClock()
 
         def _open() -> sqlite3.Connection:
-            path.parent.mkdir(parents=True, exist_ok=True)
             conn = connect(path, synchronous=synchronous)
             # Every job runs in a savepoint, and SQLite keeps a savepoint's undo pages in
             # a statement journal that spills to a temporary file: one file created,

@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.store.files import create_private
 from gateway.store.schema import SCHEMA_VERSION
 
 
@@ -32,10 +33,20 @@ def backup(source: Path, destination: Path) -> int:
     """Copy the database to ``destination`` consistently, even while the daemon writes.
 
     Uses SQLite's online backup API, which copies a single snapshot; returns the
-    number of pages copied. Refuses to overwrite an existing file.
+    number of pages copied. Refuses to overwrite an existing file. The copy is created
+    ``0600`` (``0640`` in a directory shared with a group), as the database is.
     """
-    if destination.exists():
+    # Created private like the database itself: a backup holds the same integration keys.
+    if not create_private(destination):
         raise FileExistsError(f"{destination} already exists")
+    try:
+        return _copy(source, destination)
+    except BaseException:
+        destination.unlink(missing_ok=True)  # no half-written backup to mistake for one
+        raise
+
+
+def _copy(source: Path, destination: Path) -> int:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(destination)
     try:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gateway.store.files import create_private, tighten
 from gateway.store.schema import migrate
 from gateway.store.seam import Params, Row
 
@@ -75,6 +76,9 @@ def connect(
 ) -> sqlite3.Connection:
     """Open a connection with the gateway's pragmas (WAL, foreign keys, busy timeout).
 
+    A writable connection creates a missing database file private (``0600``, or ``0640``
+    in a directory shared with a group: :mod:`gateway.store.files`) whatever the umask.
+
     Transactions are managed explicitly (``isolation_level=None``).
     """
     if readonly:
@@ -82,6 +86,10 @@ def connect(
             f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
     else:
+        # The file exists, with its mode, before SQLite opens it: SQLite would create it
+        # 0644 less the umask, and the -wal/-shm files it makes copy the database's mode.
+        if not create_private(Path(path)):
+            tighten(Path(path))
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
