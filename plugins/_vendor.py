@@ -27,7 +27,6 @@ from gateway.pluginkit import (
     fit_size,
     missing,
     parse_timestamp,
-    validate,
 )
 
 _decoder = msgspec.json.Decoder()
@@ -175,10 +174,11 @@ def severity_or(value: Any, default: str) -> str:
 
 
 def finish(event: Event) -> Event:
-    """Bring an event inside PagerDuty's size limit and check every PD-CEF rule.
+    """Bring an event inside PagerDuty's size limit.
 
-    Returns the event ready to route, or raises :class:`InvalidEvent` with
-    PagerDuty's error strings: a plugin never hands the core an invalid event.
+    Returns the event ready for the core, or raises :class:`InvalidEvent` when even
+    the trimmed event is over 512 KB. PD-CEF's other rules (summary, source, severity,
+    lengths …) are checked once, by the core's pipeline after the enrich/filter hooks.
     """
     try:
         event = fit_size(event)
@@ -186,11 +186,8 @@ def finish(event: Event) -> Event:
     except RecursionError:  # nesting just under the decoder's limit can trip the encoder
         event = msgspec.structs.replace(event, custom_details=dict(SIZE_ERROR_DETAILS))
         size = len(_encoder.encode(event))
-    problems = validate(event)
     if size > MAX_EVENT_BYTES:
-        problems.append("Event object is too large (maximum is 512KB without custom_details)")
-    if problems:
-        raise InvalidEvent(problems)
+        raise InvalidEvent(["Event object is too large (maximum is 512KB without custom_details)"])
     return event
 
 

@@ -20,7 +20,6 @@ from gateway.pluginkit import (
     Vendor,
     hookimpl,
     missing,
-    validate,
 )
 
 from ._vendor import decode_json_object, invalid_type
@@ -129,7 +128,7 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
         dedup_key=dedup_key or None,
         summary=fields["summary"],
         source=fields["source"],
-        severity=fields["severity"],  # type: ignore[arg-type]  # checked by validate
+        severity=fields["severity"],  # type: ignore[arg-type]  # checked by the pipeline
         timestamp=fields["timestamp"],
         component=fields["component"],
         group=fields["group"],
@@ -140,9 +139,8 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
         client=client,
         client_url=client_url,
     )
-    problems = validate(event)
-    if problems:
-        raise InvalidEvent(problems)
+    # PD-CEF's rules (summary, source, severity, lengths …) are checked once, by the
+    # core's pipeline after the enrich/filter hooks; this parser checks only the shape.
     return event
 
 
