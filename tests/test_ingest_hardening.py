@@ -13,41 +13,34 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from gateway.testing import TestGateway, gateway_running
-from tests.support import key
+from gateway.errors import RetryLater
+from gateway.pluginkit import Event, InboundRequest, Vendor, hookimpl
+from tests.scaffold import (
+    TestGateway,
+    config,
+    events_v2,
+    gateway_running,
+    key,
+    service,
+    v2,
+    vendor_integration,
+)
 
 KEY_A = key("url-a")
 KEY_B = key("body-b")
 
-CONFIG = f"""
-[rate_limit]
-events_per_minute = 2
-
-[[services]]
-name = "Alpha"
-  [[services.integrations]]
-  name = "a"
-  type = "events_api_v2"
-  integration_key = "{KEY_A}"
-
-[[services]]
-name = "Bravo"
-  [[services.integrations]]
-  name = "b"
-  type = "events_api_v2"
-  integration_key = "{KEY_B}"
-"""
+CONFIG = config(
+    service("Alpha", events_v2(KEY_A, "a")),
+    service("Bravo", events_v2(KEY_B, "b")),
+    rate_limit=2,
+)
 
 
 def _trigger(routing_key: str, dedup_key: str) -> bytes:
-    return json.dumps(
-        {
-            "routing_key": routing_key,
-            "event_action": "trigger",
-            "dedup_key": dedup_key,
-            "payload": {"summary": "disk full", "source": "db-1", "severity": "error"},
-        }
-    ).encode()
+    body = v2(
+        routing_key, dedup_key=dedup_key, summary="disk full", source="db-1", severity="error"
+    )
+    return json.dumps(body).encode()
 
 
 @pytest.fixture
@@ -116,3 +109,30 @@ async def test_the_url_key_decides_routing_and_the_rate_limit(gw: TestGateway) -
     for n in range(2):
         direct = await gw.client.post("/v2/enqueue", content=_trigger(KEY_B, f"b{n}"))
         assert direct.status_code == 202, direct.text
+
+
+class _UpstreamDown:
+    """A vendor whose upstream (think: SNS's certificate host) is unreachable."""
+
+    @hookimpl
+    def register_vendors(self) -> list[Vendor]:
+        async def parse(request: InboundRequest) -> list[Event]:
+            raise RetryLater("the SNS signing certificate could not be fetched")
+
+        return [Vendor(id="PUPSTRM", name="Upstream down", integration_type="x", parse=parse)]
+
+
+async def test_a_transient_upstream_fault_says_what_failed(tmp_path: Path) -> None:
+    config_text = config(
+        service("Alpha", events_v2(KEY_A, "a")),
+        service("Upstream", vendor_integration("upstream", "PUPSTRM", key("upstream"))),
+    )
+    async with gateway_running(
+        tmp_path, config_text, plugins=[("upstream", _UpstreamDown())]
+    ) as gw:
+        answer = await gw.client.post(f"/integration/{key('upstream')}/enqueue", content=b"{}")
+        stored = await gw.client.post("/v2/enqueue", content=_trigger(KEY_A, "fine"))
+    assert answer.status_code == 503
+    # Not "could not commit the event to its store": that sends operators to the disk.
+    assert answer.json()["errors"] == ["the SNS signing certificate could not be fetched"]
+    assert stored.status_code == 202

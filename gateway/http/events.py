@@ -24,6 +24,7 @@ from gateway.errors import (
     PluginFailure,
     RateLimited,
     RetryLater,
+    StoreUnavailable,
     UnrecognizedEvent,
 )
 from gateway.logs import redact
@@ -87,12 +88,19 @@ def default_error(error: Exception) -> Response:
             },
         )
     if isinstance(error, RetryLater):
+        # Say which transient fault it was: "could not commit" sends operators to the
+        # disk, which is wrong when a plugin's upstream (an SNS certificate) failed.
+        reason = (
+            "The gateway could not commit the event to its store"
+            if isinstance(error, StoreUnavailable) or not str(error)
+            else str(error)
+        )
         return Response(
             503,
             {
                 "status": "unavailable",
                 "message": "Event not stored; retry later",
-                "errors": ["The gateway could not commit the event to its store"],
+                "errors": [reason],
             },
         )
     if isinstance(error, PluginFailure):
