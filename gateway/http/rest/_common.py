@@ -24,6 +24,7 @@ from gateway.context import GatewayContext
 from gateway.core import tokens
 from gateway.domain import ApiToken
 from gateway.errors import Conflict, NotFound, OperationError, PastWindow
+from gateway.http.urls import absolute_url
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -266,13 +267,13 @@ def paginated(root: str, items: Sequence[Any], page: Page) -> dict[str, Any]:
 
 
 def api_url(path: str) -> str:
-    """``self`` for an object: this gateway's base URL and the REST path."""
-    return request.host_url.rstrip("/") + path
+    """``self`` for an object: this gateway's base URL (:mod:`gateway.http.urls`) and path."""
+    return absolute_url(path)
 
 
 def html_url(path: str) -> str:
     """``html_url`` for an object: its page in the web UI."""
-    return request.host_url.rstrip("/") + "/ui" + path
+    return absolute_url("/ui" + path)
 
 
 def reference(kind: str, object_id: str, summary: str | None, path: str) -> dict[str, Any]:

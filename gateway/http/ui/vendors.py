@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quart import request
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
 from gateway.http.ui._web import blueprint, context, page, requires
+from gateway.http.urls import base_url
 from gateway.model import Vendor
 
 # PagerDuty's URL forms that carry the integration key (gateway/http/events.py serves them).
@@ -26,12 +26,6 @@ class VendorRow:
     vendor: Vendor
     plugin: str
     urls: tuple[str, ...]
-
-
-def base_url() -> str:
-    """The URL senders use: ``[server] public_url`` when set, else this request's host."""
-    public = context().settings.server.public_url
-    return (public or request.host_url).rstrip("/")
 
 
 def vendor_rows() -> list[VendorRow]:
