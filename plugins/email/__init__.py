@@ -16,7 +16,12 @@ the ``x-smtp-*`` headers and the integration's rules in ``settings``. Rules
 User regexes run on untrusted mail, so they are RE2 (linear time: no rule
 can hang the daemon) and are checked when the configuration is loaded.
 
-The modules, one job each: :mod:`.mail` reads a message, :mod:`.regex`
+Mail is read in a worker thread, within bounds (MIME parts, nesting depth,
+CPU time; :mod:`.mime`): one hostile message can neither stall the event loop
+nor be retried forever (it gets a permanent ``554``).
+
+The modules, one job each: :mod:`.mime` bounds the MIME parse and runs it off
+the event loop, :mod:`.mail` reads a message, :mod:`.regex`
 compiles user regexes, :mod:`.rules` holds the compiled rules,
 :mod:`.settings` checks and compiles an integration's settings, and
 :mod:`.events` makes the events. This module registers the vendor.
@@ -38,15 +43,20 @@ from gateway.pluginkit import (
 
 from .events import OPEN_INCIDENT_KEY, _recipient, events_for, message_key, subject_key
 from .mail import TEXT_PART_BYTES, UNTOUCHED_BYTES, Mail, read_mail
+from .mime import CPU_SECONDS, MAX_DEPTH, MAX_PARTS, Limits, off_loop
 from .regex import RegexError, compile_regex, has_nested_groups
 from .settings import INCIDENT_CREATION, check_settings, checks_sender, compile_rules, rules_for
 
 __all__ = [
+    "CPU_SECONDS",
     "INCIDENT_CREATION",
+    "MAX_DEPTH",
+    "MAX_PARTS",
     "OPEN_INCIDENT_KEY",
     "TEXT_PART_BYTES",
     "UNTOUCHED_BYTES",
     "VENDOR",
+    "Limits",
     "Mail",
     "RegexError",
     "check_settings",
@@ -81,7 +91,10 @@ async def parse(request: InboundRequest) -> list[Event]:
         # underneath. Keep the mail queued at the sender (4xx) rather than lose it.
         log.error("email.rules_invalid", recipient=_recipient(request), problems=problems[:5])
         raise RetryLater("the integration's email rules are invalid")
-    return events_for(rules, read_mail(request.body), request)
+    raw = request.body
+    # MIME parsing and the rules run in a worker thread: a hostile message costs that
+    # thread its CPU budget at most, and the event loop keeps serving every channel.
+    return await off_loop(lambda: events_for(rules, read_mail(raw), request))
 
 
 VENDOR = Vendor(

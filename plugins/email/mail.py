@@ -1,25 +1,30 @@
 """Reading a raw mail: MIME decoded, attachments dropped, PagerDuty's size rules applied.
 
 Mail is hostile input: every header and part is decoded without ever raising,
-and text that is not UTF-8 is repaired rather than refused.
+and text that is not UTF-8 is repaired rather than refused. The MIME structure
+is read within bounds (parts, depth, CPU time: :mod:`.mime`); call
+:func:`read_mail` from a worker thread (:func:`.mime.off_loop`), never the event loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage, Message
-from email.parser import BytesParser
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses
 
 from gateway.pluginkit import PayloadTooLarge
 
 from .._vendor import clip
+from .mime import Budget, Limits, parse_bounded
 
 # PagerDuty's size rules for email; the 10 MB limit is the SMTP listener's.
 UNTOUCHED_BYTES = 96 * 1024
 TEXT_PART_BYTES = 32 * 1024
 MAX_TRIMMED_BYTES = 192 * 1024
+#: Attachment names listed in an event's details.
+MAX_ATTACHMENT_NAMES = 50
 
 
 def _clean(text: str) -> str:
@@ -54,13 +59,19 @@ class Mail:
 
 
 def _header(message: Message, name: str) -> str:
-    """A decoded header (the first one), never raising on a malformed value."""
+    """A decoded header (the first one), never raising on a malformed value.
+
+    The tree is parsed with ``compat32`` (cheap); the headers the rules read are
+    decoded here with ``policy.default``, exactly as a ``policy.default`` parse
+    would have decoded them (RFC 2047 words, unfolding).
+    """
+    found = next(((k, v) for k, v in message.raw_items() if k.lower() == name), None)
+    if found is None:
+        return ""
     try:
-        value = message.get(name)
-        text = "" if value is None else str(value)
+        text = str(policy.default.header_fetch_parse(*found))
     except Exception:  # the email package's header parser has raised on odd input before
-        raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), "")
-        text = str(raw)
+        text = str(found[1])
     return " ".join(_clean(text).split())
 
 
@@ -102,21 +113,28 @@ def _is_attachment(part: Message) -> bool:
 
 def _filename(part: Message) -> str:
     try:
-        name = part.get_filename()
+        name = part.get_filename()  # RFC 2231 parameters are decoded here
+        if name and "=?" in name:  # RFC 2047 words in a parameter: not standard, common
+            name = str(make_header(decode_header(name)))
     except Exception:
         name = None
     return clip(_clean(name or part.get_content_type()), 100)
 
 
-def read_mail(raw: bytes) -> Mail:
+def read_mail(raw: bytes, limits: Limits | None = None) -> Mail:
     """Parse a raw message; MIME decoded, attachments dropped, PagerDuty's size rules applied.
 
     Up to 96 KB a message is used whole. Above, attachments are removed and
     each text part is cut to 32 KB; a message still over 192 KB after that
     raises :class:`PayloadTooLarge`. The body is the ``text/plain`` parts, or
     the ``text/html`` parts as raw HTML when there is no plain text.
+
+    A message over ``limits`` (MIME parts, nesting depth, CPU time; :mod:`.mime`)
+    raises :class:`~gateway.pluginkit.UnrecognizedEvent`. CPU-bound: run it in a
+    worker thread.
     """
-    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
+    budget = Budget(limits)
+    message = parse_bounded(raw, budget)
     big = len(raw) > UNTOUCHED_BYTES
     limit = TEXT_PART_BYTES if big else None
     plain: list[str] = []
@@ -124,10 +142,12 @@ def read_mail(raw: bytes) -> Mail:
     removed: list[str] = []
     truncated = 0
     for part in message.walk():
+        budget.tick()
         if part.is_multipart():
             continue
         if _is_attachment(part):
-            removed.append(_filename(part))
+            if len(removed) < MAX_ATTACHMENT_NAMES:
+                removed.append(_filename(part))
             continue
         text, cut = _part_text(part, limit)
         truncated += cut
@@ -149,5 +169,5 @@ def read_mail(raw: bytes) -> Mail:
         message_id=_header(message, "message-id"),
         body=body,
         truncated_parts=truncated,
-        attachments=removed[:50],
+        attachments=removed,
     )

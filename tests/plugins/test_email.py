@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway import cef
-from gateway.errors import InvalidEvent, PayloadTooLarge, RetryLater
+from gateway.errors import InvalidEvent, PayloadTooLarge, RetryLater, UnrecognizedEvent
 from gateway.model import MAX_EVENT_BYTES, Event, InboundRequest
 from gateway.testing import mail_request
 from tests.support import SAMPLES
@@ -253,6 +253,106 @@ def test_http_requests_are_refused() -> None:
 def test_rules_that_became_invalid_defer_the_mail() -> None:
     with pytest.raises(RetryLater):
         trio.run(email_vendor.parse, request(SAMPLE, email_incident_creation="on_every_full_moon"))
+
+
+# -- hostile MIME: bounded, off the event loop, refused for good ----------------------------
+
+
+def wide_mail(parts: int) -> bytes:
+    """A multipart/mixed message of ``parts`` one-line text parts (the message not counted)."""
+    head = (
+        b"From: a@b.example\r\nTo: ops@alerts.example.com\r\nSubject: wide\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n'
+    )
+    return head + b"--B\r\nContent-Type: text/plain\r\n\r\nxxxxxxxx\r\n" * parts + b"--B--\r\n"
+
+
+def deep_mail(levels: int, body_lines: int = 1) -> bytes:
+    """A message whose text part is ``levels`` multiparts deep (the message is the first)."""
+    out = [b"From: a@b.example\r\nTo: ops@alerts.example.com\r\nSubject: deep\r\n"]
+    out.append(b"MIME-Version: 1.0\r\n")
+    for level in range(levels):
+        out.append(
+            b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (level, level)
+        )
+    out.append(b"Content-Type: text/plain\r\n\r\n" + b"x\r\n" * body_lines)
+    out.extend(b"--b%d--\r\n" % level for level in reversed(range(levels)))
+    return b"".join(out)
+
+
+def test_mail_with_more_mime_parts_than_the_limit_is_refused() -> None:
+    # The message counts as one part: MAX_PARTS - 1 parts inside it are the most read.
+    assert len(one(wide_mail(email_vendor.MAX_PARTS - 1)).custom_details["body"]) > 0
+    with pytest.raises(UnrecognizedEvent, match="more than 1000 MIME parts"):
+        parse(wide_mail(email_vendor.MAX_PARTS))
+    with pytest.raises(UnrecognizedEvent, match="more than 1000 MIME parts"):
+        parse(wide_mail(50_000))  # the issue's 2.2 MB message; refused after 1,000 parts
+
+
+def test_mime_nested_past_the_limit_is_refused_not_a_recursion_error() -> None:
+    # deep_mail(n): the text part sits at depth n (the message itself is depth 0).
+    assert one(deep_mail(email_vendor.MAX_DEPTH)).custom_details["body"].strip() == "x"
+    with pytest.raises(UnrecognizedEvent, match="nested more than 20 deep"):
+        parse(deep_mail(email_vendor.MAX_DEPTH + 1))
+    with pytest.raises(UnrecognizedEvent, match="nested more than 20 deep"):
+        parse(deep_mail(2_000))  # RecursionError in the stdlib parser, once
+
+
+def test_forwarded_mail_with_attachments_is_read_whole() -> None:
+    # Real mail is shallow: a forward of a forward, each with an attachment, is 6 deep.
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "db@mon.example", "original alert"
+    inner.set_content("State: CRITICAL")
+    inner.add_alternative("<p>State: CRITICAL</p>", subtype="html")
+    inner.add_attachment(b"\x89PNG", maintype="image", subtype="png", filename="graph.png")
+    for hop in range(2):
+        outer = EmailMessage()
+        outer["From"], outer["Subject"] = "ops@x.example", f"Fwd {hop}"
+        outer.set_content(f"forward {hop}")
+        outer.add_attachment(inner)
+        outer.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename=f"{hop}.pdf")
+        inner = outer
+    event = one(inner.as_bytes())
+    assert event.summary == "Fwd 1"
+    assert "State: CRITICAL" in event.custom_details["body"]
+    assert event.custom_details["attachments"] == ["graph.png", "0.pdf", "1.pdf"]
+
+
+def test_mail_over_its_cpu_budget_is_refused_for_good() -> None:
+    raw = deep_mail(3, body_lines=200_000)
+    # The budget is the reading thread's CPU time (load on the machine does not count);
+    # 1 ms is far less than 200,000 lines take, whatever the machine.
+    with pytest.raises(UnrecognizedEvent, match="CPU"):
+        email_vendor.read_mail(raw, email_vendor.Limits(cpu_seconds=0.001))
+    assert email_vendor.read_mail(raw).truncated_parts == 1  # read, and cut to 32 KB
+
+
+async def test_mail_is_read_off_the_event_loop() -> None:
+    """While a slow mail is read, the loop keeps running (today's mail stalled it)."""
+    raw = deep_mail(email_vendor.MAX_DEPTH, body_lines=120_000)  # ~0.5 s of CPU to read
+    gaps: list[float] = []
+    done = trio.Event()
+
+    async def ticker() -> None:
+        last = trio.current_time()
+        while not done.is_set():
+            await trio.sleep(0.005)
+            now = trio.current_time()
+            gaps.append(now - last)
+            last = now
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.sleep(0.02)
+        started = trio.current_time()
+        events = await email_vendor.parse(request(raw))
+        took = trio.current_time() - started
+        done.set()
+    assert len(events) == 1
+    # Generous: on a busy 2-core machine a tick may come late, but a loop that the read
+    # blocked shows one gap as long as the read itself.
+    assert took > 0.3, f"the read took only {took:.2f} s: the test needs a slower mail"
+    assert max(gaps) < took / 3, (max(gaps), took)
 
 
 # -- incident creation modes ----------------------------------------------------------------
