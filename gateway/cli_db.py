@@ -1,4 +1,4 @@
-"""``alert-gateway db``: online backup and integrity check of the SQLite store."""
+"""``alert-gateway db``: online backup, integrity check and retention of the SQLite store."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from pathlib import Path
 
 import click
 
-from gateway.cli_common import CONFIG_OPTION, database_path
-from gateway.store import admin
+from gateway.cli_common import CONFIG_OPTION, database_path, load_settings_or_exit
+from gateway.clock import SystemClock
+from gateway.store import admin, connect
+from gateway.store.queries import Reader
+from gateway.store.retention import Policy, PruneReport, count_expired, prune_file, retention_policy
 
 
 @click.group("db")
 def db() -> None:
-    """Back up and check the database (safe while the daemon runs)."""
+    """Back up, check and prune the database (safe while the daemon runs)."""
 
 
 @db.command("backup")
@@ -48,3 +51,48 @@ def check_command(config_path: Path) -> None:
         click.echo("database check FAILED", err=True)
         sys.exit(1)
     click.echo("database OK")
+
+
+@db.command("prune")
+@CONFIG_OPTION
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def prune_command(config_path: Path, dry_run: bool) -> None:
+    """Delete what [storage] retention says has expired, as the daemon does every 5 minutes.
+
+    Resolved incidents (with their alerts and log entries) and suppressed-event records
+    older than retention_days, change events older than change_event_retention_days.
+    """
+    settings = load_settings_or_exit(config_path)
+    path = database_path(config_path, must_exist=True)
+    policy = retention_policy(settings)
+    click.echo(
+        f"kept: resolved incidents and suppressed events {_days(policy.retention_days)}, "
+        f"change events {_days(policy.change_event_retention_days)}"
+    )
+    try:
+        report = _count(path, policy) if dry_run else prune_file(path, policy)
+    except sqlite3.Error as exc:
+        click.echo(f"error: the database could not be pruned: {exc}", err=True)
+        sys.exit(1)
+    click.echo("would delete:" if dry_run else "deleted:")
+    for table, rows in report.counts.items():
+        click.echo(f"  {table}: {rows}")
+    if not dry_run:
+        click.echo(f"pages freed: {report.pages_freed}")
+
+
+def _count(path: Path, policy: Policy) -> PruneReport:
+    # A read-only connection: a dry run writes nothing, not even a pending migration.
+    conn = connect(path, readonly=True)
+    try:
+        conn.execute("BEGIN")
+        try:
+            return count_expired(Reader(conn, SystemClock()), policy)
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def _days(days: int) -> str:
+    return f"{days} days" if days else "forever (0 days)"

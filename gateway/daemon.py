@@ -23,6 +23,7 @@ from gateway.logs import redact
 from gateway.metrics import Metrics
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Store
+from gateway.store.retention import prune_periodically, retention_policy
 from gateway.systemd import Notifier
 
 log = structlog.get_logger("gateway.daemon")
@@ -215,6 +216,9 @@ async def run(
             notifier.ready(_status(running))
             if notifier.watchdog_seconds:
                 nursery.start_soon(_watchdog, notifier, notifier.watchdog_seconds / 2)
+            nursery.start_soon(
+                prune_periodically, store, retention_policy(settings), metrics.observe_pruned
+            )
             task_status.started(running)
             await shutdown.wait()
             notifier.stopping()

@@ -6,7 +6,7 @@ gateways run in one process, as the tests do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import (
     CollectorRegistry,
@@ -78,6 +78,20 @@ class Metrics:
             ("plugin",),
             registry=self.registry,
         )
+
+        self.pruned_rows = Counter(
+            "alert_gateway_store_pruned_rows",
+            "Rows retention deleted, by table (incidents, alerts, log_entries, change_events).",
+            ("table",),
+            registry=self.registry,
+        )
+        for table in ("incidents", "alerts", "log_entries", "change_events"):
+            self.pruned_rows.labels(table)  # exported as 0 before the first pass
+
+    def observe_pruned(self, counts: Mapping[str, int]) -> None:
+        """Count one retention pass's deleted rows (``{table: rows}``)."""
+        for table, rows in counts.items():
+            self.pruned_rows.labels(table).inc(rows)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         """Record one committed batch (called from the writer thread; thread-safe)."""

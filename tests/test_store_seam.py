@@ -224,6 +224,20 @@ def _workload(t: Any) -> None:
     assert t.move_integration(integ.id, other.id) == (1, 1)
     assert t.delete_integration(integ.id) and t.deleted_integration(integ.id)
     assert t.delete_service(other.id) == []
+
+    # Retention: the incident is resolved; a later one makes it prunable (the newest stays).
+    t.set_incident_status(t.incident(inc.id), "resolved", "resolve")
+    t.insert_incident(service=svc, integration_id=None, title="n", urgency="low", incident_key=None)
+    later = "2100-01-01T00:00:00.000Z"
+    assert t.expired_incidents(later, 10) == [inc.id]
+    assert t.count_expired(later) == (1, 1, 1)
+    assert t.count_suppressed_before(later) == 0 and t.count_change_events_before(later) == 1
+    assert t.delete_suppressed_before(later, 10) == 0
+    assert t.delete_change_events_before(later, 10) == 1
+    assert t.delete_incident_log_entries(inc.id, 10) == 1
+    assert t.delete_resolved_incident(inc.id) == 0  # its alert still refers to it
+    assert t.delete_incident_alerts(inc.id, 10) == 1
+    assert t.delete_resolved_incident(inc.id) == 1
     assert all(t.count(table) >= 0 for table in queries.TABLES)
 
 

@@ -140,7 +140,11 @@ def smtp_settings(r: Reader, data: dict[str, Any], base: Path) -> SmtpSettings |
 def storage_settings(r: Reader, data: dict[str, Any], base: Path) -> StorageSettings:
     """``[storage]``; a relative path is taken from ``base`` (the config file's folder)."""
     storage = r.table(data, "storage")
-    r.only(storage, {"path", "synchronous"}, "storage.")
+    r.only(
+        storage,
+        {"path", "synchronous", "retention_days", "change_event_retention_days"},
+        "storage.",
+    )
     path = Path(r.string(storage, "path", "storage.path", default="alert-gateway.db") or "")
     synchronous = (
         r.string(storage, "synchronous", "storage.synchronous", default="FULL") or "FULL"
@@ -148,8 +152,17 @@ def storage_settings(r: Reader, data: dict[str, Any], base: Path) -> StorageSett
     if synchronous not in SYNCHRONOUS:
         raise r.error(f"must be one of {', '.join(SYNCHRONOUS)}", "storage.synchronous")
     return StorageSettings(
-        path=path if path.is_absolute() else base / path, synchronous=synchronous
+        path=path if path.is_absolute() else base / path,
+        synchronous=synchronous,
+        retention_days=_days(r, storage, "retention_days", 365),
+        change_event_retention_days=_days(r, storage, "change_event_retention_days", 90),
     )
+
+
+def _days(r: Reader, storage: dict[str, Any], name: str, default: int) -> int:
+    # 0 is "keep forever"; a negative or fractional number of days is a mistake, not a wish.
+    days = r.integer(storage, name, f"storage.{name}", default=default, minimum=0)
+    return default if days is None else days
 
 
 def logging_table(r: Reader, data: dict[str, Any]) -> dict[str, Any]:

@@ -72,6 +72,11 @@ class StorageSettings:
 
     path: Path = Path("alert-gateway.db")
     synchronous: str = "FULL"
+    #: Days resolved incidents (with their alerts and log entries) and suppressed-event
+    #: records are kept; 0 keeps them forever (gateway/store/retention.py).
+    retention_days: int = 365
+    #: Days change events are kept (PagerDuty's own retention for them); 0 keeps them forever.
+    change_event_retention_days: int = 90
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,13 @@ _INSERT_ALERT = (
 )
 
 
+# Resolved before the cutoff (the one parameter), and not the highest number (see
+# ``expired_incidents``). Written so the partial index ``incidents_resolved`` serves it.
+_EXPIRED = (
+    "WHERE status = 'resolved' AND resolved_at < ? AND number < (SELECT max(number) FROM incidents)"
+)
+
+
 def incident_row(row: Sequence[Any]) -> Incident:
     """An :class:`Incident` from a row of :data:`INCIDENT_COLS` (same order as its fields)."""
     return Incident(*row)
@@ -122,6 +129,31 @@ class IncidentReads(ReadBase):
             (incident_id,),
         )
         return int(count)
+
+    # -- retention (gateway/store/retention.py) ---------------------------------------------
+
+    def expired_incidents(self, before: str, limit: int) -> list[str]:
+        """Ids of up to ``limit`` incidents resolved before ``before``, oldest first.
+
+        Never an open incident; never the highest-numbered one, which stays whatever its
+        age so that the next incident number (``max() + 1``) is never handed out twice.
+        """
+        rows = self._db.fetch_all(
+            f"SELECT id FROM incidents {_EXPIRED} ORDER BY resolved_at LIMIT ?", (before, limit)
+        )
+        return [row[0] for row in rows]
+
+    def count_expired(self, before: str) -> tuple[int, int, int]:
+        """``(incidents, alerts, log entries)`` that :meth:`expired_incidents` would free."""
+        expired = f"SELECT id FROM incidents {_EXPIRED}"
+        incidents = self._db.fetch_value(f"SELECT count(*) FROM ({expired}) e", (before,))
+        alerts = self._db.fetch_value(
+            f"SELECT count(*) FROM alerts WHERE incident_id IN ({expired})", (before,)
+        )
+        entries = self._db.fetch_value(
+            f"SELECT count(*) FROM log_entries WHERE incident_id IN ({expired})", (before,)
+        )
+        return int(incidents), int(alerts), int(entries)
 
 
 class IncidentWrites(IncidentReads, WriteBase):
@@ -267,4 +299,22 @@ class IncidentWrites(IncidentReads, WriteBase):
                 action=action,
                 at=self.now,
             )
+        )
+
+    def delete_incident_alerts(self, incident_id: str, limit: int) -> int:
+        """Delete up to ``limit`` alerts of an incident (retention); return how many went."""
+        return self._db.execute(
+            "DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE incident_id = ? LIMIT ?)",
+            (incident_id, limit),
+        )
+
+    def delete_resolved_incident(self, incident_id: str) -> int:
+        """Delete a resolved incident once nothing refers to it any more (retention).
+
+        Returns 1, or 0 when it is open or still has alerts (their foreign key).
+        """
+        return self._db.execute(
+            "DELETE FROM incidents WHERE id = ? AND status = 'resolved' "
+            "AND NOT EXISTS (SELECT 1 FROM alerts WHERE incident_id = ?)",
+            (incident_id, incident_id),
         )

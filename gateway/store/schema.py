@@ -147,6 +147,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE maintenance_windows ADD COLUMN created_by TEXT;
     """,
+    # 4: retention (gateway/store/retention.py) finds what has expired by time, oldest first,
+    # without scanning the tables. The partial indexes cover only the rows it prunes.
+    """
+    CREATE INDEX incidents_resolved ON incidents(resolved_at) WHERE status = 'resolved';
+    CREATE INDEX log_entries_suppressed ON log_entries(created_at)
+        WHERE type = 'suppress_log_entry';
+    CREATE INDEX change_events_created ON change_events(created_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

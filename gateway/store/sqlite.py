@@ -16,7 +16,13 @@ from gateway.store.files import create_private, tighten
 from gateway.store.schema import migrate
 from gateway.store.seam import Params, Row
 
-__all__ = ["SqliteDatabase", "checkpoint_truncate", "connect", "open_sync"]
+__all__ = [
+    "SqliteDatabase",
+    "checkpoint_truncate",
+    "connect",
+    "incremental_vacuum",
+    "open_sync",
+]
 
 
 class SqliteDatabase:
@@ -91,6 +97,9 @@ def connect(
         if not create_private(Path(path)):
             tighten(Path(path))
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        # Takes effect only on a database that has no tables yet (a new file); an older
+        # database keeps auto_vacuum off: its freed pages are reused, the file never shrinks.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
@@ -117,3 +126,21 @@ def checkpoint_truncate(conn: sqlite3.Connection) -> str:
     except sqlite3.Error:
         return "failed"
     return "busy" if busy else "complete"
+
+
+def incremental_vacuum(conn: sqlite3.Connection, pages: int) -> int:
+    """Hand up to ``pages`` free pages back to the file system; return how many went.
+
+    Runs in the caller's transaction (a writer job). Only a database created with
+    ``auto_vacuum = INCREMENTAL`` can shrink; on others this frees nothing and returns 0.
+    """
+    (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+    if mode != 2:  # 2 = INCREMENTAL
+        return 0
+    (before,) = conn.execute("PRAGMA freelist_count").fetchone()
+    # The pragma frees one page per step, and Python's sqlite3 steps a statement without
+    # result columns once: so one page per execute (~25 µs each, measured).
+    for _ in range(min(pages, before)):
+        conn.execute("PRAGMA incremental_vacuum")
+    (after,) = conn.execute("PRAGMA freelist_count").fetchone()
+    return int(before - after)

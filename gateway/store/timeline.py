@@ -72,6 +72,24 @@ class TimelineReads(ReadBase):
         )
         return log_entry_row(row) if row else None
 
+    def count_suppressed_before(self, before: str) -> int:
+        """How many suppressed-event records were written before ``before``."""
+        return int(
+            self._db.fetch_value(
+                "SELECT count(*) FROM log_entries "
+                "WHERE type = 'suppress_log_entry' AND created_at < ?",
+                (before,),
+            )
+        )
+
+    def count_change_events_before(self, before: str) -> int:
+        """How many change events were received before ``before``."""
+        return int(
+            self._db.fetch_value(
+                "SELECT count(*) FROM change_events WHERE created_at < ?", (before,)
+            )
+        )
+
 
 class TimelineWrites(TimelineReads, WriteBase):
     """Appending log entries and change events."""
@@ -117,4 +135,30 @@ class TimelineWrites(TimelineReads, WriteBase):
             "C",
             _INSERT_CHANGE,
             (service_id, integration_id, summary, dumps(body), self.now),
+        )
+
+    # -- retention (gateway/store/retention.py): at most ``limit`` rows per call, oldest first
+
+    def delete_incident_log_entries(self, incident_id: str, limit: int) -> int:
+        """Delete up to ``limit`` of an incident's log entries; return how many went."""
+        return self._db.execute(
+            "DELETE FROM log_entries WHERE seq IN (SELECT seq FROM log_entries "
+            "WHERE incident_id = ? ORDER BY seq LIMIT ?)",
+            (incident_id, limit),
+        )
+
+    def delete_suppressed_before(self, before: str, limit: int) -> int:
+        """Delete up to ``limit`` suppressed-event records written before ``before``."""
+        return self._db.execute(
+            "DELETE FROM log_entries WHERE seq IN (SELECT seq FROM log_entries "
+            "WHERE type = 'suppress_log_entry' AND created_at < ? ORDER BY created_at LIMIT ?)",
+            (before, limit),
+        )
+
+    def delete_change_events_before(self, before: str, limit: int) -> int:
+        """Delete up to ``limit`` change events received before ``before``."""
+        return self._db.execute(
+            "DELETE FROM change_events WHERE id IN (SELECT id FROM change_events "
+            "WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+            (before, limit),
         )
