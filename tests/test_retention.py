@@ -14,9 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from structlog.testing import capture_logs
 
 from gateway.clock import FakeClock
-from gateway.store.retention import Policy, count_expired, prune_pass
+from gateway.store import retention
+from gateway.store.retention import Policy, count_expired, prune_pass, prune_periodically
 from gateway.store.sqlite import checkpoint_truncate
 from tests.scaffold import cli, config, gateway_running, key, v2, v2_service
 
@@ -147,6 +149,26 @@ async def test_the_daemon_prunes_at_start_with_a_metric_and_a_log_line(tmp_path:
         assert await gw.count("incidents") == 3
         assert await _rows(gw, "PRAGMA auto_vacuum") == [(2,)]  # new databases: incremental
     assert db.stat().st_size < size_before  # the pass handed pages back
+
+
+async def test_a_failing_pass_is_logged_and_the_daemon_carries_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tx: Any, policy: Policy, limit: int = 0) -> dict[str, int]:
+        raise RuntimeError("a bug in a prune job")
+
+    async with gateway_running(tmp_path, _config()) as gw:
+        monkeypatch.setattr(retention, "prune_batch", broken)
+        with capture_logs() as logs:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(prune_periodically, gw.store, POLICY, lambda counts: None)
+                with trio.fail_after(10):
+                    while not any(line["event"] == "store.prune_failed" for line in logs):
+                        await trio.sleep(0.01)  # waits for the pass, asserts nothing on time
+                nursery.cancel_scope.cancel()  # it was asleep until the next pass: still alive
+        failed = next(line for line in logs if line["event"] == "store.prune_failed")
+        assert "a bug in a prune job" in failed["error"]
+        await _post(gw.client, v2(KEY, dedup_key="after"))  # the writer is unharmed
 
 
 @pytest.mark.slow  # the CLI in subprocesses

@@ -188,8 +188,8 @@ async def prune_periodically(
     """The daemon's task: a pass at start, then one every ``interval`` seconds.
 
     Each pass logs ``store.pruned`` and hands its counts to ``observe`` (the metric). A
-    store that cannot commit fails the pass alone (``store.prune_failed``); the next
-    pass tries again.
+    pass that fails (the store cannot commit, or a job raised) is logged as
+    ``store.prune_failed`` and the next pass tries again; the daemon carries on.
     """
     if not policy.enabled:
         log.info("store.retention_off")
@@ -199,6 +199,10 @@ async def prune_periodically(
             report = await prune_pass(store, policy)
         except StoreUnavailable as exc:
             log.warning("store.prune_failed", error=str(exc))
+        except Exception as exc:  # a job that raised: its savepoint rolled back, nothing lost
+            # Housekeeping must never take the daemon down (it would fail again at every
+            # start): log it loudly and try again at the next pass.
+            log.error("store.prune_failed", error=repr(exc))
         else:
             observe(report.counts)
             _log_pass(report)
@@ -228,7 +232,11 @@ def prune_file(path: Path, policy: Policy, *, clock: Clock | None = None) -> Pru
                 break
         while report.total:
             conn.execute("BEGIN IMMEDIATE")
-            freed = incremental_vacuum(conn, VACUUM_PAGES)
+            try:
+                freed = incremental_vacuum(conn, VACUUM_PAGES)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
             conn.execute("COMMIT")
             report.pages_freed += freed
             if freed < VACUUM_PAGES:
