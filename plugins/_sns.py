@@ -1,4 +1,4 @@
-"""Amazon SNS HTTP(S) delivery: envelope fields, signature verification and confirmation.
+"""Amazon SNS HTTP(S) delivery: envelope fields, signature verification, the network edge.
 
 Follows AWS's "Verifying the signatures of Amazon SNS messages" procedure:
 every URL that the gateway will fetch (``SigningCertURL``, ``SubscribeURL``)
@@ -7,7 +7,9 @@ forged message can never make the gateway request an arbitrary URL.
 
 The network is reached only through :data:`transport`, an
 :class:`SnsTransport`; tests replace it with a fake. Certificates are cached
-in memory by URL (SNS rotates them rarely).
+in memory by URL (SNS rotates them rarely); a failed fetch is remembered for
+:data:`FAILED_FETCH_SECONDS` and concurrent requests for one URL share one
+fetch, so a flood of forged messages makes no flood of fetches.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -57,13 +59,11 @@ _OPTIONAL_SIGNED = frozenset({"Subject"})
 # AWS's own validators' default host pattern (commercial, GovCloud and China). The
 # whole URL is matched, not just the parsed host: a strict character set leaves no
 # room for URL-parser disagreements (userinfo, ports, backslashes, whitespace).
+# (cloudwatch.sns_hosts then pins the host to the TopicArn's region.)
 _REGION = r"[a-zA-Z0-9\-]{3,}"
-_HOST = rf"sns\.(?P<region>{_REGION})\.amazonaws\.com(?:\.cn)?"
-_CERT_URL = re.compile(rf"https://(?P<host>{_HOST})/[A-Za-z0-9._\-/]*[A-Za-z0-9_\-]\.pem", re.ASCII)
-_SUBSCRIBE_URL = re.compile(
-    rf"https://(?P<host>{_HOST})/\?(?P<query>[A-Za-z0-9._~\-%&=:+]+)", re.ASCII
-)
-_HOST_ONLY = re.compile(_HOST, re.ASCII)
+#: The SNS host pattern, with a ``region`` group (``SubscribeURL`` checks use it too).
+HOST = rf"sns\.(?P<region>{_REGION})\.amazonaws\.com(?:\.cn)?"
+_CERT_URL = re.compile(rf"https://(?P<host>{HOST})/[A-Za-z0-9._\-/]*[A-Za-z0-9_\-]\.pem", re.ASCII)
 _TOPIC_ARN = re.compile(
     r"arn:(?P<partition>aws[a-z\-]*):sns:(?P<region>[a-z0-9\-]+):(?P<account>\d{12}):"
     r"(?P<name>[A-Za-z0-9_\-]{1,256}(?:\.fifo)?)",
@@ -73,6 +73,12 @@ _SUBSCRIPTION_ARN = re.compile(r"<SubscriptionArn>\s*([^<\s]+)\s*</SubscriptionA
 
 #: How many signing certificates to keep in memory.
 CERTIFICATE_CACHE_SIZE = 32
+#: How long a failed certificate fetch is answered from memory. Shorter than the 20 s
+#: SNS waits before its first HTTP/S retry, so a genuine message's redelivery fetches
+#: afresh, while a flood naming one URL makes one fetch per period.
+FAILED_FETCH_SECONDS = 10.0
+#: How many failed certificate URLs to remember (oldest first out).
+FAILED_FETCH_CACHE_SIZE = 256
 
 
 class SnsUnavailable(RetryLater):
@@ -171,11 +177,16 @@ class HttpxSnsTransport:
 transport: SnsTransport = HttpxSnsTransport()
 
 _certificates: OrderedDict[str, RSAPublicKey] = OrderedDict()
+# URL -> (until, transient, message): failed fetches, answered without the network.
+_failures: OrderedDict[str, tuple[float, bool, str]] = OrderedDict()
+# URL -> set once the fetch in progress for it has ended (success or not).
+_fetching: dict[str, trio.Event] = {}
 
 
 def clear_certificate_cache() -> None:
-    """Forget every cached signing certificate."""
+    """Forget every cached signing certificate and every remembered failed fetch."""
     _certificates.clear()
+    _failures.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,46 +303,71 @@ def check_certificate_url(url: str) -> None:
         )
 
 
-def check_subscribe_url(url: str, topic: TopicArn, token: str) -> None:
-    """Refuse a ``SubscribeURL`` that is not this topic's SNS ``ConfirmSubscription`` URL."""
-    problem = "'SubscribeURL' is invalid (must be an https://sns.<region>.amazonaws.com "
-    match = _SUBSCRIBE_URL.fullmatch(url)
-    if match is None or not _HOST_ONLY.fullmatch(urlsplit(url).hostname or ""):
-        raise InvalidEvent([problem + "ConfirmSubscription URL)"])
-    query = dict(parse_qsl(match["query"], keep_blank_values=True))
-    if query.get("Action") != "ConfirmSubscription":
-        raise InvalidEvent([problem + "URL with Action=ConfirmSubscription)"])
-    if query.get("TopicArn") != topic.arn:
-        raise InvalidEvent([problem + "URL for the message's TopicArn)"])
-    if match["region"] != topic.region:
-        raise InvalidEvent([problem + "URL in the topic's region)"])
-    if not query.get("Token") or query["Token"] != token:
-        raise InvalidEvent([problem + "URL carrying the message's Token)"])
-
-
 async def _public_key(url: str) -> RSAPublicKey:
-    cached = _certificates.get(url)
-    if cached is not None:
-        _certificates.move_to_end(url)
-        return cached
+    """The certificate's key: from memory, or the one fetch in progress, or a new fetch."""
+    while True:
+        cached = _certificates.get(url)
+        if cached is not None:
+            _certificates.move_to_end(url)
+            return cached
+        failure = _failures.get(url)
+        if failure is not None:
+            until, transient, message = failure
+            if trio.current_time() < until:
+                raise _fetch_failed(transient, message)
+            del _failures[url]
+        pending = _fetching.get(url)
+        if pending is None:
+            break
+        # Another request is fetching this URL: share its outcome (loop: it may have
+        # been cancelled, and then this request fetches).
+        await pending.wait()
+    done = _fetching[url] = trio.Event()
+    try:
+        key = await _fetch_key(url)
+    except _Failed as failed:
+        # A fresh exception per answer: re-raising one stored instance grows its traceback.
+        _failures[url] = (trio.current_time() + FAILED_FETCH_SECONDS, failed.transient, str(failed))
+        if len(_failures) > FAILED_FETCH_CACHE_SIZE:
+            _failures.popitem(last=False)
+        raise _fetch_failed(failed.transient, str(failed)) from failed.__cause__
+    finally:
+        del _fetching[url]
+        done.set()
+    _certificates[url] = key
+    if len(_certificates) > CERTIFICATE_CACHE_SIZE:
+        _certificates.popitem(last=False)
+    log.info("sns.certificate_cached", url=url)
+    return key
+
+
+class _Failed(Exception):
+    """A certificate fetch failed: ``transient`` (retry later) or for good."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _fetch_failed(transient: bool, message: str) -> RetryLater | InvalidEvent:
+    return SnsUnavailable(message) if transient else InvalidEvent([message])
+
+
+async def _fetch_key(url: str) -> RSAPublicKey:
     try:
         pem = await transport.fetch_certificate(url)
     except SnsTransportError as exc:
         log.warning("sns.certificate_fetch_failed", url=url, error=str(exc))
         if exc.transient:
-            raise SnsUnavailable("SNS signing certificate is unavailable; retry later") from exc
-        raise InvalidEvent(["SNS signing certificate could not be fetched"]) from exc
+            message = f"the SNS signing certificate could not be fetched ({exc}); retry later"
+            raise _Failed(message, transient=True) from exc
+        raise _Failed(f"SNS signing certificate could not be fetched ({exc})") from exc
     try:
-        certificate = x509.load_pem_x509_certificate(pem)
-        key = certificate.public_key()
+        key = x509.load_pem_x509_certificate(pem).public_key()
     except ValueError as exc:
-        raise InvalidEvent(["SNS signing certificate is not a valid PEM certificate"]) from exc
+        raise _Failed("SNS signing certificate is not a valid PEM certificate") from exc
     if not isinstance(key, RSAPublicKey):
-        raise InvalidEvent(["SNS signing certificate does not hold an RSA key"])
-    _certificates[url] = key
-    if len(_certificates) > CERTIFICATE_CACHE_SIZE:
-        _certificates.popitem(last=False)
-    log.info("sns.certificate_cached", url=url)
+        raise _Failed("SNS signing certificate does not hold an RSA key")
     return key
 
 
@@ -364,16 +400,3 @@ async def verify(fields: Mapping[str, Any], *, allow_version_1: bool = True) -> 
             message_id=clip(str(fields.get("MessageId")), 80),
         )
         raise InvalidEvent(["SNS message signature is invalid"]) from exc
-
-
-async def confirm_subscription(url: str) -> str | None:
-    """GET a validated ``SubscribeURL`` once; the ``SubscriptionArn``, or ``None`` on failure.
-
-    A failure is logged, not raised: SNS must get a 2xx either way (a 5xx
-    would only make it redeliver the same, soon stale, token).
-    """
-    try:
-        return await transport.confirm(url)
-    except SnsTransportError as exc:
-        log.warning("sns.subscription_confirm_failed", error=str(exc))
-        return None

@@ -18,6 +18,8 @@ from .. import _sns
 from .._vendor import NotJson, SeenIds, clip, decode_json
 from .alarms import Delivery, message_events
 from .settings import CloudWatchSettings
+from .sns_hosts import check_certificate_host
+from .subscriptions import check_subscribe_url, confirm_subscription
 
 log = structlog.get_logger(__name__)
 
@@ -42,18 +44,25 @@ def _too_old(timestamp: str, max_age: float) -> bool:
 async def sns_events(
     body: dict[str, Any], routing_key: str, settings: CloudWatchSettings
 ) -> list[Event]:
-    """Handle one SNS envelope: verify it, then confirm, ignore or map it (§3, §4)."""
+    """Handle one SNS envelope: refuse, verify, then confirm, ignore or map it (§3, §4).
+
+    Everything that needs no network comes first (the envelope, the topic
+    allow-list, the age, the certificate URL pinned to the topic's region):
+    a forged message is refused before it can make the gateway fetch anything.
+    """
     envelope = _sns.read_envelope(body, signed=settings.verify_signature)
-    if settings.verify_signature:
-        await _sns.verify(body, allow_version_1=settings.allow_signature_version_1)
-    if _too_old(envelope.timestamp, settings.max_message_age_seconds):
-        raise InvalidEvent(["SNS message is too old (Timestamp outside max_message_age_seconds)"])
     topic = envelope.topic
     allowlisted = topic.arn in settings.topic_allowlist
     bound = log.bind(topic=topic.arn, message_id=clip(envelope.message_id), key=redact(routing_key))
     if settings.topic_allowlist and not allowlisted:
         bound.warning("sns.topic_refused", type=envelope.type)
         raise InvalidEvent([f"TopicArn {topic.arn} is not in this integration's allow-list"])
+    if _too_old(envelope.timestamp, settings.max_message_age_seconds):
+        raise InvalidEvent(["SNS message is too old (Timestamp outside max_message_age_seconds)"])
+    if settings.verify_signature:
+        _sns.check_certificate_url(body["SigningCertURL"])
+        check_certificate_host(body["SigningCertURL"], topic)
+        await _sns.verify(body, allow_version_1=settings.allow_signature_version_1)
     seen_key = (routing_key, topic.arn, envelope.message_id)
     if seen_messages.check_and_add(seen_key):
         bound.info("sns.duplicate_ignored", type=envelope.type)
@@ -95,7 +104,7 @@ async def _subscription(
     """Confirm a subscription to an allow-listed topic; log the URL for the rest."""
     url = envelope.subscribe_url
     try:
-        _sns.check_subscribe_url(url, envelope.topic, str(envelope.fields.get("Token")))
+        check_subscribe_url(url, envelope.topic, str(envelope.fields.get("Token")))
     except InvalidEvent:
         seen_messages.discard(seen_key)
         raise
@@ -103,7 +112,7 @@ async def _subscription(
         # Auto-confirming is opt-in per topic: an operator confirms by hand.
         bound.warning("sns.subscription_pending", subscribe_url=url)
         return []
-    subscription = await _sns.confirm_subscription(url)
+    subscription = await confirm_subscription(url)
     if subscription is None:
         # Let a manual re-POST of the same message try again.
         seen_messages.discard(seen_key)

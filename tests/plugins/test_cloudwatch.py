@@ -16,22 +16,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trio
 from alert_gateway_plugins import _sns, cloudwatch
 from alert_gateway_plugins._vendor import SeenIds
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from trio.testing import MockClock
 
 from gateway import cef
 from gateway.errors import InvalidEvent, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
-from gateway.testing import inbound_request
+from gateway.testing import gateway_running, inbound_request
 from tests.support import SAMPLES
 
 KEY = "c1oudwatch0000000000000000000001"
@@ -485,38 +488,59 @@ async def test_spoofed_certificate_url_is_refused_without_a_request(
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("topic", "url"),
     [
-        "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
-        "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-x.pem",
-        "https://sns.eu-central-2.amazonaws.com/certs/SimpleNotificationService-x.pem",
+        (
+            "arn:aws-cn:sns:cn-north-1:482917365014:alarms",
+            "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
+        ),
+        (
+            "arn:aws-us-gov:sns:us-gov-west-1:482917365014:alarms",
+            "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-x.pem",
+        ),
+        (
+            "arn:aws:sns:eu-central-2:482917365014:alarms",
+            "https://sns.eu-central-2.amazonaws.com/certs/SimpleNotificationService-x.pem",
+        ),
     ],
 )
 async def test_certificate_urls_of_every_partition_are_fetched(
-    url: str, sns: FakeSnsTransport
+    topic: str, url: str, sns: FakeSnsTransport
 ) -> None:
     sns.certificates[url] = signing_key()[1]
-    event = await one(sign(notification(alarm()), url=url))
+    event = await one(sign(notification(alarm(), topic=topic), url=url))
     assert event.event_action == "trigger"
     assert sns.certificate_requests == [url]
 
 
-async def test_certificate_that_cannot_be_fetched_is_not_cached(sns: FakeSnsTransport) -> None:
+async def test_certificate_that_cannot_be_fetched_is_remembered_briefly(
+    sns: FakeSnsTransport, mock_clock: MockClock
+) -> None:
     url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-missing.pem"
     body = sign(notification(alarm()), url=url)
-    assert await rejected(body) == ["SNS signing certificate could not be fetched"]
+    refusal = ["SNS signing certificate could not be fetched (HTTP 404)"]
+    assert await rejected(body) == refusal
     sns.certificates[url] = signing_key()[1]
+    assert await rejected(body) == refusal  # from memory: no second request yet
+    assert sns.certificate_requests == [url]
+    mock_clock.jump(_sns.FAILED_FETCH_SECONDS)
     event = await one(body)
     assert event.event_action == "trigger"
     assert sns.certificate_requests == [url, url]
 
 
-async def test_transient_certificate_failure_asks_for_a_redelivery(sns: FakeSnsTransport) -> None:
+async def test_transient_certificate_failure_asks_for_a_redelivery(
+    sns: FakeSnsTransport, mock_clock: MockClock
+) -> None:
     sns.fetch_error = _sns.SnsTransportError("ConnectTimeout", transient=True)
-    with pytest.raises(_sns.SnsUnavailable):
+    with pytest.raises(_sns.SnsUnavailable) as info:
         await cloudwatch.VENDOR.parse(request(sign(notification(alarm()))))
-    # The MessageId was not remembered: SNS's redelivery goes through.
+    assert str(info.value) == (
+        "the SNS signing certificate could not be fetched (ConnectTimeout); retry later"
+    )
+    # The MessageId was not remembered: SNS's redelivery (20 s later by default) goes through.
     sns.fetch_error = None
+    mock_clock.jump(20)
     event = await one(sign(notification(alarm())))
     assert event.event_action == "trigger"
 
@@ -1162,3 +1186,129 @@ async def test_real_transport_confirms_and_reads_the_subscription_arn() -> None:
 
     with pytest.raises(_sns.SnsTransportError):
         await http_transport(no_arn).confirm(SUBSCRIBE_URL)
+
+
+# -- No fetch before the allow-list and the region check (issue 14, item 8) -----------------------
+
+INVENTED_REGION_URL = "https://sns.us-east-4x.amazonaws.com/x.pem"
+
+
+async def test_forged_message_off_the_allowlist_is_refused_before_any_fetch(
+    sns: FakeSnsTransport,
+) -> None:
+    body = sign(notification(alarm(), topic=OTHER_TOPIC), url=INVENTED_REGION_URL)
+    errors = await rejected(body, settings=ALLOW)
+    assert errors == [f"TopicArn {OTHER_TOPIC} is not in this integration's allow-list"]
+    assert sns.certificate_requests == []
+
+
+@pytest.mark.parametrize(
+    ("topic", "url", "error"),
+    [
+        (TOPIC, INVENTED_REGION_URL, "must be on sns.us-east-1.amazonaws.com"),
+        (
+            TOPIC,
+            "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem",
+            "must be on sns.us-east-1.amazonaws.com",
+        ),
+        (
+            TOPIC,
+            "https://sns.us-east-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
+            "must be on sns.us-east-1.amazonaws.com,",
+        ),
+        (
+            "arn:aws-cn:sns:cn-north-1:482917365014:alarms",
+            "https://sns.cn-north-1.amazonaws.com/SimpleNotificationService-x.pem",
+            "must be on sns.cn-north-1.amazonaws.com.cn",
+        ),
+        (
+            "arn:aws:sns:us-east-4x:482917365014:alarms",
+            INVENTED_REGION_URL,
+            "'TopicArn' is invalid (its region is not an AWS region",
+        ),
+        (
+            "arn:aws:sns:cn-north-1:482917365014:alarms",  # a China region in the aws partition
+            "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem",
+            "'TopicArn' is invalid (its region is not an AWS region",
+        ),
+        (
+            "arn:aws-iso:sns:us-iso-east-1:482917365014:alarms",
+            "https://sns.us-iso-east-1.amazonaws.com/SimpleNotificationService-x.pem",
+            "'TopicArn' is invalid (its region is not an AWS region",
+        ),
+    ],
+)
+async def test_certificate_url_outside_the_topics_region_is_refused_before_any_fetch(
+    topic: str, url: str, error: str, sns: FakeSnsTransport
+) -> None:
+    sns.certificates[url] = signing_key()[1]  # served if asked: only the check may refuse
+    errors = await rejected(sign(notification(alarm(), topic=topic), url=url))
+    assert len(errors) == 1
+    assert error in errors[0]
+    assert sns.certificate_requests == []
+
+
+class SlowSnsTransport(FakeSnsTransport):
+    """A fake whose certificate fetches take a second, as a dead host's would."""
+
+    async def fetch_certificate(self, url: str) -> bytes:
+        """Wait a second, then answer (and record the fetch) as the fake does."""
+        await trio.sleep(1)
+        return await super().fetch_certificate(url)
+
+
+async def test_a_flood_naming_one_unreachable_certificate_makes_one_fetch(
+    autojump_clock: MockClock,
+) -> None:
+    slow = SlowSnsTransport(new_transport().certificates)
+    slow.fetch_error = _sns.SnsTransportError("ConnectError", transient=True)
+    _sns.transport = slow  # the fixture puts the usual fake back afterwards
+    url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-unreachable.pem"
+    answers: list[str] = []
+
+    async def forged(i: int) -> None:
+        body = sign(notification(alarm(), message_id=f"flood-{i}"), url=url)
+        with pytest.raises(_sns.SnsUnavailable) as info:
+            await cloudwatch.VENDOR.parse(request(body))
+        answers.append(str(info.value))
+
+    async with trio.open_nursery() as nursery:
+        for i in range(50):
+            nursery.start_soon(forged, i)
+    assert slow.certificate_requests == [url]
+    assert (
+        answers
+        == ["the SNS signing certificate could not be fetched (ConnectError); retry later"] * 50
+    )
+    # Later messages within FAILED_FETCH_SECONDS are answered from memory too.
+    await forged(50)
+    assert slow.certificate_requests == [url]
+    await trio.sleep(_sns.FAILED_FETCH_SECONDS)
+    await forged(51)
+    assert slow.certificate_requests == [url, url]
+
+
+async def test_unfetchable_certificate_answers_503_saying_so(
+    tmp_path: Path, sns: FakeSnsTransport
+) -> None:
+    sns.fetch_error = _sns.SnsTransportError("ConnectTimeout", transient=True)
+    config = f"""
+[[services]]
+name = "Orders"
+  [[services.integrations]]
+  name = "cw"
+  vendor = "cloudwatch"
+  integration_key = "{KEY}"
+"""
+    async with gateway_running(tmp_path, config) as gw:
+        answer = await gw.client.post(
+            gw.integration_url(KEY),
+            content=json.dumps(sign(notification(alarm()))),
+            headers={"content-type": "text/plain; charset=UTF-8"},
+        )
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["status"] == "unavailable"
+        assert answer.json()["errors"] == [
+            "the SNS signing certificate could not be fetched (ConnectTimeout); retry later"
+        ]
+        assert await gw.count("alerts") == 0
