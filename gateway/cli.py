@@ -94,28 +94,35 @@ def _pin_cpus(setting: str | tuple[int, ...], config_path: Path) -> None:
 @main.command("check-config")
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(config_file: Path) -> None:
-    """Check a configuration file; exit 2 with the key and line of the first problem.
+    """Check a configuration file; exit 2 naming the key and line of every problem.
 
-    Beyond parsing, the file is provisioned into a scratch database through the
-    service layer, so every rule start-up applies to an empty database (vendors,
-    their settings, keys, Events API v2 placement) is checked here the same way.
+    Beyond parsing, the file is provisioned through the service layer against the
+    database its ``[storage] path`` names, in a transaction that is rolled back (a
+    copy when the database predates this version's schema; an empty scratch
+    database when there is none yet). So every conflict the next start would hit
+    (vendors, their settings, keys, Events API v2 placement, runtime edits) is
+    reported here, and so is every block the start would skip with a warning.
     """
-    from tempfile import TemporaryDirectory
-
-    from gateway.core.provision import provision
-    from gateway.store.offline import write_sync
+    from gateway.cli_check import check_against_database
 
     settings = load_settings_or_exit(config_file)
     try:
         plugins = load_plugins(block=settings.plugins.block, require=settings.plugins.require)
-        with TemporaryDirectory(prefix="alert-gateway-check-") as scratch:
-            write_sync(Path(scratch) / "check.db", lambda tx: provision(tx, settings, plugins))
+        report, against = check_against_database(settings, plugins)
     except ConfigError as exc:
         click.echo(f"error: {config_file}: {exc}", err=True)
         sys.exit(2)
+    for warning in report.warnings:
+        click.echo(f"warning: {config_file}: {warning}", err=True)
+    for problem in report.problems:
+        click.echo(f"error: {config_file}: {problem}", err=True)
+    if report.problems:
+        sys.exit(2)
     integrations = sum(len(s.integrations) for s in settings.services)
+    skipped = f"; {len(report.warnings)} block(s) skipped" if report.warnings else ""
     click.echo(
         f"{config_file}: OK ({len(settings.services)} services, {integrations} integrations)"
+        f" checked against {against}{skipped}"
     )
 
 

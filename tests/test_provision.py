@@ -10,12 +10,12 @@ from click.testing import CliRunner
 
 from gateway.cli import check_config
 from gateway.config import Settings, parse_settings
-from gateway.core.inputs import IntegrationInput, ServiceInput
-from gateway.core.integrations import add_integration
-from gateway.core.provision import CreatedIntegration, provision
+from gateway.core.inputs import CONFIG, Agent, IntegrationInput, IntegrationPatch, ServiceInput
+from gateway.core.integrations import add_integration, delete_integration, update_integration
+from gateway.core.provision import CreatedIntegration, provision, provision_report
 from gateway.core.services import create_service, placement_problem
 from gateway.domain import EVENTS_API_V1, EVENTS_API_V2, GENERIC_EMAIL
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, Invalid
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Tx
 from gateway.store.offline import read_sync, write_sync
@@ -151,3 +151,56 @@ def test_check_config_provisions_into_a_scratch_database(tmp_path: Path) -> None
     ok = CliRunner().invoke(check_config, [str(config)])
     assert ok.exit_code == 0, ok.stderr
     assert "OK (2 services, 3 integrations)" in ok.stdout
+
+
+# -- issue 14 item 6: a key deleted at runtime stays deleted -------------------------------------
+
+
+def test_a_deleted_key_is_skipped_never_given_back(tmp_path: Path, plugins: PluginHost) -> None:
+    db = tmp_path / "gw.db"
+    run(db, FILE, plugins)
+    (events_id,) = rows(db, f"SELECT id FROM integrations WHERE integration_key = '{KEY}'")[0]
+    write_sync(db, lambda tx: delete_integration(tx, events_id, by=Agent("api_token", "PTOKEN")))
+
+    # The unchanged file provisions without an error: the block is skipped, the key stays dead.
+    report = write_sync(db, lambda tx: provision_report(tx, parse_settings(FILE), plugins))
+    assert report.problems == [] and report.created == []
+    (warning,) = report.warnings
+    assert (warning.key, warning.line) == ("services[0].integrations[0]", 4)
+    assert "deleted" in warning.message and KEY not in warning.message
+    assert run(db, FILE, plugins) == []
+    assert rows(db, f"SELECT id FROM integrations WHERE integration_key = '{KEY}'") == []
+
+    # Pinned anywhere else (another block, the core's own patch), the key is refused too.
+    moved = FILE.replace(f'  integration_key = "{KEY}"\n', "") + f'  integration_key = "{KEY}"\n'
+    assert write_sync(db, lambda tx: provision_report(tx, parse_settings(moved), plugins)).warnings[
+        0
+    ].key == ("services[1].integrations[0]")
+    (cron_id,) = rows(db, "SELECT id FROM integrations WHERE name = 'cron'")[0]
+    with pytest.raises(Invalid) as caught:
+        write_sync(
+            db,
+            lambda tx: update_integration(
+                tx, cron_id, IntegrationPatch(integration_key=KEY), plugins=plugins, by=CONFIG
+            ),
+        )
+    assert "a deleted key can never be used again" in caught.value.errors[0]
+
+
+def test_check_config_runs_against_the_database_and_keeps_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text('[storage]\npath = "gw.db"\n' + FILE)
+    db = tmp_path / "gw.db"
+    first = CliRunner().invoke(check_config, [str(config)])
+    assert first.exit_code == 0, first.stderr
+    assert "an empty database" in first.stdout and not db.exists()
+
+    run(db, FILE, plugins=load_plugins())
+    (events_id,) = rows(db, f"SELECT id FROM integrations WHERE integration_key = '{KEY}'")[0]
+    write_sync(db, lambda tx: delete_integration(tx, events_id))
+    before = rows(db, "SELECT count(*) FROM log_entries")
+    checked = CliRunner().invoke(check_config, [str(config)])
+    assert checked.exit_code == 0, checked.stderr
+    assert f"checked against {db}; 1 block(s) skipped" in checked.stdout
+    assert "warning: " in checked.stderr and "line 6: services[0].integrations[0]" in checked.stderr
+    assert rows(db, "SELECT count(*) FROM log_entries") == before  # rolled back

@@ -26,6 +26,7 @@ import structlog
 
 from gateway import cef
 from gateway.core.inputs import SYSTEM, Agent, IntegrationInput, IntegrationPatch, Unset
+from gateway.core.ownership import deleted_key_problem
 from gateway.core.services import get_service, placement_problem, record_change
 from gateway.domain import EVENTS_API_V2, GENERIC_EMAIL, INTEGRATION_TYPES, Integration
 from gateway.errors import (
@@ -343,6 +344,8 @@ def _check_key(reader: Reader, key: object, own_id: str | None, errors: list[str
     owner = reader.integration_by_key(key)
     if owner is not None and owner.id != own_id:
         errors.append(f"integration_key already belongs to another integration (id {owner.id})")
+    elif problem := deleted_key_problem(reader, key):
+        errors.append(problem)
 
 
 def _check_settings(

@@ -16,13 +16,18 @@ them in place, and an unchanged file changes nothing. Objects created through
 the REST API, the CLI or the UI are left alone. Changes are logged like any
 other, with the agent ``config`` and the file's path as its id. A refusal
 becomes a :class:`~gateway.errors.ConfigError` naming the block's key and line.
+
+A runtime deletion is never undone: a block whose fixed key was deleted is
+skipped with a :class:`ConfigWarning` (``config.integration_skipped``) and the
+daemon starts (:mod:`gateway.core.ownership`). :func:`provision_report` collects
+every problem and warning instead of stopping at the first, for ``check-config``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
@@ -43,6 +48,7 @@ from gateway.core.integrations import (
     resolve_integration_type,
     update_integration,
 )
+from gateway.core.ownership import deleted_key_problem
 from gateway.core.services import create_service, update_service
 from gateway.domain import Integration
 from gateway.errors import ConfigError, NotFound, OperationError, PluginFailure
@@ -52,7 +58,13 @@ from gateway.store import Tx
 if TYPE_CHECKING:  # the configuration imports the core's rules; only types flow back
     from gateway.config import IntegrationConfig, ServiceConfig, Settings
 
-__all__ = ["CreatedIntegration", "provision"]
+__all__ = [
+    "ConfigWarning",
+    "CreatedIntegration",
+    "ProvisionReport",
+    "provision",
+    "provision_report",
+]
 
 log = structlog.get_logger("gateway.provision")
 
@@ -66,28 +78,83 @@ class CreatedIntegration:
     integration_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigWarning:
+    """A block provisioning skipped, and why (the daemon starts all the same)."""
+
+    message: str
+    key: str
+    line: int | None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.key}: {self.message}"
+
+
+@dataclass(slots=True)
+class ProvisionReport:
+    """Everything one provisioning found: created keys, skipped blocks, refusals."""
+
+    created: list[CreatedIntegration] = field(default_factory=list)
+    warnings: list[ConfigWarning] = field(default_factory=list)
+    problems: list[ConfigError] = field(default_factory=list)
+
+
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
     """Upsert the configured services, integrations and maintenance windows.
 
     Raises :class:`ConfigError` (key and line of the block) for anything the
     service layer refuses; the caller's transaction then rolls every change back.
+    Skipped blocks are logged as warnings (``config.integration_skipped``).
     """
-    by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
-    created: list[CreatedIntegration] = []
-    service_ids = {
-        config.name: _service(tx, config, plugins, by, created) for config in settings.services
-    }
-    tx.replace_config_windows(
-        (w.description, iso(w.start), iso(w.end), [service_ids[name] for name in w.services])
-        for w in settings.maintenance_windows
-    )
+    report = provision_report(tx, settings, plugins)
+    for warning in report.warnings:
+        log.warning(
+            "config.integration_skipped",
+            key=warning.key,
+            line=warning.line,
+            reason=warning.message,
+        )
+    if report.problems:
+        for problem in report.problems[1:]:  # the first is raised, and reported by the caller
+            log.error("config.refused", key=problem.key, line=problem.line, error=problem.message)
+        raise report.problems[0]
     log.info(
         "config.provisioned",
-        services=len(service_ids),
-        created_integrations=len(created),
+        services=len(settings.services),
+        created_integrations=len(report.created),
+        skipped_integrations=len(report.warnings),
         windows=len(settings.maintenance_windows),
     )
-    return created
+    return report.created
+
+
+def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> ProvisionReport:
+    """Provision as :func:`provision` does, but collect every problem instead of raising.
+
+    A refused block changes nothing (the service layer checks before it writes)
+    and the next block is tried, so ``check-config`` names every conflict the
+    start would hit. With any :attr:`ProvisionReport.problems` the caller must
+    roll the transaction back.
+    """
+    by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
+    report = ProvisionReport()
+    service_ids: dict[str, str] = {}
+    for config in settings.services:
+        try:
+            service_ids[config.name] = _service(tx, config, plugins, by, report)
+        except ConfigError as exc:
+            report.problems.append(exc)
+    tx.replace_config_windows(
+        (
+            w.description,
+            iso(w.start),
+            iso(w.end),
+            [service_ids[name] for name in w.services if name in service_ids],
+        )
+        for w in settings.maintenance_windows
+    )
+    return report
 
 
 @contextmanager
@@ -106,7 +173,7 @@ def _service(
     config: ServiceConfig,
     plugins: PluginHost,
     by: Agent,
-    created: list[CreatedIntegration],
+    report: ProvisionReport,
 ) -> str:
     """Create or update one ``[[services]]`` block and its integrations; its id."""
     patch = ServicePatch(
@@ -146,9 +213,22 @@ def _service(
             update_service(tx, service_id, patch, by=by)
     current = {i.name: i for i in tx.integrations(service_id)}
     for integration in config.integrations:
-        key = _integration(tx, service_id, integration, current.get(integration.name), plugins, by)
+        if integration.integration_key is not None and (
+            gone := deleted_key_problem(tx, integration.integration_key)
+        ):
+            # The runtime deletion wins: the key stays dead and the daemon still starts.
+            skip = f"{gone}: this block is skipped; remove it (or give it a new key)"
+            report.warnings.append(ConfigWarning(skip, integration.key, integration.line))
+            continue
+        try:
+            key = _integration(
+                tx, service_id, integration, current.get(integration.name), plugins, by
+            )
+        except ConfigError as exc:
+            report.problems.append(exc)
+            continue
         if key is not None:
-            created.append(CreatedIntegration(config.name, integration.name, key))
+            report.created.append(CreatedIntegration(config.name, integration.name, key))
     if integrations_first:
         with _located(config.key, config.line):
             update_service(tx, service_id, patch, by=by)

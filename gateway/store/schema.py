@@ -155,6 +155,16 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE type = 'suppress_log_entry';
     CREATE INDEX change_events_created ON change_events(created_at);
     """,
+    # 5: the keys of deleted integrations, so no path (the configuration file's fixed keys
+    # included) can ever bring one back. Only a SHA-256 digest: the key itself is a secret
+    # that must not outlive its integration in the file or its backups.
+    """
+    CREATE TABLE deleted_integration_keys (
+        key_hash TEXT PRIMARY KEY,
+        integration_id TEXT NOT NULL,
+        deleted_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,6 +6,7 @@ integration also gives up its key and email, so routing misses at once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,11 @@ _ROUTE_SQL = (
 )
 _BY_KEY = f"SELECT {INTEGRATION_COLS} FROM integrations WHERE integration_key = ?"
 _INTEGRATION_WIDTH = INTEGRATION_COLS.count(",") + 1
+
+
+def key_digest(key: str) -> str:
+    """How a deleted key is remembered: its SHA-256, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def service_row(row: Sequence[Any]) -> Service:
@@ -142,6 +148,14 @@ class ServiceReads(ReadBase):
         )
         return [integration_row(r) for r in rows]
 
+    def key_deleted_at(self, key: str) -> str | None:
+        """When an integration holding ``key`` was deleted; ``None`` if no deleted one held it."""
+        value = self._db.fetch_value(
+            "SELECT deleted_at FROM deleted_integration_keys WHERE key_hash = ?",
+            (key_digest(key),),
+        )
+        return str(value) if value is not None else None
+
     def deleted_integration(self, integration_id: str) -> Integration | None:
         """An integration that was deleted (its key and email released), by id."""
         row = self._db.fetch_one(
@@ -221,10 +235,24 @@ class ServiceWrites(ServiceReads, WriteBase):
     def delete_integration(self, integration_id: str) -> bool:
         """Soft-delete an integration for good: mark it deleted and release its key and email.
 
-        With the key gone from the row, the routing lookup misses at once and the
-        key can never be brought back; incidents and alerts keep their
-        ``integration_id``. ``False`` when no live integration has that id.
+        With the key gone from the row, the routing lookup misses at once; its
+        digest goes to ``deleted_integration_keys``, so no later path (a fixed key in
+        the configuration file included) can bring it back. Incidents and alerts keep
+        their ``integration_id``. ``False`` when no live integration has that id.
         """
+        key = self._db.fetch_value(
+            "SELECT integration_key FROM integrations WHERE id = ? AND deleted_at IS NULL",
+            (integration_id,),
+        )
+        if key is not None:
+            # A key deleted before the digests were kept may have been given out again
+            # (by a fixed key in the file) and deleted a second time: keep the first date.
+            self._db.try_insert(
+                "INSERT INTO deleted_integration_keys (key_hash, integration_id, deleted_at) "
+                "VALUES (?, ?, ?)",
+                (key_digest(str(key)), integration_id, self.now),
+                unique="deleted_integration_keys.key_hash",
+            )
         changed = self._db.execute(
             "UPDATE integrations SET deleted_at = ?, integration_key = NULL, "
             "integration_email = NULL WHERE id = ? AND deleted_at IS NULL",
