@@ -8,7 +8,8 @@ Configs are built, not hand-written::
 ``config`` returns TOML text, so the result goes wherever a config went before: to
 :func:`gateway_running` (an in-process gateway in the test's Trio run), to :class:`Daemon`
 or the ``spawn`` fixture (``alert-gateway serve`` in a real subprocess, for signals,
-crashes and anything that needs a process of its own), to ``parse_settings``, or through
+crashes and anything that needs a process of its own), to :func:`daemon_running` (one
+such process shared by a module's tests), to ``parse_settings``, or through
 ``str.replace`` for a test about one edit.
 
 Tests about the configuration file's own text (line numbers, the README's example) keep
@@ -46,6 +47,7 @@ __all__ = [
     "TestGateway",
     "cli",
     "config",
+    "daemon_running",
     "email_integration",
     "events_v1",
     "events_v2",
@@ -152,9 +154,17 @@ def vendor_integration(
     return Integration(name, vendor=vendor, integration_key=integration_key, settings=settings)
 
 
-def email_integration(name: str, address: str, **settings: Any) -> Integration:
+def email_integration(
+    name: str, address: str, integration_key: str | None = None, **settings: Any
+) -> Integration:
     """An email integration at ``address`` (a local part or a whole address)."""
-    return Integration(name, type="email", integration_email=address, settings=settings)
+    return Integration(
+        name,
+        type="email",
+        integration_key=integration_key,
+        integration_email=address,
+        settings=settings,
+    )
 
 
 @dataclass(frozen=True)
@@ -220,10 +230,15 @@ def config(
 def cli(
     *args: str, cwd: Path | None = None, stdin: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m gateway ARGS`` as an operator would; never raises on a failure."""
+    """Run ``python -m gateway ARGS`` as an operator would; never raises on a failure.
+
+    ``stdin`` is what the operator types (a confirmation prompt's answer); without it the
+    command reads an empty input, never the test runner's terminal.
+    """
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
         input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         check=False,
         text=True,
@@ -356,6 +371,30 @@ class Daemon:
         """The first column of the first row of a query."""
         rows = self.query(sql, *params)
         return rows[0][0] if rows else None
+
+
+@contextmanager
+def daemon_running(workdir: Path, config: str, *, name: str = "gw") -> Iterator[Daemon]:
+    """A started :class:`Daemon` for the block: one process shared by many tests.
+
+    For a module-scoped fixture (the ``spawn`` fixture is per test)::
+
+        @pytest.fixture(scope="module")
+        def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+            with daemon_running(tmp_path_factory.mktemp("events"), CONFIG) as running:
+                yield running
+
+    At the end of the block the daemon gets SIGTERM and must exit 0; if the block raised,
+    it is killed instead, so a failure leaves no process behind.
+    """
+    daemon = Daemon(workdir, config, name=name)
+    try:
+        daemon.start()
+        yield daemon
+        code = daemon.stop()
+        assert code == 0, f"daemon exited {code} on SIGTERM:\n{daemon.output()}"
+    finally:
+        daemon.kill()
 
 
 def _database(text: str, config_path: Path, fallback: Path) -> Path:
