@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import Daemon, v2
+from tests.scaffold import Daemon, cli, config, daemon_running, v2
 
 pytestmark = pytest.mark.slow  # the CLI beside a real daemon process
-
-CONFIG = """
-[storage]
-path = "gw.db"
-"""
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    running = Daemon(tmp_path_factory.mktemp("cli"), CONFIG).start()
-    try:
+    with daemon_running(tmp_path_factory.mktemp("cli"), config()) as running:
         yield running
-    finally:
-        running.stop()
 
 
-def cli(daemon: Daemon, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *args, "--config", str(daemon.config_path)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def ok(daemon: Daemon, *args: str, stdin: str = "") -> str:
-    run = cli(daemon, *args, stdin=stdin)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
+def ok(daemon: Daemon, *args: str, stdin: str | None = None) -> str:
+    done = daemon.cli(*args, stdin=stdin)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def add_v2(daemon: Daemon, service: str) -> tuple[str, str]:
@@ -75,10 +54,10 @@ def test_create_show_list(daemon: Daemon) -> None:
 
 def test_create_duplicate_and_unknown_service_fail_cleanly(daemon: Daemon) -> None:
     ok(daemon, "services", "create", "Dup")
-    again = cli(daemon, "services", "create", "Dup")
+    again = daemon.cli("services", "create", "Dup")
     assert again.returncode == 1 and "Name has already been taken" in again.stderr
     assert "Traceback" not in again.stderr
-    missing = cli(daemon, "services", "show", "Nope")
+    missing = daemon.cli("services", "show", "Nope")
     assert missing.returncode == 1 and "Service Nope not found" in missing.stderr
 
 
@@ -101,7 +80,7 @@ def test_add_vendor_and_email_integrations(daemon: Daemon) -> None:
     assert "aws_cloudwatch_inbound_integration" in out
     out = ok(daemon, "integrations", "add", "Vendors", "--type", "email", "--email", "v@gw.test")
     assert "email address: v@gw.test" in out
-    bad = cli(daemon, "integrations", "add", "Vendors", "--type", "email")
+    bad = daemon.cli("integrations", "add", "Vendors", "--type", "email")
     assert bad.returncode == 1 and "integration_email is required" in bad.stderr
 
 
@@ -112,7 +91,7 @@ def test_move_asks_shows_differences_and_moves_incidents(daemon: Daemon) -> None
     assert send(daemon, key, "m1").status_code == 202
     to_id = daemon.scalar("SELECT id FROM services WHERE name = 'To'")
 
-    declined = cli(daemon, "integrations", "move", integration_id, "To", stdin="n\n")
+    declined = daemon.cli("integrations", "move", integration_id, "To", stdin="n\n")
     assert declined.returncode == 1
     assert "incident_urgency_rule: high -> severity_based" in declined.stdout
     assert (
@@ -142,7 +121,7 @@ def test_v2_move_onto_create_incidents_is_refused(daemon: Daemon) -> None:
     ok(daemon, "services", "create", "Src2")
     ok(daemon, "services", "create", "Old", "--alert-creation", "create_incidents")
     integration_id, _ = add_v2(daemon, "Src2")
-    refused = cli(daemon, "integrations", "move", integration_id, "Old", "--yes")
+    refused = daemon.cli("integrations", "move", integration_id, "Old", "--yes")
     assert refused.returncode == 1 and "create_incidents" in refused.stderr
 
 
@@ -150,7 +129,7 @@ def test_delete_asks_then_the_key_stops_working(daemon: Daemon) -> None:
     ok(daemon, "services", "create", "Del")
     integration_id, key = add_v2(daemon, "Del")
     assert send(daemon, key, "kept").status_code == 202
-    assert cli(daemon, "integrations", "delete", integration_id, stdin="n\n").returncode == 1
+    assert daemon.cli("integrations", "delete", integration_id, stdin="n\n").returncode == 1
     assert send(daemon, key, "still").status_code == 202
     ok(daemon, "integrations", "delete", integration_id, stdin="y\n")
     refused = send(daemon, key, "gone")
@@ -159,19 +138,12 @@ def test_delete_asks_then_the_key_stops_working(daemon: Daemon) -> None:
         daemon.scalar("SELECT count(*) FROM incidents WHERE integration_id = ?", integration_id)
         == 2
     )
-    again = cli(daemon, "integrations", "delete", integration_id, "--yes")
+    again = daemon.cli("integrations", "delete", integration_id, "--yes")
     assert again.returncode == 1 and "not found" in again.stderr
 
 
 def test_list_without_a_database_says_so(tmp_path: Path) -> None:
-    config = tmp_path / "c.toml"
-    config.write_text('[storage]\npath = "missing.db"\n')
-    run = subprocess.run(
-        [sys.executable, "-m", "gateway", "services", "list", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert run.returncode == 1 and "no database" in run.stderr
+    path = tmp_path / "c.toml"
+    path.write_text(config(storage="missing.db"))
+    done = cli("services", "list", "--config", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and "no database" in done.stderr
