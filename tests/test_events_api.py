@@ -10,7 +10,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Daemon, key, v2
+from tests.scaffold import (
+    Daemon,
+    Integration,
+    config,
+    daemon_running,
+    events_v1,
+    events_v2,
+    key,
+    service,
+    v2,
+    v2_service,
+)
 
 pytestmark = pytest.mark.slow  # every test talks to one real daemon process for the module
 
@@ -22,69 +33,30 @@ DISABLED = key("disabled")
 GROUPED = key("grouped")
 HIGH = key("high")
 
-CONFIG = f"""
-[server]
-listen = "127.0.0.1:0"
-
-[storage]
-path = "gw.db"
-
-[[services]]
-name = "Cart"
-incident_urgency = "severity_based"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{CART_V2}"
-  [[services.integrations]]
-  name = "v2-other"
-  type = "events_api_v2"
-  integration_key = "{CART_V2_OTHER}"
-  [[services.integrations]]
-  name = "v1"
-  type = "events_api_v1"
-  integration_key = "{CART_V1}"
-
-[[services]]
-name = "Ops"
-alert_creation = "create_incidents"
-  [[services.integrations]]
-  name = "v1"
-  type = "generic_events_api_inbound_integration"
-  integration_key = "{INCIDENTS_ONLY}"
-
-[[services]]
-name = "Paused"
-status = "disabled"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{DISABLED}"
-
-[[services]]
-name = "Grouped"
-alert_grouping = "time"
-alert_grouping_timeout = 10
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{GROUPED}"
-
-[[services]]
-name = "Always high"
-incident_urgency = "high"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{HIGH}"
-"""
+CONFIG = config(
+    service(
+        "Cart",
+        events_v2(CART_V2),
+        events_v2(CART_V2_OTHER, "v2-other"),
+        events_v1(CART_V1),
+        incident_urgency="severity_based",
+    ),
+    # v1 under its PagerDuty type name, which a config may write instead of events_api_v1
+    service(
+        "Ops",
+        Integration("v1", "generic_events_api_inbound_integration", integration_key=INCIDENTS_ONLY),
+        alert_creation="create_incidents",
+    ),
+    v2_service("Paused", DISABLED, status="disabled"),
+    v2_service("Grouped", GROUPED, alert_grouping="time", alert_grouping_timeout=10),
+    v2_service("Always high", HIGH, incident_urgency="high"),
+)
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    d = Daemon(tmp_path_factory.mktemp("events"), CONFIG).start()
-    yield d
-    assert d.stop() == 0
+    with daemon_running(tmp_path_factory.mktemp("events"), CONFIG) as running:
+        yield running
 
 
 @pytest.fixture
