@@ -37,10 +37,9 @@ from gateway.errors import (
 from gateway.plugins import load_plugins
 from gateway.store import Tx
 from gateway.store.offline import write_sync
-from gateway.testing import gateway_running
 from tests.incident_helpers import headers, make_tokens
+from tests.scaffold import REPO, config, gateway_running
 
-REPO = Path(__file__).resolve().parent.parent
 RULE = placement_problem(EVENTS_API_V2, "create_incidents")
 V2 = {"type": EVENTS_API_V2}
 
@@ -90,16 +89,17 @@ async def test_rest_and_cli_refuse_with_the_rules_words(tmp_path: Path) -> None:
         assert refused(moved) == [RULE]
 
         # The CLI, on the same database file: the same sentence, exit 1.
-        config = tmp_path / "cli.toml"
-        config.write_text(f'[storage]\npath = "{gw.running.context.settings.storage.path}"\n')
+        path = tmp_path / "cli.toml"
+        path.write_text(config(storage=gw.running.context.settings.storage.path))
         # The subcommand itself: the top-level group would reconfigure this process's logging.
         result = CliRunner().invoke(
-            integrations, ["add", "Incidents only", "--type", "events_api_v2", "-c", str(config)]
+            integrations, ["add", "Incidents only", "--type", "events_api_v2", "-c", str(path)]
         )
         assert result.exit_code == 1
         assert result.stderr.strip() == f"error: {RULE}"
 
 
+# Literal TOML: the refusal names the block's line in this text.
 PROVISIONED = """
 [[services]]
 name = "Legacy"

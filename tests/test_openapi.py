@@ -7,15 +7,9 @@ from pathlib import Path
 
 from gateway.http.app import create_quart_app
 from gateway.http.openapi import document, render
-from gateway.testing import gateway_running
+from tests.scaffold import REPO, config, gateway_running
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = """
-[server]
-listen = "127.0.0.1:0"
-[storage]
-path = "gw.db"
-"""
+CONFIG = config()
 # Not part of the API: the web UI's pages (and / which redirects there), static files.
 UNDOCUMENTED = re.compile(r"^/$|^/(ui|static)(/|$)")
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
@@ -27,7 +21,7 @@ def _shape(path: str) -> str:
 
 
 def test_docs_openapi_json_is_current() -> None:
-    committed = (ROOT / "docs" / "openapi.json").read_text()
+    committed = (REPO / "docs" / "openapi.json").read_text()
     assert committed == render(), "docs/openapi.json is stale: run `make openapi`"
 
 
