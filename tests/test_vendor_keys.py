@@ -18,57 +18,62 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from gateway.testing import TestGateway, gateway_running
-from tests.support import key
+from tests.scaffold import (
+    Integration,
+    TestGateway,
+    config,
+    email_integration,
+    events_v1,
+    events_v2,
+    gateway_running,
+    key,
+    service,
+    vendor_integration,
+)
 
-CHECKED = {
+
+def _by_name(*integrations: Integration) -> dict[str, Integration]:
+    return {integration.name: integration for integration in integrations}
+
+
+def _key(integration: Integration) -> str:
+    assert integration.integration_key, integration  # every one here has its key in the file
+    return integration.integration_key
+
+
+CHECKED = _by_name(
     # CloudWatch with its defaults: every SNS message's signature is verified.
-    "cloudwatch signed": (key("cw-signed"), 'vendor = "cloudwatch"', ""),
+    vendor_integration("cloudwatch signed", "cloudwatch", key("cw-signed")),
     # Signatures off, but only these topics may send: a generic event has no topic.
-    "cloudwatch topics": (
+    vendor_integration(
+        "cloudwatch topics",
+        "cloudwatch",
         key("cw-topics"),
-        'vendor = "cloudwatch"',
-        "  verify_signature = false\n"
-        '  sns_topic_allowlist = ["arn:aws:sns:eu-west-1:123456789012:alarms"]',
+        verify_signature=False,
+        sns_topic_allowlist=["arn:aws:sns:eu-west-1:123456789012:alarms"],
     ),
     # Mail is taken only from nagios@: a forged v2 event names no sender at all.
-    "email from filter": (
-        key("mail-filtered"),
-        'type = "email"\n  integration_email = "filtered@acme.example"',
-        '  email_filter_mode = "or-rules-email"\n'
-        "    [[services.integrations.email_filters]]\n"
-        '    from_email_mode = "match"\n'
-        "    from_email_regex = '^nagios@'",
+    email_integration(
+        "email from filter",
+        "filtered@acme.example",
+        integration_key=key("mail-filtered"),
+        email_filter_mode="or-rules-email",
+        email_filters=[{"from_email_mode": "match", "from_email_regex": "^nagios@"}],
     ),
-}
-OPEN = {
-    "cloudwatch unsigned": (key("cw-open"), 'vendor = "cloudwatch"', "  verify_signature = false"),
-    "email without filter": (
-        key("mail-open"),
-        'type = "email"\n  integration_email = "open@acme.example"',
-        "",
+)
+OPEN = _by_name(
+    vendor_integration("cloudwatch unsigned", "cloudwatch", key("cw-open"), verify_signature=False),
+    email_integration(
+        "email without filter", "open@acme.example", integration_key=key("mail-open")
     ),
-    "datadog": (key("datadog"), 'vendor = "datadog"', ""),
-    "nagios": (key("nagios"), 'vendor = "nagios"', ""),
-    "alertmanager": (key("alertmanager"), 'vendor = "alertmanager"', ""),
-    "events v2": (key("v2"), 'type = "events_api_v2"', ""),
-    "events v1": (key("v1"), 'type = "events_api_v1"', ""),
-}
+    vendor_integration("datadog", "datadog", key("datadog")),
+    vendor_integration("nagios", "nagios", key("nagios")),
+    vendor_integration("alertmanager", "alertmanager", key("alertmanager")),
+    events_v2(key("v2"), "events v2"),
+    events_v1(key("v1"), "events v1"),
+)
 UNKNOWN = key("never-an-integration")
-
-
-def _config() -> str:
-    lines = ["[[services]]", 'name = "Keys"']
-    for name, (integration_key, kind, settings) in {**CHECKED, **OPEN}.items():
-        lines += [
-            "  [[services.integrations]]",
-            f'  name = "{name}"',
-            f"  {kind}",
-            f'  integration_key = "{integration_key}"',
-        ]
-        if settings:
-            lines.append(settings)
-    return "\n".join(lines) + "\n"
+CONFIG = config(service("Keys", *CHECKED.values(), *OPEN.values()))
 
 
 JSON = {"content-type": "application/json"}
@@ -123,7 +128,7 @@ PATHS: dict[str, Callable[[str], tuple[str, bytes, dict[str, str]]]] = {
 
 @pytest.fixture
 async def gw(tmp_path: Path) -> AsyncIterator[TestGateway]:
-    async with gateway_running(tmp_path, _config()) as gateway:
+    async with gateway_running(tmp_path, CONFIG) as gateway:
         yield gateway
 
 
@@ -141,7 +146,7 @@ async def _stored(gw: TestGateway) -> tuple[int, int]:
 async def test_a_sender_checking_integration_refuses_generic_paths(
     gw: TestGateway, integration: str, path: str
 ) -> None:
-    integration_key = CHECKED[integration][0]
+    integration_key = _key(CHECKED[integration])
     before = await _stored(gw)
     unknown = await _post(gw, path, UNKNOWN)
     answer = await _post(gw, path, integration_key)
@@ -160,7 +165,7 @@ async def test_a_sender_checking_integration_refuses_generic_paths(
 async def test_an_integration_that_checks_nothing_accepts_generic_paths(
     gw: TestGateway, integration: str, path: str
 ) -> None:
-    integration_key = OPEN[integration][0]
+    integration_key = _key(OPEN[integration])
     alerts, changes = await _stored(gw)
     answer = await _post(gw, path, integration_key)
     assert answer.status_code in (200, 202), answer.text
