@@ -10,12 +10,20 @@ from click.testing import CliRunner
 
 from gateway.cli import check_config
 from gateway.config import Settings, parse_settings
-from gateway.core.inputs import CONFIG, Agent, IntegrationInput, IntegrationPatch, ServiceInput
+from gateway.core.inputs import (
+    CONFIG,
+    Agent,
+    IntegrationInput,
+    IntegrationPatch,
+    ServiceInput,
+    ServicePatch,
+)
 from gateway.core.integrations import add_integration, delete_integration, update_integration
+from gateway.core.moves import move_integration
 from gateway.core.provision import CreatedIntegration, provision, provision_report
-from gateway.core.services import create_service, placement_problem
+from gateway.core.services import create_service, delete_service, placement_problem, update_service
 from gateway.domain import EVENTS_API_V1, EVENTS_API_V2, GENERIC_EMAIL
-from gateway.errors import ConfigError, Invalid
+from gateway.errors import ConfigError, Invalid, Refused
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Tx
 from gateway.store.offline import read_sync, write_sync
@@ -118,13 +126,25 @@ def test_refusals_name_the_block_and_its_line(tmp_path: Path, plugins: PluginHos
         service = create_service(tx, ServiceInput(name="Elsewhere"))
         add_integration(tx, service.id, IntegrationInput(type="events_api_v1"), plugins)
         tx.conn.execute("UPDATE integrations SET integration_key = ?", (KEY,))
+        # The file's key is found elsewhere and would come to Checkout as "events", a name
+        # one of Checkout's runtime integrations already has.
+        checkout = create_service(tx, ServiceInput(name="Checkout"))
+        add_integration(
+            tx,
+            checkout.id,
+            IntegrationInput(name="events", type="email", integration_email="x@example.com"),
+            plugins,
+        )
 
     write_sync(db, api_integration)
     with pytest.raises(ConfigError) as caught:
         run(db, FILE, plugins)
-    assert "integration_key already belongs to another integration" in caught.value.message
+    assert "name 'events' is already used by another integration" in caught.value.message
     assert (caught.value.key, caught.value.line) == ("services[0].integrations[0]", 4)
-    assert rows(db, "SELECT name FROM services") == [("Elsewhere",)]  # all or nothing
+    assert rows(db, "SELECT name FROM services ORDER BY name") == [
+        ("Checkout",),
+        ("Elsewhere",),
+    ]  # all or nothing
 
     with pytest.raises(ConfigError) as caught:
         run(
@@ -204,3 +224,110 @@ def test_check_config_runs_against_the_database_and_keeps_nothing(tmp_path: Path
     assert f"checked against {db}; 1 block(s) skipped" in checked.stdout
     assert "warning: " in checked.stderr and "line 6: services[0].integrations[0]" in checked.stderr
     assert rows(db, "SELECT count(*) FROM log_entries") == before  # rolled back
+
+
+# -- issue 14 item 7: the file and runtime edits never fight -------------------------------------
+
+
+def test_a_database_an_older_build_let_runtime_edits_into_still_provisions(
+    tmp_path: Path, plugins: PluginHost
+) -> None:
+    db = tmp_path / "gw.db"
+    run(db, FILE, plugins)
+    ids = dict(rows(db, "SELECT name, id FROM integrations"))
+
+    def older_build_edits(tx: Tx) -> None:
+        # What the REST API allowed before the file's objects were marked: a rename of a
+        # fixed-key integration, a move of it and of the email integration to another service.
+        tx.conn.execute("UPDATE services SET source = 'api'")
+        tx.conn.execute("UPDATE integrations SET source = 'api'")
+        elsewhere = create_service(tx, ServiceInput(name="Elsewhere")).id
+        update_integration(tx, ids["events"], IntegrationPatch(name="renamed"))
+        move_integration(tx, ids["events"], elsewhere, confirm=True)
+        move_integration(tx, ids["mail"], elsewhere, confirm=True)
+
+    write_sync(db, older_build_edits)
+    assert run(db, FILE, plugins) == []  # starts: nothing created twice, nothing refused
+    placed = rows(
+        db,
+        "SELECT i.name, s.name, i.integration_key IS NOT NULL, i.source FROM integrations i "
+        "JOIN services s ON s.id = i.service_id ORDER BY i.name",
+    )
+    assert placed == [
+        ("cron", "Legacy", 1, "config"),
+        ("events", "Checkout", 1, "config"),  # found by its fixed key, moved back, renamed
+        ("mail", "Checkout", 1, "config"),  # found by its address
+    ]
+    assert rows(db, f"SELECT id FROM integrations WHERE integration_key = '{KEY}'") == [
+        (ids["events"],)
+    ]
+
+
+def test_the_core_refuses_runtime_edits_of_what_the_file_declares(
+    tmp_path: Path, plugins: PluginHost
+) -> None:
+    db = tmp_path / "gw.db"
+    run(db, FILE, plugins)
+    ids = dict(rows(db, "SELECT name, id FROM integrations"))
+    (checkout,) = rows(db, "SELECT id FROM services WHERE name = 'Checkout'")[0]
+    (legacy,) = rows(db, "SELECT id FROM services WHERE name = 'Legacy'")[0]
+    cli_user = Agent("cli", "ops")
+    for edit in (
+        lambda tx: update_integration(tx, ids["mail"], IntegrationPatch(name="x"), by=cli_user),
+        lambda tx: update_integration(
+            tx, ids["mail"], IntegrationPatch(integration_email="new@example.com"), by=cli_user
+        ),
+        lambda tx: move_integration(tx, ids["mail"], legacy, confirm=True, by=cli_user),
+        lambda tx: update_service(tx, checkout, ServicePatch(status="disabled"), by=cli_user),
+        lambda tx: delete_service(tx, checkout, by=cli_user),
+    ):
+        with pytest.raises(Refused) as caught:
+            write_sync(db, edit)
+        assert caught.value.code == 2001
+        assert "declared in the configuration file; change it there" in caught.value.errors[0]
+    # What the file has no key for stays a runtime setting; deleting an integration (how a
+    # leaked key is stopped at once) is allowed.
+    write_sync(
+        db,
+        lambda tx: update_service(
+            tx, checkout, ServicePatch(escalation_policy_id="PX"), by=cli_user
+        ),
+    )
+    write_sync(db, lambda tx: delete_integration(tx, ids["mail"], by=cli_user))
+    report = write_sync(db, lambda tx: provision_report(tx, parse_settings(FILE), plugins))
+    assert [w.key for w in report.warnings] == ["services[0].integrations[1]"]
+    assert "was deleted at runtime" in report.warnings[0].message
+
+
+def test_check_config_names_every_conflict_the_start_would_hit(
+    tmp_path: Path, plugins: PluginHost
+) -> None:
+    config = tmp_path / "gateway.toml"
+    creates_alerts = FILE.replace('alert_creation = "create_incidents"\n', "")
+    config.write_text('[storage]\npath = "gw.db"\n' + creates_alerts)
+    db = tmp_path / "gw.db"
+    run(db, creates_alerts, plugins)
+
+    def runtime_v2_integrations(tx: Tx) -> None:
+        for service in tx.services():
+            add_integration(tx, service.id, IntegrationInput(type="events_api_v2"), plugins)
+
+    write_sync(db, runtime_v2_integrations)
+    # The file now makes both services create_incidents: each has a runtime v2 integration.
+    edited = creates_alerts.replace(
+        'name = "Checkout"', 'name = "Checkout"\nalert_creation = "create_incidents"'
+    )
+    edited = edited.replace(
+        'name = "Legacy"', 'name = "Legacy"\nalert_creation = "create_incidents"'
+    )
+    edited = edited.replace('type = "events_api_v2"', 'type = "events_api_v1"')
+    config.write_text('[storage]\npath = "gw.db"\n' + edited)
+    checked = CliRunner().invoke(check_config, [str(config)])
+    assert checked.exit_code == 2
+    errors = [line for line in checked.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2
+    assert ": services[0]: An Events API v2 integration cannot be" in errors[0]
+    assert ": services[1]: An Events API v2 integration cannot be" in errors[1]
+    with pytest.raises(ConfigError) as caught:  # and start-up stops on the first of them
+        run(db, edited, plugins)
+    assert caught.value.key == "services[0]"

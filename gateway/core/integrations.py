@@ -26,7 +26,7 @@ import structlog
 
 from gateway import cef
 from gateway.core.inputs import SYSTEM, Agent, IntegrationInput, IntegrationPatch, Unset
-from gateway.core.ownership import deleted_key_problem
+from gateway.core.ownership import deleted_key_problem, name_taken_problem, refuse_declared
 from gateway.core.services import get_service, placement_problem, record_change
 from gateway.domain import EVENTS_API_V2, GENERIC_EMAIL, INTEGRATION_TYPES, Integration
 from gateway.errors import (
@@ -144,6 +144,8 @@ def add_integration(
     name = data.name.strip() if data.name and data.name.strip() else _default_name(kind, vendor)
     if len(name) > MAX_NAME:
         errors.append(f"name must be at most {MAX_NAME} characters")
+    if taken := name_taken_problem(tx, service.id, name, None):
+        errors.append(taken)
     if problem := placement_problem(kind, service.alert_creation):
         errors.append(problem)
     email = None
@@ -197,7 +199,9 @@ def update_integration(
     ``plugins`` is needed to check new ``settings`` and to change the kind.
     The key never changes through the REST API, the CLI or the UI; provisioning
     may pin one, or change the kind (``type``/``vendor_id`` together, resolved
-    as for a new integration), under the same rules as a new integration.
+    as for a new integration), under the same rules as a new integration. An
+    integration the configuration file declares changes only through the file
+    (:func:`~gateway.core.ownership.refuse_declared`).
     """
     integration = get_integration(tx, integration_id)
     errors: list[str] = []
@@ -223,6 +227,8 @@ def update_integration(
             errors.append("name must not be empty")
         elif len(name) > MAX_NAME:
             errors.append(f"name must be at most {MAX_NAME} characters")
+        elif taken := name_taken_problem(tx, integration.service_id, name, integration.id):
+            errors.append(taken)
         columns["name"] = name
     if kind == GENERIC_EMAIL:
         if not isinstance(patch.integration_email, Unset):
@@ -243,9 +249,10 @@ def update_integration(
         settings = integration.settings  # a new vendor must accept the settings kept
     if settings is not None and plugins is not None:
         _check_settings(plugins, vendor, settings, errors)
+    changed = {k: v for k, v in columns.items() if getattr(integration, k) != v}
+    refuse_declared(tx, "Integration", integration.id, integration.name, changed, by)
     if errors:
         raise Invalid(errors)
-    changed = {k: v for k, v in columns.items() if getattr(integration, k) != v}
     if changed:
         tx.update_integration(integration.id, **changed)
         record_change(
@@ -270,7 +277,7 @@ def update_integration(
 def rename_integration(
     tx: Tx, integration_id: str, name: str, *, by: Agent = SYSTEM
 ) -> Integration:
-    """Give an integration a new name (names need not be unique)."""
+    """Give an integration a new name (unique among its service's integrations)."""
     return update_integration(tx, integration_id, IntegrationPatch(name=name), by=by)
 
 

@@ -17,9 +17,10 @@ import structlog
 
 from gateway.core.inputs import SYSTEM, Agent
 from gateway.core.integrations import get_integration
+from gateway.core.ownership import name_taken_problem, refuse_declared
 from gateway.core.services import get_service, placement_problem, record_change
 from gateway.domain import Integration
-from gateway.errors import Conflict, Difference, Incompatible
+from gateway.errors import Conflict, Difference, Incompatible, Invalid
 from gateway.store import Reader, Tx
 
 __all__ = ["Difference", "MoveResult", "integration_move_differences", "move_integration"]
@@ -40,20 +41,29 @@ class MoveResult:
 
 
 def integration_move_differences(
-    reader: Reader, integration_id: str, to_service_id: str
+    reader: Reader, integration_id: str, to_service_id: str, *, by: Agent = SYSTEM
 ) -> list[Difference]:
     """The incident settings that would change if the integration moved to ``to_service_id``.
 
     Compared: ``alert_creation``, ``incident_urgency_rule`` (urgency),
     ``escalation_policy`` (id) and ``status``. Raises :class:`Incompatible`
-    when the move can never happen (:func:`placement_problem`), :class:`NotFound`
-    for a missing integration or service.
+    when the move can never happen (:func:`placement_problem`), :class:`Invalid`
+    when the destination has an integration of the same name,
+    :class:`~gateway.errors.Refused` when the configuration file declares the
+    integration and ``by`` is not provisioning, :class:`NotFound` for a missing
+    integration or service.
     """
     integration = get_integration(reader, integration_id)
     source = get_service(reader, integration.service_id)
     target = get_service(reader, to_service_id)
+    if target.id != source.id:
+        refuse_declared(reader, "Integration", integration.id, integration.name, ["service"], by)
     if problem := placement_problem(integration.type, target.alert_creation):
         raise Incompatible([problem])
+    if target.id != source.id and (
+        taken := name_taken_problem(reader, target.id, integration.name, integration.id)
+    ):
+        raise Invalid([taken])
     pairs = (
         ("alert_creation", source.alert_creation, target.alert_creation),
         ("incident_urgency_rule", source.urgency_rule.urgency, target.urgency_rule.urgency),
@@ -74,7 +84,7 @@ def move_integration(
     :class:`Difference`) unless ``confirm``; :class:`Incompatible` is raised
     even with ``confirm``. Moving to the service it is on changes nothing.
     """
-    differences = integration_move_differences(tx, integration_id, to_service_id)
+    differences = integration_move_differences(tx, integration_id, to_service_id, by=by)
     integration = get_integration(tx, integration_id)
     source_id = integration.service_id
     if source_id == to_service_id:

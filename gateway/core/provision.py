@@ -10,17 +10,23 @@ functions: pin an integration's key, change an existing integration's type or
 vendor (:class:`~gateway.core.inputs.IntegrationPatch`), and store a bare
 local part lower-cased (:func:`~gateway.core.integrations.normalize_email`).
 
-Services are matched by name and integrations by (service, name), so an ops
-team can keep its services in git: editing the file and restarting updates
-them in place, and an unchanged file changes nothing. Objects created through
-the REST API, the CLI or the UI are left alone. Changes are logged like any
-other, with the agent ``config`` and the file's path as its id. A refusal
+The file is the source of truth for what it declares (the rule is
+:mod:`gateway.core.ownership`). Services are matched by name; an integration
+by its fixed key wherever it is, else by its name on its service, else by its
+email address; the match is then made what the block says (moved back, renamed,
+re-typed, re-addressed). So an ops team can keep its services in git: editing
+the file and restarting updates them in place, and an unchanged file changes
+nothing. What the file declares is marked ``source = 'config'`` (REST, the UI and
+the CLI then refuse to change it); what it no longer declares is released to
+runtime edits; objects made at runtime are left alone. Changes are logged like
+any other, with the agent ``config`` and the file's path as its id. A refusal
 becomes a :class:`~gateway.errors.ConfigError` naming the block's key and line.
 
-A runtime deletion is never undone: a block whose fixed key was deleted is
-skipped with a :class:`ConfigWarning` (``config.integration_skipped``) and the
-daemon starts (:mod:`gateway.core.ownership`). :func:`provision_report` collects
-every problem and warning instead of stopping at the first, for ``check-config``.
+A runtime deletion is never undone: a block whose key, or whose integration,
+was deleted at runtime is skipped with a :class:`ConfigWarning`
+(``config.integration_skipped``) and the daemon starts. :func:`provision_report`
+collects every problem and warning instead of stopping at the first, for
+``check-config``.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from gateway.core.integrations import (
     resolve_integration_type,
     update_integration,
 )
+from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
 from gateway.core.services import create_service, update_service
 from gateway.domain import Integration
@@ -98,6 +105,9 @@ class ProvisionReport:
     created: list[CreatedIntegration] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
     problems: list[ConfigError] = field(default_factory=list)
+    #: What the file declares (ids), marked ``source = 'config'`` once provisioning is done.
+    declared_services: set[str] = field(default_factory=set)
+    declared_integrations: set[str] = field(default_factory=set)
 
 
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
@@ -154,6 +164,9 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
         )
         for w in settings.maintenance_windows
     )
+    # What the file no longer declares goes back to runtime edits; what it declares is its own.
+    tx.set_declared("services", report.declared_services)
+    tx.set_declared("integrations", report.declared_integrations)
     return report
 
 
@@ -204,6 +217,7 @@ def _service(
             update_service(tx, service_id, ServicePatch(status=config.status), by=by)
         else:
             service_id = existing.id
+    report.declared_services.add(service_id)
     # Switching to create_incidents must come after the file's integrations changed kind
     # (an Events API v2 one may become v1); any other change must come before them (a v2
     # integration may only join once the service creates alerts).
@@ -211,19 +225,9 @@ def _service(
     if existing is not None and not integrations_first:
         with _located(config.key, config.line):
             update_service(tx, service_id, patch, by=by)
-    current = {i.name: i for i in tx.integrations(service_id)}
     for integration in config.integrations:
-        if integration.integration_key is not None and (
-            gone := deleted_key_problem(tx, integration.integration_key)
-        ):
-            # The runtime deletion wins: the key stays dead and the daemon still starts.
-            skip = f"{gone}: this block is skipped; remove it (or give it a new key)"
-            report.warnings.append(ConfigWarning(skip, integration.key, integration.line))
-            continue
         try:
-            key = _integration(
-                tx, service_id, integration, current.get(integration.name), plugins, by
-            )
+            key = _integration(tx, service_id, integration, plugins, by, report)
         except ConfigError as exc:
             report.problems.append(exc)
             continue
@@ -239,11 +243,11 @@ def _integration(
     tx: Tx,
     service_id: str,
     config: IntegrationConfig,
-    mine: Integration | None,
     plugins: PluginHost,
     by: Agent,
+    report: ProvisionReport,
 ) -> str | None:
-    """Add or update one integration; the key when one was generated for it."""
+    """Add, update or skip one integration block; the key when one was generated for it."""
     try:
         resolve_integration_type(plugins, type=config.type, vendor_id=config.vendor)
     except NotFound as exc:
@@ -257,6 +261,10 @@ def _integration(
         ) from exc
     except OperationError:
         pass  # the service layer reports it below, with everything else wrong
+    mine = _match(tx, service_id, config, report.declared_integrations)
+    if isinstance(mine, str):  # a runtime deletion wins: warn, skip, and start all the same
+        report.warnings.append(ConfigWarning(mine, config.key, config.line))
+        return None
     email = normalize_email(config.integration_email) if config.integration_email else None
     with _located(config.key, config.line):
         if mine is None:
@@ -269,8 +277,14 @@ def _integration(
                 integration_key=config.integration_key,
             )
             made = add_integration(tx, service_id, data, plugins, by=by)
+            report.declared_integrations.add(made.id)
             return made.integration_key if config.integration_key is None else None
+        if mine.service_id != service_id:
+            # The block is on another service than the integration (the file moved it, or an
+            # older build let a runtime move through): the file wins, incidents follow.
+            move_integration(tx, mine.id, service_id, confirm=True, by=by)
         patch = IntegrationPatch(
+            name=config.name,
             type=config.type if config.type is not None else UNSET,
             vendor_id=config.vendor,
             integration_email=email if email is not None else UNSET,
@@ -281,3 +295,45 @@ def _integration(
         )
         update_integration(tx, mine.id, patch, plugins=plugins, by=by)
     return None
+
+
+def _match(
+    tx: Tx, service_id: str, config: IntegrationConfig, claimed: set[str]
+) -> Integration | str | None:
+    """The live integration a block declares, ``None`` for a new one, or why it is skipped.
+
+    In order: the block's fixed key (wherever that integration is now); its name on
+    its service (one the file declared first, then the oldest); its email address.
+    An integration another block already claimed is not matched twice. A block whose
+    key, or whose integration, was deleted at runtime is skipped: the text says why.
+    """
+    if config.integration_key is not None:
+        if gone := deleted_key_problem(tx, config.integration_key):
+            return f"{gone}: this block is skipped; remove it from the file or give it a new key"
+        owner = tx.integration_by_key(config.integration_key)
+        if owner is not None and owner.id not in claimed:
+            return _claim(owner, claimed)
+    named = [i for i in tx.integrations(service_id) if i.name == config.name]
+    named = [i for i in named if i.id not in claimed]
+    if named:
+        named.sort(key=lambda i: not tx.declared("integrations", i.id))  # stable: then oldest
+        return _claim(named[0], claimed)
+    if config.integration_key is None and (
+        deleted := tx.deleted_declared_integration(service_id, config.name)
+    ):
+        claimed.add(deleted[0])
+        return (
+            f"integration {config.name!r} was deleted at runtime at {deleted[1]} and its key "
+            "stays deleted: this block is skipped; remove it, or rename it to declare a new "
+            "integration"
+        )
+    if config.integration_email:
+        holder = tx.integration_by_email(normalize_email(config.integration_email))
+        if holder is not None and holder.id not in claimed:
+            return _claim(holder, claimed)
+    return None
+
+
+def _claim(integration: Integration, claimed: set[str]) -> Integration:
+    claimed.add(integration.id)
+    return integration

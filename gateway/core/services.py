@@ -23,6 +23,7 @@ import structlog
 
 from gateway.clock import iso
 from gateway.core.inputs import SYSTEM, Agent, ServiceInput, ServicePatch, Unset
+from gateway.core.ownership import refuse_declared
 from gateway.domain import (
     ALERT_CREATIONS,
     EVENTS_API_V2,
@@ -57,6 +58,7 @@ log = structlog.get_logger("gateway.services")
 SORTS: Final = ("name", "name:asc", "name:desc")
 MAX_NAME: Final = 255
 MAX_GROUPING_MINUTES: Final = 1440
+NOT_DECLARED: Final = {"escalation_policy_id"}  # the file has no key for it: runtime may set it
 
 
 # -- the rule that ties integrations to services -------------------------------------------------
@@ -270,6 +272,7 @@ def update_service(tx: Tx, service_id: str, patch: ServicePatch, *, by: Agent = 
         raise Invalid(errors)
     current = _columns(service)
     changed = {k: v for k, v in columns.items() if current[k] != v}
+    refuse_declared(tx, "Service", service.id, service.name, set(changed) - NOT_DECLARED, by)
     if changed:
         tx.update_service(service.id, **changed)
         kind = {"disabled": "service_disable", "active": "service_enable"}.get(
@@ -291,6 +294,7 @@ def update_service(tx: Tx, service_id: str, patch: ServicePatch, *, by: Agent = 
 def delete_service(tx: Tx, service_id: str, *, by: Agent = SYSTEM) -> None:
     """Delete a service for good: its integrations (and keys) die with it; incidents stay."""
     service = get_service(tx, service_id)
+    refuse_declared(tx, "Service", service.id, service.name, ["deleted"], by)
     integration_ids = tx.delete_service(service.id)
     record_change(
         tx,

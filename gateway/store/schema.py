@@ -165,6 +165,13 @@ MIGRATIONS: tuple[str, ...] = (
         deleted_at TEXT NOT NULL
     );
     """,
+    # 6: which services and integrations the configuration file declares ('config') and
+    # which were made at runtime ('api'), as maintenance windows already say: the file owns
+    # what it declares, and runtime edits of those are refused (gateway/core/ownership.py).
+    """
+    ALTER TABLE services ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
+    ALTER TABLE integrations ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

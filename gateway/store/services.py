@@ -7,8 +7,8 @@ integration also gives up its key and email, so routing misses at once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 from gateway.domain import Integration, Service, UrgencyRule
 from gateway.ids import new_object_id
@@ -156,6 +156,20 @@ class ServiceReads(ReadBase):
         )
         return str(value) if value is not None else None
 
+    def declared(self, table: Literal["services", "integrations"], object_id: str) -> bool:
+        """Whether the configuration file declares this service or integration."""
+        source = self._db.fetch_value(f"SELECT source FROM {table} WHERE id = ?", (object_id,))
+        return bool(source == "config")
+
+    def deleted_declared_integration(self, service_id: str, name: str) -> tuple[str, str] | None:
+        """``(id, deleted_at)`` of a deleted integration the file declared on a service by name."""
+        row = self._db.fetch_one(
+            "SELECT id, deleted_at FROM integrations WHERE service_id = ? AND name = ? "
+            "AND deleted_at IS NOT NULL AND source = 'config' ORDER BY deleted_at DESC LIMIT 1",
+            (service_id, name),
+        )
+        return (str(row[0]), str(row[1])) if row else None
+
     def deleted_integration(self, integration_id: str) -> Integration | None:
         """An integration that was deleted (its key and email released), by id."""
         row = self._db.fetch_one(
@@ -274,6 +288,15 @@ class ServiceWrites(ServiceReads, WriteBase):
             (self.now, self.now, service_id),
         )
         return ids
+
+    def set_declared(
+        self, table: Literal["services", "integrations"], object_ids: Iterable[str]
+    ) -> None:
+        """Mark exactly ``object_ids`` as declared by the file ('config'); others become 'api'."""
+        self._db.execute(f"UPDATE {table} SET source = 'api' WHERE source = 'config'")
+        self._db.execute_many(
+            f"UPDATE {table} SET source = 'config' WHERE id = ?", ((i,) for i in object_ids)
+        )
 
     def move_integration(self, integration_id: str, to_service_id: str) -> tuple[int, int]:
         """Move an integration, its incidents and their alerts to another service.
