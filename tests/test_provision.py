@@ -331,3 +331,29 @@ def test_check_config_names_every_conflict_the_start_would_hit(
     with pytest.raises(ConfigError) as caught:  # and start-up stops on the first of them
         run(db, edited, plugins)
     assert caught.value.key == "services[0]"
+
+
+def test_check_config_copies_a_database_from_an_older_version_and_migrates_nothing(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from gateway.store.schema import MIGRATIONS, _statements
+
+    db = tmp_path / "gw.db"
+    conn = sqlite3.connect(db)
+    for version, script in enumerate(MIGRATIONS[:4], start=1):
+        for statement in _statements(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+    config = tmp_path / "gateway.toml"
+    config.write_text('[storage]\npath = "gw.db"\n' + FILE)
+    checked = CliRunner().invoke(check_config, [str(config)])
+    assert checked.exit_code == 0, checked.stderr
+    assert f"checked against a copy of {db}" in checked.stdout
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)  # not migrated
+    assert conn.execute("SELECT count(*) FROM services").fetchone() == (0,)
+    conn.close()
