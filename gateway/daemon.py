@@ -10,7 +10,6 @@ from typing import Any
 import structlog
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from gateway import logs
 from gateway.clock import Clock
@@ -19,6 +18,7 @@ from gateway.context import GatewayContext
 from gateway.core import CreatedIntegration, Ingest, provision
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
+from gateway.http.server import serve
 from gateway.logs import redact
 from gateway.metrics import Metrics
 from gateway.plugins import PluginHost, load_plugins
@@ -50,7 +50,12 @@ class Running:
 
 
 def hypercorn_config(settings: Settings) -> HypercornConfig:
-    """Hypercorn settings from ours: bind, TLS, timeouts, no access log."""
+    """Hypercorn settings from ours: bind, TLS, timeouts, no access log.
+
+    ``read_timeout`` bounds each read only (a byte every few seconds resets it); the whole
+    body's deadline (``body_timeout``) is enforced where the body is read (http/events.py),
+    and ``max_connections`` by the accept loop (http/server.py): Hypercorn has neither.
+    """
     server = settings.server
     config = HypercornConfig()
     config.bind = [server.listen]
@@ -189,6 +194,8 @@ async def run(
                 await serve(
                     asgi_app,
                     hypercorn_config(settings),
+                    max_connections=settings.server.max_connections,
+                    metrics=metrics,
                     shutdown_trigger=shutdown.wait,
                     task_status=task_status,
                 )

@@ -18,7 +18,16 @@ from prometheus_client import (
 )
 
 #: Outcomes of one inbound event, as counted by ``alert_gateway_events_total``.
-OUTCOMES = ("accepted", "suppressed", "invalid", "rate_limited", "unavailable", "error")
+OUTCOMES = (
+    "accepted",
+    "suppressed",
+    "invalid",
+    "rate_limited",
+    "unavailable",
+    "error",
+    "client_disconnected",
+    "body_timeout",
+)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 512)
@@ -76,6 +85,27 @@ class Metrics:
             "alert_gateway_plugin_errors",
             "Exceptions raised by plugins, by plugin.",
             ("plugin",),
+            registry=self.registry,
+        )
+        self.http_connections = Gauge(
+            "alert_gateway_http_connections",
+            "HTTP connections open now (refused ones are not counted).",
+            registry=self.registry,
+        )
+        self.http_connections_limit = Gauge(
+            "alert_gateway_http_connections_limit",
+            "[server] max_connections: open connections beyond it are refused.",
+            registry=self.registry,
+        )
+        self.http_connections_refused = Counter(
+            "alert_gateway_http_connections_refused",
+            "Connections answered 503 and closed unread because max_connections were open.",
+            registry=self.registry,
+        )
+        self.http_body_timeouts = Counter(
+            "alert_gateway_http_body_timeouts",
+            "Requests answered 408: the body did not arrive within body_timeout, by route.",
+            ("route",),
             registry=self.registry,
         )
 

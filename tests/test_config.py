@@ -199,3 +199,43 @@ def test_generated_key_is_printed_once_and_listed(spawn: Callable[..., Daemon]) 
     assert generated in listing.stdout
     assert "0123456789abcdef0123456789abcdef" in listing.stdout
     assert "BizOps  [disabled]  create_incidents" in listing.stdout
+
+
+# -- [server] body_timeout and max_connections -------------------------------------------------
+
+
+def test_body_timeout_and_max_connections_defaults() -> None:
+    server = parse_settings(README_CONFIG).server
+    assert server.body_timeout == server.read_timeout == 10  # whole body within read_timeout
+    assert server.max_connections == 1000
+
+
+def test_body_timeout_follows_read_timeout_unless_set() -> None:
+    slower = README_CONFIG.replace('listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:8080"\n%s')
+    assert parse_settings(slower % "read_timeout = 30").server.body_timeout == 30
+    own = parse_settings(slower % "read_timeout = 30\nbody_timeout = 2.5").server
+    assert (own.read_timeout, own.body_timeout) == (30, 2.5)
+    assert parse_settings(slower % "max_connections = 10").server.max_connections == 10
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("body_timeout = 0", "must be a positive number"),
+        ("body_timeout = -1", "must be a non-negative number"),
+        ('body_timeout = "10s"', "must be a non-negative number"),
+        ("max_connections = 9", "must be at least 10"),
+        ("max_connections = 0", "must be at least 10"),
+        ("max_connections = 100.5", "must be an integer"),
+        ("max_connections = true", "must be an integer"),
+    ],
+)
+def test_bad_body_timeout_or_max_connections_names_key_and_line(setting: str, message: str) -> None:
+    text = README_CONFIG.replace(
+        'listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:8080"\n{setting}'
+    )
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text)
+    assert info.value.key == "server." + setting.split(" ")[0]
+    assert info.value.line == 3
+    assert message in info.value.message

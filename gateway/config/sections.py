@@ -14,8 +14,10 @@ from typing import Any
 from gateway.config.reader import Reader
 from gateway.config.settings import (
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CONNECTIONS,
     LOG_FORMATS,
     LOG_LEVELS,
+    MIN_MAX_CONNECTIONS,
     SYNCHRONOUS,
     LoggingSettings,
     PluginSettings,
@@ -49,6 +51,8 @@ def server_settings(r: Reader, data: dict[str, Any]) -> ServerSettings:
             "shutdown_timeout",
             "keep_alive_timeout",
             "read_timeout",
+            "body_timeout",
+            "max_connections",
             "certfile",
             "keyfile",
             "public_url",
@@ -66,6 +70,7 @@ def server_settings(r: Reader, data: dict[str, Any]) -> ServerSettings:
     keyfile = r.string(t, "keyfile", "server.keyfile")
     if bool(certfile) != bool(keyfile):
         raise r.error("certfile and keyfile go together", "server.certfile")
+    read_timeout = r.integer(t, "read_timeout", "server.read_timeout", default=10, minimum=1) or 10
     return ServerSettings(
         host=host,
         port=port,
@@ -75,13 +80,30 @@ def server_settings(r: Reader, data: dict[str, Any]) -> ServerSettings:
         or DEFAULT_MAX_BODY,
         shutdown_timeout=r.number(t, "shutdown_timeout", "server.shutdown_timeout", 10.0),
         keep_alive_timeout=r.number(t, "keep_alive_timeout", "server.keep_alive_timeout", 5.0),
-        read_timeout=r.integer(t, "read_timeout", "server.read_timeout", default=10, minimum=1)
-        or 10,
+        read_timeout=read_timeout,
+        body_timeout=_body_timeout(r, t, read_timeout),
+        max_connections=r.integer(
+            t,
+            "max_connections",
+            "server.max_connections",
+            default=DEFAULT_MAX_CONNECTIONS,
+            minimum=MIN_MAX_CONNECTIONS,
+        )
+        or DEFAULT_MAX_CONNECTIONS,
         certfile=Path(certfile) if certfile else None,
         keyfile=Path(keyfile) if keyfile else None,
         public_url=r.string(t, "public_url", "server.public_url"),
         cpu_affinity=_cpu_affinity(r, t),
     )
+
+
+def _body_timeout(r: Reader, t: dict[str, Any], read_timeout: int) -> float:
+    # Unset, the whole body gets what read_timeout seemed to promise (it bounds each read
+    # only). 0 cannot mean "off": an unbounded body is the slow-client hole this closes.
+    seconds = r.number(t, "body_timeout", "server.body_timeout", float(read_timeout))
+    if seconds <= 0:
+        raise r.error("must be a positive number of seconds", "server.body_timeout")
+    return seconds
 
 
 def _cpu_affinity(r: Reader, t: dict[str, Any]) -> str | tuple[int, ...]:

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_MAX_BODY = 512 * 1024
+DEFAULT_MAX_CONNECTIONS = 1000
+#: Fewer would let a monitoring scrape and a couple of senders fill the server.
+MIN_MAX_CONNECTIONS = 10
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -29,6 +32,10 @@ class ServerSettings:
     shutdown_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     read_timeout: int = 10
+    #: Seconds from a request's head to its last body byte (read_timeout is per read).
+    body_timeout: float = 10.0
+    #: Open HTTP connections at most; more are answered 503 and closed unread.
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     certfile: Path | None = None
     keyfile: Path | None = None
     public_url: str | None = None

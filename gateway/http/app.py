@@ -41,5 +41,7 @@ def create_app(context: GatewayContext) -> ASGIApp:
     buffered = BufferedBodyApp(
         quart_app,  # type: ignore[arg-type]  # Quart's ASGI signature is stricter
         limit=context.settings.server.max_body_size,
+        timeout=context.settings.server.body_timeout,
+        metrics=context.metrics,
     )
     return IngestApp(context, fallback=buffered)

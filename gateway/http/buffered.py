@@ -13,29 +13,50 @@ idle connections close on time and at shutdown.
 
 from __future__ import annotations
 
+import math
+
+import structlog
 import trio
 
 from gateway.errors import PayloadTooLarge
 from gateway.http.events import (
     ASGIApp,
+    BodyTimeout,
     Message,
     Receive,
     Scope,
     Send,
+    body_timeout_errors,
     read_body,
     send_response,
 )
+from gateway.metrics import Metrics
 from gateway.model import Response
 
 __all__ = ["BufferedBodyApp"]
 
+log = structlog.get_logger("gateway.http")
+
 
 class BufferedBodyApp:
-    """Wrap ``app`` so it receives a fully read body (at most ``limit`` bytes)."""
+    """Wrap ``app`` so it receives a fully read body (at most ``limit`` bytes).
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    The body must arrive within ``timeout`` seconds of the request's head, else 408
+    (counted in ``metrics`` when given) and the connection closes.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        timeout: float = math.inf,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection; non-HTTP scopes (lifespan) pass straight through."""
@@ -43,7 +64,10 @@ class BufferedBodyApp:
             await self.app(scope, receive, send)
             return
         try:
-            body = await read_body(scope, receive, self.limit)
+            body = await read_body(scope, receive, self.limit, timeout=self.timeout)
+        except BodyTimeout as exc:
+            await self._timed_out(scope, send, exc)
+            return
         except PayloadTooLarge as exc:
             error = {
                 "message": "Request Entity Too Large",
@@ -76,3 +100,17 @@ class BufferedBodyApp:
             await self.app(scope, buffered_receive, tracking_send)
         finally:
             finished.set()
+
+    async def _timed_out(self, scope: Scope, send: Send, exc: BodyTimeout) -> None:
+        # The client's doing (a slow or stalled sender): info, not an error.
+        if self.metrics is not None:
+            self.metrics.http_body_timeouts.labels("other").inc()
+        log.info(
+            "http.body_timeout",
+            method=scope["method"],
+            path=scope["path"],
+            seconds=exc.seconds,
+            received=exc.received,
+        )
+        error = {"message": "Request Timeout", "code": 2000, "errors": body_timeout_errors(exc)}
+        await send_response(send, Response(408, {"error": error}))

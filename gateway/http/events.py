@@ -7,6 +7,7 @@ through to ``fallback`` (the REST API, UI and ops pages).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from itertools import count
@@ -15,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 import structlog
+import trio
 
 from gateway.context import GatewayContext
 from gateway.core.ingest import Refused
@@ -141,17 +143,37 @@ async def send_response(send: Send, response: Response) -> None:
             "headers": [
                 (b"content-type", response.content_type.encode()),
                 (b"content-length", str(len(payload)).encode()),
-                # A 413 may leave the body unread, so the server closes the connection;
+                # A 413 or 408 leaves the body unread, so the server closes the connection;
                 # say so, or a keep-alive client reuses a dead socket for its next request.
-                *([(b"connection", b"close")] if response.status == 413 else []),
+                # (HTTP/2 strips the header and ends only the stream.)
+                *([(b"connection", b"close")] if response.status in (408, 413) else []),
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """Read the whole request body, refusing (without buffering) one over ``limit``."""
+class BodyTimeout(Exception):
+    """The request body did not arrive within ``seconds`` of the request's head."""
+
+    def __init__(self, seconds: float, received: int) -> None:
+        super().__init__(f"request body not received within {seconds:g} s")
+        self.seconds = seconds
+        self.received = received
+
+
+def body_timeout_errors(error: BodyTimeout) -> list[str]:
+    """The ``errors`` list of a 408 answer, in words a sender's log can show."""
+    return [f"The request body did not arrive within {error.seconds:g} seconds"]
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float = math.inf) -> bytes:
+    """Read the whole request body, refusing (without buffering) one over ``limit``.
+
+    The whole body must arrive within ``timeout`` seconds of the call (made as the
+    request's head is parsed), else :class:`BodyTimeout`. Hypercorn's ``read_timeout``
+    bounds each read only: one byte every few seconds would hold the request forever.
+    """
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
@@ -163,17 +185,19 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             break
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionAbortedError("client went away")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    with trio.move_on_after(timeout):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionAbortedError("client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    raise BodyTimeout(timeout, size)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -243,10 +267,28 @@ class IngestApp:
         bound = log.bind(
             request_id=next(_request_ids), path=path.replace(key, redact(key)) if key else path
         )
+        server = self.context.settings.server
         try:
-            body = await read_body(scope, receive, self.context.settings.server.max_body_size)
+            body = await read_body(
+                scope, receive, server.max_body_size, timeout=server.body_timeout
+            )
         except PayloadTooLarge as exc:
             return self._render_refused(self.ingest.refuse(exc, vendor=vendor, logger=bound))
+        except BodyTimeout as exc:
+            # A sender too slow to finish its body: its doing, so info and its own
+            # outcome, not an error; the 408 closes the connection and frees its slot.
+            vendor_id = vendor.id if vendor else "unknown"
+            self.metrics.events.labels(vendor_id, "unknown", "body_timeout").inc()
+            self.metrics.http_body_timeouts.labels("ingest").inc()
+            bound.info(
+                "event.body_timeout", vendor=vendor_id, seconds=exc.seconds, received=exc.received
+            )
+            body_408 = {
+                "status": "Request Timeout",
+                "message": "Request body not received in time",
+                "errors": body_timeout_errors(exc),
+            }
+            return Response(408, body_408)
         except ConnectionAbortedError:
             # The client hung up mid-body: its doing, not a fault of ours (no traceback,
             # and not counted where operators alert on errors).
