@@ -220,6 +220,14 @@ def _workload(t: Any) -> None:
     assert t.token_by_hash("h" * 64) and t.revoke_token(token.id)
     assert t.tokens() == [] and t.tokens(include_revoked=True)
 
+    user = t.insert_token(name="ui", role="user", token_hash="u" * 64, last4="uuuu")
+    t.insert_ui_session("s" * 64, user.id)
+    assert t.ui_session("s" * 64) is not None
+    t.touch_ui_session("s" * 64)
+    assert t.end_ui_session("s" * 64) == user.id and t.ui_session("s" * 64) is None
+    assert t.end_token_sessions(user.id) == 0
+    assert t.purge_ui_sessions("2100-01-01T00:00:00.000Z") == 1
+
     other = t.insert_service(name="Other")
     assert t.move_integration(integ.id, other.id) == (1, 1)
     assert t.delete_integration(integ.id) and t.deleted_integration(integ.id)

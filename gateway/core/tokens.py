@@ -1,8 +1,8 @@
 """REST API tokens: who a request or a web UI session is, and managing the tokens.
 
-One lookup for every face: the REST API (``Authorization`` header), the web UI
-(its sign-in form and its session cookie, which holds only the token's
-digest) and the CLI (``alert-gateway token``). Tokens are stored as SHA-256
+One lookup for every face: the REST API (``Authorization`` header), the web UI's
+sign-in form (its sessions are :mod:`gateway.core.sessions`) and the CLI
+(``alert-gateway token``). Tokens are stored as SHA-256
 digests (:func:`gateway.auth.hash_token`); the secret itself is shown once.
 """
 
@@ -21,7 +21,6 @@ __all__ = [
     "create_token",
     "list_tokens",
     "revoke_token",
-    "session_token",
 ]
 
 log = structlog.get_logger("gateway.tokens")
@@ -32,13 +31,6 @@ def authenticate(reader: Reader, token: str | None) -> ApiToken | None:
     if not token:
         return None
     return reader.token_by_hash(hash_token(token))
-
-
-def session_token(reader: Reader, digest: object) -> ApiToken | None:
-    """The live token a web UI session names by its digest; ``None`` once it is revoked."""
-    if not isinstance(digest, str) or not digest:
-        return None
-    return reader.token_by_hash(digest)
 
 
 def check_role(role: str) -> str:
@@ -72,8 +64,10 @@ def list_tokens(reader: Reader, *, include_revoked: bool = False) -> list[ApiTok
 
 
 def revoke_token(tx: Tx, token_id: str) -> bool:
-    """Revoke a live token at once; ``False`` when no live token has this id."""
+    """Revoke a live token at once, ending its web UI sessions; ``False`` when no live
+    token has this id."""
     revoked = tx.revoke_token(token_id)
     if revoked:
-        log.info("token.revoked", token_id=token_id)
+        sessions = tx.end_token_sessions(token_id)
+        log.info("token.revoked", token_id=token_id, ui_sessions_ended=sessions)
     return revoked

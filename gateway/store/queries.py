@@ -6,7 +6,7 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``); this module composes them and binds them to SQLite. Mixins rather than
+``tokens``, ``sessions``); this module composes them and binds them to SQLite. Mixins rather than
 one object per aggregate that ``Reader`` forwards to: the callers keep the flat method
 names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
@@ -26,6 +26,7 @@ from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
 from gateway.store.services import ServiceReads, ServiceWrites
+from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
 from gateway.store.timeline import TimelineReads, TimelineWrites
 from gateway.store.tokens import TokenReads, TokenWrites
@@ -53,6 +54,7 @@ class Reader(
     IncidentListReads,
     TimelineReads,
     TokenReads,
+    SessionReads,
 ):
     """Read-only queries over one connection.
 
@@ -79,6 +81,7 @@ class Tx(
     IncidentWrites,
     TimelineWrites,
     TokenWrites,
+    SessionWrites,
     Reader,
     WriteBase,
 ):

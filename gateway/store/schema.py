@@ -172,6 +172,19 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE services ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
     ALTER TABLE integrations ADD COLUMN source TEXT NOT NULL DEFAULT 'api';
     """,
+    # 7: web UI sessions kept on the server (gateway/core/sessions.py), so signing out ends
+    # one for good and a copied cookie stops working. The cookie holds a random id; only its
+    # SHA-256 digest is stored, as for tokens. Revoking a token ends all of its sessions.
+    """
+    CREATE TABLE ui_sessions (
+        id_hash TEXT PRIMARY KEY,
+        token_id TEXT NOT NULL REFERENCES api_tokens(id),
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        ended_at TEXT
+    );
+    CREATE INDEX ui_sessions_token ON ui_sessions(token_id) WHERE ended_at IS NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -3,8 +3,9 @@
 Every action is a plain HTML form (POST, then a 303 redirect to a page), so
 the UI works without JavaScript; a few lines of script only add a copy
 button and grey out choices the server refuses anyway. Sign-in uses the REST
-API's tokens; the session is a signed cookie (HttpOnly, SameSite=Lax) whose
-key is generated once per database and kept beside it (:func:`secret_key`).
+API's tokens; the session is a record on the server (:mod:`gateway.core.sessions`)
+named by a signed cookie (HttpOnly, SameSite=Lax) whose key is generated once per
+database and kept beside it (:func:`secret_key`).
 """
 
 from __future__ import annotations

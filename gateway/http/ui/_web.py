@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 
 from gateway.auth import Level, level_of
 from gateway.context import GatewayContext
-from gateway.core import tokens
+from gateway.core import sessions
 from gateway.domain import ApiToken
 from gateway.errors import Conflict, Invalid, NotFound, OperationError
 from gateway.store import Reader, Tx
@@ -125,15 +125,24 @@ async def check_csrf() -> None:
 # -- who is signed in -----------------------------------------------------------------------
 
 
+#: The cookie's key for the session's id (the server's record: :mod:`gateway.core.sessions`).
+SESSION_ID = "sid"
+
+
 async def current_user() -> ApiToken | None:
-    """The live token behind this session, or ``None`` (revoked tokens sign out at once)."""
+    """The live token behind this session, or ``None``: a session that signed out, or whose
+    token was revoked, is over at once, whatever copy of the cookie comes back."""
     if "ui_user" in g:
         user: ApiToken | None = g.ui_user
         return user
-    digest = session.get("token_hash")
+    session_id = session.get(SESSION_ID)
     user = None
-    if isinstance(digest, str) and digest:
-        user = await read(lambda r: tokens.session_token(r, digest))
+    if session_id:
+        found = await read(lambda r: sessions.session_user(r, session_id))
+        if found is not None:
+            user = found.token
+            if found.stale:
+                await write(lambda tx: sessions.touch_session(tx, session_id))
     g.ui_user = user
     return user
 
