@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,12 +10,9 @@ import pytest
 
 from gateway.auth import hash_token, new_token
 from gateway.store.offline import write_sync
-from tests.support import Daemon, v2
+from tests.scaffold import Daemon, config, daemon_running, v2
 
-CONFIG = """
-[storage]
-path = "gw.db"
-"""
+CONFIG = config()  # no services: each test creates its own through the API
 
 ROLES = ("observer", "limited_user", "user", "admin")
 ACCEPT = "application/vnd.pagerduty+json;version=2"
@@ -77,14 +73,10 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One daemon for a test module (tests use distinct service names)."""
-    workdir: Path = tmp_path_factory.mktemp("rest")
-    daemon = Daemon(workdir, CONFIG).start()
-    client = Api(daemon)
-    try:
-        yield client
-    finally:
-        client.http.close()
-        daemon.stop()
+    with daemon_running(tmp_path_factory.mktemp("rest"), CONFIG) as daemon:
+        client = Api(daemon)
+        with client.http:
+            yield client
 
 
 def assert_error(r: httpx.Response, status: int, code: int) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 import pagerduty
 import pytest
 
-from tests.rest_support import CONFIG, Api, api, assert_error
-from tests.support import Daemon
+from tests.rest_support import Api, api, assert_error
+from tests.scaffold import Daemon, config
 from tests.tls import make_ca_and_server
 
 pytestmark = pytest.mark.slow  # one real daemon process for the module (tests/rest_support.py)
@@ -90,35 +91,34 @@ def test_vendor_from_the_list_creates_a_vendor_integration(api: Api) -> None:
     assert made["vendor"]["id"] == vendor["id"]
 
 
-def test_pagerduty_client_drives_services_integrations_and_vendors(tmp_path: Path) -> None:
+def test_pagerduty_client_drives_services_integrations_and_vendors(
+    tmp_path: Path, spawn: Callable[..., Daemon]
+) -> None:
     """The real ``pagerduty`` RestApiV2Client (https only), with only its base URL changed."""
     ca, cert, private_key = make_ca_and_server(tmp_path)
-    config = f'certfile = "{cert}"\nkeyfile = "{private_key}"\n'
-    daemon = Daemon(tmp_path, "[server]\n" + config + CONFIG).start()
-    try:
-        token = Api(daemon).tokens["user"]
-        trust = ssl.create_default_context(cafile=str(ca))
-        client = pagerduty.RestApiV2Client(
-            token, default_from="ops@example.com", base_url=daemon.base_url, verify=trust
-        )
-        service = client.rpost(
-            "services",
-            json={"name": "via-client", "escalation_policy": {"id": "PEPSDK1", "type": "ep"}},
-        )
-        assert service["name"] == "via-client" and service["status"] == "active"
-        integration = client.rpost(
-            f"services/{service['id']}/integrations",
-            json={"type": "service_integration", "vendor": {"id": "PZQ6AUS", "type": "vendor"}},
-        )
-        assert len(integration["integration_key"]) == 32
-        assert "via-client" in [s["name"] for s in client.list_all("services")]
-        assert "PZQ6AUS" in [v["id"] for v in client.list_all("vendors")]
-        found = client.find("services", "via-client")
-        assert found is not None and found["id"] == service["id"]
-        client.rput(integration["self"], json={"name": "renamed by the SDK"})
-        assert (
-            daemon.scalar("SELECT name FROM integrations WHERE id = ?", integration["id"])
-            == "renamed by the SDK"
-        )
-    finally:
-        daemon.stop()
+    daemon = spawn(config(server={"certfile": cert, "keyfile": private_key}))
+    token = Api(daemon).tokens["user"]
+    trust = ssl.create_default_context(cafile=str(ca))
+    client = pagerduty.RestApiV2Client(
+        token, default_from="ops@example.com", base_url=daemon.base_url, verify=trust
+    )
+    service = client.rpost(
+        "services",
+        json={"name": "via-client", "escalation_policy": {"id": "PEPSDK1", "type": "ep"}},
+    )
+    assert service["name"] == "via-client" and service["status"] == "active"
+    integration = client.rpost(
+        f"services/{service['id']}/integrations",
+        json={"type": "service_integration", "vendor": {"id": "PZQ6AUS", "type": "vendor"}},
+    )
+    assert len(integration["integration_key"]) == 32
+    assert "via-client" in [s["name"] for s in client.list_all("services")]
+    assert "PZQ6AUS" in [v["id"] for v in client.list_all("vendors")]
+    found = client.find("services", "via-client")
+    assert found is not None and found["id"] == service["id"]
+    client.rput(integration["self"], json={"name": "renamed by the SDK"})
+    assert (
+        daemon.scalar("SELECT name FROM integrations WHERE id = ?", integration["id"])
+        == "renamed by the SDK"
+    )
+    assert daemon.stop() == 0
