@@ -23,8 +23,8 @@ from tests.ui.harness import (
     csrf_of,
     post_form,
     signed_in,
-    start,
     token_cli,
+    ui_running,
     v2_event,
 )
 
@@ -46,9 +46,8 @@ NEW_SERVICE = {
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiGateway]:
-    gateway = start(tmp_path_factory.mktemp("ui"))
-    yield gateway
-    gateway.daemon.stop()
+    with ui_running(tmp_path_factory.mktemp("ui")) as gateway:
+        yield gateway
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import REPO
-from tests.ui.harness import QUIET_KEY, UiGateway, start, v2_event
+from tests.scaffold import REPO
+from tests.ui.harness import QUIET_KEY, UiGateway, ui_running, v2_event
 
 pytestmark = pytest.mark.slow  # Chromium against a real daemon: make test-fast skips it
 
@@ -41,9 +41,8 @@ expect = playwright_api.expect
 
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiGateway]:
-    gateway = start(tmp_path_factory.mktemp("ui-browser"))
-    yield gateway
-    gateway.daemon.stop()
+    with ui_running(tmp_path_factory.mktemp("ui-browser")) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="module")

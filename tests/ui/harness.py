@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,33 +10,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import Daemon, key
+from tests.scaffold import Daemon, config, daemon_running, key, v2, v2_service
 
 PAYMENTS_KEY = key("ui-payments")
 QUIET_KEY = key("ui-quiet")
 
-CONFIG = f"""
-[server]
-listen = "127.0.0.1:0"
-
-[storage]
-path = "gw.db"
-
-[[services]]
-name = "Payments"
-incident_urgency = "low"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{PAYMENTS_KEY}"
-
-[[services]]
-name = "Quiet"
-  [[services.integrations]]
-  name = "v2"
-  type = "events_api_v2"
-  integration_key = "{QUIET_KEY}"
-"""
+CONFIG = config(
+    v2_service("Payments", PAYMENTS_KEY, incident_urgency="low"),
+    v2_service("Quiet", QUIET_KEY),
+)
 
 ROLES = {"manager": "user", "responder": "limited_user", "observer": "observer"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -46,13 +26,8 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def token_cli(daemon: Daemon, *args: str) -> str:
     """Run ``alert-gateway token ARGS --config …`` as an operator would; return its output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway", "token", *args, "--config", str(daemon.config_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=daemon.workdir,
-    )
+    done = daemon.cli("token", *args)
+    assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
 
@@ -75,13 +50,14 @@ class UiGateway:
         return self.daemon.base_url
 
 
-def start(workdir: Path) -> UiGateway:
-    """Start the daemon and mint a manager, a responder and an observer token."""
-    daemon = Daemon(workdir, CONFIG).start()
-    gateway = UiGateway(daemon)
-    for who, role in ROLES.items():
-        gateway.tokens[who] = create_token(daemon, role, who)
-    return gateway
+@contextmanager
+def ui_running(workdir: Path) -> Iterator[UiGateway]:
+    """The daemon (:func:`daemon_running`) with a manager, a responder and an observer token."""
+    with daemon_running(workdir, CONFIG) as daemon:
+        gateway = UiGateway(daemon)
+        for who, role in ROLES.items():
+            gateway.tokens[who] = create_token(daemon, role, who)
+        yield gateway
 
 
 def csrf_of(html: str) -> str:
@@ -113,10 +89,6 @@ def post_form(client: httpx.Client, page_path: str, action: str, **data: str) ->
 
 
 def v2_event(gateway: UiGateway, routing_key: str, **payload: str) -> httpx.Response:
-    """Send an Events API v2 trigger."""
-    body = {
-        "routing_key": routing_key,
-        "event_action": "trigger",
-        "payload": {"summary": "Disk full", "source": "db01", "severity": "critical", **payload},
-    }
+    """Send an Events API v2 trigger (summary "Disk full" unless ``payload`` says otherwise)."""
+    body = v2(routing_key, **{"summary": "Disk full", **payload})
     return httpx.post(f"{gateway.base_url}/v2/enqueue", json=body, timeout=10.0)
