@@ -27,9 +27,20 @@ from hypothesis import strategies as st
 
 from gateway.domain import Alert, Incident, LogEntry
 from gateway.model import MAX_EVENT_BYTES
-from gateway.testing import TestGateway, gateway_running
 from tests.plugins.test_alertmanager import GROUP_KEY, firing_alert, native, webhook
-from tests.support import SAMPLES, Daemon, key, v2
+from tests.scaffold import (
+    SAMPLES,
+    TestGateway,
+    config,
+    daemon_running,
+    events_v1,
+    events_v2,
+    gateway_running,
+    key,
+    service,
+    v2,
+    vendor_integration,
+)
 
 CW_KEYS = {
     "/integration/{key}/enqueue": key("cw-integration"),
@@ -56,31 +67,19 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 SNS = {"content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"}
 
 
-def _integration(name: str, integration_key: str, kind: str, **settings: object) -> str:
-    lines = [
-        "  [[services.integrations]]",
-        f'  name = "{name}"',
-        kind,
-        f'  integration_key = "{integration_key}"',
-    ]
-    lines += [f"  {k} = {json.dumps(v)}" for k, v in settings.items()]
-    return "\n".join(lines)
-
-
-CONFIG = "\n".join(
-    [
-        "[[services]]",
-        'name = "Checkout"',
+CONFIG = config(
+    service(
+        "Checkout",
         *(
-            _integration(f"cw {i}", k, 'vendor = "cloudwatch"', verify_signature=False)
+            vendor_integration(f"cw {i}", "cloudwatch", k, verify_signature=False)
             for i, k in enumerate([*CW_KEYS.values(), CW_BAD])
         ),
-        _integration("datadog", DATADOG, 'vendor = "datadog"'),
-        _integration("nagios", NAGIOS, 'vendor = "nagios"'),
-        _integration("alertmanager", ALERTMANAGER, 'vendor = "alertmanager"'),
-        _integration("v2", EVENTS_V2, 'type = "events_api_v2"'),
-        _integration("v1", EVENTS_V1, 'type = "events_api_v1"'),
-    ]
+        vendor_integration("datadog", "datadog", DATADOG),
+        vendor_integration("nagios", "nagios", NAGIOS),
+        vendor_integration("alertmanager", "alertmanager", ALERTMANAGER),
+        events_v2(EVENTS_V2),
+        events_v1(EVENTS_V1),
+    )
 )
 
 
@@ -568,17 +567,17 @@ FUZZ_NAGIOS = key("fuzz-nagios")
 FUZZ_AM = key("fuzz-am")
 FUZZ_V2 = key("fuzz-v2")
 FUZZ_V1 = key("fuzz-v1")
-FUZZ_CONFIG = "\n".join(
-    [
-        '[server]\nlisten = "127.0.0.1:0"\n[storage]\npath = "fuzz.db"',
-        '[[services]]\nname = "Fuzz"',
-        _integration("cw", FUZZ_CW, 'vendor = "cloudwatch"', verify_signature=False),
-        _integration("dd", FUZZ_DD, 'vendor = "datadog"'),
-        _integration("nagios", FUZZ_NAGIOS, 'vendor = "nagios"'),
-        _integration("am", FUZZ_AM, 'vendor = "alertmanager"'),
-        _integration("v2", FUZZ_V2, 'type = "events_api_v2"'),
-        _integration("v1", FUZZ_V1, 'type = "events_api_v1"'),
-    ]
+FUZZ_CONFIG = config(
+    service(
+        "Fuzz",
+        vendor_integration("cw", "cloudwatch", FUZZ_CW, verify_signature=False),
+        vendor_integration("dd", "datadog", FUZZ_DD),
+        vendor_integration("nagios", "nagios", FUZZ_NAGIOS),
+        vendor_integration("am", "alertmanager", FUZZ_AM),
+        events_v2(FUZZ_V2),
+        events_v1(FUZZ_V1),
+    ),
+    storage="fuzz.db",
 )
 HOSTILE = [
     "\u202e", "\u200b", "\x00", "\ufeff", "\uffff", "\u0301", "😀", "\u2028",
@@ -656,13 +655,12 @@ FUZZ_PATHS = {
 
 @pytest.fixture(scope="module")
 def fuzz_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    daemon = Daemon(tmp_path_factory.mktemp("fuzz"), FUZZ_CONFIG).start()
-    try:
-        with daemon.client() as client:
-            yield client
-            assert client.get("/healthz").status_code == 200
-    finally:
-        assert daemon.stop() == 0
+    with (
+        daemon_running(tmp_path_factory.mktemp("fuzz"), FUZZ_CONFIG) as daemon,
+        daemon.client() as client,
+    ):
+        yield client
+        assert client.get("/healthz").status_code == 200
 
 
 @pytest.mark.slow  # hypothesis against a running gateway
