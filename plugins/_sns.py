@@ -177,8 +177,9 @@ class HttpxSnsTransport:
 transport: SnsTransport = HttpxSnsTransport()
 
 _certificates: OrderedDict[str, RSAPublicKey] = OrderedDict()
-# URL -> (until, transient, message): failed fetches, answered without the network.
-_failures: OrderedDict[str, tuple[float, bool, str]] = OrderedDict()
+# URL -> (event loop, until, transient, message): failed fetches, answered without the
+# network (by the loop whose clock ``until`` is on: each loop's clock has its own origin).
+_failures: OrderedDict[str, tuple[trio.lowlevel.TrioToken, float, bool, str]] = OrderedDict()
 # URL -> set once the fetch in progress for it has ended (success or not).
 _fetching: dict[str, trio.Event] = {}
 
@@ -312,8 +313,8 @@ async def _public_key(url: str) -> RSAPublicKey:
             return cached
         failure = _failures.get(url)
         if failure is not None:
-            until, transient, message = failure
-            if trio.current_time() < until:
+            run, until, transient, message = failure
+            if run is trio.lowlevel.current_trio_token() and trio.current_time() < until:
                 raise _fetch_failed(transient, message)
             del _failures[url]
         pending = _fetching.get(url)
@@ -327,7 +328,9 @@ async def _public_key(url: str) -> RSAPublicKey:
         key = await _fetch_key(url)
     except _Failed as failed:
         # A fresh exception per answer: re-raising one stored instance grows its traceback.
-        _failures[url] = (trio.current_time() + FAILED_FETCH_SECONDS, failed.transient, str(failed))
+        until = trio.current_time() + FAILED_FETCH_SECONDS
+        run = trio.lowlevel.current_trio_token()
+        _failures[url] = (run, until, failed.transient, str(failed))
         if len(_failures) > FAILED_FETCH_CACHE_SIZE:
             _failures.popitem(last=False)
         raise _fetch_failed(failed.transient, str(failed)) from failed.__cause__

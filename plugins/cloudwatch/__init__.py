@@ -44,7 +44,7 @@ from .alarms import (
     partition_for,
 )
 from .settings import CloudWatchSettings, check_settings, checks_sender, read_settings
-from .sns_delivery import SEEN_CAPACITY, seen_messages, sns_events
+from .sns_delivery import SEEN_CAPACITY, deliveries, seen_messages, sns_events
 
 __all__ = [
     "CLIENT",
@@ -57,6 +57,7 @@ __all__ = [
     "check_settings",
     "checks_sender",
     "console_url",
+    "deliveries",
     "eventbridge_events",
     "message_events",
     "parse",
@@ -97,7 +98,7 @@ async def parse(request: InboundRequest) -> list[Event]:
     routing_key = _routing_key(request)
     raw = request.headers.get("x-amz-sns-rawdelivery", "").strip().lower() == "true"
     if "Type" in body and not raw:
-        return await sns_events(body, routing_key, settings)
+        return await sns_events(body, routing_key, settings, owner=request)
     if "detail-type" in body and not raw:
         # An EventBridge API destination: authenticated by the key in the URL (and the
         # connection's auth header), like every other webhook vendor.
@@ -122,16 +123,22 @@ async def parse(request: InboundRequest) -> list[Event]:
 
 
 def after_request(request: InboundRequest, committed: bool) -> None:
-    """Forget a delivery whose events were not committed, so SNS's retry is processed."""
-    if committed:
-        return
+    """Settle the request's SNS delivery with the commit's outcome.
+
+    Committed: it is remembered, and a copy waiting for it is acknowledged as a
+    duplicate. Not committed: nothing is remembered, and a waiting copy (or
+    SNS's retry) is processed itself.
+    """
+    if not deliveries or not request.integration_key:
+        return  # no claim in progress could be this request's
     try:
         body = decode_json_object(request.body)
     except UnrecognizedEvent:
         return
     topic, message_id = body.get("TopicArn"), body.get("MessageId")
-    if isinstance(topic, str) and isinstance(message_id, str) and request.integration_key:
-        seen_messages.discard((request.integration_key, topic, message_id))
+    if isinstance(topic, str) and isinstance(message_id, str):
+        key = (request.integration_key, topic, message_id)
+        deliveries.settle(key, request, committed=committed)
 
 
 VENDOR = Vendor(

@@ -12,8 +12,9 @@ import base64
 import copy
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -22,8 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import trio
+import trio.testing
 from alert_gateway_plugins import _sns, cloudwatch
 from alert_gateway_plugins._vendor import SeenIds
+from alert_gateway_plugins.cloudwatch import in_flight
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -31,11 +34,11 @@ from cryptography.x509.oid import NameOID
 from trio.testing import MockClock
 
 from gateway import cef
-from gateway.errors import InvalidEvent, UnrecognizedEvent
+from gateway.errors import InvalidEvent, RetryLater, UnrecognizedEvent
 from gateway.model import Event, InboundRequest
 from gateway.plugins import load_plugins
 from gateway.testing import gateway_running, inbound_request
-from tests.support import SAMPLES
+from tests.scaffold import SAMPLES
 
 KEY = "c1oudwatch0000000000000000000001"
 OTHER_KEY = "c1oudwatch0000000000000000000002"
@@ -161,13 +164,13 @@ def fake_transport() -> Iterator[FakeSnsTransport]:
     fake = new_transport()
     _sns.transport = fake
     _sns.clear_certificate_cache()
-    cloudwatch.seen_messages.clear()
+    cloudwatch.deliveries.clear()
     try:
         yield fake
     finally:
         _sns.transport = previous
         _sns.clear_certificate_cache()
-        cloudwatch.seen_messages.clear()
+        cloudwatch.deliveries.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -305,10 +308,16 @@ def request(
 
 
 async def parse(body: dict[str, Any] | bytes, **kwargs: Any) -> list[Event]:
-    """Parse through the vendor and check every event against PD-CEF."""
-    events = await cloudwatch.VENDOR.parse(request(body, **kwargs))
+    """Parse through the vendor and check every event against PD-CEF.
+
+    Then ``after_request(committed=True)``, as the core calls it once the events
+    are stored: only a committed delivery counts as seen.
+    """
+    inbound = request(body, **kwargs)
+    events = await cloudwatch.VENDOR.parse(inbound)
     for event in events:
         assert cef.validate(event) == []
+    cloudwatch.after_request(inbound, True)
     return events
 
 
@@ -321,8 +330,10 @@ async def one(body: dict[str, Any] | bytes, **kwargs: Any) -> Event:
 
 async def rejected(body: dict[str, Any] | bytes, **kwargs: Any) -> list[str]:
     """Parse a body that must be rejected as invalid; its error strings."""
+    inbound = request(body, **kwargs)
     with pytest.raises(InvalidEvent) as info:
-        await cloudwatch.VENDOR.parse(request(body, **kwargs))
+        await cloudwatch.VENDOR.parse(inbound)
+    cloudwatch.after_request(inbound, False)
     return info.value.errors
 
 
@@ -1312,3 +1323,206 @@ name = "Orders"
             "the SNS signing certificate could not be fetched (ConnectTimeout); retry later"
         ]
         assert await gw.count("alerts") == 0
+
+
+# -- A redelivery while the first copy is being stored (issue 14, item 9) -------------------------
+
+
+async def test_redelivery_waits_for_the_first_copy_and_is_a_duplicate_once_it_is_stored() -> None:
+    body = sign(notification(alarm(), message_id="m-inflight-1"))
+    first, second = request(body), request(body)
+    assert len(await cloudwatch.VENDOR.parse(first)) == 1  # parsed; its commit is under way
+    answers: list[list[Event]] = []
+
+    async def redelivery() -> None:
+        answers.append(await cloudwatch.VENDOR.parse(second))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(redelivery)
+        await trio.testing.wait_all_tasks_blocked()
+        assert answers == []  # no answer while the first copy may still fail
+        cloudwatch.after_request(first, True)
+    assert answers == [[]]  # acknowledged as a duplicate: the first copy is on disk
+    cloudwatch.after_request(second, True)
+    assert (KEY, TOPIC, "m-inflight-1") in cloudwatch.seen_messages
+
+
+async def test_redelivery_is_processed_itself_when_the_first_copy_was_not_stored() -> None:
+    body = sign(notification(alarm(), message_id="m-inflight-2"))
+    first, second = request(body), request(body)
+    assert len(await cloudwatch.VENDOR.parse(first)) == 1
+    answers: list[list[Event]] = []
+
+    async def redelivery() -> None:
+        answers.append(await cloudwatch.VENDOR.parse(second))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(redelivery)
+        await trio.testing.wait_all_tasks_blocked()
+        assert answers == []
+        cloudwatch.after_request(first, False)  # the first copy's commit failed
+    assert [len(events) for events in answers] == [1]  # so this copy carries the event
+    assert (KEY, TOPIC, "m-inflight-2") not in cloudwatch.seen_messages  # not stored yet
+    cloudwatch.after_request(second, True)
+    assert await parse(body) == []
+
+
+async def test_redelivery_waits_at_most_a_while_then_asks_for_a_retry(
+    autojump_clock: MockClock,
+) -> None:
+    body = sign(notification(alarm(), message_id="m-inflight-3"))
+    first = request(body)
+    await cloudwatch.VENDOR.parse(first)
+    started = trio.current_time()
+    second = request(body)
+    with pytest.raises(RetryLater) as info:
+        await cloudwatch.VENDOR.parse(second)
+    assert trio.current_time() - started == pytest.approx(in_flight.WAIT_SECONDS)
+    assert str(info.value) == (
+        "an earlier copy of this SNS message is still being stored; retry later"
+    )
+    cloudwatch.after_request(second, False)  # settles nothing: the claim is the first's
+    cloudwatch.after_request(first, True)
+    assert await parse(body) == []
+
+
+async def test_a_claim_whose_request_never_ended_is_taken_over(mock_clock: MockClock) -> None:
+    body = sign(notification(alarm(), message_id="m-inflight-4"))
+    await cloudwatch.VENDOR.parse(request(body))  # and no after_request: a lost request
+    mock_clock.jump(in_flight.ABANDONED_SECONDS + 1)
+    assert len(await parse(body)) == 1
+
+
+async def test_a_cancelled_copy_leaves_no_claim_behind(sns: FakeSnsTransport) -> None:
+    class HangingConfirm(FakeSnsTransport):
+        async def confirm(self, url: str) -> str:
+            """Never answer (until cancelled)."""
+            await trio.sleep_forever()
+            raise AssertionError("unreachable")
+
+    _sns.transport = HangingConfirm(sns.certificates)
+    body = sign(confirmation())
+    with trio.move_on_after(0.05):
+        await cloudwatch.VENDOR.parse(request(body, settings=ALLOW))
+    assert len(cloudwatch.deliveries) == 0
+    _sns.transport = sns
+    # SNS's redelivery is processed at once (no wait, no "duplicate"): it confirms.
+    with trio.fail_after(1):
+        assert await parse(body, settings=ALLOW) == []
+    assert sns.confirm_requests == [SUBSCRIBE_URL]
+
+
+def cloudwatch_config(**settings: Any) -> str:
+    """A gateway configuration with one CloudWatch integration (key ``KEY``)."""
+    lines = "".join(f"  {name} = {json.dumps(value)}\n" for name, value in settings.items())
+    return f"""
+[[services]]
+name = "Orders"
+  [[services.integrations]]
+  name = "cw"
+  vendor = "cloudwatch"
+  integration_key = "{KEY}"
+{lines}"""
+
+
+@asynccontextmanager
+async def writer_held(gw: Any, nursery: trio.Nursery, *, then_fail: bool) -> AsyncIterator[None]:
+    """Hold the store's writer thread in a job until the block ends.
+
+    With ``then_fail``, the held job turns the connection read-only first, so
+    every commit queued behind it fails as on a disk that refuses writes (the
+    way tests/test_faults.py does).
+    """
+    entered, gate = threading.Event(), threading.Event()
+
+    def hold(tx: Any) -> None:
+        if then_fail:
+            tx.conn.execute("PRAGMA query_only = ON").fetchone()
+        entered.set()
+        gate.wait(30)
+
+    nursery.start_soon(gw.store.write, hold)
+    await trio.to_thread.run_sync(entered.wait, 30)
+    try:
+        yield
+    finally:
+        gate.set()
+
+
+async def post_in_background(
+    gw: Any, nursery: trio.Nursery, body: dict[str, Any]
+) -> list[httpx.Response]:
+    """POST ``body`` to the integration from a task; the answer lands in the list returned."""
+    answers: list[httpx.Response] = []
+
+    async def post() -> None:
+        answers.append(
+            await gw.client.post(
+                gw.integration_url(KEY),
+                content=json.dumps(body),
+                headers={"content-type": "text/plain; charset=UTF-8"},
+            )
+        )
+
+    nursery.start_soon(post)
+    return answers
+
+
+async def wait_until(condition: Any, seconds: float) -> None:
+    """Poll ``condition`` every 10 ms until it holds or ``seconds`` have passed."""
+    with trio.move_on_after(seconds):
+        while not condition():
+            await trio.sleep(0.01)
+
+
+async def test_redelivery_while_the_first_write_fails_is_not_acknowledged_without_a_stored_event(
+    tmp_path: Path, sns: FakeSnsTransport
+) -> None:
+    body = sign(notification(alarm(), message_id="m-http-1"))
+    async with gateway_running(tmp_path, cloudwatch_config()) as gw, trio.open_nursery() as n:
+        async with writer_held(gw, n, then_fail=True):
+            first = await post_in_background(gw, n, body)
+            await wait_until(lambda: sns.certificate_requests, 10)  # parsed, now committing
+            second = await post_in_background(gw, n, body)  # SNS's retry: same MessageId
+            await wait_until(lambda: second, 1)
+        await wait_until(lambda: first and second, 15)
+        assert first[0].status_code == 503, first[0].text
+        stored = await gw.count("alerts")
+        # The promise: an acknowledged copy is on disk. Here the store refuses writes,
+        # so the second copy must be refused as retryable too.
+        assert (second[0].status_code, stored) == (503, 0), second[0].text
+        assert second[0].json()["status"] == "unavailable"
+        gw.store._writer._conn.execute("PRAGMA query_only = OFF")  # the disk is back
+        third = await post_in_background(gw, n, body)  # SNS retries again
+        await wait_until(lambda: third, 10)
+        assert third[0].status_code == 202, third[0].text
+        assert await gw.count("alerts") == 1
+
+
+async def test_redelivery_while_the_first_write_succeeds_is_answered_after_it(
+    tmp_path: Path, sns: FakeSnsTransport
+) -> None:
+    body = sign(notification(alarm(), message_id="m-http-2"))
+    async with gateway_running(tmp_path, cloudwatch_config()) as gw, trio.open_nursery() as n:
+        async with writer_held(gw, n, then_fail=False):
+            first = await post_in_background(gw, n, body)
+            await wait_until(lambda: sns.certificate_requests, 10)
+            second = await post_in_background(gw, n, body)
+            await wait_until(lambda: second, 1)
+            assert second == [], "answered before the first copy was stored"
+        await wait_until(lambda: first and second, 15)
+        assert [first[0].status_code, second[0].status_code] == [202, 202]
+        assert await gw.count("alerts") == 1  # the duplicate was not stored again
+
+
+def test_a_claim_made_under_another_event_loop_is_taken_over() -> None:
+    # A gateway run that ended (in tests: an earlier trio.run) never settles its claims.
+    body = notification(alarm(), message_id="m-inflight-5")
+    unsigned = {"verify_signature": False}
+
+    async def parse_within_a_second() -> list[Event]:
+        with trio.fail_after(1):  # not WAIT_SECONDS for a copy that can never settle
+            return await cloudwatch.VENDOR.parse(request(body, settings=unsigned))
+
+    assert len(trio.run(parse_within_a_second)) == 1
+    assert len(trio.run(parse_within_a_second)) == 1
