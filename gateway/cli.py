@@ -48,10 +48,12 @@ def serve(config_path: Path, listen: str | None) -> None:
             running = await nursery.start(daemon.run, settings)
             _freeze_startup_objects()
             for created in running.created:
+                # stdout ends up in the journal like the logs: never the whole key there.
                 click.echo(
                     f"created integration {created.name!r} on service {created.service!r} "
-                    f"with integration key {created.integration_key} "
-                    "(shown once; 'alert-gateway services list' shows it again)"
+                    f"with integration key {logs.redact(created.integration_key)} (read the whole "
+                    "key with 'alert-gateway services list' or GET /services?include[]="
+                    "integrations)"
                 )
 
     try:

@@ -7,7 +7,10 @@ processors, so every line of the daemon's output has one format.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 
@@ -26,9 +29,14 @@ def configure(*, level: str = "info", fmt: str = "auto") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_paths,
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if as_json
+        # Rich's tracebacks (the default when rich is installed) print every frame's local
+        # variables, and a frame of the ingest path holds the integration key.
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     numeric = _LEVELS.get(level, logging.INFO)
     structlog.configure(
@@ -46,7 +54,9 @@ def configure(*, level: str = "info", fmt: str = "auto") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            # A standard-library line (Quart's "Exception on request POST /path") names the
+            # path in its message: keys in it are redacted as in a ``path`` field.
+            foreign_pre_chain=[*shared, _redact_message],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 renderer,
@@ -63,3 +73,35 @@ def redact(secret: str | None) -> str:
     if not secret:
         return ""
     return "…" + secret[-4:]
+
+
+#: An integration key where a URL carries it: a whole path segment of 32 letters and digits.
+_KEY_IN_PATH = re.compile(r"(?<=/)[A-Za-z0-9]{32}(?=[/?#\s]|$)")
+
+
+def _redact_keys_in(text: str) -> str:
+    return _KEY_IN_PATH.sub(lambda match: redact(match.group(0)), text)
+
+
+def redact_paths(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Processor: a key in a logged ``path`` shows its last four characters only.
+
+    The ingest path redacts the key it routed by itself; this also covers a key in a URL
+    nothing routed (``//integration/KEY/enqueue``, a trailing segment) on any line that
+    logs the path, such as a body timeout's.
+    """
+    path = event_dict.get("path")
+    if isinstance(path, str) and "/" in path:
+        event_dict["path"] = _redact_keys_in(path)
+    return event_dict
+
+
+def _redact_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    message = event_dict.get("event")
+    if isinstance(message, str) and "/" in message:
+        event_dict["event"] = _redact_keys_in(message)
+    return event_dict

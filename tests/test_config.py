@@ -187,8 +187,10 @@ def test_generated_key_is_printed_once_and_listed(spawn: Callable[..., Daemon]) 
     first = daemon.output()
     printed = [line for line in first.splitlines() if line.startswith("created integration")]
     assert len(printed) == 1 and "'Legacy-Cron'" in printed[0]
-    generated = printed[0].split("integration key ")[1].split()[0]
-    assert len(generated) == 32 and generated.isalnum()
+    # stdout goes to the journal: the last four characters only, and where to read the key.
+    shown = printed[0].split("integration key ")[1].split()[0]
+    assert shown.startswith("…") and len(shown) == 5, printed[0]
+    assert "alert-gateway services list" in printed[0]
 
     daemon.start()  # a restart keeps the key and does not print it again
     assert daemon.stop() == 0
@@ -196,7 +198,13 @@ def test_generated_key_is_printed_once_and_listed(spawn: Callable[..., Daemon]) 
 
     listing = cli("services", "list", "--config", str(daemon.config_path))
     assert listing.returncode == 0, listing.stderr
-    assert generated in listing.stdout
+    generated = [
+        word
+        for word in listing.stdout.split()
+        if len(word) == 32 and word.isalnum() and word != "0123456789abcdef0123456789abcdef"
+    ]
+    assert len(generated) == 1 and generated[0].endswith(shown[1:]), listing.stdout
+    assert generated[0] not in first
     assert "0123456789abcdef0123456789abcdef" in listing.stdout
     assert "BizOps  [disabled]  create_incidents" in listing.stdout
 

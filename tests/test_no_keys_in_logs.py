@@ -1,0 +1,395 @@
+"""No whole integration key or API token in anything the daemon prints (issue 14 item 5).
+
+One real ``alert-gateway serve`` process, JSON logs at debug level, is driven through every
+route family: the Events API and every key-in-URL form with good and bad bodies, unknown
+and deleted keys, an oversized and a trickled body, every REST operation of the OpenAPI
+document, the web UI, the operational pages, SMTP, a reload and the start-up line of a
+generated key. Then the whole captured output (stdout and stderr) is searched for every key
+and token used: each may appear as its last four characters, never whole. The CLI commands
+that are not there to show a key (``token list``, ``db check``, ``check-config``...) are
+searched the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.http.openapi import OPERATIONS
+from tests.scaffold import (
+    SAMPLES,
+    Daemon,
+    config,
+    email_integration,
+    events_v1,
+    events_v2,
+    service,
+    v2,
+    vendor_integration,
+)
+
+pytestmark = pytest.mark.slow  # a real daemon process, the CLI, SMTP
+
+
+def key(tag: str) -> str:
+    """A valid key whose every character counts (the scaffold's end in zeros)."""
+    return hashlib.sha256(tag.encode()).hexdigest()[:32]
+
+
+V2, V1 = key("logs-v2"), key("logs-v1")
+CW, DD, NAGIOS, AM = key("logs-cw"), key("logs-dd"), key("logs-nagios"), key("logs-am")
+MAIL, RELOADED = key("logs-mail"), key("logs-reload")
+UNKNOWN = key("logs-unknown")  # well formed, belongs to nobody
+SERVICES = (
+    service(
+        "Logged",
+        events_v2(V2),
+        events_v1(V1),
+        vendor_integration("cw", "cloudwatch", CW, verify_signature=False),
+        vendor_integration("dd", "datadog", DD),
+        vendor_integration("nagios", "nagios", NAGIOS),
+        vendor_integration("am", "alertmanager", AM),
+        email_integration("mail", "ops", MAIL),
+        events_v2(None, name="generated"),  # its key is made at start and announced
+    ),
+)
+SETTINGS: dict[str, Any] = {
+    "server": {"body_timeout": 1, "max_body_size": 65536},
+    "logging": {"level": "debug", "format": "json"},
+    "smtp": {"listen": "127.0.0.1:0", "domain": "alerts.example.com"},
+    "rate_limit": 6,
+}
+FROM = {"From": "auditor@example.com"}
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def csrf_of(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, html
+    return match.group(1)
+
+
+def cli_token(daemon: Daemon, role: str, name: str) -> str:
+    done = daemon.cli("token", "create", "--role", role, "--name", name)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1].split()[-1]
+
+
+def trickle(daemon: Daemon, path: str, headers: str = "") -> bytes:
+    """A request whose body never arrives whole: the daemon answers 408 after body_timeout."""
+    host, port = daemon.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        head = f"POST {path} HTTP/1.1\r\nHost: gw\r\nContent-Length: 400\r\n{headers}\r\n"
+        conn.sendall(head.encode() + b'{"routing_key": "' + V2.encode())
+        return conn.recv(4096)
+
+
+def ingest(http: httpx.Client) -> None:
+    """Every ingest route, good and bad, keys in bodies and in URLs."""
+
+    def post(path: str, expect: tuple[int, ...], **kw: Any) -> None:
+        answer = http.post(path, **kw)
+        assert answer.status_code in expect, (path, answer.status_code, answer.text)
+
+    post("/v2/enqueue", (202,), json=v2(V2, dedup_key="good"))
+    post("/v2/enqueue", (400,), json={"routing_key": V2, "event_action": "trigger"})
+    post("/v2/enqueue", (400,), json=v2(UNKNOWN))
+    post("/v2/enqueue", (400,), content=b'{"routing_key": "' + V2.encode() + b'", oops')
+    post("/v2/change/enqueue", (202,), json={"routing_key": V2, "payload": {"summary": "deploy"}})
+    post("/v2/change/enqueue", (400,), json={"routing_key": V2})
+    generic = "/generic/2010-04-15/create_event.json"
+    post(generic, (200,), json={"service_key": V1, "event_type": "trigger", "description": "d"})
+    post(generic, (400,), json={"service_key": V1, "event_type": "nonsense"})
+    post(generic, (400,), json={"service_key": UNKNOWN, "event_type": "trigger"})
+    alarm = sample("cloudwatch_sns_alarm_alarm.json")
+    post(f"/integration/{CW}/enqueue", (202, 200), content=alarm)
+    post(f"/x-ere/{CW}", (400,), content=b"not json " + CW.encode())
+    post(f"/adapter/cloudwatch_sns/v1/{CW}", (400,), json={"Type": "Nonsense"})
+    datadog = sample("datadog_webhook_triggered.json")
+    post(f"/integration/{DD}/enqueue", (202, 200), content=datadog)
+    post(f"/integration/{DD}/enqueue", (400,), json={"routing_key": DD})
+    post(f"/integration/{UNKNOWN}/enqueue", (400, 404), content=datadog)
+    post(f"/x-ere/{UNKNOWN}", (400, 404), json={})
+    post(f"/integration/{AM}/enqueue", (400,), json={"alerts": "not a list", "key": AM})
+    nagios = sample("nagios_service_problem.form").decode()
+    nagios = re.sub(r"CONTACTPAGER=\w+", f"CONTACTPAGER={NAGIOS}", nagios)
+    form = {"content": nagios.encode()}
+    ctype = {"Content-Type": "application/x-www-form-urlencoded"}
+    post("/nagios/2010-04-15/create_event", (200, 202), headers=ctype, **form)
+    post(
+        "/nagios/2010-04-15/create_event",
+        (400,),
+        headers=ctype,
+        content=b"CONTACTPAGER=" + V1.encode(),
+    )
+    unknown = nagios.replace(NAGIOS, UNKNOWN).encode()
+    post("/nagios/2010-04-15/create_event", (400,), headers=ctype, content=unknown)
+    big = b'{"routing_key": "' + V2.encode() + b'", "pad": "' + b"x" * 70000 + b'"}'
+    post("/v2/enqueue", (413,), content=big)
+    post(f"/integration/{DD}/enqueue", (413,), content=b"x" * 70000)
+    for n in range(8):  # over [rate_limit] events_per_minute
+        post(
+            f"/integration/{DD}/enqueue",
+            (202, 200, 429),
+            content=datadog.replace(b"78452", f"{n}".encode()),
+        )
+    assert http.get(f"/integration/{DD}/enqueue").status_code in (404, 405)
+
+
+class Rest:
+    """REST calls that record which OpenAPI operation each one exercised."""
+
+    def __init__(self, http: httpx.Client, token: str) -> None:
+        self.http = http
+        self.auth = {"Authorization": f"Token token={token}", **FROM}
+        self.seen: set[tuple[str, str]] = set()
+
+    def __call__(self, method: str, template: str, expect: int, **kw: Any) -> Any:
+        path = template.format(**kw.pop("ids", {}))
+        answer = self.http.request(method, path, headers=self.auth, **kw)
+        assert answer.status_code == expect, (method, path, answer.text)
+        self.seen.add(
+            (method.lower(), template.replace("{sid}", "{id}").replace("{iid}", "{integration_id}"))
+        )
+        return answer.json() if answer.content else None
+
+
+def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
+    """Every REST operation once, with real objects; the keys it creates join ``secrets``."""
+    call = Rest(http, token)
+    sid = call("POST", "/services", 201, json={"service": {"name": "Via REST"}})["service"]["id"]
+    ids = {"sid": sid}
+    call("GET", "/services", 200, params={"include[]": "integrations"})
+    call("GET", "/services/{sid}", 200, ids=ids)
+    call("PUT", "/services/{sid}", 200, ids=ids, json={"service": {"description": "d"}})
+    body = {"integration": {"type": "events_api_v2_inbound_integration", "name": "r"}}
+    made = call("POST", "/services/{sid}/integrations", 201, ids=ids, json=body)["integration"]
+    secrets.add(made["integration_key"])
+    ids["iid"] = made["id"]
+    call("GET", "/services/{sid}/integrations/{iid}", 200, ids=ids)
+    renamed = {"integration": {"name": "renamed"}}
+    call("PUT", "/services/{sid}/integrations/{iid}", 200, ids=ids, json=renamed)
+    assert (
+        http.post("/v2/enqueue", json=v2(made["integration_key"], dedup_key="r")).status_code == 202
+    )
+    call("DELETE", "/services/{sid}/integrations/{iid}", 204, ids=ids)
+    # The deleted key is refused, and logged redacted like any other.
+    assert http.post("/v2/enqueue", json=v2(made["integration_key"])).status_code == 400
+    call("GET", "/vendors", 200)
+    call("GET", "/vendors/{id}", 200, ids={"id": "PZQ6AUS"})
+    incidents = call("GET", "/incidents", 200)["incidents"]
+    logged = next(i for i in incidents if i["service"]["summary"] == "Logged")
+    new = {
+        "incident": {
+            "type": "incident",
+            "title": "by hand",
+            "service": {"id": sid, "type": "service_reference"},
+        }
+    }
+    inc = call("POST", "/incidents", 201, json=new)["incident"]["id"]
+    bulk = {"incidents": [{"id": inc, "type": "incident_reference", "status": "acknowledged"}]}
+    call("PUT", "/incidents", 200, json=bulk)
+    call("GET", "/incidents/{id}", 200, ids={"id": logged["id"]})
+    call(
+        "PUT",
+        "/incidents/{id}",
+        200,
+        ids={"id": inc},
+        json={"incident": {"type": "incident", "status": "resolved"}},
+    )
+    call("GET", "/incidents/{id}/alerts", 200, ids={"id": logged["id"]})
+    entries = call("GET", "/incidents/{id}/log_entries", 200, ids={"id": logged["id"]})
+    call("GET", "/log_entries/{id}", 200, ids={"id": entries["log_entries"][0]["id"]})
+    window = {
+        "maintenance_window": {
+            "type": "maintenance_window",
+            "start_time": "2099-01-01T00:00:00Z",
+            "end_time": "2099-01-01T01:00:00Z",
+            "services": [{"id": sid, "type": "service_reference"}],
+        }
+    }
+    mw = call("POST", "/maintenance_windows", 201, json=window)["maintenance_window"]["id"]
+    call("GET", "/maintenance_windows", 200)
+    call("GET", "/maintenance_windows/{id}", 200, ids={"id": mw})
+    changed = {"maintenance_window": {"type": "maintenance_window", "description": "moved"}}
+    call("PUT", "/maintenance_windows/{id}", 200, ids={"id": mw}, json=changed)
+    call("DELETE", "/maintenance_windows/{id}", 204, ids={"id": mw})
+    call("DELETE", "/services/{sid}", 204, ids=ids)
+    every = {(op.method, op.path) for op in OPERATIONS if op.auth}
+    assert every <= call.seen, every - call.seen
+
+
+def ui(daemon: Daemon, manager: str, secrets: set[str]) -> None:
+    """Sign-in (failed and good), every page, a form that creates a key, sign-out."""
+    with httpx.Client(base_url=daemon.base_url, timeout=10.0) as browser:
+        page = browser.get("/ui/login")
+        bad = browser.post("/ui/login", data={"token": UNKNOWN, "csrf_token": csrf_of(page.text)})
+        assert bad.status_code == 401
+        data = {"token": manager, "csrf_token": csrf_of(page.text), "next": f"/ui/x/{manager}"}
+        assert browser.post("/ui/login", data=data).status_code == 303
+        new = browser.get("/ui/services/new")
+        form = {
+            "csrf_token": csrf_of(new.text),
+            "name": "Via UI",
+            "urgency": "high",
+            "alert_creation": "create_alerts_and_incidents",
+            "integration_type": "events_api_v2",
+            "integration_name": "ui v2",
+        }
+        assert browser.post("/ui/services/new", data=form).status_code == 303
+        made = daemon.scalar("SELECT integration_key FROM integrations WHERE name = 'ui v2'")
+        secrets.add(made)
+        sid = daemon.scalar("SELECT id FROM services WHERE name = 'Logged'")
+        incident = daemon.scalar("SELECT id FROM incidents ORDER BY number LIMIT 1")
+        for path in (
+            "/ui/services",
+            f"/ui/services/{sid}",
+            f"/ui/services/{sid}/integrations",
+            "/ui/incidents",
+            f"/ui/incidents/{incident}",
+            "/ui/vendors",
+            f"/ui/services/{made}",  # a key where an id belongs: a 404 page
+        ):
+            assert browser.get(path).status_code in (200, 404), path
+        page = browser.get("/ui/services")
+        assert (
+            browser.post("/ui/logout", data={"csrf_token": csrf_of(page.text)}).status_code == 303
+        )
+
+
+def operations(http: httpx.Client) -> None:
+    for path in ("/metrics", "/healthz", "/readyz", "/-/plugins", "/openapi.json"):
+        assert http.get(path).status_code == 200, path
+
+
+def mail(daemon: Daemon) -> None:
+    host, port = daemon.smtp[0].rsplit(":", 1)
+    message = EmailMessage()
+    message["From"] = "nagios@example.com"
+    message["To"] = "ops@alerts.example.com"
+    message["Subject"] = f"PROBLEM web-3 is DOWN {MAIL}"
+    message.set_content(f"body mentions {V2}")
+    with smtplib.SMTP(host.removeprefix("smtp://"), int(port), timeout=10) as smtp:
+        smtp.send_message(message)
+
+
+def test_no_whole_key_or_token_in_the_daemons_output(spawn: Callable[..., Daemon]) -> None:
+    daemon = spawn(config(*SERVICES, **SETTINGS))
+    generated = daemon.scalar("SELECT integration_key FROM integrations WHERE name = 'generated'")
+    manager, observer = cli_token(daemon, "user", "manager"), cli_token(daemon, "observer", "obs")
+    secrets = {V2, V1, CW, DD, NAGIOS, AM, MAIL, RELOADED, UNKNOWN, generated, manager, observer}
+    with daemon.client() as http:
+        ingest(http)
+        rest(http, manager, secrets)
+        bad_auth = http.get("/services", headers={"Authorization": f"Bearer {UNKNOWN}"})
+        assert bad_auth.status_code == 401
+        below = http.post(
+            "/services", headers={"Authorization": f"Token token={observer}"}, json={}
+        )
+        assert below.status_code == 403
+        ui(daemon, manager, secrets)
+        operations(http)
+    mail(daemon)
+    # Keys in URLs nothing routes (a double slash, an extra segment) are keys all the same.
+    for path in (
+        f"/integration/{DD}/enqueue",
+        f"/x-ere/{CW}",
+        "/v2/enqueue",
+        f"//integration/{NAGIOS}/enqueue",
+        f"/integration/{AM}/enqueue/more",
+    ):
+        assert b" 408 " in trickle(daemon, path), path
+    assert b" 408 " in trickle(daemon, "/services", f"Authorization: Token token={manager}\r\n")
+    daemon.config_path.write_text(
+        daemon.config_path.read_text() + f'\n  [[services.integrations]]\n  name = "late"\n'
+        f'  type = "events_api_v2"\n  integration_key = "{RELOADED}"\n'
+    )
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_for_log("config.reloaded")
+    token_id = daemon.scalar("SELECT id FROM api_tokens WHERE name = 'obs'")
+    cli_runs = [
+        daemon.cli("token", "list", "--all"),
+        daemon.cli("token", "revoke", token_id),
+        daemon.cli("db", "check"),
+        daemon.cli("db", "prune", "--dry-run"),
+        daemon.cli("check-config", str(daemon.config_path)),
+    ]
+    time.sleep(0.5)  # the last debug lines of the requests above
+    assert daemon.stop() == 0
+
+    output = daemon.log_path.read_text()
+    events = {line.get("event") for line in daemon.log_lines()}
+    # The run reached the lines that carry keys and paths (not a vacuous search).
+    for event in ("event.accepted", "event.refused", "event.body_timeout", "ui.login"):
+        assert event in events, (event, sorted(e for e in events if e))
+    for secret in (generated, DD, CW, UNKNOWN):
+        assert shown(secret) in output, secret
+    leaked = {s: _where(output, s) for s in secrets if s in output}
+    assert not leaked, f"whole keys or tokens in the daemon's output: {leaked}"
+    for run in cli_runs:
+        assert run.returncode in (0, 2), run.stderr
+        text = run.stdout + run.stderr
+        assert not [s for s in secrets if s in text], (run.args, text)
+
+
+def shown(secret: str) -> str:
+    """How a log line shows a secret: its last four characters after an ellipsis."""
+    return json.dumps("…" + secret[-4:])[1:-1]
+
+
+def _where(output: str, secret: str) -> list[str]:
+    """The lines holding ``secret``, for the failure message."""
+    lines = [line for line in output.splitlines() if secret in line]
+    parsed = []
+    for line in lines[:3]:
+        try:
+            parsed.append(json.loads(line).get("event", line))
+        except ValueError:
+            parsed.append(line[:160])
+    return parsed
+
+
+def test_console_tracebacks_show_no_local_variables(tmp_path: Path) -> None:
+    # On a terminal (or format = "console") rich would print each frame's locals, a key too.
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import os\n"
+        "from gateway import logs\n"
+        "import structlog\n"
+        "logs.configure(level='info', fmt='console')\n"
+        "def ingest(integration_key):\n"
+        "    raise ValueError('bad body')\n"
+        "try:\n"
+        "    ingest(os.environ['KEY'])\n"
+        "except ValueError:\n"
+        "    structlog.get_logger().exception('event.internal_error')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "KEY": V2},
+    )
+    assert "event.internal_error" in done.stderr and "ValueError" in done.stderr, done.stderr
+    assert V2 not in done.stderr + done.stdout
