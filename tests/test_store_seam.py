@@ -159,6 +159,9 @@ def _workload(t: Any) -> None:
     t.update_integration(integ.id, settings={"rules": []})
     assert t.integration_by_key("k" * 32) and t.integration(integ.id) and t.integrations(svc.id)
     assert t.integration_by_email("SEAM@example.com")
+    t.set_declared("services", [svc.id])
+    t.set_declared("integrations", [integ.id])
+    assert t.declared("services", svc.id) and t.declared("integrations", integ.id)
     window = t.insert_maintenance_window("w", start, end, [svc.id], created_by="me")
     t.update_maintenance_window(window, service_ids=[svc.id, svc.id], description="w2")
     assert t.maintenance_window(window) and t.maintenance_windows(source="api")
@@ -231,6 +234,8 @@ def _workload(t: Any) -> None:
     other = t.insert_service(name="Other")
     assert t.move_integration(integ.id, other.id) == (1, 1)
     assert t.delete_integration(integ.id) and t.deleted_integration(integ.id)
+    t.key_deleted_at("k" * 32)  # the digest is the core's to record; only the SQL matters
+    assert t.deleted_declared_integration(other.id, "v2") is not None
     assert t.delete_service(other.id) == []
 
     # Retention: the incident is resolved; a later one makes it prunable (the newest stays).
