@@ -357,3 +357,22 @@ def test_check_config_copies_a_database_from_an_older_version_and_migrates_nothi
     assert conn.execute("PRAGMA user_version").fetchone() == (4,)  # not migrated
     assert conn.execute("SELECT count(*) FROM services").fetchone() == (0,)
     conn.close()
+
+
+def test_names_are_unique_within_a_service_but_an_unnamed_integration_is_never_refused(
+    tmp_path: Path, plugins: PluginHost
+) -> None:
+    db = tmp_path / "gw.db"
+
+    def add_three(tx: Tx) -> list[str]:
+        service = create_service(tx, ServiceInput(name="Web")).id
+        unnamed = IntegrationInput(type="events_api_v2")
+        made = [add_integration(tx, service, unnamed, plugins).name for _ in range(2)]
+        with pytest.raises(Invalid) as caught:
+            add_integration(tx, service, IntegrationInput(name=made[0], type="email"), plugins)
+        assert caught.value.errors[:1] == [
+            f"name {made[0]!r} is already used by another integration on this service"
+        ]
+        return made
+
+    assert write_sync(db, add_three) == ["Events API v2", "Events API v2 (2)"]

@@ -141,10 +141,11 @@ def add_integration(
         kind, vendor = resolve_integration_type(plugins, type=data.type, vendor_id=data.vendor_id)
     except OperationError as exc:
         errors.extend(exc.errors)
-    name = data.name.strip() if data.name and data.name.strip() else _default_name(kind, vendor)
+    given = data.name.strip() if data.name and data.name.strip() else None
+    name = given or _free_default_name(tx, service.id, _default_name(kind, vendor))
     if len(name) > MAX_NAME:
         errors.append(f"name must be at most {MAX_NAME} characters")
-    if taken := name_taken_problem(tx, service.id, name, None):
+    if given and (taken := name_taken_problem(tx, service.id, name, None)):
         errors.append(taken)
     if problem := placement_problem(kind, service.alert_creation):
         errors.append(problem)
@@ -326,6 +327,13 @@ def _default_name(kind: str, vendor: Vendor | None) -> str:
     if vendor is not None:
         return vendor.name
     return {GENERIC_EMAIL: "Email"}.get(kind, kind)
+
+
+def _free_default_name(reader: Reader, service_id: str, base: str) -> str:
+    # A client that names nothing is never refused over a name it did not choose: the
+    # second unnamed Events API v2 integration is "Events API v2 (2)".
+    taken = {i.name for i in reader.integrations(service_id)}
+    return next(n for n in (base, *(f"{base} ({k})" for k in range(2, 10_000))) if n not in taken)
 
 
 def _check_email(
