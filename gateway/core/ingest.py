@@ -140,20 +140,18 @@ class Ingest:
             self._check_rate(events)
             keys = [r.integration_key for _, r in routed if r.integration_key is not None]
             outcomes = await self._commit(events, event_vendors, keys)
-        except InvalidRoutingKey as exc:
-            if any(r.integration_key for _, r in routed) or not routed:
-                # A key-routed integration went away after its lookup was cached (or was
-                # never there): answer exactly as for a key unknown on arrival.
-                self.forget_keys()
-                self._after(routed, committed=False)
-                return self._refused(bound, None, [], exc)
-            self._after(routed, committed=False)
-            return self._refused(bound, first_vendor, events, exc, event_vendors)
         except Exception as exc:
             if not isinstance(exc, GatewayError):
                 # A bug of ours: logged with its traceback, answered as a 500 / 451.
                 bound.exception("event.internal_error")
             self._after(routed, committed=False)
+            if isinstance(exc, InvalidRoutingKey) and (
+                not routed or any(r.integration_key for _, r in routed)
+            ):
+                # A key-routed integration went away after its lookup was cached (or was
+                # never there): answer exactly as for a key unknown on arrival.
+                self.forget_keys()
+                return self._refused(bound, None, [], exc)
             return self._refused(bound, first_vendor, events, exc, event_vendors)
         self._after(routed, committed=True)
         assert first_vendor is not None  # a request without a vendor raised above
@@ -161,15 +159,19 @@ class Ingest:
         self._accepted(bound, events, outcomes, vendor_ids, started)
         return Accepted(first_vendor, events, outcomes, vendor_ids)
 
-    def client_disconnected(self, *, vendor: Vendor | None = None, logger: Any = None) -> None:
-        """Count and log a client that went away before its request was complete.
+    def abandoned(
+        self, outcome: str, *, vendor: Vendor | None = None, logger: Any = None, **fields: Any
+    ) -> None:
+        """Count and log a request its sender did not finish: ``outcome`` says how.
 
-        Its own outcome (``client_disconnected``), at info level: a sender's hang-up is
-        not the gateway's error, and must not page whoever watches ``outcome="error"``.
+        ``client_disconnected`` (it hung up mid-body) or ``body_timeout`` (it was too slow
+        to send it). Logged as ``event.<outcome>`` at info level and counted under that
+        outcome: the sender's doing is not the gateway's error, and must not page
+        whoever watches ``outcome="error"``.
         """
         vendor_id = vendor.id if vendor else "unknown"
-        self.metrics.events.labels(vendor_id, "unknown", "client_disconnected").inc()
-        (logger if logger is not None else log).info("event.client_disconnected", vendor=vendor_id)
+        self.metrics.events.labels(vendor_id, "unknown", outcome).inc()
+        (logger if logger is not None else log).info(f"event.{outcome}", vendor=vendor_id, **fields)
 
     def refuse(
         self, error: Exception, *, vendor: Vendor | None = None, logger: Any = None

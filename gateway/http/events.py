@@ -277,11 +277,13 @@ class IngestApp:
         except BodyTimeout as exc:
             # A sender too slow to finish its body: its doing, so info and its own
             # outcome, not an error; the 408 closes the connection and frees its slot.
-            vendor_id = vendor.id if vendor else "unknown"
-            self.metrics.events.labels(vendor_id, "unknown", "body_timeout").inc()
             self.metrics.http_body_timeouts.labels("ingest").inc()
-            bound.info(
-                "event.body_timeout", vendor=vendor_id, seconds=exc.seconds, received=exc.received
+            self.ingest.abandoned(
+                "body_timeout",
+                vendor=vendor,
+                logger=bound,
+                seconds=exc.seconds,
+                received=exc.received,
             )
             body_408 = {
                 "status": "Request Timeout",
@@ -292,7 +294,7 @@ class IngestApp:
         except ConnectionAbortedError:
             # The client hung up mid-body: its doing, not a fault of ours (no traceback,
             # and not counted where operators alert on errors).
-            self.ingest.client_disconnected(vendor=vendor, logger=bound)
+            self.ingest.abandoned("client_disconnected", vendor=vendor, logger=bound)
             raise
         request = InboundRequest(
             method=scope["method"],
