@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -189,29 +189,21 @@ def _service(
     report: ProvisionReport,
 ) -> str:
     """Create or update one ``[[services]]`` block and its integrations; its id."""
-    patch = ServicePatch(
-        description=config.description,
-        status=config.status,
-        alert_creation=config.alert_creation,
-        urgency=config.urgency,
-        acknowledgement_timeout=config.acknowledgement_timeout,
-        auto_resolve_timeout=config.auto_resolve_timeout,
-        alert_grouping=config.alert_grouping,
-        alert_grouping_timeout=config.alert_grouping_timeout,
-    )
+    # What the block declares, given alike to a new service and to a patch of one.
+    declared: dict[str, Any] = {
+        "description": config.description,
+        "alert_creation": config.alert_creation,
+        "urgency": config.urgency,
+        "acknowledgement_timeout": config.acknowledgement_timeout,
+        "auto_resolve_timeout": config.auto_resolve_timeout,
+        "alert_grouping": config.alert_grouping,
+        "alert_grouping_timeout": config.alert_grouping_timeout,
+    }
+    patch = ServicePatch(status=config.status, **declared)
     existing = tx.service_by_name(config.name)
     with _located(config.key, config.line):
         if existing is None:
-            data = ServiceInput(
-                name=config.name,
-                description=config.description,
-                alert_creation=config.alert_creation,
-                urgency=config.urgency,
-                acknowledgement_timeout=config.acknowledgement_timeout,
-                auto_resolve_timeout=config.auto_resolve_timeout,
-                alert_grouping=config.alert_grouping,
-                alert_grouping_timeout=config.alert_grouping_timeout,
-            )
+            data = ServiceInput(name=config.name, **declared)
             service_id = create_service(tx, data, by=by).id
             # A new service starts active (the REST rule); a disabled one is then disabled.
             update_service(tx, service_id, ServicePatch(status=config.status), by=by)
