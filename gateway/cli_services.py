@@ -18,7 +18,7 @@ import click
 from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit, read_store, write_store
 from gateway.config import Settings
 from gateway.core import integrations as intg
-from gateway.core import moves
+from gateway.core import moves, service_reads
 from gateway.core import services as svc
 from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ALERT_CREATIONS, URGENCY_RULES, Integration, Service
@@ -62,8 +62,8 @@ def services() -> None:
 def services_list(config_path: Path, query: str | None) -> None:
     """List services with their integrations and integration keys."""
 
-    def read(reader: Reader) -> list[svc.ServiceDetails]:
-        return svc.service_details(reader, svc.list_services(reader, query=query))
+    def read(reader: Reader) -> list[service_reads.ServiceDetails]:
+        return service_reads.service_details(reader, svc.list_services(reader, query=query))
 
     database = load_settings_or_exit(config_path).storage.path
     for details in read_store(database, read):
@@ -82,8 +82,8 @@ def services_list(config_path: Path, query: str | None) -> None:
 def services_show(config_path: Path, service: str) -> None:
     """Show one service (by id or name): its settings, status and integrations."""
 
-    def read(reader: Reader) -> svc.ServiceDetails:
-        return svc.service_details(reader, [svc.find_service(reader, service)])[0]
+    def read(reader: Reader) -> service_reads.ServiceDetails:
+        return service_reads.service_details(reader, [svc.find_service(reader, service)])[0]
 
     details = read_store(load_settings_or_exit(config_path).storage.path, read)
     found, status, integrations = details.service, details.status, details.integrations

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from gateway.core import integrations as intg
-from gateway.core import moves
+from gateway.core import moves, service_reads
 from gateway.core import services as svc
 from gateway.core.inputs import IntegrationInput, ServiceInput, ServicePatch
 from gateway.core.rules import apply_event
@@ -86,7 +86,7 @@ def test_create_refuses_bad_values_all_at_once(db: DB) -> None:
 def test_update_disable_enable_logs_each_change(db: DB) -> None:
     sid = service(db, "A")
     db.write(lambda tx: svc.update_service(tx, sid, ServicePatch(status="disabled")))
-    assert db.read(lambda r: svc.service_status(r, svc.get_service(r, sid))) == "disabled"
+    assert db.read(lambda r: service_reads.service_status(r, svc.get_service(r, sid))) == "disabled"
     db.write(lambda tx: svc.update_service(tx, sid, ServicePatch(status="active")))
     types = [t for (t,) in db.sql("SELECT type FROM log_entries WHERE service_id = ?", sid)]
     assert types == [
@@ -107,17 +107,19 @@ def test_update_missing_service_is_not_found(db: DB) -> None:
 def test_status_critical_warning_maintenance(db: DB, plugins: PluginHost) -> None:
     sid = service(db, "S")
     key = integration(db, plugins, sid).integration_key
-    assert db.read(lambda r: svc.service_status(r, svc.get_service(r, sid))) == "active"
+    assert db.read(lambda r: service_reads.service_status(r, svc.get_service(r, sid))) == "active"
     trigger(db, key, "one")
-    assert db.read(lambda r: svc.service_status(r, svc.get_service(r, sid))) == "critical"
+    assert db.read(lambda r: service_reads.service_status(r, svc.get_service(r, sid))) == "critical"
     db.write(lambda tx: tx.conn.execute("UPDATE incidents SET status = 'acknowledged'"))
-    assert db.read(lambda r: svc.service_status(r, svc.get_service(r, sid))) == "warning"
+    assert db.read(lambda r: service_reads.service_status(r, svc.get_service(r, sid))) == "warning"
     db.write(
         lambda tx: tx.insert_maintenance_window(
             None, "2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z", [sid]
         )
     )
-    assert db.read(lambda r: svc.service_status(r, svc.get_service(r, sid))) == "maintenance"
+    assert (
+        db.read(lambda r: service_reads.service_status(r, svc.get_service(r, sid))) == "maintenance"
+    )
 
 
 def test_list_services_query_and_sort(db: DB) -> None:

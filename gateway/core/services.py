@@ -16,12 +16,10 @@ Integrations live in :mod:`gateway.core.integrations`, inputs in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
 
-from gateway.clock import iso
 from gateway.core.inputs import SYSTEM, Agent, ServiceInput, ServicePatch, Unset
 from gateway.core.ownership import refuse_declared
 from gateway.domain import (
@@ -29,16 +27,12 @@ from gateway.domain import (
     EVENTS_API_V2,
     SERVICE_STATUSES,
     URGENCY_RULES,
-    Integration,
     Service,
 )
 from gateway.errors import Invalid, NotFound
 from gateway.store import Reader, Tx
 
 __all__ = [
-    "ServiceDetails",
-    "ServiceRow",
-    "count_services",
     "create_service",
     "delete_service",
     "find_service",
@@ -46,10 +40,6 @@ __all__ = [
     "list_services",
     "placement_problem",
     "record_change",
-    "service_details",
-    "service_directory",
-    "service_status",
-    "service_statuses",
     "update_service",
 ]
 
@@ -116,85 +106,6 @@ def list_services(
         services = [s for s in services if needle in s.name.casefold()]
     services.sort(key=lambda s: (s.name.casefold(), s.id), reverse=sort == "name:desc")
     return services
-
-
-def count_services(reader: Reader) -> int:
-    """How many services the database holds (the readiness probe's proof that reads answer)."""
-    return reader.count("services")
-
-
-def service_statuses(
-    reader: Reader, services: list[Service], at: str | None = None
-) -> dict[str, str]:
-    """PagerDuty's displayed status for many services at once (two queries in all).
-
-    ``disabled`` if disabled; else ``maintenance`` in a window covering ``at``;
-    else ``critical`` with a triggered incident, ``warning`` with an
-    acknowledged one, otherwise ``active``.
-    """
-    when = at or iso(reader.clock.now())
-    in_maintenance = reader.services_in_maintenance(when)
-    open_statuses = reader.open_incident_statuses()
-    result: dict[str, str] = {}
-    for service in services:
-        statuses = open_statuses.get(service.id, set())
-        if service.status == "disabled":
-            result[service.id] = "disabled"
-        elif service.id in in_maintenance:
-            result[service.id] = "maintenance"
-        elif "triggered" in statuses:
-            result[service.id] = "critical"
-        elif "acknowledged" in statuses:
-            result[service.id] = "warning"
-        else:
-            result[service.id] = "active"
-    return result
-
-
-def service_status(reader: Reader, service: Service, at: str | None = None) -> str:
-    """PagerDuty's displayed status of one service (see :func:`service_statuses`)."""
-    return service_statuses(reader, [service], at)[service.id]
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceDetails:
-    """A service as every face shows it: its displayed status and live integrations."""
-
-    service: Service
-    status: str
-    integrations: list[Integration]
-
-
-def service_details(reader: Reader, services: list[Service]) -> list[ServiceDetails]:
-    """:class:`ServiceDetails` for each service, in the same order (one snapshot)."""
-    statuses = service_statuses(reader, services)
-    return [ServiceDetails(s, statuses[s.id], reader.integrations(s.id)) for s in services]
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRow:
-    """A service in the Service Directory: its displayed status and open incident counts."""
-
-    service: Service
-    status: str
-    triggered: int
-    acknowledged: int
-
-
-def service_directory(reader: Reader, query: str | None = None) -> list[ServiceRow]:
-    """Every live service (optionally matching ``query``) with status and open counts."""
-    services = list_services(reader, query=query)
-    statuses = service_statuses(reader, services)
-    counts = reader.open_incident_counts_by_service()  # one query, not two per service
-    return [
-        ServiceRow(
-            s,
-            statuses[s.id],
-            counts.get(s.id, {}).get("triggered", 0),
-            counts.get(s.id, {}).get("acknowledged", 0),
-        )
-        for s in services
-    ]
 
 
 # -- writes ---------------------------------------------------------------------------------------

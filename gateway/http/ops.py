@@ -9,7 +9,7 @@ from quart import Blueprint, current_app
 from quart import Response as QuartResponse
 
 from gateway.core.incident_reads import open_incident_counts
-from gateway.core.services import count_services
+from gateway.core.service_reads import count_services
 from gateway.errors import StoreUnavailable
 
 blueprint = Blueprint("ops", __name__)

@@ -16,7 +16,7 @@ from quart import Blueprint
 
 from gateway.auth import Level
 from gateway.core import integrations as core
-from gateway.core import moves
+from gateway.core import moves, service_reads
 from gateway.core import services as svc
 from gateway.core.inputs import UNSET, IntegrationInput, IntegrationPatch, Unset
 from gateway.domain import Integration
@@ -51,7 +51,7 @@ async def _render(integration: Integration, *, includes: list[str] | None = None
     """The integration's body; ``include[]`` services/vendors swap references for objects."""
     wanted = includes or []
 
-    def read(reader: Reader) -> tuple[str, svc.ServiceDetails | None]:
+    def read(reader: Reader) -> tuple[str, service_reads.ServiceDetails | None]:
         if "services" in wanted:
             details = load_service(reader, integration.service_id)
             return details.service.name, details

@@ -13,6 +13,7 @@ from typing import Any
 from quart import Blueprint, g, request
 
 from gateway.auth import Level
+from gateway.core import service_reads
 from gateway.core import services as svc
 from gateway.core.inputs import Agent, ServiceInput, ServicePatch
 from gateway.domain import GENERIC_EMAIL, Integration
@@ -208,7 +209,9 @@ def integration_ref(integration: Integration) -> dict[str, Any]:
     return ref
 
 
-def service_body(details: svc.ServiceDetails, *, full_integrations: bool = False) -> dict[str, Any]:
+def service_body(
+    details: service_reads.ServiceDetails, *, full_integrations: bool = False
+) -> dict[str, Any]:
     """A service object in PagerDuty's shape; arrays are never null."""
     service, integrations = details.service, details.integrations
     path = f"/services/{service.id}"
@@ -254,9 +257,9 @@ def service_body(details: svc.ServiceDetails, *, full_integrations: bool = False
     }
 
 
-def load_service(reader: Reader, service_id: str) -> svc.ServiceDetails:
+def load_service(reader: Reader, service_id: str) -> service_reads.ServiceDetails:
     """A service with its displayed status and live integrations (one snapshot)."""
-    return svc.service_details(reader, [svc.get_service(reader, service_id)])[0]
+    return service_reads.service_details(reader, [svc.get_service(reader, service_id)])[0]
 
 
 def include_integrations() -> bool:
@@ -278,7 +281,7 @@ async def list_services() -> dict[str, Any]:
 
     def read(reader: Reader) -> dict[str, Any]:
         body = paginated("services", svc.list_services(reader, query=query, sort_by=sort_by), page)
-        body["services"] = svc.service_details(reader, body["services"])
+        body["services"] = service_reads.service_details(reader, body["services"])
         return body
 
     body = await context().store.read(read)
@@ -295,7 +298,7 @@ async def create_service() -> tuple[dict[str, Any], int]:
     data = ServiceInput(**fields)
     by = agent()
 
-    def write(tx: Tx) -> svc.ServiceDetails:
+    def write(tx: Tx) -> service_reads.ServiceDetails:
         return load_service(tx, svc.create_service(tx, data, by=by).id)
 
     return {"service": service_body(await context().store.write(write))}, 201
@@ -317,7 +320,7 @@ async def update_service(service_id: str) -> dict[str, Any]:
     patch = ServicePatch(**service_fields(await json_body("service")))
     by = agent()
 
-    def write(tx: Tx) -> svc.ServiceDetails:
+    def write(tx: Tx) -> service_reads.ServiceDetails:
         svc.update_service(tx, service_id, patch, by=by)
         return load_service(tx, service_id)
 

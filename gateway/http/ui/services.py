@@ -21,6 +21,7 @@ from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import integrations as intg
 from gateway.core import maintenance as mw
+from gateway.core import service_reads
 from gateway.core import services as svc
 from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ApiToken, Incident, Integration, MaintenanceWindow, Service
@@ -82,7 +83,7 @@ class ServiceView:
 
 def service_view(reader: Reader, service_id: str) -> ServiceView:
     """A service, its integrations, incidents and maintenance windows, in one snapshot."""
-    details = svc.service_details(reader, [svc.get_service(reader, service_id)])[0]
+    details = service_reads.service_details(reader, [svc.get_service(reader, service_id)])[0]
     service = details.service
     open_incidents, _ = reads.list_incidents(
         reader,
@@ -205,7 +206,7 @@ async def service_form(
 async def service_directory() -> ResponseReturnValue:
     """The Service Directory: every service, its status and open incidents."""
     query = request.args.get("query", "").strip()
-    rows = await read(lambda r: svc.service_directory(r, query or None))
+    rows = await read(lambda r: service_reads.service_directory(r, query or None))
     return await page("services.html", rows=rows, query=query)
 
 
