@@ -20,10 +20,9 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 import trio
 from cryptography import x509
@@ -34,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from gateway.pluginkit import InvalidEvent, RetryLater
 
+from ._sns_transport import HttpxSnsTransport, SnsTransport, SnsTransportError
 from ._vendor import clip, invalid_type
 
 log = structlog.get_logger(__name__)
@@ -69,7 +69,6 @@ _TOPIC_ARN = re.compile(
     r"(?P<name>[A-Za-z0-9_\-]{1,256}(?:\.fifo)?)",
     re.ASCII,
 )
-_SUBSCRIPTION_ARN = re.compile(r"<SubscriptionArn>\s*([^<\s]+)\s*</SubscriptionArn>")
 
 #: How many signing certificates to keep in memory.
 CERTIFICATE_CACHE_SIZE = 32
@@ -87,90 +86,6 @@ class SnsUnavailable(RetryLater):
     Not an :class:`~gateway.errors.EventError`: the request must be answered
     with a 5xx so that SNS redelivers it, instead of dropping an alarm.
     """
-
-
-class SnsTransportError(Exception):
-    """An SNS fetch failed; ``transient`` failures are worth a redelivery."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-class SnsTransport(Protocol):
-    """The gateway's only network access for SNS: certificate fetches and confirmations."""
-
-    async def fetch_certificate(self, url: str) -> bytes:
-        """GET a signing certificate (PEM); raise :class:`SnsTransportError` on failure."""
-        ...
-
-    async def confirm(self, url: str) -> str:
-        """GET a ``SubscribeURL`` once; return the ``SubscriptionArn`` or raise."""
-        ...
-
-
-class HttpxSnsTransport:
-    """The real transport: one short, non-redirecting HTTPS GET per call, size-capped."""
-
-    def __init__(
-        self,
-        *,
-        timeout: float = 5.0,
-        deadline: float = 10.0,
-        max_bytes: int = 65536,
-        http_transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        """``http_transport`` replaces httpx's network transport (tests use MockTransport)."""
-        self.timeout = timeout
-        self.deadline = deadline
-        self.max_bytes = max_bytes
-        self.http_transport = http_transport
-
-    async def _get(self, url: str) -> tuple[int, bytes]:
-        body = bytearray()
-        status = 0
-        with trio.move_on_after(self.deadline) as scope:
-            try:
-                async with (
-                    httpx.AsyncClient(
-                        timeout=self.timeout,
-                        follow_redirects=False,
-                        transport=self.http_transport,
-                    ) as client,
-                    client.stream("GET", url) as response,
-                ):
-                    status = response.status_code
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self.max_bytes:
-                            raise SnsTransportError("response too large", transient=False)
-            except httpx.HTTPError as exc:
-                raise SnsTransportError(type(exc).__name__, transient=True) from exc
-        if scope.cancelled_caught:
-            raise SnsTransportError("timed out", transient=True)
-        return status, bytes(body)
-
-    @staticmethod
-    def _check_status(status: int) -> None:
-        if status == 200:
-            return
-        # Throttling and server errors may clear up; anything else will not.
-        raise SnsTransportError(f"HTTP {status}", transient=status == 429 or status >= 500)
-
-    async def fetch_certificate(self, url: str) -> bytes:
-        """GET the PEM certificate at ``url`` (already validated as an SNS URL)."""
-        status, body = await self._get(url)
-        self._check_status(status)
-        return body
-
-    async def confirm(self, url: str) -> str:
-        """GET ``SubscribeURL`` and return the ``SubscriptionArn`` from the XML answer."""
-        status, body = await self._get(url)
-        self._check_status(status)
-        match = _SUBSCRIPTION_ARN.search(body.decode("utf-8", "replace"))
-        if match is None:
-            raise SnsTransportError("no SubscriptionArn in the answer", transient=False)
-        return match.group(1)
 
 
 #: The transport in use. Tests replace it (``monkeypatch.setattr(_sns, "transport", fake)``).

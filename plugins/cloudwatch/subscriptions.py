@@ -16,6 +16,7 @@ import structlog
 from gateway.pluginkit import InvalidEvent
 
 from .. import _sns
+from .._sns_transport import SnsTransportError
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +51,6 @@ async def confirm_subscription(url: str) -> str | None:
     """
     try:
         return await _sns.transport.confirm(url)
-    except _sns.SnsTransportError as exc:
+    except SnsTransportError as exc:
         log.warning("sns.subscription_confirm_failed", error=str(exc))
         return None
