@@ -12,7 +12,7 @@ from gateway.cli_common import CONFIG_OPTION, database_path, load_settings_or_ex
 from gateway.clock import SystemClock
 from gateway.store import admin, connect
 from gateway.store.queries import Reader
-from gateway.store.retention import Policy, PruneReport, count_expired, prune_file, retention_policy
+from gateway.store.retention import Policy, PruneReport, count_expired, prune_file
 
 
 @click.group("db")
@@ -64,7 +64,8 @@ def prune_command(config_path: Path, dry_run: bool) -> None:
     """
     settings = load_settings_or_exit(config_path)
     path = database_path(config_path, must_exist=True)
-    policy = retention_policy(settings)
+    storage = settings.storage
+    policy = Policy(storage.retention_days, storage.change_event_retention_days)
     click.echo(
         f"kept: resolved incidents and suppressed events {_days(policy.retention_days)}, "
         f"change events {_days(policy.change_event_retention_days)}"

@@ -23,7 +23,7 @@ from gateway.logs import redact
 from gateway.metrics import Metrics
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Store
-from gateway.store.retention import prune_periodically, retention_policy
+from gateway.store.retention import Policy, prune_periodically
 from gateway.systemd import Notifier
 
 log = structlog.get_logger("gateway.daemon")
@@ -224,7 +224,7 @@ async def run(
             if notifier.watchdog_seconds:
                 nursery.start_soon(_watchdog, notifier, notifier.watchdog_seconds / 2)
             nursery.start_soon(
-                prune_periodically, store, retention_policy(settings), metrics.observe_pruned
+                prune_periodically, store, _retention(settings), metrics.observe_pruned
             )
             task_status.started(running)
             await shutdown.wait()
@@ -236,3 +236,9 @@ async def run(
         with trio.CancelScope(shield=True):
             await store.close()
     log.info("daemon.stopped")
+
+
+def _retention(settings: Settings) -> Policy:
+    """The retention policy ``[storage]`` configures (the store knows no settings)."""
+    storage = settings.storage
+    return Policy(storage.retention_days, storage.change_event_retention_days)

@@ -30,7 +30,6 @@ import structlog
 import trio
 
 from gateway.clock import Clock, SystemClock, iso
-from gateway.config import Settings
 from gateway.errors import StoreUnavailable
 from gateway.store import Store, open_sync
 from gateway.store.queries import Reader, Tx
@@ -46,7 +45,6 @@ __all__ = [
     "prune_file",
     "prune_pass",
     "prune_periodically",
-    "retention_policy",
 ]
 
 log = structlog.get_logger("gateway.store")
@@ -80,12 +78,6 @@ class Policy:
             return iso(now - timedelta(days=days)) if days else None
 
         return before(self.retention_days), before(self.change_event_retention_days)
-
-
-def retention_policy(settings: Settings) -> Policy:
-    """The policy ``[storage]`` configures."""
-    storage = settings.storage
-    return Policy(storage.retention_days, storage.change_event_retention_days)
 
 
 @dataclass
