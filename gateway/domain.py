@@ -41,6 +41,28 @@ IncidentStatus = Literal["triggered", "acknowledged", "resolved"]
 Urgency = Literal["high", "low"]
 
 
+# -- the rule that ties integrations to services --------------------------------------------
+# Vocabulary-level: the configuration parser and the core's service layer both ask it, so it
+# lives below both.
+
+
+def placement_problem(integration_type: str, alert_creation: str) -> str | None:
+    """Why an integration of ``integration_type`` cannot be on a service with ``alert_creation``.
+
+    ``None`` when it can. The one rule: Events API v2 events are alerts (with
+    their own dedup keys), so an Events API v2 integration never lands on a
+    ``create_incidents`` service. Creating or changing a service, adding,
+    changing or moving an integration, and provisioning all ask here, and
+    every face shows this sentence.
+    """
+    if integration_type == EVENTS_API_V2 and alert_creation == "create_incidents":
+        return (
+            "An Events API v2 integration cannot be on a service whose alert_creation is "
+            "'create_incidents' (Events API v2 needs alerts)"
+        )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class UrgencyRule:
     """A service's ``incident_urgency_rule``: constant ``high``/``low`` or ``severity_based``."""

@@ -12,13 +12,13 @@ from typing import Any
 from gateway import cef
 from gateway.config.reader import Reader
 from gateway.config.settings import IntegrationConfig, MaintenanceConfig, ServiceConfig
-from gateway.core.services import placement_problem
 from gateway.domain import (
     ALERT_CREATIONS,
     GENERIC_EMAIL,
     GENERIC_INTEGRATION_TYPES,
     INTEGRATION_TYPES,
     URGENCY_RULES,
+    placement_problem,
 )
 
 
@@ -45,7 +45,7 @@ def _integration(
     email = r.string(data, "integration_email", f"{key}.integration_email")
     if kind == GENERIC_EMAIL and not email:
         raise r.error("an email integration needs integration_email", f"{key}.integration_email")
-    if kind is not None and placement_problem(kind, alert_creation):  # the service layer's rule
+    if kind is not None and placement_problem(kind, alert_creation):  # the one rule (domain.py)
         raise r.error(
             "an Events API v2 integration needs a service with alert_creation = "
             '"create_alerts_and_incidents"',

@@ -24,10 +24,10 @@ from gateway.core.inputs import SYSTEM, Agent, ServiceInput, ServicePatch, Unset
 from gateway.core.ownership import refuse_declared
 from gateway.domain import (
     ALERT_CREATIONS,
-    EVENTS_API_V2,
     SERVICE_STATUSES,
     URGENCY_RULES,
     Service,
+    placement_problem,
 )
 from gateway.errors import Invalid, NotFound
 from gateway.store import Reader, Tx
@@ -49,26 +49,6 @@ SORTS: Final = ("name", "name:asc", "name:desc")
 MAX_NAME: Final = 255
 MAX_GROUPING_MINUTES: Final = 1440
 NOT_DECLARED: Final = {"escalation_policy_id"}  # the file has no key for it: runtime may set it
-
-
-# -- the rule that ties integrations to services -------------------------------------------------
-
-
-def placement_problem(integration_type: str, alert_creation: str) -> str | None:
-    """Why an integration of ``integration_type`` cannot be on a service with ``alert_creation``.
-
-    ``None`` when it can. The one rule: Events API v2 events are alerts (with
-    their own dedup keys), so an Events API v2 integration never lands on a
-    ``create_incidents`` service. Creating or changing a service, adding,
-    changing or moving an integration, and provisioning all ask here, and
-    every face shows this sentence.
-    """
-    if integration_type == EVENTS_API_V2 and alert_creation == "create_incidents":
-        return (
-            "An Events API v2 integration cannot be on a service whose alert_creation is "
-            "'create_incidents' (Events API v2 needs alerts)"
-        )
-    return None
 
 
 # -- reads ----------------------------------------------------------------------------------------
