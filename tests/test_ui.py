@@ -8,6 +8,7 @@ escaping, and the database behind the pages.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import stat
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.scaffold import REPO
 from tests.ui.harness import (
     PAYMENTS_KEY,
     QUIET_KEY,
@@ -552,3 +554,27 @@ def test_bad_input_gets_a_page_never_a_500(gw: UiGateway, manager: httpx.Client)
     for path in ("/ui/incidents?offset=x&status=bogus&urgency=", "/ui/services?query=%00"):
         assert manager.get(path).status_code == 200
     assert gw.daemon.scalar("SELECT name FROM services WHERE id = ?", quiet) == "Quiet"
+
+
+def test_the_sign_in_hint_names_the_config_file(gw: UiGateway) -> None:
+    with httpx.Client(base_url=gw.base_url) as client:
+        page = client.get("/ui/login")
+    assert page.status_code == 200
+    assert "alert-gateway token create --config FILE --role user" in page.text
+    assert "/etc/alert-gateway/config.toml" in page.text
+
+
+def test_the_favicon_is_served_not_a_404(gw: UiGateway) -> None:
+    with httpx.Client(base_url=gw.base_url, follow_redirects=True) as client:
+        icon = client.get("/favicon.ico")
+        page = client.get("/ui/login")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+    assert 'rel="icon"' in page.text
+
+
+def test_the_ui_secret_is_ignored_by_git() -> None:
+    # The session signing key lives beside the database; it must never be committed.
+    patterns = (REPO / ".gitignore").read_text().split()
+    assert any(fnmatch.fnmatch("alert-gateway.db.ui-secret", p) for p in patterns)

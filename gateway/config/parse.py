@@ -55,7 +55,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
     windows = maintenance_configs(r, data, services)
 
     return Settings(
-        server=server_settings(r, data),
+        server=server_settings(r, data, base),
         storage=storage,
         logging=logging_settings(r, logging_t),
         plugins=plugin_settings(r, plugins_t),

@@ -8,6 +8,7 @@ already-checked table) and returns one settings object.
 from __future__ import annotations
 
 import re
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,34 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, port
 
 
-def server_settings(r: Reader, data: dict[str, Any]) -> ServerSettings:
+def tls_files(
+    r: Reader, t: dict[str, Any], section: str, base: Path
+) -> tuple[Path | None, Path | None]:
+    """``certfile`` and ``keyfile`` of ``[section]``: both or neither, loaded once to check.
+
+    Relative paths are taken from ``base`` (the config file's folder), like every other
+    path in the file. Loading the pair here makes ``check-config`` and start-up report a
+    missing or unreadable file, or a key that does not match its certificate, as a
+    configuration error with its line instead of a traceback at bind time.
+    """
+    certfile = r.string(t, "certfile", f"{section}.certfile")
+    keyfile = r.string(t, "keyfile", f"{section}.keyfile")
+    if bool(certfile) != bool(keyfile):
+        raise r.error("certfile and keyfile go together", f"{section}.certfile")
+    if not certfile or not keyfile:
+        return None, None
+    cert_path, key_path = base / certfile, base / keyfile
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as exc:
+        raise r.error(
+            f"cannot load the certificate {cert_path} with the key {key_path}: {exc}",
+            f"{section}.certfile",
+        ) from exc
+    return cert_path, key_path
+
+
+def server_settings(r: Reader, data: dict[str, Any], base: Path) -> ServerSettings:
     """``[server]``: the listen address, limits, timeouts, TLS files and CPU affinity."""
     t = r.table(data, "server")
     r.only(
@@ -66,10 +94,7 @@ def server_settings(r: Reader, data: dict[str, Any]) -> ServerSettings:
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise r.error(str(exc), "server.listen") from exc
-    certfile = r.string(t, "certfile", "server.certfile")
-    keyfile = r.string(t, "keyfile", "server.keyfile")
-    if bool(certfile) != bool(keyfile):
-        raise r.error("certfile and keyfile go together", "server.certfile")
+    certfile, keyfile = tls_files(r, t, "server", base)
     read_timeout = r.integer(t, "read_timeout", "server.read_timeout", default=10, minimum=1) or 10
     return ServerSettings(
         host=host,
@@ -90,8 +115,8 @@ def server_settings(r: Reader, data: dict[str, Any]) -> ServerSettings:
             minimum=MIN_MAX_CONNECTIONS,
         )
         or DEFAULT_MAX_CONNECTIONS,
-        certfile=Path(certfile) if certfile else None,
-        keyfile=Path(keyfile) if keyfile else None,
+        certfile=certfile,
+        keyfile=keyfile,
         public_url=r.string(t, "public_url", "server.public_url"),
         cpu_affinity=_cpu_affinity(r, t),
     )
@@ -142,10 +167,7 @@ def smtp_settings(r: Reader, data: dict[str, Any], base: Path) -> SmtpSettings |
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise r.error(str(exc), "smtp.listen") from exc
-    certfile = r.string(t, "certfile", "smtp.certfile")
-    keyfile = r.string(t, "keyfile", "smtp.keyfile")
-    if bool(certfile) != bool(keyfile):
-        raise r.error("certfile and keyfile go together", "smtp.certfile")
+    certfile, keyfile = tls_files(r, t, "smtp", base)
     return SmtpSettings(
         host=host,
         port=port,
@@ -154,8 +176,8 @@ def smtp_settings(r: Reader, data: dict[str, Any], base: Path) -> SmtpSettings |
             t, "max_message_size", "smtp.max_message_size", default=10 * 1024 * 1024, minimum=1024
         )
         or 0,
-        certfile=base / certfile if certfile else None,
-        keyfile=base / keyfile if keyfile else None,
+        certfile=certfile,
+        keyfile=keyfile,
     )
 
 

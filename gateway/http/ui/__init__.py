@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 
 import structlog
-from quart import redirect
+from quart import redirect, url_for
 from quart.typing import ResponseReturnValue
 from quart_trio import QuartTrio
 
@@ -93,3 +93,10 @@ def register(app: QuartTrio) -> None:
             return redirect("/ui/", 302)
 
         app.add_url_rule("/", "ui_root", root)
+
+    async def favicon() -> ResponseReturnValue:
+        # Browsers ask for /favicon.ico on any page without a <link rel="icon"> (the JSON
+        # routes, an error page): answer with the UI's icon instead of a 404 every time.
+        return redirect(url_for("ui.static", filename="favicon.svg"), 301)
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
