@@ -201,6 +201,28 @@ def test_move_refused_with_differences_then_confirmed(db: DB, plugins: PluginHos
     assert db.sql("SELECT service_id FROM alerts") == [(dst,)]
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "shown"),
+    [
+        ("acknowledgement_timeout", 600, ("1800", "600")),
+        ("acknowledgement_timeout", None, ("1800", None)),
+        ("auto_resolve_timeout", 3600, ("14400", "3600")),
+        ("alert_grouping", "time", (None, "time")),
+        ("alert_grouping_timeout", 15, (None, "15")),
+    ],
+)
+def test_move_warns_of_every_differing_incident_setting(
+    db: DB, plugins: PluginHost, setting: str, value: object, shown: tuple[str | None, ...]
+) -> None:
+    # Services that differ in this one setting only: the move must still be confirmed.
+    src, dst = service(db, "A"), service(db, "B", **{setting: value})
+    made = integration(db, plugins, src)
+    diffs = db.read(lambda r: moves.integration_move_differences(r, made.id, dst))
+    assert [d.as_dict() for d in diffs] == [{"field": setting, "from": shown[0], "to": shown[1]}]
+    with pytest.raises(Conflict):
+        db.write(lambda tx: moves.move_integration(tx, made.id, dst, confirm=False))
+
+
 def test_move_without_differences_needs_no_confirm(db: DB, plugins: PluginHost) -> None:
     src, dst = service(db, "A"), service(db, "B")
     made = integration(db, plugins, src)

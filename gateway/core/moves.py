@@ -19,7 +19,7 @@ from gateway.core.inputs import SYSTEM, Agent
 from gateway.core.integrations import get_integration
 from gateway.core.ownership import name_taken_problem, refuse_declared
 from gateway.core.services import get_service, placement_problem, record_change
-from gateway.domain import Integration
+from gateway.domain import Integration, Service
 from gateway.errors import Conflict, Difference, Incompatible, Invalid
 from gateway.store import Reader, Tx
 
@@ -46,6 +46,8 @@ def integration_move_differences(
     """The incident settings that would change if the integration moved to ``to_service_id``.
 
     Compared: ``alert_creation``, ``incident_urgency_rule`` (urgency),
+    ``acknowledgement_timeout``, ``auto_resolve_timeout``, ``alert_grouping``,
+    ``alert_grouping_timeout`` (seconds and minutes as numbers, ``None`` for off),
     ``escalation_policy`` (id) and ``status``. Raises :class:`Incompatible`
     when the move can never happen (:func:`placement_problem`), :class:`Invalid`
     when the destination has an integration of the same name,
@@ -64,13 +66,34 @@ def integration_move_differences(
         taken := name_taken_problem(reader, target.id, integration.name, integration.id)
     ):
         raise Invalid([taken])
-    pairs = (
+    return [
+        Difference(name, _text(old), _text(new))
+        for name, old, new in _incident_settings(source, target)
+        if old != new
+    ]
+
+
+def _incident_settings(source: Service, target: Service) -> tuple[tuple[str, object, object], ...]:
+    # Every setting that changes what happens to the integration's incidents once it has
+    # moved, by its REST name: a move must never change one of these without a warning.
+    return (
         ("alert_creation", source.alert_creation, target.alert_creation),
         ("incident_urgency_rule", source.urgency_rule.urgency, target.urgency_rule.urgency),
+        (
+            "acknowledgement_timeout",
+            source.acknowledgement_timeout,
+            target.acknowledgement_timeout,
+        ),
+        ("auto_resolve_timeout", source.auto_resolve_timeout, target.auto_resolve_timeout),
+        ("alert_grouping", source.alert_grouping, target.alert_grouping),
+        ("alert_grouping_timeout", source.alert_grouping_timeout, target.alert_grouping_timeout),
         ("escalation_policy", source.escalation_policy_id, target.escalation_policy_id),
         ("status", source.status, target.status),
     )
-    return [Difference(name, old, new) for name, old, new in pairs if old != new]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def move_integration(
