@@ -24,6 +24,7 @@ from gateway.context import GatewayContext
 from gateway.core import tokens
 from gateway.domain import ApiToken
 from gateway.errors import Conflict, NotFound, OperationError, PastWindow
+from gateway.http.rest.query import query_problems
 from gateway.http.urls import absolute_url
 
 P = ParamSpec("P")
@@ -152,6 +153,9 @@ def requires(level: Level) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, 
                     await request.get_data()
                 raise
             g.token = token
+            rule = request.url_rule.rule if request.url_rule is not None else ""
+            if problems := query_problems(request.method, rule, list_arg):
+                raise invalid(*problems)
             return await handler(*args, **kwargs)
 
         return guarded

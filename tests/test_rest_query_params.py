@@ -1,0 +1,118 @@
+"""PagerDuty query parameters the gateway cannot honour are refused by name, never ignored.
+
+Issue 15 item 8: ``team_ids[]``, ``user_ids[]`` and ``include[]=escalation_policies``
+answered 200 with everything, unfiltered, so a script acting on the answer acted on the
+wrong objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.http.rest.query import ROUTES
+from gateway.testing import gateway_running
+from tests.incident_helpers import headers, make_tokens, trigger
+from tests.scaffold import config, key, v2_service
+
+KEY = key("query-params")
+CONFIG = config(v2_service("Queried", KEY), storage=None)
+
+
+async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
+    """A real path for every REST read route (ids filled in from live objects)."""
+    await trigger(http, KEY, "q1")
+    h = headers(token)
+    service = (await http.get("/services", headers=h)).json()["services"][0]
+    incident = (await http.get("/incidents", headers=h)).json()["incidents"][0]
+    entry = (await http.get(f"/incidents/{incident['id']}/log_entries", headers=h)).json()
+    window = await http.post(
+        "/maintenance_windows",
+        headers=h,
+        json={
+            "maintenance_window": {
+                "start_time": "2030-01-01T00:00:00Z",
+                "end_time": "2030-01-02T00:00:00Z",
+                "services": [{"id": service["id"], "type": "service_reference"}],
+            }
+        },
+    )
+    assert window.status_code == 201, window.text
+    integration = service["integrations"][0]["id"]
+    return {
+        "/services": "/services",
+        "/services/<service_id>": f"/services/{service['id']}",
+        "/services/<service_id>/integrations/<integration_id>": (
+            f"/services/{service['id']}/integrations/{integration}"
+        ),
+        "/incidents": "/incidents",
+        "/incidents/<ident>": f"/incidents/{incident['id']}",
+        "/incidents/<ident>/alerts": f"/incidents/{incident['id']}/alerts",
+        "/incidents/<ident>/log_entries": f"/incidents/{incident['id']}/log_entries",
+        "/log_entries/<entry_id>": f"/log_entries/{entry['log_entries'][0]['id']}",
+        "/maintenance_windows": "/maintenance_windows",
+        "/maintenance_windows/<window_id>": (
+            f"/maintenance_windows/{window.json()['maintenance_window']['id']}"
+        ),
+        "/vendors": "/vendors",
+        "/vendors/<vendor_id>": "/vendors/PGWAMGR",
+    }
+
+
+async def test_each_refusal_names_the_parameter_and_changes_nothing(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        tokens = await make_tokens(gw)
+        h = headers(tokens["user"])
+        paths = await _paths(gw.client, tokens["user"])
+        assert set(paths) == {rule for _, rule in ROUTES}, "a read route without a path here"
+        for (_, rule), route in ROUTES.items():
+            path = paths[rule]
+            plain = await gw.client.get(path, headers=h)
+            assert plain.status_code == 200, (path, plain.text)
+            for name in route.unsupported:
+                answer = await gw.client.get(path, headers=h, params={f"{name}[]": "PX1"})
+                assert answer.status_code == 400, (path, name, answer.text)
+                assert any(e.startswith(f"{name}:") for e in answer.json()["error"]["errors"])
+            bogus = await gw.client.get(path, headers=h, params={"include[]": "teams"})
+            assert bogus.status_code == 400, (path, bogus.text)
+            assert "include[]=teams" in bogus.text
+            for value in route.includes:
+                fine = await gw.client.get(path, headers=h, params={"include[]": value})
+                assert fine.status_code == 200, (path, value, fine.text)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "named"),
+    [
+        ("/incidents", {"team_ids[]": "PT1"}, "team_ids"),
+        ("/incidents", {"user_ids[]": "PU1"}, "user_ids"),
+        ("/services", {"include[]": "escalation_policies"}, "include[]=escalation_policies"),
+        ("/services", {"time_zone": "Europe/Paris"}, "time_zone"),
+        ("/maintenance_windows", {"team_ids[]": "PT1"}, "team_ids"),
+    ],
+)
+async def test_the_issues_examples(
+    tmp_path: Path, path: str, params: dict[str, str], named: str
+) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        tokens = await make_tokens(gw)
+        answer = await gw.client.get(path, headers=headers(tokens["observer"]), params=params)
+        assert answer.status_code == 400
+        assert named in answer.text
+
+
+async def test_utc_time_zone_and_empty_filters_pass(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        tokens = await make_tokens(gw)
+        h = headers(tokens["observer"])
+        for params in ({"time_zone": "UTC"}, {"team_ids[]": ""}, {"unknown_to_pagerduty": "x"}):
+            answer = await gw.client.get("/incidents", headers=h, params=params)
+            assert answer.status_code == 200, (params, answer.text)
+
+
+async def test_a_missing_token_is_still_a_401_first(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        answer = await gw.client.get("/incidents", params={"team_ids[]": "PT1"})
+        assert answer.status_code == 401
