@@ -128,11 +128,15 @@ def label_fingerprint(labels: Mapping[str, str]) -> str:
     byte, labels sorted by name: an alert sent without ``fingerprint`` gets the
     one Alertmanager would have given it.
     """
-    value = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in (*part.encode("utf-8", "surrogatepass"), _LABEL_SEPARATOR):
-                value = ((value ^ byte) * _FNV_PRIME) & _FNV_MASK
+    separator = bytes([_LABEL_SEPARATOR])
+    data = b"".join(
+        part.encode("utf-8", "surrogatepass") + separator
+        for name in sorted(labels)
+        for part in (name, labels[name])
+    )
+    value, prime, mask = _FNV_OFFSET, _FNV_PRIME, _FNV_MASK  # locals: the loop runs per byte
+    for byte in data:
+        value = ((value ^ byte) * prime) & mask
     return f"{value:016x}"
 
 
