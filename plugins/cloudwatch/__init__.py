@@ -5,7 +5,8 @@ Inbound URL: ``/integration/{key}/enqueue`` (or PagerDuty's older
 
 * an SNS envelope (``Type`` = ``Notification``, ``SubscriptionConfirmation``
   or ``UnsubscribeConfirmation``), signature-verified, whose ``Message`` is a
-  CloudWatch alarm or an EventBridge alarm event;
+  CloudWatch alarm or an EventBridge alarm event (any other ``Message``, plain
+  text or JSON, becomes a trigger keyed by its ``MessageId``);
 * an EventBridge ``CloudWatch Alarm State Change`` event posted by an API
   destination;
 * a bare alarm (SNS raw message delivery), accepted only with
@@ -14,7 +15,8 @@ Inbound URL: ``/integration/{key}/enqueue`` (or PagerDuty's older
 Both delivery paths use the alarm ARN as ``dedup_key``, so they correlate.
 
 The modules, one job each: :mod:`.settings` checks an integration's
-settings, :mod:`.alarms` maps alarm bodies to events, :mod:`.sns_delivery`
+settings, :mod:`.alarms` maps alarm bodies to events, :mod:`.notices` maps
+the other SNS notifications, :mod:`.sns_delivery`
 handles one SNS envelope (with the plugin's ``_sns`` helpers). This module
 parses a request and registers the vendor.
 """

@@ -1,5 +1,8 @@
 """One SNS delivery: verify it, refuse what is not allowed, remember it, confirm or map it.
 
+A notification carrying a CloudWatch alarm is mapped by :mod:`.alarms`; any
+other notification (plain text, other JSON) by :mod:`.notices`.
+
 The low-level SNS work (envelope fields, signatures, the certificate cache,
 subscription confirmation over HTTPS) is :mod:`.._sns`'s; this module applies
 an integration's settings to one delivery.
@@ -18,6 +21,7 @@ from .. import _sns
 from .._vendor import NotJson, SeenIds, clip, decode_json
 from .alarms import Delivery, message_events
 from .in_flight import Deliveries
+from .notices import is_alarm, notice_events
 from .settings import CloudWatchSettings
 from .sns_hosts import check_certificate_host
 from .subscriptions import check_subscribe_url, confirm_subscription
@@ -101,10 +105,8 @@ async def _claimed(
         return await _subscription(envelope, seen_key, owner, allowlisted, bound)
     try:
         message = decode_json(envelope.message)
-    except NotJson as exc:
-        raise InvalidEvent(["'Message' is invalid (must be CloudWatch alarm JSON)"]) from exc
-    if not isinstance(message, dict):
-        raise InvalidEvent(["'Message' is invalid (must be CloudWatch alarm JSON)"])
+    except NotJson:
+        message = None  # plain text: `aws sns publish` and many AWS services send it
     delivery = Delivery(
         routing_key=seen_key[0],
         settings=settings,
@@ -112,7 +114,10 @@ async def _claimed(
         message_id=envelope.message_id,
         sns_timestamp=envelope.timestamp,
     )
-    return message_events(message, delivery)
+    if isinstance(message, dict) and is_alarm(message):
+        return message_events(message, delivery)
+    # Anything else on the topic is still an alert: SNS never retries a 4xx.
+    return notice_events(envelope, message, delivery)
 
 
 async def _subscription(

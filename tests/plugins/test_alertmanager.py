@@ -268,12 +268,9 @@ async def test_events_api_v2_body_is_pointed_at_v2_enqueue() -> None:
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
-        ({"groupKey": None}, "'groupKey' is missing or blank"),
-        ({"groupKey": ""}, "'groupKey' is missing or blank"),
         ({"groupKey": 5}, "'groupKey' is invalid (must be a string)"),
-        ({"status": None}, "'status' is missing or blank"),
         ({"status": "pending"}, "'status' is invalid (must be firing or resolved)"),
-        ({"version": "3"}, "'version' is invalid (must be \"4\")"),
+        ({"receiver": ["a"]}, "'receiver' is invalid (must be a string)"),
         ({"alerts": None}, "'alerts' is missing or blank"),
         ({"alerts": {"a": 1}}, "'alerts' is invalid (must be an array)"),
         ({"alerts": ["x"]}, "'alerts[0]' is invalid (must be an object)"),
@@ -293,6 +290,182 @@ async def test_events_api_v2_body_is_pointed_at_v2_enqueue() -> None:
 )
 async def test_invalid_notifications_are_refused(changes: dict[str, Any], error: str) -> None:
     assert error in await rejected(webhook(**changes))
+
+
+# -- Older Alertmanagers and imitators: fields missing, derived from the alerts -------------------
+
+
+def node_alert(instance: str, **changes: Any) -> dict[str, Any]:
+    """A firing node alert as an imitating tool sends it (no fingerprint)."""
+    alert: dict[str, Any] = {
+        "status": "firing",
+        "labels": {
+            "alertname": "HighCPU",
+            "instance": instance,
+            "job": "node",
+            "severity": "warning",
+        },
+        "annotations": {"summary": f"CPU above 90% on {instance}"},
+        "startsAt": "2026-11-03T09:00:00Z",
+    }
+    alert.update(changes)
+    return alert
+
+
+def bare(alerts: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """A notification carrying only its alerts (and ``fields``): no group fields at all."""
+    return {"alerts": alerts, **fields}
+
+
+def fallback_key(receiver: str, fingerprints: list[str]) -> str:
+    """The documented formula, written out independently of the plugin."""
+    text = receiver + "".join("\n" + fp for fp in sorted(set(fingerprints)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("labels", "fingerprint"),
+    [
+        # Prometheus's own test vectors for its label-set fingerprint (prometheus/common).
+        ({}, 14695981039346656037),
+        ({"name": "garland, briggs", "fear": "love is not enough"}, 5799056148416392346),
+        ({"first-label": "first-label-value"}, 5146282821936882169),
+        (
+            {"first-label": "first-label-value", "second-label": "second-label-value"},
+            3195800080984914717,
+        ),
+    ],
+)
+def test_label_fingerprint_is_prometheus_fingerprint(
+    labels: dict[str, str], fingerprint: int
+) -> None:
+    assert alertmanager.label_fingerprint(labels) == f"{fingerprint:016x}"
+
+
+async def test_webhook_without_group_fields_is_accepted() -> None:
+    alerts = [
+        node_alert("a:9100", fingerprint="1111111111111111"),
+        node_alert("b:9100", fingerprint="2222222222222222"),
+    ]
+    event = await one(bare(alerts, receiver="ops", status="firing", version="4"))
+    assert event.event_action == "trigger"
+    assert event.dedup_key == fallback_key("ops", ["2222222222222222", "1111111111111111"])
+    # commonLabels = the labels every alert shares (alertname, job, severity).
+    assert event.summary == "[FIRING:2] HighCPU (node warning)"
+    assert event.severity == "warning"
+    assert event.source == "node"
+    assert event.class_ == "HighCPU"
+    assert event.custom_details["num_firing"] == 2
+    assert event.custom_details["groupKey"] is None
+    assert event.client_url is None
+
+
+async def test_alert_without_fingerprint_is_keyed_by_its_labels_fingerprint() -> None:
+    alerts = [node_alert("a:9100"), node_alert("b:9100")]
+    expected = [alertmanager.label_fingerprint(alert["labels"]) for alert in alerts]
+    event = await one(bare(alerts, receiver="ops"))
+    assert event.dedup_key == fallback_key("ops", expected)
+    # The same alerts with the fingerprints Alertmanager would have sent: the same key.
+    given = [dict(alert, fingerprint=fp) for alert, fp in zip(alerts, expected, strict=True)]
+    assert (await one(bare(given, receiver="ops"))).dedup_key == event.dedup_key
+
+
+async def test_fallback_key_is_stable_across_repeats_order_and_resolution() -> None:
+    alerts = [node_alert("a:9100"), node_alert("b:9100")]
+    first = await one(bare(alerts, receiver="ops"))
+    repeat = await one(bare(list(reversed(alerts)), receiver="ops"))
+    partly = await one(bare([alerts[0], dict(alerts[1], status="resolved")], receiver="ops"))
+    done = [dict(alert, status="resolved") for alert in alerts]
+    resolved = await one(bare(done, receiver="ops"))
+    assert first.dedup_key == repeat.dedup_key == partly.dedup_key == resolved.dedup_key
+    assert partly.event_action == "trigger"
+    assert partly.summary == "[FIRING:1] HighCPU (node warning)"
+    # No status in the body: resolved because every alert is, as Alertmanager decides.
+    assert resolved.event_action == "resolve"
+    assert resolved.summary == "[RESOLVED] HighCPU (node warning)"
+    other = await one(bare(alerts, receiver="dev"))
+    assert other.dedup_key != first.dedup_key
+    nameless = await one(bare(alerts))
+    assert nameless.dedup_key == fallback_key(
+        "", [alertmanager.alert_fingerprint(a) for a in alerts]
+    )
+
+
+async def test_alert_without_status_takes_the_notifications() -> None:
+    alert = node_alert("a:9100")
+    del alert["status"]
+    assert (await one(bare([alert], status="resolved"))).event_action == "resolve"
+    event = await one(bare([alert]))
+    assert event.event_action == "trigger"
+    assert event.custom_details["firing"] == [alert]  # kept as sent, no status added
+
+
+@pytest.mark.parametrize(
+    ("fields", "summary"),
+    [
+        # Different alertnames, a shared summary annotation.
+        ({}, "[FIRING:2] CPU above 90% (node)"),
+        # commonAnnotations, when sent, is Alertmanager's own.
+        ({"commonAnnotations": {"summary": "CPU hot"}}, "[FIRING:2] CPU hot (node)"),
+    ],
+)
+async def test_summary_falls_back_to_the_common_summary_annotation(
+    fields: dict[str, Any], summary: str
+) -> None:
+    alerts = [
+        node_alert("a:9100", annotations={"summary": "CPU above 90%"}),
+        node_alert("b:9100", annotations={"summary": "CPU above 90%", "runbook": "x"}),
+    ]
+    alerts[1]["labels"] = dict(alerts[1]["labels"], alertname="HighLoad", severity="critical")
+    event = await one(bare(alerts, **fields))
+    assert event.summary == summary
+    assert event.severity == "error"  # no common severity label: Alertmanager's default
+    assert event.class_ is None
+
+
+async def test_summary_without_alertname_or_summary_is_a_fixed_text() -> None:
+    alerts = [
+        {"status": "firing", "labels": {"alertname": "A", "env": "prod"}},
+        {"status": "firing", "labels": {"alertname": "B", "env": "prod"}},
+    ]
+    event = await one(bare(alerts))
+    assert event.summary == "[FIRING:2] Alertmanager alert (prod)"
+    event = await one(bare([{"labels": {}}]))
+    assert event.summary == "[FIRING:1] Alertmanager alert"
+    assert event.source == "Alertmanager"
+    event = await one(bare([]))
+    assert event.summary == "[FIRING:0] Alertmanager alert"
+
+
+async def test_given_common_labels_are_used_over_the_intersection() -> None:
+    alerts = [node_alert("a:9100"), node_alert("b:9100")]
+    event = await one(bare(alerts, commonLabels={"alertname": "Custom", "severity": "critical"}))
+    assert event.summary == "[FIRING:2] Custom (critical)"
+    assert event.severity == "critical"
+
+
+async def test_group_labels_without_group_key_keep_alertmanagers_subject() -> None:
+    event = await one(webhook(groupKey=None, commonLabels=None, externalURL=None))
+    assert event.summary == native()["payload"]["summary"]
+    assert event.dedup_key == fallback_key("pagerduty-critical", ["e02a9c51f73b6d48"])
+
+
+async def test_older_webhook_versions_are_accepted() -> None:
+    event = await one(webhook(version="3", groupKey=None))
+    assert event.event_action == "trigger"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"receiver": "ops", "status": "firing"}, "'alerts' is missing or blank"),
+        ({"alerts": "none"}, "'alerts' is invalid (must be an array)"),
+    ],
+)
+async def test_notification_without_an_alerts_list_is_refused(
+    body: dict[str, Any], error: str
+) -> None:
+    assert await rejected(body) == [error]
 
 
 @pytest.mark.parametrize(

@@ -714,7 +714,7 @@ async def test_same_message_id_on_another_topic_is_not_a_duplicate() -> None:
 
 async def test_rejected_message_is_not_remembered() -> None:
     settings = {"verify_signature": False}
-    body = notification("not json", message_id="m-2")
+    body = notification(alarm(NewStateValue="BROKEN"), message_id="m-2")
     await rejected(body, settings=settings)
     assert (KEY, TOPIC, "m-2") not in cloudwatch.seen_messages
 
@@ -883,22 +883,143 @@ async def test_invalid_alarm_fields_are_refused(changes: dict[str, Any], error: 
     assert error in await rejected(notification(alarm(**changes)), settings=UNSIGNED)
 
 
+# -- Notifications that are not alarms (issue 15, item 4) ----------------------------------------
+
+PLAIN = "Backup job 8c3f failed for arn:aws:rds:us-east-1:482917365014:db:orders\nReason: timeout"
+
+
+async def test_signed_plain_text_notification_triggers(sns: FakeSnsTransport) -> None:
+    body = sign(notification(PLAIN, subject="AWS Backup Notification", message_id="plain-1"))
+    event = await one(body, settings=ALLOW)
+    assert sns.certificate_requests == [OWN_CERT_URL]  # verified as any other notification
+    assert event.event_action == "trigger"
+    assert event.dedup_key == "plain-1"
+    assert event.summary == "AWS Backup Notification"
+    assert event.source == TOPIC
+    assert event.severity == "critical"
+    assert event.timestamp == "2026-11-03T09:45:51.889Z"
+    assert event.component == "pagerduty-gateway-prod"
+    assert event.group == "482917365014"
+    assert event.client == "Amazon SNS"
+    assert event.custom_details == {
+        "message": PLAIN,
+        "subject": "AWS Backup Notification",
+        "sns_message_id": "plain-1",
+        "topic_arn": TOPIC,
+    }
+
+
+async def test_tampered_plain_text_notification_is_still_refused() -> None:
+    body = sign(notification(PLAIN))
+    body["Message"] = PLAIN + " (forged)"
+    assert await rejected(body) == ["SNS message signature is invalid"]
+
+
 @pytest.mark.parametrize(
-    "message", ["ALARM: the database is on fire", "{truncated", "[1, 2]", '"a string"', "null", ""]
+    ("message", "summary"),
+    [
+        (PLAIN, "Backup job 8c3f failed for arn:aws:rds:us-east-1:482917365014:db:orders"),
+        # Blank lines are skipped; a CRLF line ending is not part of the line.
+        ("\r\n   \nDisk almost full on db-1\r\nused: 97%", "Disk almost full on db-1"),
+        ("x" * 3000, "x" * 1023 + "…"),
+        ("ALARM: the database is on fire", "ALARM: the database is on fire"),
+        ("   \n\t", "SNS notification on pagerduty-gateway-prod"),
+    ],
 )
-async def test_message_that_is_not_alarm_json_is_refused(message: str) -> None:
-    errors = await rejected(notification(message), settings=UNSIGNED)
-    assert errors in (
-        ["'Message' is invalid (must be CloudWatch alarm JSON)"],
-        ["'Message' is missing or blank"],
-    )
+async def test_notification_without_subject_is_summarised_by_its_first_line(
+    message: str, summary: str
+) -> None:
+    event = await one(sign(notification(message, subject=None)))
+    assert event.summary == summary
+    assert event.custom_details["message"] == message
+    assert "subject" not in event.custom_details
 
 
-async def test_message_json_without_alarm_fields_is_refused() -> None:
-    errors = await rejected(notification({"hello": "world"}), settings=UNSIGNED)
-    assert errors == [
-        "Message is not a CloudWatch alarm (no AlarmName/NewStateValue and no detail-type)"
-    ]
+async def test_blank_subject_falls_back_to_the_first_line() -> None:
+    event = await one(notification(PLAIN, subject=""), settings=UNSIGNED)
+    assert event.summary == PLAIN.split("\n")[0]
+    assert event.custom_details["subject"] == ""
+
+
+async def test_plain_text_redelivery_stays_one_alert() -> None:
+    body = sign(notification(PLAIN, message_id="plain-2"))
+    first = await one(body)
+    assert await parse(body) == []  # remembered: SNS's retry is acknowledged as a duplicate
+    cloudwatch.deliveries.clear()  # forgotten (a restart): the same key, the same alert
+    assert (await one(body)).dedup_key == first.dedup_key == "plain-2"
+    other = await one(sign(notification(PLAIN, message_id="plain-3")))
+    assert other.dedup_key == "plain-3"
+
+
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [
+        ('{"hello": "world"}', {"hello": "world"}),
+        ("[1, 2]", [1, 2]),
+        # Not an object or an array: kept as the text that was sent.
+        ('"a string"', '"a string"'),
+        ("null", "null"),
+        ("42", "42"),
+        ("{truncated", "{truncated"),
+    ],
+)
+async def test_json_message_that_is_not_an_alarm_triggers_with_it_in_details(
+    message: str, kept: Any
+) -> None:
+    event = await one(sign(notification(message, subject=None)))
+    assert event.event_action == "trigger"
+    assert event.severity == "critical"
+    assert event.summary == message
+    assert event.custom_details["message"] == kept
+
+
+async def test_other_eventbridge_event_through_sns_triggers() -> None:
+    ec2 = {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2",
+        "account": "482917365014",
+        "time": "2026-11-03T09:45:52Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:ec2:us-east-1:482917365014:instance/i-0abcd1234efgh5678"],
+        "detail": {"instance-id": "i-0abcd1234efgh5678", "state": "terminated"},
+    }
+    event = await one(sign(notification(ec2, subject=None, message_id="ec2-1")))
+    assert event.dedup_key == "ec2-1"
+    assert event.source == TOPIC
+    assert event.custom_details["message"] == ec2
+    assert event.summary == json.dumps(ec2)
+
+
+async def test_empty_message_is_refused() -> None:
+    errors = await rejected(notification(""), settings=UNSIGNED)
+    assert errors == ["'Message' is missing or blank"]
+
+
+async def test_plain_text_notification_opens_an_incident(tmp_path: Path) -> None:
+    config = f"""
+[[services]]
+name = "Orders"
+  [[services.integrations]]
+  name = "cw"
+  vendor = "cloudwatch"
+  integration_key = "{KEY}"
+  sns_topic_allowlist = ["{TOPIC}"]
+"""
+    body = json.dumps(sign(notification(PLAIN, subject="AWS Backup Notification")))
+    async with gateway_running(tmp_path, config) as gw:
+        for _ in range(2):  # SNS's retry of the same message
+            answer = await gw.client.post(
+                gw.integration_url(KEY),
+                content=body,
+                headers={"content-type": "text/plain; charset=UTF-8"},
+            )
+            assert answer.status_code == 202, answer.text
+        [incident] = await gw.incidents()
+        assert incident.title == "AWS Backup Notification"
+        assert incident.incident_key == "0b6f2c1e-1111-4d4d-9e9e-000000000001"
+        assert await gw.count("alerts") == 1
 
 
 # -- EventBridge ----------------------------------------------------------------------------------
