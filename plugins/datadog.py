@@ -153,11 +153,8 @@ async def parse(request: InboundRequest) -> list[Event]:
         class_=fields["event_type"],
         custom_details=body,
         links=[Link(href=link, text="Datadog event")] if link else [],
-        images=(
-            [Image(src=snapshot, href=link, alt="Datadog snapshot")]
-            if snapshot and snapshot.startswith("https://")
-            else []
-        ),
+        # Any snapshot URL is kept; the UI shows only https images inline.
+        images=[Image(src=snapshot, href=link, alt="Datadog snapshot")] if snapshot else [],
         client=CLIENT,
         client_url=link,
     )

@@ -248,9 +248,10 @@ async def test_unquoted_template_numbers_are_accepted() -> None:
     assert event.dedup_key == "datadog:73419528:env:prod,service:checkout-api"
 
 
-async def test_non_https_snapshot_is_not_an_image() -> None:
+async def test_a_plain_http_snapshot_is_kept() -> None:
+    # Self-hosted tools link plain-http images; the UI decides how to show them.
     event = await one(body(snapshot="http://example.com/x.png", link=""))
-    assert event.images == []
+    assert [(i.src, i.href) for i in event.images] == [("http://example.com/x.png", None)]
     assert event.links == []
     assert event.client_url is None
 

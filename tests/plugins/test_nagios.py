@@ -85,6 +85,15 @@ async def rejected(form: dict[str, str] | bytes, **kwargs: Any) -> list[str]:
     return info.value.errors
 
 
+async def test_notes_urls_are_kept_whatever_their_scheme() -> None:
+    """The UI decides what is followable; the event keeps what Nagios sent."""
+    event = await one(host_form(HOSTNOTESURL="/nagios/notes/db-07.html"))
+    assert [(link.href, link.text) for link in event.links] == [
+        ("/nagios/notes/db-07.html", "Notes")
+    ]
+    assert (await one(host_form(HOSTNOTESURL=" "))).links == []
+
+
 async def test_sample_service_problem() -> None:
     event = await one((SAMPLES / "nagios_service_problem.form").read_bytes())
     assert event.routing_key == SAMPLE_KEY
