@@ -104,8 +104,13 @@ def validate(event: Event) -> list[str]:
 
 
 def fit_summary(text: str, *, fallback: str = "(no summary)") -> str:
-    """Cut a summary to PagerDuty's limit: 1023 code points plus ``…``; never empty."""
-    text = text.strip() or fallback
+    """Cut a summary to PagerDuty's limit: 1023 code points plus ``…``; never empty.
+
+    The text is otherwise kept exactly, spaces included: only a blank one (empty or
+    whitespace only, PagerDuty's "missing or blank") is replaced by ``fallback``.
+    """
+    if not text.strip():
+        text = fallback
     if len(text) > MAX_SUMMARY_CHARS:
         return text[: MAX_SUMMARY_CHARS - 1] + "…"
     return text

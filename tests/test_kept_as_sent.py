@@ -130,6 +130,26 @@ async def test_the_incident_page_shows_https_images_inline_and_nothing_unsafe(
     assert "img-src 'self' data: https:;" in policy
 
 
+# -- item 2: text is kept byte-for-byte -------------------------------------------------------
+
+
+async def test_a_datadog_title_keeps_its_trailing_space(tmp_path: Path) -> None:
+    webhook = {
+        "title": "Disk almost full on web-01 ",
+        "alert_cycle_key": "cycle-1",
+        "alert_transition": "Triggered",
+        "hostname": "web-01 ",
+    }
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        answer = await gw.client.post(f"/integration/{DD_KEY}/enqueue", json=webhook)
+        assert answer.status_code == 202, answer.text
+        (incident,) = await gw.incidents()
+        (alert,) = await gw.alerts(incident.id)
+    assert incident.title == alert.summary == "Disk almost full on web-01 "
+    assert alert.body["source"] == "web-01 "
+    assert alert.body["custom_details"]["title"] == "Disk almost full on web-01 "
+
+
 @pytest.mark.parametrize(
     ("url", "scheme"),
     [

@@ -256,6 +256,23 @@ async def test_a_plain_http_snapshot_is_kept() -> None:
     assert event.client_url is None
 
 
+async def test_text_fields_keep_their_spaces() -> None:
+    """A title's trailing space, a host's padding: kept exactly as the template sent them."""
+    event = await one(
+        body(title="CPU high on web-01 ", hostname=" web-01\t", alert_metric="system.cpu ")
+    )
+    assert event.summary == "CPU high on web-01 "
+    assert event.source == " web-01\t"
+    assert event.component == "system.cpu "
+    assert event.custom_details["title"] == "CPU high on web-01 "
+
+
+async def test_a_blank_field_counts_as_absent() -> None:
+    event = await one(body(title="   ", alert_title="Latency high", hostname=" "))
+    assert event.summary == "Latency high"
+    assert event.source == "env:prod,service:checkout-api"  # alert_scope, the next in line
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
