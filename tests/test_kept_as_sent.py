@@ -150,6 +150,49 @@ async def test_a_datadog_title_keeps_its_trailing_space(tmp_path: Path) -> None:
     assert alert.body["custom_details"]["title"] == "Disk almost full on web-01 "
 
 
+# -- item 10: a refusal is counted under the action its body named ----------------------------
+
+
+def _counts(text: str) -> dict[tuple[str, str, str], float]:
+    found = {}
+    pattern = re.compile(
+        r'^alert_gateway_events_total\{action="([^"]*)",outcome="([^"]*)",vendor="([^"]*)"\} (\S+)$'
+    )
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match:
+            found[match.group(1, 2, 3)] = float(match.group(4))
+    return found
+
+
+async def test_refusals_are_counted_under_the_action_the_body_named(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        bad_severity = v2(KEY, severity="disaster")  # refused by PD-CEF validation
+        bad_type = v2(KEY, summary=42)  # refused by the parser's type check
+        bad_resolve = v2(KEY, "resolve")  # no dedup_key
+        bad_change = {"routing_key": KEY, "payload": {"source": "deploy"}}  # no summary
+        bogus = v2(KEY, "explode-the-labels")  # not an action: "unknown"
+        for path, event in [
+            ("/v2/enqueue", bad_severity),
+            ("/v2/enqueue", bad_type),
+            ("/v2/enqueue", bad_resolve),
+            ("/v2/change/enqueue", bad_change),
+            ("/v2/enqueue", bogus),
+            ("/v2/enqueue", {"routing_key": KEY, "event_action": {"a": 1}}),
+        ]:
+            assert (await gw.client.post(path, json=event)).status_code == 400
+        v1 = {"service_key": V1_KEY, "event_type": "trigger"}  # no description
+        v1_path = "/generic/2010-04-15/create_event.json"
+        assert (await gw.client.post(v1_path, json=v1)).status_code == 400
+        counts = _counts((await gw.client.get("/metrics")).text)
+    assert counts[("trigger", "invalid", "events_api_v2")] == 2
+    assert counts[("resolve", "invalid", "events_api_v2")] == 1
+    assert counts[("change", "invalid", "events_api_v2")] == 1
+    assert counts[("unknown", "invalid", "events_api_v2")] == 2
+    assert counts[("trigger", "invalid", "events_api_v1")] == 1
+    assert not [k for k in counts if k[0] not in ("trigger", "resolve", "change", "unknown")]
+
+
 @pytest.mark.parametrize(
     ("url", "scheme"),
     [

@@ -40,7 +40,7 @@ from gateway.errors import (
 )
 from gateway.logs import redact
 from gateway.metrics import Metrics
-from gateway.model import Event, InboundRequest, Outcome, Vendor
+from gateway.model import EVENT_ACTIONS, Event, InboundRequest, Outcome, Vendor
 from gateway.plugins import PluginHost
 from gateway.store import Reader, Store, Tx
 
@@ -90,6 +90,17 @@ def outcome_of(error: Exception) -> str:
     if isinstance(error, RetryLater):
         return "unavailable"
     return "error"
+
+
+def refused_action(error: Exception) -> str:
+    """The ``action`` label of a refusal before any event was parsed whole.
+
+    The action its body named (:attr:`InvalidEvent.event_action`) when that is one of
+    PD-CEF's actions; anything else is ``unknown``, so a sender's arbitrary string can
+    never add a label value (each would be a new time series).
+    """
+    action = getattr(error, "event_action", None)
+    return action if action in EVENT_ACTIONS else "unknown"
 
 
 class Ingest:
@@ -281,7 +292,7 @@ class Ingest:
         for event in events:
             problems = cef.validate(event)
             if problems:
-                raise InvalidEvent(problems)
+                raise InvalidEvent(problems, event_action=event.event_action)
         return events
 
     def _check_rate(self, events: list[Event]) -> None:
@@ -366,13 +377,14 @@ class Ingest:
         if isinstance(exc, PluginFailure):
             self.metrics.plugin_errors.labels(exc.plugin).inc()
         # Events parsed before the refusal are counted under their own vendor (a mail to
-        # two integrations); a request refused before parsing counts once, as "unknown".
+        # two integrations); a request refused before that counts once, under the action
+        # its body named when it could be read that far (InvalidEvent.event_action).
         ids = [v.id for v in event_vendors or []]
         pairs: list[tuple[str, str]] = [
             (ids[i] if i < len(ids) else vendor_id, event.event_action)
             for i, event in enumerate(events)
         ]
-        for counted_vendor, action in pairs or [(vendor_id, "unknown")]:
+        for counted_vendor, action in pairs or [(vendor_id, refused_action(exc))]:
             self.metrics.events.labels(counted_vendor, action, outcome).inc()
         if outcome != "error":
             level = "warning" if outcome == "unavailable" else "info"
@@ -380,7 +392,7 @@ class Ingest:
                 "event.refused",
                 vendor=vendor_id,
                 outcome=outcome,
-                event_action=pairs[0][1] if pairs else "unknown",
+                event_action=pairs[0][1] if pairs else refused_action(exc),
                 error=type(exc).__name__,
                 detail=str(exc)[:200],
             )
