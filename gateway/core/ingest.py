@@ -39,8 +39,8 @@ from gateway.errors import (
     RetryLater,
 )
 from gateway.logs import redact
-from gateway.metrics import Metrics
-from gateway.model import EVENT_ACTIONS, Event, InboundRequest, Outcome, Vendor
+from gateway.metrics import Metrics, action_label
+from gateway.model import Event, InboundRequest, Outcome, Vendor
 from gateway.plugins import PluginHost
 from gateway.store import Reader, Store, Tx
 
@@ -90,17 +90,6 @@ def outcome_of(error: Exception) -> str:
     if isinstance(error, RetryLater):
         return "unavailable"
     return "error"
-
-
-def refused_action(error: Exception) -> str:
-    """The ``action`` label of a refusal before any event was parsed whole.
-
-    The action its body named (:attr:`InvalidEvent.event_action`) when that is one of
-    PD-CEF's actions; anything else is ``unknown``, so a sender's arbitrary string can
-    never add a label value (each would be a new time series).
-    """
-    action = getattr(error, "event_action", None)
-    return action if action in EVENT_ACTIONS else "unknown"
 
 
 class Ingest:
@@ -384,7 +373,8 @@ class Ingest:
             (ids[i] if i < len(ids) else vendor_id, event.event_action)
             for i, event in enumerate(events)
         ]
-        for counted_vendor, action in pairs or [(vendor_id, refused_action(exc))]:
+        named = action_label(getattr(exc, "event_action", None))
+        for counted_vendor, action in pairs or [(vendor_id, named)]:
             self.metrics.events.labels(counted_vendor, action, outcome).inc()
         if outcome != "error":
             level = "warning" if outcome == "unavailable" else "info"
@@ -392,7 +382,7 @@ class Ingest:
                 "event.refused",
                 vendor=vendor_id,
                 outcome=outcome,
-                event_action=pairs[0][1] if pairs else refused_action(exc),
+                event_action=pairs[0][1] if pairs else named,
                 error=type(exc).__name__,
                 detail=str(exc)[:200],
             )
