@@ -98,15 +98,19 @@ def validate(event: Event) -> list[str]:
         errors.append("'dedup_key' is too long (maximum is 255 characters)")
     if event.timestamp is not None and parse_timestamp(event.timestamp) is None:
         errors.append("'payload.timestamp' is invalid (must be an ISO 8601 date-time)")
-    for i, image in enumerate(event.images):
-        if not image.src.startswith("https://"):
-            errors.append(f"'images[{i}].src' is invalid (must be an HTTPS URL)")
+    # No rule on a link's or an image's URL scheme: an http:// image (Grafana and other
+    # self-hosted tools send them) is kept, and the UI decides how safely to show it.
     return errors
 
 
 def fit_summary(text: str, *, fallback: str = "(no summary)") -> str:
-    """Cut a summary to PagerDuty's limit: 1023 code points plus ``…``; never empty."""
-    text = text.strip() or fallback
+    """Cut a summary to PagerDuty's limit: 1023 code points plus ``…``; never empty.
+
+    The text is otherwise kept exactly, spaces included: only a blank one (empty or
+    whitespace only, PagerDuty's "missing or blank") is replaced by ``fallback``.
+    """
+    if not text.strip():
+        text = fallback
     if len(text) > MAX_SUMMARY_CHARS:
         return text[: MAX_SUMMARY_CHARS - 1] + "…"
     return text

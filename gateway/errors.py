@@ -70,12 +70,23 @@ class InvalidEvent(EventError):
     """The event is well-formed but breaks PagerDuty's rules.
 
     ``errors`` holds PagerDuty's own error strings, one per problem.
+    ``event_action`` is the action the refused body named, when the body could be
+    read far enough to tell (``trigger`` …): the refusal is counted under it in
+    ``alert_gateway_events_total`` (any value that is not an event action is
+    counted as ``unknown``).
     """
 
-    def __init__(self, errors: list[str], *, message: str = "Event object is invalid") -> None:
+    def __init__(
+        self,
+        errors: list[str],
+        *,
+        message: str = "Event object is invalid",
+        event_action: str | None = None,
+    ) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
         self.message = message
+        self.event_action = event_action
 
 
 class InvalidRoutingKey(InvalidEvent):

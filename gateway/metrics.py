@@ -17,6 +17,18 @@ from prometheus_client import (
     generate_latest,
 )
 
+from gateway.model import EVENT_ACTIONS
+
+
+def action_label(action: object) -> str:
+    """The ``action`` label of ``alert_gateway_events_total`` for a body's event action.
+
+    One of PD-CEF's actions, else ``unknown``: a sender's arbitrary string must never
+    become a label value (each one would be a new time series).
+    """
+    return action if isinstance(action, str) and action in EVENT_ACTIONS else "unknown"
+
+
 #: Outcomes of one inbound event, as counted by ``alert_gateway_events_total``.
 OUTCOMES = (
     "accepted",

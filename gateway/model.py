@@ -18,6 +18,8 @@ Severity = Literal["critical", "error", "warning", "info"]
 
 SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
 ALERT_ACTIONS: tuple[str, ...] = ("trigger", "acknowledge", "resolve")
+#: Every ``event_action``: the alert actions and change events.
+EVENT_ACTIONS: tuple[str, ...] = (*ALERT_ACTIONS, "change")
 
 #: PagerDuty's limits (Events API v2 overview).
 MAX_SUMMARY_CHARS = 1024

@@ -129,14 +129,15 @@ async def parse(request: InboundRequest) -> list[Event]:
     fields = {name: text(body, name, errors, scalars=True) for name in _FIELDS}
     if errors:
         raise InvalidEvent(errors)
-    fields = {name: (value.strip() or None) if value else None for name, value in fields.items()}
+    # Kept exactly as sent (a title's or a host's spaces included); a blank field counts
+    # as absent, so the next field in each fallback chain is used.
+    fields = {name: value if value and value.strip() else None for name, value in fields.items()}
     dedup_key = dedup_key_of(fields)
     if dedup_key is None:
         raise InvalidEvent(
             ["'alert_cycle_key' is missing or blank (and so are aggreg_key, alert_id and id)"]
         )
     recovered = _base_transition(fields["alert_transition"] or "") == "recovered"
-    summary = body.get("title") if isinstance(body.get("title"), str) else None
     link = loose_text(body.get("link"))
     snapshot = loose_text(body.get("snapshot"))
     event = Event(
@@ -144,7 +145,7 @@ async def parse(request: InboundRequest) -> list[Event]:
         event_action="resolve" if recovered else "trigger",
         dedup_key=fit_dedup_key(dedup_key),
         summary=fit_summary(
-            summary or fields["alert_title"] or "", fallback=f"Datadog alert {dedup_key}"
+            fields["title"] or fields["alert_title"] or "", fallback=f"Datadog alert {dedup_key}"
         ),
         source=fields["hostname"] or fields["alert_scope"] or "datadog",
         severity="info" if recovered else severity_of(fields, no_data_severity),  # type: ignore[arg-type]
@@ -153,11 +154,8 @@ async def parse(request: InboundRequest) -> list[Event]:
         class_=fields["event_type"],
         custom_details=body,
         links=[Link(href=link, text="Datadog event")] if link else [],
-        images=(
-            [Image(src=snapshot, href=link, alt="Datadog snapshot")]
-            if snapshot and snapshot.startswith("https://")
-            else []
-        ),
+        # Any snapshot URL is kept; the UI shows only https images inline.
+        images=[Image(src=snapshot, href=link, alt="Datadog snapshot")] if snapshot else [],
         client=CLIENT,
         client_url=link,
     )

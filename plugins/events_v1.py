@@ -113,9 +113,9 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
     client = _string(body, "client", "client", errors)
     client_url = _string(body, "client_url", "client_url", errors)
     links, images = _contexts(body.get("contexts"), errors)
-    if errors:
-        raise InvalidEvent(errors)
     action = _ACTIONS.get(event_type) if isinstance(event_type, str) else None
+    if errors:
+        raise InvalidEvent(errors, event_action=action)  # labels the refusal's metric
     assert service_key is not None and action is not None  # errors were raised otherwise
     is_trigger = action == "trigger"
     return Event(

@@ -121,7 +121,9 @@ def event_from_body(body: dict[str, Any], request: InboundRequest) -> Event:
     links = _links(body.get("links"), errors)
     images = _images(body.get("images"), errors)
     if errors:
-        raise InvalidEvent(errors)
+        # The action the body named labels the refusal's metric (the core keeps only
+        # real action names, so an arbitrary string cannot add a label value).
+        raise InvalidEvent(errors, event_action=action if isinstance(action, str) else None)
     event = Event(
         routing_key=routing_key,
         event_action=action,

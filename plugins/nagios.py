@@ -104,8 +104,10 @@ def _links(form: dict[str, str], kind: str) -> list[Link]:
     links = []
     names = ("SERVICENOTESURL", "HOSTNOTESURL") if kind == "service" else ("HOSTNOTESURL",)
     for name in names:
-        url = form.get(name, "").strip()
-        if url.startswith(("https://", "http://")):
+        # Kept exactly as configured, whatever its scheme: the UI makes only http(s)
+        # links followable and shows any other as text.
+        url = form.get(name, "")
+        if url.strip():
             links.append(Link(href=url, text="Notes"))
     return links
 

@@ -39,7 +39,7 @@ from gateway.errors import (
     RetryLater,
 )
 from gateway.logs import redact
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, action_label
 from gateway.model import Event, InboundRequest, Outcome, Vendor
 from gateway.plugins import PluginHost
 from gateway.store import Reader, Store, Tx
@@ -281,7 +281,7 @@ class Ingest:
         for event in events:
             problems = cef.validate(event)
             if problems:
-                raise InvalidEvent(problems)
+                raise InvalidEvent(problems, event_action=event.event_action)
         return events
 
     def _check_rate(self, events: list[Event]) -> None:
@@ -366,13 +366,15 @@ class Ingest:
         if isinstance(exc, PluginFailure):
             self.metrics.plugin_errors.labels(exc.plugin).inc()
         # Events parsed before the refusal are counted under their own vendor (a mail to
-        # two integrations); a request refused before parsing counts once, as "unknown".
+        # two integrations); a request refused before that counts once, under the action
+        # its body named when it could be read that far (InvalidEvent.event_action).
         ids = [v.id for v in event_vendors or []]
         pairs: list[tuple[str, str]] = [
             (ids[i] if i < len(ids) else vendor_id, event.event_action)
             for i, event in enumerate(events)
         ]
-        for counted_vendor, action in pairs or [(vendor_id, "unknown")]:
+        named = action_label(getattr(exc, "event_action", None))
+        for counted_vendor, action in pairs or [(vendor_id, named)]:
             self.metrics.events.labels(counted_vendor, action, outcome).inc()
         if outcome != "error":
             level = "warning" if outcome == "unavailable" else "info"
@@ -380,7 +382,7 @@ class Ingest:
                 "event.refused",
                 vendor=vendor_id,
                 outcome=outcome,
-                event_action=pairs[0][1] if pairs else "unknown",
+                event_action=pairs[0][1] if pairs else named,
                 error=type(exc).__name__,
                 detail=str(exc)[:200],
             )

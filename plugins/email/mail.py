@@ -8,6 +8,7 @@ is read within bounds (parts, depth, CPU time: :mod:`.mime`); call
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
@@ -58,6 +59,9 @@ class Mail:
         return [self.body]
 
 
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
 def _header(message: Message, name: str) -> str:
     """A decoded header (the first one), never raising on a malformed value.
 
@@ -72,7 +76,9 @@ def _header(message: Message, name: str) -> str:
         text = str(policy.default.header_fetch_parse(*found))
     except Exception:  # the email package's header parser has raised on odd input before
         text = str(found[1])
-    return " ".join(_clean(text).split())
+    # Unfolding removes the line breaks only (RFC 5322 2.2.3): the sender's spaces are
+    # part of the text, kept exactly as every other vendor keeps a summary.
+    return _LINE_BREAK.sub("", _clean(text))
 
 
 def _addresses(value: str) -> list[str]:

@@ -248,11 +248,29 @@ async def test_unquoted_template_numbers_are_accepted() -> None:
     assert event.dedup_key == "datadog:73419528:env:prod,service:checkout-api"
 
 
-async def test_non_https_snapshot_is_not_an_image() -> None:
+async def test_a_plain_http_snapshot_is_kept() -> None:
+    # Self-hosted tools link plain-http images; the UI decides how to show them.
     event = await one(body(snapshot="http://example.com/x.png", link=""))
-    assert event.images == []
+    assert [(i.src, i.href) for i in event.images] == [("http://example.com/x.png", None)]
     assert event.links == []
     assert event.client_url is None
+
+
+async def test_text_fields_keep_their_spaces() -> None:
+    """A title's trailing space, a host's padding: kept exactly as the template sent them."""
+    event = await one(
+        body(title="CPU high on web-01 ", hostname=" web-01\t", alert_metric="system.cpu ")
+    )
+    assert event.summary == "CPU high on web-01 "
+    assert event.source == " web-01\t"
+    assert event.component == "system.cpu "
+    assert event.custom_details["title"] == "CPU high on web-01 "
+
+
+async def test_a_blank_field_counts_as_absent() -> None:
+    event = await one(body(title="   ", alert_title="Latency high", hostname=" "))
+    assert event.summary == "Latency high"
+    assert event.source == "env:prod,service:checkout-api"  # alert_scope, the next in line
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,21 @@ def test_quoted_printable_and_latin1_are_decoded() -> None:
     assert "Température: 45°C on rack=7" in event.custom_details["body"]
 
 
+def test_subject_spaces_are_kept_and_only_folding_is_undone() -> None:
+    raw = (
+        b"From: a@b.example\r\nSubject:  Disk  full on db01 \r\n"
+        b" =?utf-8?q?caf=C3=A9?= \r\nMessage-ID: <s@x>\r\n\r\nbody\r\n"
+    )
+    event = one(raw)
+    # The space after the colon separates; the folded line's CRLF goes; the rest stays.
+    assert event.summary == "Disk  full on db01  café "
+    assert event.custom_details["subject"] == "Disk  full on db01  café "
+
+
+def test_a_blank_subject_is_no_subject() -> None:
+    assert one(mail("   ")).summary == "(no subject)"
+
+
 def test_base64_body_and_unknown_charset_never_fail() -> None:
     payload = base64.b64encode("héllo wörld".encode()).decode()
     raw = (

@@ -85,6 +85,23 @@ async def rejected(form: dict[str, str] | bytes, **kwargs: Any) -> list[str]:
     return info.value.errors
 
 
+async def test_host_and_service_names_keep_their_spaces() -> None:
+    event = await one(host_form(HOSTNAME="db-07 ", HOSTSTATE="DOWN "))
+    assert event.source == "db-07 "
+    assert event.summary == "HOSTNAME=db-07 ; HOSTSTATE=DOWN "
+    assert event.severity == "critical"  # the state is still recognised
+    assert event.custom_details["HOSTNAME"] == "db-07 "
+
+
+async def test_notes_urls_are_kept_whatever_their_scheme() -> None:
+    """The UI decides what is followable; the event keeps what Nagios sent."""
+    event = await one(host_form(HOSTNOTESURL="/nagios/notes/db-07.html"))
+    assert [(link.href, link.text) for link in event.links] == [
+        ("/nagios/notes/db-07.html", "Notes")
+    ]
+    assert (await one(host_form(HOSTNOTESURL=" "))).links == []
+
+
 async def test_sample_service_problem() -> None:
     event = await one((SAMPLES / "nagios_service_problem.form").read_bytes())
     assert event.routing_key == SAMPLE_KEY

@@ -241,9 +241,10 @@ async def page_globals() -> dict[str, Any]:
 
 
 # Defence in depth behind autoescaping: no inline script or style, no framing, forms post here.
+# Images may come from any https: host: an alert's https images show inline (ui/contexts.py).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        "default-src 'self'; img-src 'self' data: https:; frame-ancestors 'none'; "
         "form-action 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
