@@ -150,9 +150,6 @@ class Vendor:
     when nothing was accepted (invalid, rate-limited, store unavailable). A
     plugin that remembers deliveries for idempotency forgets the uncommitted
     ones here, so the sender's retry is not mistaken for a duplicate.
-    ``shown_settings(settings)`` gives the settings as the REST API shows them,
-    with the defaults they amount to filled in (an email integration's
-    ``email_incident_creation``); ``None`` shows the stored settings as they are.
     """
 
     id: str
@@ -169,7 +166,6 @@ class Vendor:
     after_request: Callable[[InboundRequest, bool], None] | None = None
     checks_sender: Callable[[Mapping[str, Any]], bool] | None = None
     generic: bool = False
-    shown_settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

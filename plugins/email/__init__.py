@@ -55,7 +55,6 @@ from .settings import (
     checks_sender,
     compile_rules,
     rules_for,
-    shown_settings,
 )
 
 __all__ = [
@@ -84,7 +83,6 @@ __all__ = [
     "read_notification",
     "register_vendors",
     "rules_for",
-    "shown_settings",
     "subject_key",
 ]
 
@@ -122,7 +120,6 @@ VENDOR = Vendor(
     check_settings=check_settings,
     checks_sender=checks_sender,
     generic=True,
-    shown_settings=shown_settings,
 )
 
 

@@ -281,25 +281,6 @@ def _preset_creation(checker: _Checker, settings: Mapping[str, Any]) -> str:
     return "use_rules"
 
 
-def shown_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The email fields as the REST API shows them: what the settings amount to.
-
-    ``email_incident_creation`` is the setting when given, ``use_rules`` with an
-    ``email_preset`` (a preset is a set of rules), else PagerDuty's default
-    ``on_new_email``; the other modes show their defaults too, never ``null``.
-    """
-    rules = rules_for(settings)[0]
-    return {
-        "email_incident_creation": settings.get("email_incident_creation")
-        or rules.incident_creation,
-        "email_filter_mode": settings.get("email_filter_mode") or rules.filter_mode,
-        "email_filters": settings.get("email_filters") or [],
-        "email_parsers": settings.get("email_parsers") or [],
-        "email_parsing_fallback": settings.get("email_parsing_fallback") or rules.fallback,
-        "email_preset": settings.get("email_preset"),
-    }
-
-
 def check_settings(settings: Mapping[str, Any]) -> list[str]:
     """Validate an email integration's rules when the configuration is loaded."""
     return compile_rules(settings)[1]

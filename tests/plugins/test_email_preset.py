@@ -19,16 +19,6 @@ def test_preset_settings_are_checked_by_name() -> None:
     assert "email_preset" in problem
 
 
-def test_rest_shows_the_mode_a_preset_amounts_to() -> None:
-    shown = email_vendor.shown_settings({"email_preset": "nagios"})
-    assert shown["email_incident_creation"] == "use_rules"
-    assert shown["email_preset"] == "nagios"
-    plain = email_vendor.shown_settings({})
-    assert plain["email_incident_creation"] == "on_new_email"
-    assert plain["email_filter_mode"] == "all-email"
-    assert plain["email_parsing_fallback"] == "open_new_incident"
-
-
 def test_subject_alone_is_enough_and_a_slash_belongs_to_the_service() -> None:
     event = one(
         mail("** PROBLEM Service Alert: web-03/Disk /var is WARNING **", "short body"),
