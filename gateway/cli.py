@@ -114,7 +114,7 @@ def check_config(config_file: Path) -> None:
     except ConfigError as exc:
         click.echo(f"error: {config_file}: {exc}", err=True)
         sys.exit(2)
-    for warning in report.warnings:
+    for warning in [*report.warnings, *report.notices]:
         click.echo(f"warning: {config_file}: {warning}", err=True)
     for problem in report.problems:
         click.echo(f"error: {config_file}: {problem}", err=True)

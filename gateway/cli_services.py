@@ -20,6 +20,7 @@ from gateway.config import Settings
 from gateway.core import integrations as intg
 from gateway.core import moves, service_reads
 from gateway.core import services as svc
+from gateway.core.email_integrations import full_email
 from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ALERT_CREATIONS, URGENCY_RULES, Integration, Service
 from gateway.errors import ConfigError, Difference, Invalid
@@ -43,9 +44,15 @@ def _agent() -> Agent:
     return Agent("cli", user)
 
 
-def _integration_line(integration: Integration) -> str:
-    address = integration.integration_key or integration.integration_email or "-"
-    return f"    {integration.id}  {integration.name}  {integration.type}  {address}"
+def _integration_line(integration: Integration, mail_domain: str | None) -> str:
+    """One integration: id, name, type, key and, for email, its whole address."""
+    line = f"    {integration.id}  {integration.name}  {integration.type}  "
+    line += integration.integration_key or "-"
+    if integration.integration_email:
+        line += f"  email {full_email(integration.integration_email, mail_domain)}"
+        if mail_domain is None:
+            line += " (no [smtp] section: this address receives no mail)"
+    return line
 
 
 # -- services ---------------------------------------------------------------------------------
@@ -60,20 +67,20 @@ def services() -> None:
 @CONFIG_OPTION
 @click.option("--query", "-q", help="Only services whose name contains this.")
 def services_list(config_path: Path, query: str | None) -> None:
-    """List services with their integrations and integration keys."""
+    """List services with their integrations, integration keys and email addresses."""
 
     def read(reader: Reader) -> list[service_reads.ServiceDetails]:
         return service_reads.service_details(reader, svc.list_services(reader, query=query))
 
-    database = load_settings_or_exit(config_path).storage.path
-    for details in read_store(database, read):
+    settings = load_settings_or_exit(config_path)
+    for details in read_store(settings.storage.path, read):
         service = details.service
         click.echo(
             f"{service.id}  {service.name}  [{details.status}]  "
             f"{service.alert_creation}  urgency={service.urgency_rule.urgency}"
         )
         for integration in details.integrations:
-            click.echo(_integration_line(integration))
+            click.echo(_integration_line(integration, settings.mail_domain))
 
 
 @services.command("show")
@@ -85,7 +92,8 @@ def services_show(config_path: Path, service: str) -> None:
     def read(reader: Reader) -> service_reads.ServiceDetails:
         return service_reads.service_details(reader, [svc.find_service(reader, service)])[0]
 
-    details = read_store(load_settings_or_exit(config_path).storage.path, read)
+    settings = load_settings_or_exit(config_path)
+    details = read_store(settings.storage.path, read)
     found, status, integrations = details.service, details.status, details.integrations
     rows = [
         ("id", found.id),
@@ -105,7 +113,7 @@ def services_show(config_path: Path, service: str) -> None:
         click.echo(f"{label + ':':<25} {value}")
     click.echo(f"integrations ({len(integrations)}):")
     for integration in integrations:
-        click.echo(_integration_line(integration))
+        click.echo(_integration_line(integration, settings.mail_domain))
 
 
 @services.command("create")
@@ -218,12 +226,15 @@ def integrations_add(
     by = _agent()
 
     def write(tx: Tx) -> Integration:
-        return intg.add_integration(tx, svc.find_service(tx, service).id, data, plugins, by=by)
+        found = svc.find_service(tx, service).id
+        return intg.add_integration(
+            tx, found, data, plugins, by=by, mail_domain=settings.mail_domain
+        )
 
     created = write_store(settings.storage.path, write)
     click.echo(f"created integration {created.id} ({created.name!r}, {created.type})")
     if created.integration_email:
-        click.echo(f"email address: {created.integration_email}")
+        click.echo(f"email address: {full_email(created.integration_email, settings.mail_domain)}")
     click.echo(f"integration key: {created.integration_key}")
 
 

@@ -12,7 +12,8 @@ from gateway.auth import hash_token, new_token
 from gateway.store.offline import write_sync
 from tests.scaffold import Daemon, config, daemon_running, v2
 
-CONFIG = config()  # no services: each test creates its own through the API
+# No services: each test creates its own through the API. [smtp] lets it make email ones.
+CONFIG = config(smtp={"listen": "127.0.0.1:0", "domain": "gw.test"})
 
 ROLES = ("observer", "limited_user", "user", "admin")
 ACCEPT = "application/vnd.pagerduty+json;version=2"

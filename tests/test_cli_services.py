@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow  # the CLI beside a real daemon process
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
-    with daemon_running(tmp_path_factory.mktemp("cli"), config()) as running:
+    # [smtp]: the CLI adds email integrations only where mail can reach them.
+    smtp = {"listen": "127.0.0.1:0", "domain": "gw.test"}
+    with daemon_running(tmp_path_factory.mktemp("cli"), config(smtp=smtp)) as running:
         yield running
 
 

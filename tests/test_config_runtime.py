@@ -109,6 +109,7 @@ FILE = config(
         email_integration("mail", "ops@alerts.example.com"),
     ),
     service("Db", events_v2(DB, name="db")),
+    smtp={"listen": "127.0.0.1:0", "domain": "alerts.example.com"},  # else a start-up warning
 )
 
 

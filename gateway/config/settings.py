@@ -157,3 +157,8 @@ class Settings:
     smtp: SmtpSettings | None = None
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     source: Path | None = None
+
+    @property
+    def mail_domain(self) -> str | None:
+        """``[smtp] domain``; ``None`` without ``[smtp]`` (no address can receive mail)."""
+        return self.smtp.domain if self.smtp is not None else None

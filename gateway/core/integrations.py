@@ -9,6 +9,10 @@ alike. Two questions have one answer each, here:
 - *which vendor parses for it* (and so checks its settings):
   :meth:`~gateway.plugins.PluginHost.vendor_for`.
 
+An email integration's address is checked by
+:func:`gateway.core.email_integrations.check_email`, against the ``[smtp]`` domain
+the face passes.
+
 Whether an integration may sit on a service is
 :func:`gateway.core.services.placement_problem`; moving one to another service is
 :mod:`gateway.core.moves`. Every change writes a service-level log entry and a
@@ -18,14 +22,14 @@ in logs only as their last four characters.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 import structlog
 
 from gateway import cef
-from gateway.core.inputs import SYSTEM, Agent, IntegrationInput, IntegrationPatch, Unset
+from gateway.core.email_integrations import check_email, full_email
+from gateway.core.inputs import SYSTEM, UNSET, Agent, IntegrationInput, IntegrationPatch, Unset
 from gateway.core.ownership import deleted_key_problem, name_taken_problem, refuse_declared
 from gateway.core.services import get_service, placement_problem, record_change
 from gateway.domain import EVENTS_API_V2, GENERIC_EMAIL, INTEGRATION_TYPES, Integration
@@ -45,7 +49,6 @@ __all__ = [
     "add_integration",
     "delete_integration",
     "get_integration",
-    "normalize_email",
     "rename_integration",
     "resolve_integration_type",
     "update_integration",
@@ -54,9 +57,6 @@ __all__ = [
 log = structlog.get_logger("gateway.integrations")
 
 MAX_NAME: Final = 255
-_EMAIL = re.compile(r"^[^@\s]+(@[^@\s]+)?$")
-
-
 # -- the kind of an integration -------------------------------------------------------------------
 
 
@@ -97,17 +97,6 @@ def resolve_integration_type(
     )
 
 
-def normalize_email(address: str) -> str:
-    """An ``integration_email`` as configuration files give it: a bare local part lower-cased.
-
-    Mail routing matches addresses case-insensitively either way; provisioning
-    stores a bare local part (``Ops`` → ``ops``) as the SMTP listener shows it.
-    Full addresses are kept as written.
-    """
-    address = address.strip()
-    return address if "@" in address else address.lower()
-
-
 # -- reads ----------------------------------------------------------------------------------------
 
 
@@ -125,7 +114,13 @@ def get_integration(
 
 
 def add_integration(
-    tx: Tx, service_id: str, data: IntegrationInput, plugins: PluginHost, *, by: Agent = SYSTEM
+    tx: Tx,
+    service_id: str,
+    data: IntegrationInput,
+    plugins: PluginHost,
+    *,
+    by: Agent = SYSTEM,
+    mail_domain: str | Unset | None = UNSET,
 ) -> Integration:
     """Add an integration to a service; its key is generated (32 letters and digits).
 
@@ -133,6 +128,12 @@ def add_integration(
     settings (``check_settings``); :func:`~gateway.core.services.placement_problem`
     decides whether it may join this service. Only provisioning passes
     ``data.integration_key``, pinning a key written in the configuration file.
+
+    ``mail_domain`` is the ``[smtp]`` domain (``None`` without ``[smtp]``): the REST
+    API, the UI and the CLI pass it, so an email integration's address must be a
+    local part or at that domain, and none can be made without an SMTP listener.
+    Provisioning leaves it unset: the file may name another domain (an MTA routing
+    it here) and, without ``[smtp]``, the daemon starts with a warning.
     """
     service = get_service(tx, service_id)
     errors: list[str] = []
@@ -151,7 +152,7 @@ def add_integration(
         errors.append(problem)
     email = None
     if kind == GENERIC_EMAIL:
-        email = _check_email(tx, data.integration_email, None, errors)
+        email = check_email(tx, data.integration_email, None, errors, mail_domain)
     if data.integration_key is not None:
         _check_key(tx, data.integration_key, None, errors)
     settings = dict(data.settings)
@@ -194,10 +195,12 @@ def update_integration(
     *,
     plugins: PluginHost | None = None,
     by: Agent = SYSTEM,
+    mail_domain: str | Unset | None = UNSET,
 ) -> Integration:
     """Rename an integration, change its email address or its vendor settings.
 
     ``plugins`` is needed to check new ``settings`` and to change the kind.
+    ``mail_domain`` checks a new address as :func:`add_integration` does.
     The key never changes through the REST API, the CLI or the UI; provisioning
     may pin one, or change the kind (``type``/``vendor_id`` together, resolved
     as for a new integration), under the same rules as a new integration. An
@@ -232,9 +235,11 @@ def update_integration(
             errors.append(taken)
         columns["name"] = name
     if kind == GENERIC_EMAIL:
-        if not isinstance(patch.integration_email, Unset):
-            columns["integration_email"] = _check_email(
-                tx, patch.integration_email, integration.id, errors
+        if not isinstance(patch.integration_email, Unset) and not _same_address(
+            patch.integration_email, integration.integration_email, mail_domain
+        ):
+            columns["integration_email"] = check_email(
+                tx, patch.integration_email, integration.id, errors, mail_domain
             )
         elif "type" in columns and integration.integration_email is None:
             errors.append("integration_email is required for an email integration")
@@ -336,20 +341,12 @@ def _free_default_name(reader: Reader, service_id: str, base: str) -> str:
     return next(n for n in (base, *(f"{base} ({k})" for k in range(2, 10_000))) if n not in taken)
 
 
-def _check_email(
-    reader: Reader, value: object, own_id: str | None, errors: list[str]
-) -> str | None:
-    if value is None or value == "":
-        errors.append("integration_email is required for an email integration")
-        return None
-    if not isinstance(value, str) or not _EMAIL.match(value.strip()):
-        errors.append("integration_email must be an email address (or its local part)")
-        return None
-    address = value.strip()
-    other = reader.integration_by_email(address)
-    if other is not None and other.id != own_id:
-        errors.append("integration_email is already used by another integration")
-    return address
+def _same_address(given: str | None, stored: str | None, domain: str | Unset | None) -> bool:
+    # A client that PUTs back the address it was shown (the whole one) changes nothing.
+    if given is None or stored is None:
+        return False
+    shown = full_email(stored, domain if isinstance(domain, str) else None) or ""
+    return given.strip().lower() in (stored.lower(), shown.lower())
 
 
 def _check_key(reader: Reader, key: object, own_id: str | None, errors: list[str]) -> None:

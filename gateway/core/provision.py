@@ -8,7 +8,7 @@ Provisioning is a loop over the same functions the REST API calls
 once. What a file may do beyond REST is an explicit, documented input of those
 functions: pin an integration's key, change an existing integration's type or
 vendor (:class:`~gateway.core.inputs.IntegrationPatch`), and store a bare
-local part lower-cased (:func:`~gateway.core.integrations.normalize_email`).
+local part lower-cased (:func:`~gateway.core.email_integrations.normalize_email`).
 
 The file is the source of truth for what it declares (the rule is
 :mod:`gateway.core.ownership`). Services are matched by name; an integration
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from gateway.clock import iso
+from gateway.core.email_integrations import normalize_email
 from gateway.core.inputs import (
     CONFIG,
     UNSET,
@@ -50,14 +51,13 @@ from gateway.core.inputs import (
 )
 from gateway.core.integrations import (
     add_integration,
-    normalize_email,
     resolve_integration_type,
     update_integration,
 )
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
 from gateway.core.services import create_service, update_service
-from gateway.domain import Integration
+from gateway.domain import GENERIC_EMAIL, Integration
 from gateway.errors import ConfigError, NotFound, OperationError, PluginFailure
 from gateway.plugins import PluginHost
 from gateway.store import Tx
@@ -104,6 +104,8 @@ class ProvisionReport:
 
     created: list[CreatedIntegration] = field(default_factory=list)
     warnings: list[ConfigWarning] = field(default_factory=list)
+    #: Blocks provisioned all the same but worth a warning (an email address without [smtp]).
+    notices: list[ConfigWarning] = field(default_factory=list)
     problems: list[ConfigError] = field(default_factory=list)
     #: What the file declares (ids), marked ``source = 'config'`` once provisioning is done.
     declared_services: set[str] = field(default_factory=set)
@@ -124,6 +126,10 @@ def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIn
             key=warning.key,
             line=warning.line,
             reason=warning.message,
+        )
+    for notice in report.notices:
+        log.warning(
+            "config.email_without_smtp", key=notice.key, line=notice.line, reason=notice.message
         )
     if report.problems:
         for problem in report.problems[1:]:  # the first is raised, and reported by the caller
@@ -164,10 +170,35 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
         )
         for w in settings.maintenance_windows
     )
+    if settings.smtp is None:
+        report.notices.extend(_unreachable_addresses(settings, plugins))
     # What the file no longer declares goes back to runtime edits; what it declares is its own.
     tx.set_declared("services", report.declared_services)
     tx.set_declared("integrations", report.declared_integrations)
     return report
+
+
+def _unreachable_addresses(settings: Settings, plugins: PluginHost) -> Iterator[ConfigWarning]:
+    """The email integrations a file declares without ``[smtp]``: no mail can reach them.
+
+    A warning, not a refusal: the daemon must always start (its HTTP channels work),
+    and adding ``[smtp]`` later makes the addresses live without another change.
+    """
+    for service in settings.services:
+        for config in service.integrations:
+            try:
+                kind, _ = resolve_integration_type(
+                    plugins, type=config.type, vendor_id=config.vendor
+                )
+            except OperationError:
+                continue  # refused elsewhere, with its reason
+            if kind == GENERIC_EMAIL:
+                yield ConfigWarning(
+                    f"no [smtp] section: the SMTP listener is off, so no mail reaches "
+                    f"{config.integration_email!r} until [smtp] is configured",
+                    config.key,
+                    config.line,
+                )
 
 
 @contextmanager

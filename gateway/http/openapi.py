@@ -50,6 +50,12 @@ def _list_of(root: str, item: str) -> dict[str, Any]:
 
 
 SEVERITY = _str(enum=["critical", "error", "warning", "info"])
+EMAIL_INCIDENT_CREATION = _str(
+    enum=["on_new_email", "on_new_email_subject", "only_if_no_open_incidents", "use_rules"]
+)
+EMAIL_PRESET = _nullable(
+    _str(enum=["nagios"], description="Gateway extension: Nagios/Icinga notification mails.")
+)
 TIMESTAMP = _str(format="date-time")
 
 SCHEMAS: dict[str, Any] = {
@@ -170,7 +176,11 @@ SCHEMAS: dict[str, Any] = {
         service=_ref("Reference"),
         vendor=_nullable(_ref("Reference")),
         integration_key=_nullable(_str()),
-        integration_email=_nullable(_str()),
+        integration_email=_nullable(
+            _str(description="The whole address (a local part gains [smtp] domain).")
+        ),
+        email_incident_creation=EMAIL_INCIDENT_CREATION,
+        email_preset=EMAIL_PRESET,
         created_at=TIMESTAMP,
     ),
     "IntegrationInput": _obj(
@@ -179,7 +189,11 @@ SCHEMAS: dict[str, Any] = {
         name=_str(),
         service=_ref("Reference"),
         vendor=_nullable(_ref("Reference")),
-        integration_email=_str(),
+        integration_email=_str(
+            description="A local part, or an address at [smtp] domain; needs [smtp]."
+        ),
+        email_incident_creation=EMAIL_INCIDENT_CREATION,
+        email_preset=EMAIL_PRESET,
     ),
     "Vendor": _obj(
         ["id", "type", "name"],

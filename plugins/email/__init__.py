@@ -12,6 +12,8 @@ the ``x-smtp-*`` headers and the integration's rules in ``settings``. Rules
 - ``email_filter_mode`` ``all-email`` / ``or-rules-email`` / ``and-rules-email`` with
   ``email_filters[]``: mail that fails the filters is discarded (accepted, logged).
 - ``email_parsers[]`` (``use_rules``), with ``email_parsing_fallback``.
+- ``email_preset = "nagios"`` (a gateway extension): Nagios and Icinga notification
+  mails trigger, acknowledge and resolve by host/service (:mod:`.nagios_mail`).
 
 User regexes run on untrusted mail, so they are RE2 (linear time: no rule
 can hang the daemon) and are checked when the configuration is loaded.
@@ -22,7 +24,8 @@ nor be retried forever (it gets a permanent ``554``).
 
 The modules, one job each: :mod:`.mime` bounds the MIME parse and runs it off
 the event loop, :mod:`.mail` reads a message, :mod:`.regex`
-compiles user regexes, :mod:`.rules` holds the compiled rules,
+compiles user regexes, :mod:`.rules` holds the compiled rules, :mod:`.nagios_mail`
+reads Nagios/Icinga notifications,
 :mod:`.settings` checks and compiles an integration's settings, and
 :mod:`.events` makes the events. This module registers the vendor.
 """
@@ -44,8 +47,15 @@ from gateway.pluginkit import (
 from .events import OPEN_INCIDENT_KEY, _recipient, events_for, message_key, subject_key
 from .mail import TEXT_PART_BYTES, UNTOUCHED_BYTES, Mail, read_mail
 from .mime import CPU_SECONDS, MAX_DEPTH, MAX_PARTS, Limits, off_loop
+from .nagios_mail import PRESETS, Notification, read_notification
 from .regex import RegexError, compile_regex, has_nested_groups
-from .settings import INCIDENT_CREATION, check_settings, checks_sender, compile_rules, rules_for
+from .settings import (
+    INCIDENT_CREATION,
+    check_settings,
+    checks_sender,
+    compile_rules,
+    rules_for,
+)
 
 __all__ = [
     "CPU_SECONDS",
@@ -53,11 +63,13 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_PARTS",
     "OPEN_INCIDENT_KEY",
+    "PRESETS",
     "TEXT_PART_BYTES",
     "UNTOUCHED_BYTES",
     "VENDOR",
     "Limits",
     "Mail",
+    "Notification",
     "RegexError",
     "check_settings",
     "checks_sender",
@@ -68,6 +80,7 @@ __all__ = [
     "message_key",
     "parse",
     "read_mail",
+    "read_notification",
     "register_vendors",
     "rules_for",
     "subject_key",

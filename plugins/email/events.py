@@ -2,7 +2,8 @@
 
 Each rule maps onto a dedup key: the ``Message-ID`` (``on_new_email``), the
 subject (``on_new_email_subject``), one constant key per integration
-(``only_if_no_open_incidents``), or what a parser extracted (``use_rules``).
+(``only_if_no_open_incidents``), or what a parser or the ``email_preset``
+extracted (``use_rules``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gateway.pluginkit import Event, InboundRequest, fit_dedup_key, fit_summary
 
 from .._vendor import clip, finish, rfc3339
 from .mail import Mail
+from .nagios_mail import read_notification
 from .rules import EmailRules
 
 log = structlog.get_logger(__name__)
@@ -78,21 +80,30 @@ def _details(mail: Mail, request: InboundRequest) -> dict[str, Any]:
     return details
 
 
+Action = Literal["trigger", "acknowledge", "resolve"]
+
+
 def _event(
     mail: Mail,
     request: InboundRequest,
-    action: Literal["trigger", "resolve"],
+    action: Action,
     dedup_key: str | None,
     extracted: dict[str, str] | None = None,
+    *,
+    source: str | None = None,
+    severity: str = "critical",
+    component: str | None = None,
+    class_: str = "email",
 ) -> Event:
     details = _details(mail, request)
     if extracted:
         details["extracted"] = extracted
-    source = (
-        mail.from_addresses[0]
-        if mail.from_addresses
-        else request.headers.get("x-smtp-mail-from", "") or "email"
-    )
+    if source is None:
+        source = (
+            mail.from_addresses[0]
+            if mail.from_addresses
+            else request.headers.get("x-smtp-mail-from", "") or "email"
+        )
     return finish(
         Event(
             routing_key=request.integration_key or "",
@@ -100,14 +111,54 @@ def _event(
             dedup_key=dedup_key,
             summary=fit_summary(mail.subject, fallback="(no subject)"),
             source=clip(source, 255),
-            # Mail carries no severity: a trigger pages (PagerDuty's no-severity rule).
-            severity="critical" if action == "trigger" else "info",
+            # Mail carries no severity: a trigger pages (PagerDuty's no-severity rule),
+            # unless a preset read one from the mail.
+            severity=severity if action == "trigger" else "info",  # type: ignore[arg-type]
             timestamp=_timestamp(mail.date),
-            class_="email",
+            component=clip(component, 255) if component else None,
+            class_=class_,
             custom_details=details,
             client=CLIENT,
         )
     )
+
+
+def _by_preset(mail: Mail, request: InboundRequest) -> list[Event] | None:
+    """The ``nagios`` preset's event; ``[]`` for a type that opens nothing; ``None`` unread."""
+    notification = read_notification(mail)
+    if notification is None:
+        log.info(
+            "email.preset_unreadable",
+            preset="nagios",
+            recipient=_recipient(request),
+            subject=clip(mail.subject),
+        )
+        return None
+    action = notification.action
+    if action is None:
+        # FLAPPING*, DOWNTIME*, CUSTOM: PagerDuty's Nagios integration opens nothing for
+        # them, and neither does the gateway's Nagios path; the mail is accepted (250).
+        log.info(
+            "email.discarded",
+            reason=f"{clip(notification.type)} notification",
+            recipient=_recipient(request),
+            subject=clip(mail.subject),
+        )
+        return []
+    kind = "host" if notification.service is None else "service"
+    return [
+        _event(
+            mail,
+            request,
+            action,  # type: ignore[arg-type]
+            fit_dedup_key(notification.dedup_key),
+            notification.details(),
+            source=notification.host,
+            severity=notification.severity,
+            component=notification.service,
+            class_=f"nagios_{kind}",
+        )
+    ]
 
 
 def _by_rules(rules: EmailRules, mail: Mail, request: InboundRequest) -> list[Event]:
@@ -124,10 +175,12 @@ def _by_rules(rules: EmailRules, mail: Mail, request: InboundRequest) -> list[Ev
             log.info("email.parser_no_key", parser=index, recipient=_recipient(request))
             continue
         return [_event(mail, request, parser.action, key[:MAX_INCIDENT_KEY_CHARS], values)]
+    if rules.preset is not None and (preset := _by_preset(mail, request)) is not None:
+        return preset
     if rules.fallback == "discard":
         log.info(
             "email.discarded",
-            reason="no parser matched",
+            reason="no parser or preset matched" if rules.preset else "no parser matched",
             recipient=_recipient(request),
             sender=clip(mail.from_header),
             subject=clip(mail.subject),
@@ -147,7 +200,9 @@ def events_for(rules: EmailRules, mail: Mail, request: InboundRequest) -> list[E
     - ``on_new_email_subject``: a trigger keyed by the normalised subject;
     - ``only_if_no_open_incidents``: a trigger with one constant key per integration;
     - ``use_rules``: the first parser whose predicate holds and whose
-      extractors yield an ``incident_key``; else ``email_parsing_fallback``.
+      extractors yield an ``incident_key``; else the ``email_preset`` (a
+      Nagios/Icinga notification: trigger, acknowledge or resolve keyed by
+      host/service); else ``email_parsing_fallback``.
     """
     if not rules.accepts(mail):
         log.info(

@@ -131,6 +131,7 @@ class EmailRules:
     filters: tuple[EmailFilter, ...] = ()
     parsers: tuple[EmailParser, ...] = ()
     fallback: str = "open_new_incident"
+    preset: str | None = None
 
     def accepts(self, mail: Mail) -> bool:
         """Whether the filters let the mail through."""

@@ -16,6 +16,7 @@ import msgspec
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type hints
 
 from .._vendor import clip
+from .nagios_mail import PRESETS
 from .regex import _RE2_OPTIONS, RegexError, compile_regex
 from .rules import EmailFilter, EmailParser, EmailRules, Extractor, PartFilter, Predicate
 
@@ -39,6 +40,7 @@ KNOWN_SETTINGS = (
     "email_filters",
     "email_parsers",
     "email_parsing_fallback",
+    "email_preset",
 )
 _FILTER_KEYS = (
     "subject_mode",
@@ -214,9 +216,12 @@ def compile_rules(settings: Mapping[str, Any]) -> tuple[EmailRules, list[str]]:
         for key in settings
         if key not in KNOWN_SETTINGS
     )
+    preset = _preset(checker, settings)
     creation = checker.choice(
         settings, "email_incident_creation", "email_incident_creation", INCIDENT_CREATION
     )
+    if preset is not None:
+        creation = _preset_creation(checker, settings)
     filter_mode = checker.choice(settings, "email_filter_mode", "email_filter_mode", FILTER_MODES)
     fallback = checker.choice(
         settings, "email_parsing_fallback", "email_parsing_fallback", FALLBACKS
@@ -241,16 +246,39 @@ def compile_rules(settings: Mapping[str, Any]) -> tuple[EmailRules, list[str]]:
         for i, raw in enumerate(raw_parsers)
         if (p := _parser(checker, raw, f"email_parsers[{i}]")) is not None
     ]
-    if creation == "use_rules" and not raw_parsers:
+    if creation == "use_rules" and not raw_parsers and preset is None:
         checker.add(
-            "email_parsers", "email_incident_creation 'use_rules' needs at least one parser"
+            "email_parsers",
+            "email_incident_creation 'use_rules' needs at least one parser (or an email_preset)",
         )
     if creation != "use_rules" and raw_parsers:
         checker.add(
             "email_parsers", "parsers are used only with email_incident_creation 'use_rules'"
         )
-    rules = EmailRules(creation, filter_mode, tuple(filters), tuple(parsers), fallback)
+    rules = EmailRules(creation, filter_mode, tuple(filters), tuple(parsers), fallback, preset)
     return rules, checker.errors
+
+
+def _preset(checker: _Checker, settings: Mapping[str, Any]) -> str | None:
+    value = settings.get("email_preset")
+    if value is None:
+        return None
+    if isinstance(value, str) and value in PRESETS:
+        return value
+    checker.add("email_preset", "must be one of " + ", ".join(repr(p) for p in PRESETS))
+    return None
+
+
+def _preset_creation(checker: _Checker, settings: Mapping[str, Any]) -> str:
+    """A preset is a set of rules: it runs as ``use_rules`` (after any ``email_parsers``)."""
+    given = settings.get("email_incident_creation")
+    if given is not None and given != "use_rules":
+        checker.add(
+            "email_incident_creation",
+            "an email_preset creates and resolves incidents by its own rules: leave "
+            "email_incident_creation out or set it to 'use_rules'",
+        )
+    return "use_rules"
 
 
 def check_settings(settings: Mapping[str, Any]) -> list[str]:

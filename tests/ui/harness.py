@@ -18,6 +18,8 @@ QUIET_KEY = key("ui-quiet")
 CONFIG = config(
     v2_service("Payments", PAYMENTS_KEY, incident_urgency="low"),
     v2_service("Quiet", QUIET_KEY),
+    # Email integrations are made only where an SMTP listener can receive their mail.
+    smtp={"listen": "127.0.0.1:0", "domain": "example.com"},
 )
 
 ROLES = {"manager": "user", "responder": "limited_user", "observer": "observer"}
@@ -51,9 +53,9 @@ class UiGateway:
 
 
 @contextmanager
-def ui_running(workdir: Path) -> Iterator[UiGateway]:
+def ui_running(workdir: Path, config_text: str = CONFIG) -> Iterator[UiGateway]:
     """The daemon (:func:`daemon_running`) with a manager, a responder and an observer token."""
-    with daemon_running(workdir, CONFIG) as daemon:
+    with daemon_running(workdir, config_text) as daemon:
         gateway = UiGateway(daemon)
         for who, role in ROLES.items():
             gateway.tokens[who] = create_token(daemon, role, who)

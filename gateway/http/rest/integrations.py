@@ -81,9 +81,10 @@ async def create_integration(service_id: str) -> tuple[dict[str, Any], int]:
         name=name, type=kind, vendor_id=vendor_id, integration_email=email, settings=settings
     )
     plugins = context().plugins
+    domain = context().settings.mail_domain
     by = agent()
     created = await context().store.write(
-        lambda tx: core.add_integration(tx, service_id, data, plugins, by=by)
+        lambda tx: core.add_integration(tx, service_id, data, plugins, by=by, mail_domain=domain)
     )
     return {"integration": await _render(created)}, 201
 
@@ -111,6 +112,7 @@ async def update_integration(service_id: str, integration_id: str) -> dict[str, 
     f.check()
     confirm = bool_arg("confirm")
     plugins = context().plugins
+    domain = context().settings.mail_domain
     by = agent()
 
     def write(tx: Tx) -> Integration:
@@ -123,7 +125,9 @@ async def update_integration(service_id: str, integration_id: str) -> dict[str, 
             integration_email=email,
             settings=UNSET if settings is None else settings,
         )
-        return core.update_integration(tx, current.id, patch, plugins=plugins, by=by)
+        return core.update_integration(
+            tx, current.id, patch, plugins=plugins, by=by, mail_domain=domain
+        )
 
     updated = await context().store.write(write)
     return {"integration": await _render(updated)}

@@ -15,6 +15,7 @@ from quart import Blueprint, g, request
 from gateway.auth import Level
 from gateway.core import service_reads
 from gateway.core import services as svc
+from gateway.core.email_integrations import EMAIL_FIELDS, email_fields, full_email
 from gateway.core.inputs import Agent, ServiceInput, ServicePatch
 from gateway.domain import GENERIC_EMAIL, Integration
 from gateway.http.rest._common import (
@@ -33,15 +34,6 @@ from gateway.http.rest.vendors import vendor_body
 from gateway.store import Reader, Tx
 
 blueprint = Blueprint("rest_services", __name__)
-
-#: Email integration fields (compat §4) kept in the integration's settings.
-EMAIL_FIELDS = (
-    "email_incident_creation",
-    "email_filter_mode",
-    "email_filters",
-    "email_parsers",
-    "email_parsing_fallback",
-)
 
 
 def agent() -> Agent:
@@ -168,11 +160,17 @@ def integration_body(
     service_object: dict[str, Any] | None = None,
     full_vendor: bool = False,
 ) -> dict[str, Any]:
-    """An integration object in PagerDuty's shape (with the read-only ``integration_key``)."""
+    """An integration object in PagerDuty's shape (with the read-only ``integration_key``).
+
+    ``integration_email`` is the whole address (a local part gains the ``[smtp]``
+    domain) and the email fields show what the settings amount to, never ``null``
+    for a mode (:func:`~gateway.core.email_integrations.email_fields`).
+    """
     path = integration_path(integration)
     vendor: dict[str, Any] | None = None
+    ctx = context()
     if integration.vendor_id:
-        known = context().plugins.vendors.get(integration.vendor_id)
+        known = ctx.plugins.vendors.get(integration.vendor_id)
         if full_vendor and known is not None:
             vendor = vendor_body(known)
         else:
@@ -193,12 +191,10 @@ def integration_body(
         "created_at": integration.created_at,
         "vendor": vendor,
         "integration_key": integration.integration_key,
-        "integration_email": integration.integration_email,
+        "integration_email": full_email(integration.integration_email, ctx.settings.mail_domain),
     }
     if integration.type == GENERIC_EMAIL:
-        for key in EMAIL_FIELDS:
-            default: Any = [] if key in ("email_filters", "email_parsers") else None
-            body[key] = integration.settings.get(key, default)
+        body.update(email_fields(integration.settings))
     return body
 
 

@@ -16,7 +16,8 @@ from gateway.auth import Level
 from gateway.core import integrations as intg
 from gateway.core import moves
 from gateway.core import services as svc
-from gateway.domain import Integration, Service
+from gateway.core.email_integrations import email_fields, full_email
+from gateway.domain import GENERIC_EMAIL, Integration, Service
 from gateway.errors import Conflict, Difference, Invalid
 from gateway.http.ui._web import back, blueprint, context, form, page, read, requires, write
 from gateway.http.ui.services import agent, integration_input, load_view, service_form
@@ -35,13 +36,51 @@ def vendor_names(integrations: list[Integration]) -> dict[str, str]:
     return {iid: vendor.name for iid, vendor in found.items() if vendor is not None}
 
 
+#: PagerDuty's email incident-creation modes, in the words its web UI uses.
+EMAIL_MODES = {
+    "on_new_email": "a new incident for every mail",
+    "on_new_email_subject": "a new incident for each new subject",
+    "only_if_no_open_incidents": "a new incident only when none is open",
+    "use_rules": "rules open and resolve incidents",
+}
+
+
 @blueprint.get("/services/<service_id>/integrations")
 @requires(Level.VIEW)
 async def service_integrations(service_id: str) -> ResponseReturnValue:
     """The Integrations tab: each integration with its key or email address and vendor."""
     view = await load_view(service_id)
     names = vendor_names(view.integrations)
-    return await page("service.html", view=view, tab="integrations", vendor_names=names)
+    domain = context().settings.mail_domain
+    # Whole addresses, as the SMTP listener takes them; without [smtp] the page says so.
+    addresses = {
+        i.id: full_email(i.integration_email, domain)
+        for i in view.integrations
+        if i.integration_email
+    }
+    return await page(
+        "service.html",
+        view=view,
+        tab="integrations",
+        vendor_names=names,
+        addresses=addresses,
+        email_rules=email_rules(view.integrations),
+        smtp_configured=domain is not None,
+    )
+
+
+def email_rules(integrations: list[Integration]) -> dict[str, str]:
+    """Each email integration's rules in words: the incident-creation mode and any preset."""
+    out: dict[str, str] = {}
+    for integration in integrations:
+        if integration.type != GENERIC_EMAIL:
+            continue
+        shown = email_fields(integration.settings)
+        words = EMAIL_MODES.get(shown["email_incident_creation"], "")
+        if shown["email_preset"] == "nagios":
+            words = "Nagios/Icinga notification mails (preset): " + words
+        out[integration.id] = words
+    return out
 
 
 @blueprint.get("/services/<service_id>/integrations/new")
@@ -64,9 +103,13 @@ async def integration_create(service_id: str) -> ResponseReturnValue:
     if wanted is None:
         errors = ["Choose an integration type"]
         return await service_form("integration_new.html", values, errors, service=view.service)
-    plugins, by = context().plugins, agent()
+    plugins, by, domain = context().plugins, agent(), context().settings.mail_domain
     try:
-        added = await write(lambda tx: intg.add_integration(tx, service_id, wanted, plugins, by=by))
+        added = await write(
+            lambda tx: intg.add_integration(
+                tx, service_id, wanted, plugins, by=by, mail_domain=domain
+            )
+        )
     except Invalid as exc:
         return await service_form("integration_new.html", values, exc.errors, service=view.service)
     return back(

@@ -228,11 +228,16 @@ async def service_create() -> ResponseReturnValue:
     if errors:
         return await service_form("service_new.html", values, errors)
     plugins = context().plugins
+    domain = context().settings.mail_domain
     by = agent()
 
     def create(tx: Tx) -> tuple[Service, Integration | None]:
         service = svc.create_service(tx, ServiceInput(**fields), by=by)  # type: ignore[arg-type]
-        added = intg.add_integration(tx, service.id, wanted, plugins, by=by) if wanted else None
+        added = (
+            intg.add_integration(tx, service.id, wanted, plugins, by=by, mail_domain=domain)
+            if wanted
+            else None
+        )
         return service, added
 
     try:
