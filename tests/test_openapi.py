@@ -10,8 +10,8 @@ from gateway.http.openapi import document, render
 from tests.scaffold import REPO, config, gateway_running
 
 CONFIG = config()
-# Not part of the API: the web UI's pages (and / which redirects there), static files.
-UNDOCUMENTED = re.compile(r"^/$|^/(ui|static)(/|$)")
+# Not part of the API: the web UI's pages (and / which redirects there), static files, the icon.
+UNDOCUMENTED = re.compile(r"^/$|^/favicon\.ico$|^/(ui|static)(/|$)")
 METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH"}
 
 
