@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import structlog
 
-from gateway.domain import Incident
+from gateway.domain import Incident, LogEntry
 from gateway.store import Tx
 
 __all__ = ["REACH_TRIGGER_LIMIT", "TRIGGER", "TRIGGER_LOG_LIMIT", "log_trigger"]
@@ -43,17 +43,19 @@ def log_trigger(
 ) -> None:
     """Record an event's trigger on ``incident``: an entry, or past the limit a count.
 
-    The common case costs one probe of the incident's index that stops at the limit;
-    only an incident that has that many entries in all looks further.
+    A flapping incident past the limit has the limit entry as its newest: one index step
+    finds it. Otherwise one walk of the incident's index, stopping at the limit, tells
+    whether it can be reached at all; only then are trigger entries counted.
     """
-    if tx.count_incident_log_entries(incident.id, at_most=TRIGGER_LOG_LIMIT) >= TRIGGER_LOG_LIMIT:
+    newest = tx.incident_log_page(incident.id, limit=1, newest_first=True)
+    if newest and newest[0].type == REACH_TRIGGER_LIMIT:
+        _count(tx, newest[0])
+        return
+    if tx.has_log_entries(incident.id, at_least=TRIGGER_LOG_LIMIT):
+        # Acknowledgements or resolutions may follow the limit entry: look further back.
         reached = tx.last_log_entries(incident.id, REACH_TRIGGER_LIMIT, 1)
         if reached:
-            entry = reached[0]
-            counted = dict(entry.details)
-            counted["unlogged_triggers"] = int(counted.get("unlogged_triggers", 0)) + 1
-            counted["last_trigger_at"] = tx.now
-            tx.set_log_entry_details(entry.id, counted)
+            _count(tx, reached[0])
             return
         triggers = tx.count_incident_log_entries(
             incident.id, type=TRIGGER, at_most=TRIGGER_LOG_LIMIT
@@ -72,6 +74,13 @@ def log_trigger(
         summary=summary,
         details=details,
     )
+
+
+def _count(tx: Tx, entry: LogEntry) -> None:
+    counted = dict(entry.details)
+    counted["unlogged_triggers"] = int(counted.get("unlogged_triggers", 0)) + 1
+    counted["last_trigger_at"] = tx.now
+    tx.set_log_entry_details(entry.id, counted)
 
 
 def _reach_limit(tx: Tx, incident: Incident, integration_id: str, alert_id: str | None) -> None:

@@ -104,6 +104,15 @@ class TimelineReads(ReadBase):
             params.append(at_most)
         return int(self._db.fetch_value(sql, params))
 
+    def has_log_entries(self, incident_id: str, at_least: int) -> bool:
+        """Whether an incident has ``at_least`` entries: a walk of the index alone that
+        stops there (the trigger limit's check on every repeated trigger)."""
+        row = self._db.fetch_one(
+            "SELECT 1 FROM log_entries WHERE incident_id = ? ORDER BY seq LIMIT 1 OFFSET ?",
+            (incident_id, at_least - 1),
+        )
+        return row is not None
+
     def last_log_entries(self, incident_id: str, type: str, limit: int) -> list[LogEntry]:
         """An incident's newest ``limit`` entries of one type, oldest first."""
         rows = self._db.fetch_all(
