@@ -217,6 +217,14 @@ def _workload(t: Any) -> None:
     )
     assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
     assert t.log_entries(incident_id=inc.id) == t.log_entries(service_id=svc.id)
+    assert t.incident_log_page(inc.id, limit=5) == t.log_entries(incident_id=inc.id)
+    assert t.incident_log_page(inc.id, limit=5, offset=1, newest_first=True) == []
+    assert t.count_incident_log_entries(inc.id) == 1
+    assert t.has_log_entries(inc.id, 1) and not t.has_log_entries(inc.id, 2)
+    assert t.count_incident_log_entries(inc.id, type="trigger_log_entry", at_most=1) == 1
+    (last,) = t.last_log_entries(inc.id, "trigger_log_entry", 3)
+    t.set_log_entry_details(last.id, {"d": 2})
+    assert t.log_entry(entry).details == {"d": 2}
     t.insert_change_event(service_id=svc.id, integration_id=integ.id, summary="c", body={})
 
     token = t.insert_token(name="n", role="admin", token_hash="h" * 64, last4="abcd")

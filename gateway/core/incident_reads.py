@@ -28,8 +28,10 @@ from gateway.store import Reader
 
 __all__ = [
     "DEFAULT_RANGE",
+    "MAX_ACKNOWLEDGEMENTS",
     "SORT_FIELDS",
     "IncidentDetails",
+    "LogPage",
     "find_incident",
     "find_log_entry",
     "incident_alerts",
@@ -43,6 +45,9 @@ __all__ = [
 SORT_FIELDS = INCIDENT_SORT_FIELDS
 #: Without ``since``/``until`` or ``date_range=all``, lists cover the last month, as PagerDuty's.
 DEFAULT_RANGE = timedelta(days=30)
+#: The newest acknowledgements an incident shows (re-acknowledging is allowed and logged,
+#: so a script could pile them up; the list must not grow with it).
+MAX_ACKNOWLEDGEMENTS = 100
 
 
 def find_incident(reader: Reader, id_or_number: str | int) -> Incident:
@@ -160,10 +165,40 @@ def incident_alerts(
     ]
 
 
-def incident_log_entries(reader: Reader, id_or_number: str | int) -> list[LogEntry]:
-    """An incident's timeline, oldest first: each trigger, acknowledge and resolve, and who."""
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """One page of an incident's timeline: its entries, whether more follow, and (when
+    asked for) how many the timeline holds in all."""
+
+    entries: list[LogEntry]
+    more: bool
+    total: int | None = None
+
+
+def incident_log_entries(
+    reader: Reader,
+    id_or_number: str | int,
+    *,
+    limit: int,
+    offset: int = 0,
+    total: bool = False,
+    newest_first: bool = False,
+) -> LogPage:
+    """A page of an incident's timeline (each trigger, acknowledge and resolve, and who),
+    oldest first or ``newest_first``.
+
+    Paged in SQL: one more entry than ``limit`` is read to tell whether more follow, and
+    the whole timeline is only counted, never loaded, for ``total``.
+    """
     incident = find_incident(reader, id_or_number)
-    return reader.log_entries(incident_id=incident.id)
+    rows = reader.incident_log_page(
+        incident.id, limit=limit + 1, offset=offset, newest_first=newest_first
+    )
+    return LogPage(
+        entries=rows[:limit],
+        more=len(rows) > limit,
+        total=reader.count_incident_log_entries(incident.id) if total else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,22 +220,27 @@ class IncidentDetails:
 
 
 def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[IncidentDetails]:
-    """:class:`IncidentDetails` for each incident, in the same order."""
+    """:class:`IncidentDetails` for each incident, in the same order.
+
+    A few entries of each timeline are read, each with ``LIMIT``: never a whole
+    timeline, so a list costs the same whatever its incidents' histories.
+    """
     counts = reader.alert_counts([i.id for i in incidents])
     out = []
     for incident in incidents:
         triggered, resolved = counts.get(incident.id, (0, 0))
-        entries = reader.log_entries(incident_id=incident.id)
-        first = next((e for e in entries if e.type == "trigger_log_entry"), None)
+        first = reader.first_log_entry(incident.id, "trigger_log_entry")
         # Incidents never return to triggered, so the newest entry of the current
         # status's kind is the change that put it there (a re-ack counts, as in PagerDuty).
-        kind = {"acknowledged": "acknowledge_log_entry", "resolved": "resolve_log_entry"}
-        last = next((e for e in reversed(entries) if e.type == kind.get(incident.status)), first)
-        acks = [
-            (e.created_at, (e.agent_type, e.agent_id))
-            for e in entries
-            if incident.status == "acknowledged" and e.type == "acknowledge_log_entry"
-        ]
+        acks: list[LogEntry] = []
+        last = first
+        if incident.status == "acknowledged":
+            acks = reader.last_log_entries(
+                incident.id, "acknowledge_log_entry", MAX_ACKNOWLEDGEMENTS
+            )
+            last = acks[-1] if acks else first
+        elif incident.status == "resolved":
+            last = next(iter(reader.last_log_entries(incident.id, "resolve_log_entry", 1)), first)
         out.append(
             IncidentDetails(
                 incident=incident,
@@ -211,7 +251,7 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
                 },
                 first_trigger_log_entry=first,
                 last_status_change_by=(last.agent_type, last.agent_id) if last else (None, None),
-                acknowledgements=acks,
+                acknowledgements=[(e.created_at, (e.agent_type, e.agent_id)) for e in acks],
                 body=first.details.get("incident_body") if first else None,
             )
         )

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from gateway.clock import iso, parse_iso
+from gateway.core.trigger_limit import log_trigger
 from gateway.domain import Incident, Integration, Service
 from gateway.errors import InvalidRoutingKey
 from gateway.ids import new_dedup_key
@@ -113,6 +114,25 @@ def _log(
     )
 
 
+def _trigger(
+    tx: Tx,
+    integration: Integration,
+    incident: Incident,
+    alert_id: str | None,
+    summary: str | None,
+    details: dict[str, Any],
+) -> None:
+    # Past the trigger limit the timeline only counts (gateway/core/trigger_limit.py).
+    log_trigger(
+        tx,
+        incident,
+        integration_id=integration.id,
+        alert_id=alert_id,
+        summary=summary,
+        details=details,
+    )
+
+
 def _apply_with_alerts(
     tx: Tx,
     service: Service,
@@ -130,7 +150,7 @@ def _apply_with_alerts(
             incident = tx.incident(alert.incident_id)
             assert incident is not None
             tx.touch_incident(incident.id)
-            _log(tx, "trigger_log_entry", integration, incident, alert.id, summary, details)
+            _trigger(tx, integration, incident, alert.id, summary, details)
             return Outcome(action, dedup_key, "appended")
         incident = _incident_for_new_alert(tx, service, integration, event, dedup_key)
         new_alert = tx.insert_alert(
@@ -141,7 +161,7 @@ def _apply_with_alerts(
             summary=summary,
             body=details,
         )
-        _log(tx, "trigger_log_entry", integration, incident, new_alert.id, summary, details)
+        _trigger(tx, integration, incident, new_alert.id, summary, details)
         return Outcome(action, dedup_key, "created")
 
     if alert is None:  # nothing open under this key on this integration: accepted, no change
@@ -198,7 +218,7 @@ def _apply_incident_only(
     if action == "trigger":
         if incident is not None:
             tx.touch_incident(incident.id)
-            _log(tx, "trigger_log_entry", integration, incident, None, event.summary, details)
+            _trigger(tx, integration, incident, None, event.summary, details)
             return Outcome(action, dedup_key, "appended")
         incident = tx.insert_incident(
             service=service,
@@ -207,7 +227,7 @@ def _apply_incident_only(
             urgency=service.urgency_rule.urgency_for(event.severity),
             incident_key=dedup_key,
         )
-        _log(tx, "trigger_log_entry", integration, incident, None, event.summary, details)
+        _trigger(tx, integration, incident, None, event.summary, details)
         return Outcome(action, dedup_key, "created")
     if incident is None:
         return Outcome(action, dedup_key, "ignored")

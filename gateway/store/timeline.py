@@ -2,6 +2,12 @@
 
 Both get ordered ids (:meth:`WriteBase._insert_new`). Log entries keep the order
 they were written in through their ``seq`` column, which every read sorts by.
+
+An incident's timeline can be long (a flapping alert, or a database from before the
+trigger limit of :mod:`gateway.core.trigger_limit`), so what pages and lists show is read
+a page or a few entries at a time through the ``log_entries_incident (incident_id, seq)``
+index, with ``LIMIT`` in the SQL: no read here but :meth:`TimelineReads.log_entries`
+(for tests and tools) loads a whole timeline.
 """
 
 from __future__ import annotations
@@ -46,7 +52,11 @@ class TimelineReads(ReadBase):
     def log_entries(
         self, *, incident_id: str | None = None, service_id: str | None = None
     ) -> list[LogEntry]:
-        """Timeline entries for an incident or a service, oldest first."""
+        """Every timeline entry of an incident or a service, oldest first.
+
+        The whole timeline: for tests, tools and small timelines. Pages use
+        :meth:`incident_log_page`.
+        """
         if incident_id:
             where, param = "incident_id = ?", incident_id
         elif service_id:
@@ -57,6 +67,60 @@ class TimelineReads(ReadBase):
             f"SELECT {LOG_COLS} FROM log_entries WHERE {where} ORDER BY seq", (param,)
         )
         return [log_entry_row(r) for r in rows]
+
+    def incident_log_page(
+        self, incident_id: str, *, limit: int, offset: int = 0, newest_first: bool = False
+    ) -> list[LogEntry]:
+        """At most ``limit`` of an incident's entries after skipping ``offset``, paged in SQL.
+
+        Oldest first, or newest first with ``newest_first`` (the latest entries of a long
+        timeline without reading its start).
+        """
+        order = "DESC" if newest_first else "ASC"
+        rows = self._db.fetch_all(
+            f"SELECT {LOG_COLS} FROM log_entries WHERE incident_id = ? "
+            f"ORDER BY seq {order} LIMIT ? OFFSET ?",
+            (incident_id, limit, offset),
+        )
+        return [log_entry_row(r) for r in rows]
+
+    def count_incident_log_entries(
+        self, incident_id: str, *, type: str | None = None, at_most: int | None = None
+    ) -> int:
+        """How many entries an incident has (of one ``type``), counting no further than
+        ``at_most``: "has it reached N?" then costs N index steps, however long the timeline.
+
+        Without ``type`` the count reads the index alone, never the rows.
+        """
+        where = "incident_id = ?"
+        params: list[Any] = [incident_id]
+        if type is not None:
+            where += " AND type = ?"
+            params.append(type)
+        if at_most is None:
+            sql = f"SELECT count(*) FROM log_entries WHERE {where}"
+        else:
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM log_entries WHERE {where} LIMIT ?)"
+            params.append(at_most)
+        return int(self._db.fetch_value(sql, params))
+
+    def has_log_entries(self, incident_id: str, at_least: int) -> bool:
+        """Whether an incident has ``at_least`` entries: a walk of the index alone that
+        stops there (the trigger limit's check on every repeated trigger)."""
+        row = self._db.fetch_one(
+            "SELECT 1 FROM log_entries WHERE incident_id = ? ORDER BY seq LIMIT 1 OFFSET ?",
+            (incident_id, at_least - 1),
+        )
+        return row is not None
+
+    def last_log_entries(self, incident_id: str, type: str, limit: int) -> list[LogEntry]:
+        """An incident's newest ``limit`` entries of one type, oldest first."""
+        rows = self._db.fetch_all(
+            f"SELECT {LOG_COLS} FROM log_entries WHERE incident_id = ? AND type = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (incident_id, type, limit),
+        )
+        return [log_entry_row(r) for r in reversed(rows)]
 
     def log_entry(self, entry_id: str) -> LogEntry | None:
         """One timeline entry by id."""
@@ -124,6 +188,12 @@ class TimelineWrites(TimelineReads, WriteBase):
                 summary,
                 dumps(details or {}),
             ),
+        )
+
+    def set_log_entry_details(self, entry_id: str, details: dict[str, Any]) -> None:
+        """Replace an entry's details (the trigger limit's count of triggers not logged)."""
+        self._db.execute(
+            "UPDATE log_entries SET details = ? WHERE id = ?", (dumps(details), entry_id)
         )
 
     def insert_change_event(

@@ -208,15 +208,28 @@ async def list_alerts(ident: str) -> dict[str, Any]:
 @blueprint.get("/incidents/<ident>/log_entries")
 @requires(Level.VIEW)
 async def list_log_entries(ident: str) -> dict[str, Any]:
-    """``GET /incidents/{id}/log_entries``: the timeline, oldest first, paginated."""
+    """``GET /incidents/{id}/log_entries``: the timeline, oldest first, limit/offset/total.
+
+    Paged in SQL: a request reads its page (and counts the rest for ``total=true``),
+    however long the timeline.
+    """
     page = page_args()
 
-    def job(reader: Reader) -> list[dict[str, Any]]:
+    def job(reader: Reader) -> tuple[list[dict[str, Any]], reads.LogPage]:
         incident = reads.find_incident(reader, ident)
-        entries = reads.incident_log_entries(reader, incident.id)
-        return [log_entry_object(reader, e, incident) for e in entries]
+        found = reads.incident_log_entries(
+            reader, incident.id, limit=page.limit, offset=page.offset, total=page.total
+        )
+        return [log_entry_object(reader, e, incident) for e in found.entries], found
 
-    return paginated("log_entries", await context().store.read(job), page)
+    items, found = await context().store.read(job)
+    return {
+        "log_entries": items,
+        "limit": page.limit,
+        "offset": page.offset,
+        "more": found.more,
+        "total": found.total,
+    }
 
 
 @blueprint.get("/log_entries/<entry_id>")

@@ -35,6 +35,9 @@ from gateway.http.ui._web import back, blueprint, context, form, page, read, req
 from gateway.store import Reader, Tx
 
 PAGE_SIZE = 50
+#: Timeline entries an incident page shows at once, the newest first chosen.
+TIMELINE_PAGE = 50
+MAX_TIMELINE_OFFSET = 1_000_000_000
 MAX_WINDOW_MINUTES = 60 * 24 * 366
 
 
@@ -111,33 +114,61 @@ async def incident_list() -> ResponseReturnValue:
 
 @dataclass(frozen=True, slots=True)
 class IncidentView:
-    """An incident page: the incident, its service, alerts and timeline."""
+    """An incident page: the incident, its service, alerts and one page of its timeline.
+
+    ``timeline`` is oldest first; it holds the entries ``timeline_offset`` to
+    ``timeline_offset + TIMELINE_PAGE`` counted back from the newest, of
+    ``timeline_total`` in all.
+    """
 
     incident: Incident
     service: Service | None
     alerts: list[Alert]
     timeline: list[LogEntry]
+    timeline_offset: int
+    timeline_total: int
     details: reads.IncidentDetails
 
 
-def incident_view(reader: Reader, incident_id: str) -> IncidentView:
-    """Everything an incident page shows, in one snapshot."""
+def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
+    """Everything an incident page shows, in one snapshot: the newest timeline entries
+    (``timeline_offset`` skips that many newer ones), never the whole timeline."""
     incident = reads.find_incident(reader, incident_id)
+    found = reads.incident_log_entries(
+        reader,
+        incident.id,
+        limit=TIMELINE_PAGE,
+        offset=timeline_offset,
+        total=True,
+        newest_first=True,
+    )
     return IncidentView(
         incident=incident,
         service=reader.service(incident.service_id),  # rendering: None once deleted
         alerts=reads.incident_alerts(reader, incident.id),
-        timeline=reads.incident_log_entries(reader, incident.id),
+        timeline=found.entries[::-1],
+        timeline_offset=timeline_offset,
+        timeline_total=found.total or 0,
         details=reads.incident_details(reader, [incident])[0],
     )
+
+
+def _timeline_offset() -> int:
+    """``?timeline=N``: how many newer entries to skip; anything else is 0."""
+    try:
+        # Capped so SQLite's 64-bit OFFSET never overflows (a 500): past the end is empty.
+        return min(max(0, int(request.args.get("timeline", "0"))), MAX_TIMELINE_OFFSET)
+    except ValueError:
+        return 0
 
 
 @blueprint.get("/incidents/<incident_id>")
 @requires(Level.VIEW)
 async def incident_page(incident_id: str) -> ResponseReturnValue:
     """An incident with its alerts, timeline, and Acknowledge / Resolve buttons."""
-    view = await read(lambda r: incident_view(r, incident_id))
-    return await page("incident.html", view=view)
+    offset = _timeline_offset()
+    view = await read(lambda r: incident_view(r, incident_id, offset))
+    return await page("incident.html", view=view, timeline_page=TIMELINE_PAGE)
 
 
 async def _change(incident_id: str, action: str) -> ResponseReturnValue:
