@@ -328,9 +328,9 @@ def test_move_integration_warns_then_moves_keeping_the_key(
     base = f"/ui/services/{source}/integrations/{integration}/move"
     warning = manager.get(base, params={"to": payments})
     assert warning.status_code == 200
-    # Payments is low urgency: the warning names the setting and both values.
-    assert "incident_urgency_rule" in warning.text
-    assert "high → low" in warning.text
+    # Payments is low urgency: the warning names the setting and both values, in words.
+    assert "<strong>Urgency</strong>: high → low" in warning.text
+    assert "incident_urgency_rule" not in warning.text
     # Proceeding without the confirmation (a stale form) shows the warning again: 409.
     unconfirmed = manager.post(base, data={"csrf_token": csrf_of(warning.text), "to": payments})
     assert unconfirmed.status_code == 409
@@ -578,3 +578,25 @@ def test_the_ui_secret_is_ignored_by_git() -> None:
     # The session signing key lives beside the database; it must never be committed.
     patterns = (REPO / ".gitignore").read_text().split()
     assert any(fnmatch.fnmatch("alert-gateway.db.ui-secret", p) for p in patterns)
+
+
+def test_pages_name_people_and_integrations_in_words(gw: UiGateway, manager: httpx.Client) -> None:
+    # Issue 15 item 12: ids, API field names and raw ISO times are for programs.
+    assert v2_event(gw, PAYMENTS_KEY, summary="Wording check").status_code == 202
+    payments = service_id(gw, "Payments")
+    incident = first_incident(gw, payments)
+    integration_id, name = gw.daemon.query(
+        "SELECT id, name FROM integrations WHERE service_id = ? AND deleted_at IS NULL",
+        payments,
+    )[0]
+    page = manager.get(f"/ui/incidents/{incident}").text
+    assert f"by integration {name}" in page
+    assert integration_id not in page
+    # Relative times, the exact time on hover.
+    assert re.search(r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">', page)
+    assert "just now" in page or "ago" in page
+    service_page = manager.get(f"/ui/services/{payments}").text
+    status = re.search(r"<dt>Status</dt><dd>(.*?)</dd>", service_page, re.S)
+    assert status, service_page
+    assert status.group(1) == "Enabled. Critical: an incident is triggered"
+    assert "shown as" not in service_page

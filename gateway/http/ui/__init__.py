@@ -28,6 +28,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     links,
     services,
     vendors,
+    words,
 )
 from gateway.http.ui._web import blueprint
 

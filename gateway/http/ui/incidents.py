@@ -20,6 +20,7 @@ from gateway.core import incident_reads as reads
 from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
+from gateway.core.agents import agent_name
 from gateway.core.inputs import parse_time
 from gateway.domain import (
     INCIDENT_STATUSES,
@@ -128,6 +129,8 @@ class IncidentView:
     timeline_offset: int
     timeline_total: int
     details: reads.IncidentDetails
+    #: Who each ``(agent_type, agent_id)`` on the page is, by name (core.agents).
+    agents: dict[tuple[str | None, str | None], str | None]
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -142,6 +145,9 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         total=True,
         newest_first=True,
     )
+    details = reads.incident_details(reader, [incident])[0]
+    pairs = {(e.agent_type, e.agent_id) for e in found.entries}
+    pairs.add(details.last_status_change_by)
     return IncidentView(
         incident=incident,
         service=reader.service(incident.service_id),  # rendering: None once deleted
@@ -149,7 +155,8 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         timeline=found.entries[::-1],
         timeline_offset=timeline_offset,
         timeline_total=found.total or 0,
-        details=reads.incident_details(reader, [incident])[0],
+        details=details,
+        agents={pair: agent_name(reader, *pair) for pair in pairs},
     )
 
 
