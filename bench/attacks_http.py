@@ -173,6 +173,36 @@ async def sns_control(t: Target, tally: Tally) -> None:
         tally.fail(f"{len(made)} fetches for {count} messages (expected 1): {made[:3]}")
 
 
+async def sns_paths(t: Target, tally: Tally) -> None:
+    """Opt-in (``--attacks sns-paths``), an open finding: forged messages on the allow-listed
+    topic, each naming its own certificate path on the right region's host.
+
+    The failed-fetch memory is per URL, so each makes a fetch; a flood should make no
+    flood of fetches (issue 14 item 8). Expected: at most 2 fetches for 20 messages.
+    """
+    before = len(t.fetches.requests)
+
+    async def one(n: int) -> None:
+        async with t.client() as http:
+            tally.sent += 1
+            url = CONTROL_URL.replace("campaign", f"campaign-{n}")
+            answer = await http.post(
+                f"/integration/{t.keys.sns}/enqueue",
+                content=forged_sns(TOPIC, url, f"paths-{n}"),
+                headers={"content-type": "text/plain; charset=UTF-8"},
+            )
+            tally.answer(answer.status_code)
+            if answer.status_code not in (400, 503):
+                tally.fail(f"{answer.status_code} {answer.text[:80]}")
+
+    async with trio.open_nursery() as nursery:
+        for n in range(20):
+            nursery.start_soon(one, n)
+    made = len(t.fetches.requests) - before
+    if made > 2:
+        tally.fail(f"{made} certificate fetches for 20 forged messages")
+
+
 # -- Host header (item 10) ---------------------------------------------------------------
 
 _URL = re.compile(r"https?://[^\s\"'<>]+")

@@ -121,9 +121,18 @@ def report(
         f"attacks {marks['attack_end'] - marks['attack_start']:.0f} s\n"
     )
     print(table(campaign.tallies, lambda row: percentile(within(samples, *row.window), 0.99)))
-    print(f"\ndaemon peak RSS: {peak_rss:.0f} MB")
-    print(latency("/v2/enqueue idle", idle))
-    print(latency("/v2/enqueue during the attacks", during))
+    print(
+        f"\ndaemon peak RSS: {peak_rss:.0f} MB "
+        f"(at the end of the idle measurement: {campaign.rss_at['idle_end']:.0f} MB)"
+    )
+    print(
+        latency("/v2/enqueue idle", idle)
+        + f"; daemon CPU {campaign.busy('idle_start', 'idle_end'):.0%}"
+    )
+    print(
+        latency("/v2/enqueue during the attacks", during)
+        + f"; daemon CPU {campaign.busy('attack_start', 'attack_end'):.0%}"
+    )
     print(
         f"\nfetches attempted through the proxy: {len(t.fetches.requests)} {t.fetches.requests[:3]}"
     )
