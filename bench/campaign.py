@@ -109,7 +109,7 @@ class Campaign:
         self.only = only
         self.daemon = daemon
         self.tallies: list[Tally] = []
-        self.rows: dict[str, Tally] = {}
+        self.rows: dict[str, Tally] = {}  # by attack id (sns: its last row, the control)
         self.marks: dict[str, float] = {}
         self.cpu_at: dict[str, float] = {}
         self.rss_at: dict[str, float] = {}
