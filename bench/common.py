@@ -1,8 +1,9 @@
-"""Pieces the bench scripts share: wrk, a server process and its CPU and memory."""
+"""Pieces the bench scripts share: wrk, a server process and its CPU and memory, percentiles."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -33,10 +34,22 @@ def ensure_wrk() -> str:
 class Server:
     """A process listening on 127.0.0.1 (the gateway or the ceiling app)."""
 
-    def __init__(self, argv: list[str], log: Path, *, pass_fds: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        log: Path,
+        *,
+        pass_fds: tuple[int, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log = log
         self.proc = subprocess.Popen(
-            argv, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO, pass_fds=pass_fds
+            argv,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            pass_fds=pass_fds,
+            env=env,
         )
 
     def wait_port(self, finder: Callable[[str], int | None]) -> int:
@@ -104,3 +117,17 @@ def hypercorn_port(text: str) -> int | None:
         if "Running on" in line:
             return int(line.split("http://")[1].split()[0].rsplit(":", 1)[1])
     return None
+
+
+def daemon_ready(text: str) -> dict[str, object] | None:
+    """The gateway's ``daemon.ready`` log line (its listen and SMTP addresses), once written."""
+    for line in text.splitlines():
+        if '"daemon.ready"' in line:
+            found: dict[str, object] = json.loads(line)
+            return found
+    return None
+
+
+def percentile(ms: list[float], q: float) -> float:
+    """Nearest rank of sorted ``ms`` (0 when empty)."""
+    return ms[max(0, math.ceil(len(ms) * q) - 1)] if ms else 0.0
