@@ -8,8 +8,9 @@ forged message can never make the gateway request an arbitrary URL.
 The network is reached only through :data:`transport`, an
 :class:`SnsTransport`; tests replace it with a fake. Certificates are cached
 in memory by URL (SNS rotates them rarely); a failed fetch is remembered for
-:data:`FAILED_FETCH_SECONDS` and concurrent requests for one URL share one
-fetch, so a flood of forged messages makes no flood of fetches.
+:data:`FAILED_FETCH_SECONDS`, concurrent requests for one URL share one fetch, and
+each SNS host may name at most :data:`NEW_URLS_PER_HOST` new URLs a minute, so a
+flood of forged messages makes no flood of fetches, one URL or many.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ CERTIFICATE_CACHE_SIZE = 32
 FAILED_FETCH_SECONDS = 10.0
 #: How many failed certificate URLs to remember (oldest first out).
 FAILED_FETCH_CACHE_SIZE = 256
+#: How many certificate URLs not yet in memory one SNS host may make the gateway fetch per
+#: :data:`NEW_URL_WINDOW_SECONDS`. AWS signs with a handful of certificates per region, so
+#: a genuine topic needs one or two; a forged flood naming a new path on the right host in
+#: each message is held to this many fetches, and the rest are answered "retry later"
+#: (503), which SNS honours by redelivering: nothing genuine is lost.
+NEW_URLS_PER_HOST = 4
+NEW_URL_WINDOW_SECONDS = 60.0
 
 
 class SnsUnavailable(RetryLater):
@@ -97,12 +105,15 @@ _certificates: OrderedDict[str, RSAPublicKey] = OrderedDict()
 _failures: OrderedDict[str, tuple[trio.lowlevel.TrioToken, float, bool, str]] = OrderedDict()
 # URL -> set once the fetch in progress for it has ended (success or not).
 _fetching: dict[str, trio.Event] = {}
+# (event loop, SNS host) -> when each of its recent new-URL fetches started.
+_new_urls: dict[tuple[trio.lowlevel.TrioToken, str], list[float]] = {}
 
 
 def clear_certificate_cache() -> None:
     """Forget every cached signing certificate and every remembered failed fetch."""
     _certificates.clear()
     _failures.clear()
+    _new_urls.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +249,7 @@ async def _public_key(url: str) -> RSAPublicKey:
         # Another request is fetching this URL: share its outcome (loop: it may have
         # been cancelled, and then this request fetches).
         await pending.wait()
+    _spend_new_url_budget(url)
     done = _fetching[url] = trio.Event()
     try:
         key = await _fetch_key(url)
@@ -257,6 +269,25 @@ async def _public_key(url: str) -> RSAPublicKey:
         _certificates.popitem(last=False)
     log.info("sns.certificate_cached", url=url)
     return key
+
+
+def _spend_new_url_budget(url: str) -> None:
+    """Count a fetch of a URL not in memory against its host; refuse past the budget."""
+    host = urlsplit(url).hostname or ""
+    now = trio.current_time()
+    key = (trio.lowlevel.current_trio_token(), host)
+    recent = [t for t in _new_urls.get(key, []) if now - t < NEW_URL_WINDOW_SECONDS]
+    if len(recent) >= NEW_URLS_PER_HOST:
+        _new_urls[key] = recent
+        log.warning("sns.certificate_fetch_budget_spent", host=host, url=url)
+        raise SnsUnavailable(
+            f"too many new SNS signing certificate URLs on {host} in "
+            f"{NEW_URL_WINDOW_SECONDS:g} s; retry later"
+        )
+    recent.append(now)
+    _new_urls[key] = recent
+    if len(_new_urls) > FAILED_FETCH_CACHE_SIZE:
+        _new_urls.pop(next(iter(_new_urls)))
 
 
 class _Failed(Exception):

@@ -8,8 +8,10 @@ edge of the world), or give :class:`HttpxSnsTransport` an httpx ``MockTransport`
 from __future__ import annotations
 
 import re
+import ssl
 from typing import Protocol
 
+import certifi
 import httpx
 import trio
 
@@ -36,6 +38,24 @@ class SnsTransport(Protocol):
         ...
 
 
+_tls: ssl.SSLContext | None = None
+
+
+async def _tls_context() -> ssl.SSLContext:
+    """The one TLS context every fetch shares, built once in a worker thread.
+
+    Loading the CA bundle takes tens of milliseconds; done per fetch on the event loop (as
+    a new ``httpx.AsyncClient`` does by default), a flood of SNS messages stalled every
+    channel. The context holds no per-loop state, so one serves every run.
+    """
+    global _tls
+    if _tls is None:
+        _tls = await trio.to_thread.run_sync(
+            lambda: ssl.create_default_context(cafile=certifi.where())
+        )
+    return _tls
+
+
 class HttpxSnsTransport:
     """The real transport: one short, non-redirecting HTTPS GET per call, size-capped."""
 
@@ -58,11 +78,13 @@ class HttpxSnsTransport:
         status = 0
         with trio.move_on_after(self.deadline) as scope:
             try:
+                tls = await _tls_context()
                 async with (
                     httpx.AsyncClient(
                         timeout=self.timeout,
                         follow_redirects=False,
                         transport=self.http_transport,
+                        verify=tls,
                     ) as client,
                     client.stream("GET", url) as response,
                 ):

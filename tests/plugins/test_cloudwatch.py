@@ -1647,3 +1647,31 @@ def test_a_claim_made_under_another_event_loop_is_taken_over() -> None:
 
     assert len(trio.run(parse_within_a_second)) == 1
     assert len(trio.run(parse_within_a_second)) == 1
+
+
+async def test_a_flood_naming_many_certificate_urls_on_one_host_is_held_to_a_budget(
+    autojump_clock: MockClock, sns: FakeSnsTransport
+) -> None:
+    # Each forged message names its own path on the right region's host: remembering
+    # failed URLs cannot help, so the host's budget of new URLs must.
+    genuine = sign(notification(alarm(), message_id="genuine"), url=OWN_CERT_URL)
+    assert (await one(genuine)).event_action == "trigger"  # its certificate is now in memory
+    answers: list[str] = []
+    for i in range(20):
+        url = f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-forged{i}.pem"
+        body = sign(notification(alarm(), message_id=f"paths-{i}"), url=url)
+        try:
+            await cloudwatch.VENDOR.parse(request(body))
+        except (_sns.SnsUnavailable, InvalidEvent) as exc:
+            answers.append(type(exc).__name__)
+    assert len(sns.certificate_requests) == _sns.NEW_URLS_PER_HOST
+    assert answers.count("SnsUnavailable") == 20 - (_sns.NEW_URLS_PER_HOST - 1)
+    # A certificate already in memory needs no budget: genuine messages still pass.
+    again = sign(notification(alarm(), message_id="genuine-2"), url=OWN_CERT_URL)
+    assert (await one(again)).event_action == "trigger"
+    # The window passes: new URLs may be fetched again.
+    await trio.sleep(_sns.NEW_URL_WINDOW_SECONDS)
+    url = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-later.pem"
+    with pytest.raises(InvalidEvent):
+        await cloudwatch.VENDOR.parse(request(sign(notification(alarm()), url=url)))
+    assert sns.certificate_requests[-1] == url
