@@ -38,7 +38,8 @@ class SnsTransport(Protocol):
         ...
 
 
-_tls: ssl.SSLContext | None = None
+# Holds the one context once built (a list, so no module-level rebinding is needed).
+_tls: list[ssl.SSLContext] = []
 
 
 async def _tls_context() -> ssl.SSLContext:
@@ -48,12 +49,12 @@ async def _tls_context() -> ssl.SSLContext:
     a new ``httpx.AsyncClient`` does by default), a flood of SNS messages stalled every
     channel. The context holds no per-loop state, so one serves every run.
     """
-    global _tls
-    if _tls is None:
-        _tls = await trio.to_thread.run_sync(
+    if not _tls:
+        context = await trio.to_thread.run_sync(
             lambda: ssl.create_default_context(cafile=certifi.where())
         )
-    return _tls
+        _tls[:] = [context]
+    return _tls[0]
 
 
 class HttpxSnsTransport:
