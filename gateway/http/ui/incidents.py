@@ -83,7 +83,7 @@ async def incident_list() -> ResponseReturnValue:
         offset = 0
 
     def load(reader: Reader) -> tuple[list[IncidentRow], int, list[Service]]:
-        found, total = reads.list_incidents(
+        found = reads.list_incidents(
             reader,
             statuses=statuses,
             urgencies=urgencies,
@@ -92,8 +92,10 @@ async def incident_list() -> ResponseReturnValue:
             sort_by="incident_number:desc",
             limit=PAGE_SIZE,
             offset=offset,
+            count=True,  # the page says how many match
         )
-        return incident_rows(reader, found), total, svc.list_services(reader)
+        total = found.total or 0
+        return incident_rows(reader, found.incidents), total, svc.list_services(reader)
 
     rows, total, services = await read(load)
     return await page(
