@@ -179,8 +179,9 @@ def test_metrics_counts_group_open_incidents_by_service_through_their_index(
         ("Gamma", "triggered", 2),
     ]
     (grouped,) = incident_selects(seen)
-    assert "JOIN" not in grouped[0].upper()
-    assert plan(conn, grouped) == ["SCAN incidents USING COVERING INDEX incidents_open"]
+    lines = plan(conn, grouped)
+    assert "SCAN incidents USING COVERING INDEX incidents_open" in lines
+    assert not [line for line in lines if "TEMP B-TREE" in line], lines
 
 
 def test_a_services_status_reads_only_its_own_open_incidents(conn: sqlite3.Connection) -> None:
