@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.core import tokens
+from gateway.core import incidents, tokens
 from gateway.store.incident_lists import IncidentListReads
 from gateway.testing import TestGateway, gateway_running
 from tests.incident_helpers import CONFIG, WEB_KEY, headers, make_tokens, trigger
@@ -106,3 +106,34 @@ async def test_bad_directory_paging_is_a_400_page(tmp_path: Path, query: str) ->
     assert answer.headers["content-type"].startswith("text/html")
     name = query.split("=")[0]
     assert f"&#39;{name}&#39; must be" in answer.text
+
+
+async def test_the_incident_list_pages_without_counting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[bool] = []
+    search = IncidentListReads.search_incidents
+
+    def spy(self: IncidentListReads, **kwargs: Any) -> Any:
+        asked.append(kwargs["count"])
+        return search(self, **kwargs)
+
+    monkeypatch.setattr(IncidentListReads, "search_incidents", spy)
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        web = (await gw.store.read(lambda r: r.service_by_name("Web"))).id  # type: ignore[union-attr]
+
+        def open_many(tx: Any) -> None:
+            for n in range(55):
+                incidents.create_incident(tx, web, f"disk {n}", by="ops@example.com")
+
+        await gw.store.write(open_many)
+        ui = await signed_in(gw)
+        first = await ui.get("/ui/incidents")
+        second = await ui.get("/ui/incidents?offset=50")
+    assert asked == [False, False]
+    assert "Showing 1\N{EN DASH}50." in first.text
+    assert 'rel="next" href="/ui/incidents?offset=50"' in first.text
+    assert 'rel="prev"' not in first.text
+    assert "Showing 51\N{EN DASH}55." in second.text
+    assert 'rel="prev" href="/ui/incidents?offset=0"' in second.text
+    assert 'rel="next"' not in second.text

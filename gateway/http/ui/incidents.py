@@ -82,7 +82,7 @@ async def incident_list() -> ResponseReturnValue:
     except ValueError:
         offset = 0
 
-    def load(reader: Reader) -> tuple[list[IncidentRow], int, list[Service]]:
+    def load(reader: Reader) -> tuple[list[IncidentRow], bool, list[Service]]:
         found = reads.list_incidents(
             reader,
             statuses=statuses,
@@ -92,16 +92,14 @@ async def incident_list() -> ResponseReturnValue:
             sort_by="incident_number:desc",
             limit=PAGE_SIZE,
             offset=offset,
-            count=True,  # the page says how many match
-        )
-        total = found.total or 0
-        return incident_rows(reader, found.incidents), total, svc.list_services(reader)
+        )  # no count: it read every match (~50 ms for the open ones of 100,000)
+        return incident_rows(reader, found.incidents), found.more, svc.list_services(reader)
 
-    rows, total, services = await read(load)
+    rows, more, services = await read(load)
     return await page(
         "incidents.html",
         rows=rows,
-        total=total,
+        more=more,
         offset=offset,
         page_size=PAGE_SIZE,
         services=services,
