@@ -117,6 +117,14 @@ class IncidentListReads(ReadBase):
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)
+            if order and order[0] == ("incident_number", False):
+                # Redundant but decisive: no match has a number below the range's smallest.
+                # Without it the default list (number ascending, last 30 days) walked every
+                # older incident first: a year of them with the default retention. The unary
+                # plus keeps SQLite from reading min() off the number index, which would
+                # walk the same rows; incidents_created holds (created_at, number).
+                where.append("number >= (SELECT min(+number) FROM incidents WHERE created_at >= ?)")
+                params.append(since)
         if until is not None:
             where.append("created_at < ?")
             params.append(until)
