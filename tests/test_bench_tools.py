@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from importlib.machinery import SourceFileLoader
@@ -10,8 +11,11 @@ from pathlib import Path
 from types import ModuleType
 
 from gateway.clock import SystemClock
+from gateway.core import incident_reads, tokens
+from gateway.http.app import create_quart_app
 from gateway.store import open_sync
-from gateway.store.queries import Tx
+from gateway.store.queries import Reader, Tx
+from tests.scaffold import config, gateway_running
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -74,3 +78,62 @@ def test_bench_config_is_valid_and_carries_the_cpu_affinity(tmp_path: Path) -> N
         settings = parse_settings(text, source=tmp_path / "b.toml")
         assert settings.server.cpu_affinity == parsed
         assert len(settings.services[0].integrations) == len(run.ROUTING_KEYS) + 1
+
+
+def test_pages_builds_a_database_the_gateway_reads(tmp_path: Path) -> None:
+    pages = _script("pages")
+    db = tmp_path / "pages.db"
+    secret = pages.build(db, 4, 200, 0.5)
+    conn = open_sync(db)
+    reader = Reader(conn, SystemClock())
+    assert tokens.authenticate(reader, secret) is not None
+    assert [reader.count(t) for t in ("services", "integrations", "incidents", "alerts")] == [
+        4,
+        4,
+        200,
+        200,
+    ]
+    open_rows = reader.open_incident_counts()
+    assert 60 < sum(n for _, _, n in open_rows) < 140  # about half, both open statuses
+    assert {status for _, status, _ in open_rows} == {"triggered", "acknowledged"}
+    month = incident_reads.list_incidents(reader, limit=100, count=True)
+    assert month.total is not None and 80 < month.total < 120  # spread over 60 days
+    (first,) = incident_reads.list_incidents(reader, limit=1, date_range="all").incidents
+    details = incident_reads.incident_details(reader, [first])[0]
+    assert details.first_trigger_log_entry is not None and details.alert_counts["all"] == 1
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+async def test_pages_times_every_read_route_of_the_rest_api_and_the_ui(tmp_path: Path) -> None:
+    """A GET route added without a line in bench/pages would escape the page budget."""
+    pages = _script("pages")
+    names = ("service", "integration", "incident", "log_entry", "vendor", "window")
+    sample = {k: f"<{k}>" for k in names}
+    sample["number"] = "<incident>"
+    timed = {re.sub(r"<\w+>", "<>", path.split("?")[0]) for _, path in pages.routes(sample)}
+    # Not pages: liveness, plugin and API documents, sign-in, static files, and the UI's
+    # redirects from PagerDuty-shaped links to the pages that are timed.
+    exempt = {
+        "/healthz",
+        "/-/plugins",
+        "/openapi.json",
+        "/ui/",
+        "/",
+        "/ui/login",
+        "/ui/static/<>",
+        "/static/<>",
+        "/ui/incidents/<>/alerts/<>",
+        "/ui/vendors/<>",
+        "/ui/maintenance_windows/<>",
+        "/ui/services/<>/integrations/<>",
+    }
+    async with gateway_running(tmp_path, config()) as gw:
+        quart = create_quart_app(gw.running.context)
+        served = {
+            re.sub(r"<[^>]+>", "<>", rule.rule)
+            for rule in quart.url_map.iter_rules()
+            if "GET" in (rule.methods or set())
+        }
+    assert sorted(served - exempt - timed) == []
+    assert sorted(timed - served) == []
