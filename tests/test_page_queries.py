@@ -19,8 +19,9 @@ import pytest
 
 from gateway.clock import FakeClock, iso
 from gateway.core import incident_reads as reads
-from gateway.core import service_reads
+from gateway.core import service_reads, services
 from gateway.domain import Service
+from gateway.errors import Invalid
 from gateway.store import Reader, Tx, connect, open_sync
 from gateway.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from gateway.store.seam import Database
@@ -282,3 +283,21 @@ def test_a_version_7_database_migrates_to_8_and_keeps_its_rows(tmp_path: Path) -
     reader = Reader(conn, FakeClock(FakeClock().now() + timedelta(days=1)))
     assert reads.open_incident_counts(reader) == [("Old", "triggered", 1)]
     conn.close()
+
+
+def test_a_page_of_services_reads_whole_rows_for_that_page_only(
+    conn: sqlite3.Connection,
+) -> None:
+    clock = FakeClock()
+    tx = Tx(conn, clock)
+    for n in range(40):
+        tx.insert_service(name=f"svc {n:02d}")
+    reader = Reader(conn, clock)
+    with traced(reader) as seen:
+        shown, total = services.page_services(reader, query="SVC 1", limit=5, offset=5)
+    assert total == 10 and [s.name for s in shown] == [f"svc 1{n}" for n in range(5, 10)]
+    whole = [q for q in seen if "escalation_policy_id" in q[0]]
+    assert whole and all(len(params) == 5 for _, params in whole)
+    assert services.page_services(reader, sort_by="name:desc", limit=2)[0][0].name == "svc 39"
+    with pytest.raises(Invalid):
+        services.page_services(reader, sort_by="id")

@@ -148,6 +148,7 @@ def _workload(t: Any) -> None:
     svc = t.insert_service(name="Seam")
     t.update_service(svc.id, description="seam test")
     assert t.service(svc.id) and t.service_by_name("Seam") and t.services()
+    assert t.service_names() == [(svc.id, "Seam")] and t.services_by_ids([svc.id, "PNONE"])
     integ = t.insert_integration(
         service_id=svc.id,
         name="v2",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.clock import iso
-from gateway.core.services import list_services
+from gateway.core.services import page_services
 from gateway.domain import Integration, Service
 from gateway.store import Reader
 
@@ -110,11 +110,10 @@ def service_directory(
 ) -> DirectoryPage:
     """One page of live services (optionally matching ``query``) with status and open counts.
 
-    The names are matched and sorted by :func:`~gateway.core.services.list_services`, the
-    REST list's rule; statuses and counts are read for this page's services only.
+    The names are matched and sorted by :func:`~gateway.core.services.page_services`, the
+    REST list's rule; rows, statuses and counts are read for this page's services only.
     """
-    services = list_services(reader, query=query)
-    shown = services[offset : offset + limit]
+    shown, total = page_services(reader, query=query, limit=limit, offset=offset)
     statuses = service_statuses(reader, shown)
     # One query for the page, not two per service.
     counts = reader.open_incident_counts_by_service([s.id for s in shown])
@@ -127,4 +126,4 @@ def service_directory(
         )
         for s in shown
     ]
-    return DirectoryPage(rows, len(services), limit, offset)
+    return DirectoryPage(rows, total, limit, offset)
