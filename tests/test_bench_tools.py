@@ -3,6 +3,7 @@ the hostile-input campaign's verdicts."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,8 +16,11 @@ from types import ModuleType
 import pytest
 
 from gateway.clock import SystemClock
+from gateway.core import incident_reads, tokens
+from gateway.http.app import create_quart_app
 from gateway.store import open_sync
-from gateway.store.queries import Tx
+from gateway.store.queries import Reader, Tx
+from tests.scaffold import config, gateway_running
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -131,3 +135,63 @@ def test_hostile_campaign_quick_holds_every_expectation() -> None:
     assert "daemon peak RSS:" in done.stdout
     assert "/v2/enqueue during the attacks: p50" in done.stdout
     assert done.stdout.rstrip().endswith("result: PASS")
+
+
+def test_pages_builds_a_database_the_gateway_reads(tmp_path: Path) -> None:
+    pages = _script("pages")
+    db = tmp_path / "pages.db"
+    secret = pages.build(db, 4, 200, 0.5)
+    conn = open_sync(db)
+    reader = Reader(conn, SystemClock())
+    assert tokens.authenticate(reader, secret) is not None
+    assert [reader.count(t) for t in ("services", "integrations", "incidents", "alerts")] == [
+        4,
+        4,
+        200,
+        200,
+    ]
+    open_rows = reader.open_incident_counts()
+    assert 60 < sum(n for _, _, n in open_rows) < 140  # about half, both open statuses
+    assert {status for _, status, _ in open_rows} == {"triggered", "acknowledged"}
+    month = incident_reads.list_incidents(reader, limit=100, count=True)
+    assert month.total is not None and 80 < month.total < 120  # spread over 60 days
+    (first,) = incident_reads.list_incidents(reader, limit=1, date_range="all").incidents
+    details = incident_reads.incident_details(reader, [first])[0]
+    assert details.first_trigger_log_entry is not None and details.alert_counts["all"] == 1
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+
+
+async def test_pages_times_every_read_route_of_the_rest_api_and_the_ui(tmp_path: Path) -> None:
+    """A GET route added without a line in bench/pages would escape the page budget."""
+    pages = _script("pages")
+    names = ("service", "integration", "incident", "log_entry", "vendor", "window")
+    sample = {k: f"<{k}>" for k in names}
+    sample["number"] = "<incident>"
+    timed = {re.sub(r"<\w+>", "<>", path.split("?")[0]) for _, path in pages.routes(sample)}
+    # Not pages: liveness, plugin and API documents, sign-in, static files, and the UI's
+    # redirects from PagerDuty-shaped links to the pages that are timed.
+    exempt = {
+        "/favicon.ico",
+        "/healthz",
+        "/-/plugins",
+        "/openapi.json",
+        "/ui/",
+        "/",
+        "/ui/login",
+        "/ui/static/<>",
+        "/static/<>",
+        "/ui/incidents/<>/alerts/<>",
+        "/ui/vendors/<>",
+        "/ui/maintenance_windows/<>",
+        "/ui/services/<>/integrations/<>",
+    }
+    async with gateway_running(tmp_path, config()) as gw:
+        quart = create_quart_app(gw.running.context)
+        served = {
+            re.sub(r"<[^>]+>", "<>", rule.rule)
+            for rule in quart.url_map.iter_rules()
+            if "GET" in (rule.methods or set())
+        }
+    assert sorted(served - exempt - timed) == []
+    assert sorted(timed - served) == []

@@ -176,7 +176,7 @@ async def test_the_incident_list_reads_no_whole_timeline(
             await flapping_incident(gw, f"list-{n}", 1500)
 
         def listed(reader: Reader) -> list[reads.IncidentDetails]:
-            found, _ = reads.list_incidents(reader, date_range="all", limit=25)
+            found, *_ = reads.list_incidents(reader, date_range="all", limit=25)
             return reads.incident_details(reader, found)
 
         details, seam = await counted(gw, listed)

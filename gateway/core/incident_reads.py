@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from gateway.clock import iso
 from gateway.core.inputs import parse_time
@@ -31,6 +31,7 @@ __all__ = [
     "MAX_ACKNOWLEDGEMENTS",
     "SORT_FIELDS",
     "IncidentDetails",
+    "IncidentPage",
     "LogPage",
     "find_incident",
     "find_log_entry",
@@ -95,6 +96,14 @@ def parse_sort(sort_by: str | Sequence[str] | None) -> list[tuple[str, bool]]:
     return order
 
 
+class IncidentPage(NamedTuple):
+    """One page of a list: its incidents, whether more follow, and the total if counted."""
+
+    incidents: list[Incident]
+    more: bool
+    total: int | None
+
+
 def list_incidents(
     reader: Reader,
     *,
@@ -108,12 +117,14 @@ def list_incidents(
     sort_by: str | Sequence[str] | None = None,
     limit: int = 25,
     offset: int = 0,
-) -> tuple[list[Incident], int]:
-    """One page of incidents and the number that match, with PagerDuty's filters.
+    count: bool = False,
+) -> IncidentPage:
+    """One page of incidents with PagerDuty's filters; the number that match if ``count``.
 
     ``incident_key`` also matches alerts' ``alert_key``. With neither ``since``
     nor ``until`` and no ``date_range="all"``, only the last 30 days are listed
     (PagerDuty's default range); ``until`` alone means the 30 days before it.
+    Counting reads every match, so it happens only when asked (REST ``total=true``).
     """
     problems = [
         f"'statuses' value {s!r} is not valid" for s in statuses if s not in INCIDENT_STATUSES
@@ -132,7 +143,7 @@ def list_incidents(
         start = (end or reader.clock.now()) - DEFAULT_RANGE
     if start is not None and end is not None and end <= start:
         raise Invalid(["'until' must be after 'since'"])
-    return reader.search_incidents(
+    found, more, total = reader.search_incidents(
         statuses=tuple(dict.fromkeys(statuses)),
         service_ids=tuple(dict.fromkeys(service_ids)),
         urgencies=tuple(dict.fromkeys(urgencies)),
@@ -142,7 +153,9 @@ def list_incidents(
         order=order,
         limit=limit,
         offset=offset,
+        count=count,
     )
+    return IncidentPage(found, more, total)
 
 
 def incident_alerts(

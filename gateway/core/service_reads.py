@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.clock import iso
-from gateway.core.services import list_services
+from gateway.core.services import page_services
 from gateway.domain import Integration, Service
 from gateway.store import Reader
 
 __all__ = [
+    "DirectoryPage",
     "ServiceDetails",
     "ServiceRow",
     "count_services",
@@ -37,11 +38,12 @@ def service_statuses(
 
     ``disabled`` if disabled; else ``maintenance`` in a window covering ``at``;
     else ``critical`` with a triggered incident, ``warning`` with an
-    acknowledged one, otherwise ``active``.
+    acknowledged one, otherwise ``active``. Only these services' open incidents are
+    read, so one service's page does not read every open incident.
     """
     when = at or iso(reader.clock.now())
     in_maintenance = reader.services_in_maintenance(when)
-    open_statuses = reader.open_incident_statuses()
+    open_statuses = reader.open_incident_statuses([s.id for s in services])
     result: dict[str, str] = {}
     for service in services:
         statuses = open_statuses.get(service.id, set())
@@ -88,17 +90,40 @@ class ServiceRow:
     acknowledged: int
 
 
-def service_directory(reader: Reader, query: str | None = None) -> list[ServiceRow]:
-    """Every live service (optionally matching ``query``) with status and open counts."""
-    services = list_services(reader, query=query)
-    statuses = service_statuses(reader, services)
-    counts = reader.open_incident_counts_by_service()  # one query, not two per service
-    return [
+@dataclass(frozen=True, slots=True)
+class DirectoryPage:
+    """One page of the Service Directory: its rows and how many services match in all."""
+
+    rows: list[ServiceRow]
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def more(self) -> bool:
+        """Whether services follow this page."""
+        return self.offset + len(self.rows) < self.total
+
+
+def service_directory(
+    reader: Reader, query: str | None = None, *, limit: int = 25, offset: int = 0
+) -> DirectoryPage:
+    """One page of live services (optionally matching ``query``) with status and open counts.
+
+    The names are matched and sorted by :func:`~gateway.core.services.page_services`, the
+    REST list's rule; rows, statuses and counts are read for this page's services only.
+    """
+    shown, total = page_services(reader, query=query, limit=limit, offset=offset)
+    statuses = service_statuses(reader, shown)
+    # One query for the page, not two per service.
+    counts = reader.open_incident_counts_by_service([s.id for s in shown])
+    rows = [
         ServiceRow(
             s,
             statuses[s.id],
             counts.get(s.id, {}).get("triggered", 0),
             counts.get(s.id, {}).get("acknowledged", 0),
         )
-        for s in services
+        for s in shown
     ]
+    return DirectoryPage(rows, total, limit, offset)

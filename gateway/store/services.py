@@ -105,6 +105,24 @@ class ServiceReads(ReadBase):
         )
         return [service_row(r) for r in rows]
 
+    def service_names(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every live service: what a list needs to search, sort and page
+        before it reads whole rows for one page of them."""
+        rows = self._db.fetch_all("SELECT id, name FROM services WHERE deleted_at IS NULL")
+        return [(r[0], r[1]) for r in rows]
+
+    def services_by_ids(self, service_ids: Sequence[str]) -> list[Service]:
+        """The live services among ``service_ids``, in that order."""
+        if not service_ids:
+            return []
+        rows = self._db.fetch_all(
+            f"SELECT {SERVICE_COLS} FROM services WHERE deleted_at IS NULL "
+            f"AND id IN ({', '.join('?' * len(service_ids))})",
+            tuple(service_ids),
+        )
+        found = {r[0]: service_row(r) for r in rows}
+        return [found[i] for i in service_ids if i in found]
+
     def integration_by_key(self, key: str) -> Integration | None:
         """The live integration that owns ``key`` (deleted ones have no key)."""
         row = self._db.fetch_one(_BY_KEY, (key,))

@@ -17,7 +17,6 @@ from gateway.core import incident_reads as reads
 from gateway.core import incidents as core
 from gateway.domain import Incident
 from gateway.http.rest._common import (
-    Page,
     RestError,
     context,
     json_body,
@@ -65,8 +64,8 @@ async def list_incidents() -> dict[str, Any]:
     args = request.args
     include = _include()
 
-    def job(reader: Reader) -> tuple[list[dict[str, Any]], int]:
-        items, total = reads.list_incidents(
+    def job(reader: Reader) -> tuple[list[dict[str, Any]], bool, int | None]:
+        found = reads.list_incidents(
             reader,
             statuses=list_arg("statuses"),
             service_ids=list_arg("service_ids"),
@@ -78,20 +77,17 @@ async def list_incidents() -> dict[str, Any]:
             sort_by=list_arg("sort_by"),
             limit=page.limit,
             offset=page.offset,
+            count=page.total,  # PagerDuty's total is null unless total=true: count only then
         )
-        return _render(reader, items, include), total
+        return _render(reader, found.incidents, include), found.more, found.total
 
-    items, total = await context().store.read(job)
-    return _page("incidents", items, total, page)
-
-
-def _page(root: str, items: list[dict[str, Any]], total: int, page: Page) -> dict[str, Any]:
+    items, more, total = await context().store.read(job)
     return {
-        root: items,
+        "incidents": items,
         "limit": page.limit,
         "offset": page.offset,
-        "more": page.offset + len(items) < total,
-        "total": total if page.total else None,
+        "more": more,
+        "total": total,
     }
 
 

@@ -26,7 +26,6 @@ from gateway.http.rest._common import (
     json_body,
     list_arg,
     page_args,
-    paginated,
     reference,
     requires,
 )
@@ -276,9 +275,16 @@ async def list_services() -> dict[str, Any]:
     full = include_integrations()
 
     def read(reader: Reader) -> dict[str, Any]:
-        body = paginated("services", svc.list_services(reader, query=query, sort_by=sort_by), page)
-        body["services"] = service_reads.service_details(reader, body["services"])
-        return body
+        shown, total = svc.page_services(
+            reader, query=query, sort_by=sort_by, limit=page.limit, offset=page.offset
+        )
+        return {
+            "services": service_reads.service_details(reader, shown),
+            "limit": page.limit,
+            "offset": page.offset,
+            "more": page.offset + len(shown) < total,
+            "total": total if page.total else None,
+        }
 
     body = await context().store.read(read)
     body["services"] = [service_body(d, full_integrations=full) for d in body["services"]]

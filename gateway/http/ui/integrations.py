@@ -145,7 +145,7 @@ async def integration_rename(service_id: str, integration_id: str) -> ResponseRe
 async def integration_move(service_id: str, integration_id: str) -> ResponseReturnValue:
     """Move step 1 (choose a service) and, with ``?to=``, step 2: the warning to confirm."""
     service, integration = await load_integration(service_id, integration_id)
-    services = [s for s in await read(svc.list_services) if s.id != service.id]
+    services = [s for s in await read(svc.service_names) if s.id != service.id]
     to = request.args.get("to", "")
     target = next((s for s in services if s.id == to), None)
     differences: list[Difference] = []
@@ -185,7 +185,7 @@ async def integration_move_submit(service_id: str, integration_id: str) -> Respo
             lambda tx: moves.move_integration(tx, integration.id, to, confirm=confirm, by=by)
         )
     except Conflict as exc:
-        services = [s for s in await read(svc.list_services) if s.id != service.id]
+        services = [s for s in await read(svc.service_names) if s.id != service.id]
         return await page(
             "integration_move.html",
             status=409,

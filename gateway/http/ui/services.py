@@ -57,6 +57,10 @@ ALERT_CREATION_LABELS = {
     "create_incidents": "Create incidents",
 }
 RECENT = 10
+#: Services per Service Directory page, and the most one page may ask for (PagerDuty's
+#: list default and maximum).
+DIRECTORY_LIMIT = 25
+DIRECTORY_MAX = 100
 
 
 def agent() -> Agent:
@@ -85,17 +89,17 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
     """A service, its integrations, incidents and maintenance windows, in one snapshot."""
     details = service_reads.service_details(reader, [svc.get_service(reader, service_id)])[0]
     service = details.service
-    open_incidents, _ = reads.list_incidents(
+    open_incidents = reads.list_incidents(
         reader,
         statuses=OPEN,
         service_ids=(service.id,),
         date_range="all",
         sort_by="incident_number:desc",
         limit=100,
-    )
-    recent, _ = reads.list_incidents(
+    ).incidents
+    recent = reads.list_incidents(
         reader, service_ids=(service.id,), sort_by="incident_number:desc", limit=RECENT
-    )
+    ).incidents
     windows = mw.list_windows(reader, filter="open", service_ids=(service.id,))
     return ServiceView(
         service=service,
@@ -204,10 +208,34 @@ async def service_form(
 @blueprint.get("/services")
 @requires(Level.VIEW)
 async def service_directory() -> ResponseReturnValue:
-    """The Service Directory: every service, its status and open incidents."""
+    """The Service Directory: one page of services, their status and open incidents.
+
+    ``query`` searches names on the server; ``offset`` and ``limit`` page as PagerDuty's
+    lists do (plain links, so paging needs no JavaScript). Rendering all 1,000 services
+    of a large install made a 444 KB page.
+    """
     query = request.args.get("query", "").strip()
-    rows = await read(lambda r: service_reads.service_directory(r, query or None))
-    return await page("services.html", rows=rows, query=query)
+    limit = _number("limit", DIRECTORY_LIMIT, 1, DIRECTORY_MAX)
+    offset = _number("offset", 0, 0, None)
+    found = await read(
+        lambda r: service_reads.service_directory(r, query or None, limit=limit, offset=offset)
+    )
+    return await page("services.html", directory=found, rows=found.rows, query=query)
+
+
+def _number(name: str, default: int, low: int, high: int | None) -> int:
+    """A whole-number query argument; anything else is a 400 page saying why."""
+    text = request.args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise Invalid([f"'{name}' must be a whole number"]) from None
+    if value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise Invalid([f"'{name}' must be {bounds}"])
+    return value
 
 
 @blueprint.get("/services/new")
