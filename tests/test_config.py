@@ -128,6 +128,79 @@ def test_errors_name_key_and_line(edit: tuple[str, str], key: str, line: int, me
     assert message in info.value.message
 
 
+# A value the file does not write has no line of its own: the error names the nearest
+# enclosing table's (or array's) line instead. Each edit keeps the README's line numbers
+# by turning a line into a comment.
+INLINE_SERVICES = """\
+# services written as an array of inline tables,
+# so no element has a header line of its own
+services = [
+  { name = "Inline" },
+  { name = "Second", status = "sometimes" },
+]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "message"),
+    [
+        # the second [[services.integrations]] of the first service (line 18), not the service
+        (
+            README_CONFIG.replace('name = "Legacy-Cron"', "# unnamed"),
+            "services[0].integrations[1].name",
+            18,
+            "is required",
+        ),
+        (
+            README_CONFIG.replace('type = "events_api_v1"', "# no type"),
+            "services[0].integrations[1].type",
+            18,
+            "needs a type",
+        ),
+        # the second [[services]] (line 22)
+        (
+            README_CONFIG.replace('name = "BizOps"', "# unnamed"),
+            "services[1].name",
+            22,
+            "is required",
+        ),
+        # a keyfile without a certfile: the certfile is missing from [server] (line 1)
+        (
+            README_CONFIG.replace('listen = "127.0.0.1:8080"', 'keyfile = "key.pem"'),
+            "server.certfile",
+            1,
+            "go together",
+        ),
+        # a window without an end: its [[maintenance_windows]] header (line 27)
+        (
+            README_CONFIG + '\n[[maintenance_windows]]\nservices = ["BizOps"]\n'
+            "start = 2026-01-01T00:00:00Z\n",
+            "maintenance_windows[0].end",
+            27,
+            "is required",
+        ),
+        # neither services[1].status nor services[1] has a line: up two levels to `services =`
+        (INLINE_SERVICES, "services[1].status", 3, "must be one of"),
+    ],
+    ids=[
+        "integration-name",
+        "integration-type",
+        "service-name",
+        "certfile",
+        "window-end",
+        "inline",
+    ],
+)
+def test_a_value_without_a_line_is_placed_at_its_parents_line(
+    text: str, key: str, line: int, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(text)
+    assert (info.value.key, info.value.line) == (key, line)
+    assert message in info.value.message
+    assert str(info.value).startswith(f"line {line}: {key}: ")
+
+
 def test_toml_syntax_error_names_the_line() -> None:
     with pytest.raises(ConfigError) as info:
         parse_settings(README_CONFIG.replace('name = "BizOps"', 'name = "BizOps'))

@@ -1,4 +1,4 @@
-"""No whole integration key or API token in anything the daemon prints (issue 14 item 5).
+"""No whole integration key or API token in anything the daemon prints (issue 14 items 5, 7).
 
 One real ``alert-gateway serve`` process, JSON logs at debug level, is driven through every
 route family: the Events API and every key-in-URL form with good and bad bodies, unknown
@@ -8,12 +8,18 @@ generated key. Then the whole captured output (stdout and stderr) is searched fo
 and token used: each may appear as its last four characters, never whole. The CLI commands
 that are not there to show a key (``token list``, ``db check``, ``check-config``...) are
 searched the same way.
+
+Then, in process, each log call that can carry a key (a path, a key, a routing key, a
+token) is driven on its own and its captured lines are searched (``captured``): a call
+site that stopped redacting fails its own test, even where another layer would have hidden
+it in the daemon's output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import signal
@@ -22,28 +28,38 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import structlog
+import trio
+from structlog.testing import LogCapture
+from structlog.typing import Processor
 
+import gateway.daemon as daemon_module
+from gateway.auth import hash_token
 from gateway.http.openapi import OPERATIONS
+from gateway.logs import redact_paths
+from gateway.pluginkit import hookimpl
+from gateway.store import Tx
 from tests.scaffold import (
     SAMPLES,
     Daemon,
+    TestGateway,
     config,
     email_integration,
     events_v1,
     events_v2,
+    gateway_running,
     service,
     v2,
     vendor_integration,
 )
-
-pytestmark = pytest.mark.slow  # a real daemon process, the CLI, SMTP
 
 
 def key(tag: str) -> str:
@@ -292,6 +308,7 @@ def mail(daemon: Daemon) -> None:
         smtp.send_message(message)
 
 
+@pytest.mark.slow  # a real daemon process, the CLI, SMTP
 def test_no_whole_key_or_token_in_the_daemons_output(spawn: Callable[..., Daemon]) -> None:
     daemon = spawn(config(*SERVICES, **SETTINGS))
     generated = daemon.scalar("SELECT integration_key FROM integrations WHERE name = 'generated'")
@@ -368,6 +385,7 @@ def _where(output: str, secret: str) -> list[str]:
     return parsed
 
 
+@pytest.mark.slow  # a Python subprocess
 def test_console_tracebacks_show_no_local_variables(tmp_path: Path) -> None:
     # On a terminal (or format = "console") rich would print each frame's locals, a key too.
     script = tmp_path / "crash.py"
@@ -393,3 +411,353 @@ def test_console_tracebacks_show_no_local_variables(tmp_path: Path) -> None:
     )
     assert "event.internal_error" in done.stderr and "ValueError" in done.stderr, done.stderr
     assert V2 not in done.stderr + done.stdout
+
+
+# -- in process: each log call that can carry a key, on its own ---------------------------------
+
+IN_V2, IN_DD, IN_NAGIOS = key("inproc-v2"), key("inproc-dd"), key("inproc-nagios")
+IN_CW, IN_UNKNOWN, IN_TOKEN = key("inproc-cw"), key("inproc-unknown"), key("inproc-token")
+IN_RELOADED = key("inproc-reloaded")
+IN_SECRETS = (IN_V2, IN_DD, IN_NAGIOS, IN_CW, IN_UNKNOWN, IN_TOKEN, IN_RELOADED)
+IN_SERVICES = (
+    service(
+        "In process",
+        events_v2(IN_V2),
+        vendor_integration("dd", "datadog", IN_DD),
+        vendor_integration("nagios", "nagios", IN_NAGIOS),
+        vendor_integration(
+            "cw",
+            "cloudwatch",
+            IN_CW,
+            verify_signature=False,
+            sns_topic_allowlist=["arn:aws:sns:us-east-1:482917365014:some-other-topic"],
+        ),
+    ),
+    service("Elsewhere"),
+)
+IN_CONFIG = config(*IN_SERVICES, server={"body_timeout": 1, "max_body_size": 65536})
+VERSION = {"Accept": "application/vnd.pagerduty+json;version=2"}
+
+
+@contextmanager
+def captured(*processors: Processor) -> Iterator[list[dict[str, Any]]]:
+    """Every structlog line logged in the block, at every level, as the call site made it.
+
+    Without ``processors`` nothing stands between the call and the capture, so a call that
+    stopped redacting is caught even where the daemon's ``redact_paths`` would hide it.
+    Lines whose ``path`` the daemon leaves to that processor (a body timeout outside the
+    ingest path, the UI's refusals) are captured with it in front, as the daemon logs them.
+    Whatever was configured before (a level filter included) is put back afterwards.
+    """
+    before = structlog.get_config()
+    capture = LogCapture()
+    structlog.configure(
+        processors=[*processors, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield capture.entries
+    finally:
+        structlog.configure(**before)
+
+
+def lines_of(entries: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    """The captured lines of ``event``; at least one (no vacuous search)."""
+    found = [entry for entry in entries if entry.get("event") == event]
+    assert found, (event, sorted({str(entry.get("event")) for entry in entries}))
+    return found
+
+
+def assert_no_whole_key(entries: list[dict[str, Any]], *secrets: str) -> None:
+    """No captured line holds any of ``secrets`` whole (last four characters are fine)."""
+    leaked = [entry for entry in entries if any(s in repr(entry) for s in secrets)]
+    assert not leaked, leaked
+
+
+def hidden(secret: str) -> str:
+    """How a redacted secret shows: an ellipsis and its last four characters."""
+    return "…" + secret[-4:]
+
+
+async def in_process_trickle(gw: TestGateway, path: str, headers: str = "") -> bytes:
+    """A request whose body never arrives whole: 408 after ``body_timeout``."""
+    host, port = gw.base_url.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    async with stream:
+        head = f"POST {path} HTTP/1.1\r\nHost: gw\r\nContent-Length: 400\r\n{headers}\r\n"
+        await stream.send_all(head.encode() + b'{"routing_key": "')
+        return bytes(await stream.receive_some(4096))
+
+
+async def test_ingest_lines_redact_the_key_of_the_body_and_of_the_url(tmp_path: Path) -> None:
+    datadog = sample("datadog_webhook_triggered.json")
+    async with gateway_running(tmp_path, IN_CONFIG) as gw:
+        with captured() as entries:
+            post = gw.client.post
+            assert (await post("/v2/enqueue", json=v2(IN_V2, dedup_key="a"))).status_code == 202
+            assert (await post(f"/integration/{IN_DD}/enqueue", content=datadog)).status_code == 202
+            bad = await post(f"/integration/{IN_DD}/enqueue", json={"routing_key": IN_DD})
+            assert bad.status_code == 400
+            unknown = await post(f"/integration/{IN_UNKNOWN}/enqueue", content=datadog)
+            assert unknown.status_code == 400
+            assert (await post("/v2/enqueue", json=v2(IN_UNKNOWN))).status_code == 400
+            big = await post(f"/integration/{IN_DD}/enqueue", content=b"x" * 70000)
+            assert big.status_code == 413
+        accepted = lines_of(entries, "event.accepted")
+        assert [(e["path"], e["routing_key"]) for e in accepted] == [
+            ("/v2/enqueue", hidden(IN_V2)),
+            (f"/integration/{hidden(IN_DD)}/enqueue", hidden(IN_DD)),
+        ]
+        refused = lines_of(entries, "event.refused")
+        assert [e["path"] for e in refused] == [
+            f"/integration/{hidden(IN_DD)}/enqueue",
+            f"/integration/{hidden(IN_UNKNOWN)}/enqueue",
+            "/v2/enqueue",
+            f"/integration/{hidden(IN_DD)}/enqueue",
+        ]
+        assert_no_whole_key(entries, *IN_SECRETS)
+
+
+async def test_an_internal_error_line_redacts_the_key_of_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with gateway_running(tmp_path, IN_CONFIG) as gw:
+
+        def bug(events: object) -> None:
+            raise RuntimeError("a bug of ours")
+
+        monkeypatch.setattr(gw.running.context.ingest, "_check_rate", bug)
+        with captured() as entries:
+            answer = await gw.client.post(
+                f"/integration/{IN_DD}/enqueue", content=sample("datadog_webhook_triggered.json")
+            )
+            assert answer.status_code == 500
+        (line,) = lines_of(entries, "event.internal_error")
+        assert line["path"] == f"/integration/{hidden(IN_DD)}/enqueue"
+        assert_no_whole_key(entries, *IN_SECRETS)
+
+
+async def test_body_timeout_lines_redact_the_key_of_the_url(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, IN_CONFIG) as gw:
+        with captured() as entries:  # the ingest path redacts its key itself
+            assert b" 408 " in await in_process_trickle(gw, f"/integration/{IN_DD}/enqueue")
+        (line,) = lines_of(entries, "event.body_timeout")
+        assert line["path"] == f"/integration/{hidden(IN_DD)}/enqueue"
+        assert_no_whole_key(entries, *IN_SECRETS)
+        with captured(redact_paths) as entries:  # any other route: the daemon's processor
+            assert b" 408 " in await in_process_trickle(gw, f"/services/{IN_V2}")
+        (line,) = lines_of(entries, "http.body_timeout")
+        assert line["path"] == f"/services/{hidden(IN_V2)}"
+        assert_no_whole_key(entries, *IN_SECRETS)
+
+
+class _DropEverything:
+    """A plugin whose filter drops every event (``event.filtered`` logs each)."""
+
+    @hookimpl
+    def filter_event(self, event: object, vendor_id: str) -> bool:
+        return False
+
+
+async def test_the_filtered_event_line_redacts_the_routing_key(tmp_path: Path) -> None:
+    plugins = [("drop-everything", _DropEverything())]
+    async with gateway_running(tmp_path, IN_CONFIG, plugins=plugins) as gw:
+        with captured() as entries:
+            answer = await gw.client.post("/v2/enqueue", json=v2(IN_V2, dedup_key="dropped"))
+            assert answer.status_code == 202
+        (line,) = lines_of(entries, "event.filtered")
+        assert line["routing_key"] == hidden(IN_V2)
+        assert_no_whole_key(entries, *IN_SECRETS)
+
+
+async def test_vendor_plugin_lines_redact_the_key(tmp_path: Path) -> None:
+    nagios = re.sub(
+        r"CONTACTPAGER=\w+",
+        f"CONTACTPAGER={IN_NAGIOS}",
+        sample("nagios_service_problem.form").decode(),
+    )
+    flapping = re.sub(r"NOTIFICATIONTYPE=\w+", "NOTIFICATIONTYPE=FLAPPINGSTART", nagios)
+    async with gateway_running(tmp_path, IN_CONFIG) as gw:
+        with captured() as entries:
+            answer = await gw.client.post(
+                "/nagios/2010-04-15/create_event",
+                content=flapping.encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert answer.status_code in (200, 202), answer.text
+            alarm = sample("cloudwatch_sns_alarm_alarm.json")
+            refused = await gw.client.post(f"/integration/{IN_CW}/enqueue", content=alarm)
+            assert refused.status_code == 400, refused.text
+        (ignored,) = lines_of(entries, "nagios.notification_ignored")
+        assert ignored["key"] == hidden(IN_NAGIOS)
+        (topic,) = lines_of(entries, "sns.topic_refused")
+        assert topic["key"] == hidden(IN_CW)
+        assert_no_whole_key(entries, *IN_SECRETS)
+
+
+async def test_integration_and_provisioning_lines_redact_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reload configures logging afresh; here it must leave the capture in place.
+    monkeypatch.setattr(daemon_module.logs, "configure", lambda **_: None)
+    async with gateway_running(tmp_path, IN_CONFIG) as gw:
+        await gw.store.write(
+            lambda tx: Tx.insert_token(
+                tx, name="m", role="user", token_hash=hash_token(IN_TOKEN), last4=IN_TOKEN[-4:]
+            )
+        )
+        auth = {**VERSION, "Authorization": f"Token token={IN_TOKEN}"}
+
+        async def call(method: str, path: str, body: Any = None) -> Any:
+            answer = await gw.client.request(method, path, headers=auth, json=body)
+            assert answer.status_code in (200, 201, 204), answer.text
+            return answer.json() if answer.content else None
+
+        with captured() as entries:
+            sid = (await call("POST", "/services", {"service": {"name": "Made"}}))["service"]["id"]
+            body = {"integration": {"type": "events_api_v2_inbound_integration", "name": "m"}}
+            made = (await call("POST", f"/services/{sid}/integrations", body))["integration"]
+            path = f"/services/{sid}/integrations/{made['id']}"
+            await call("PUT", path, {"integration": {"name": "renamed"}})
+            other = (await call("GET", "/services?query=Elsewhere"))["services"][0]["id"]
+            await call("PUT", f"{path}?confirm=true", {"integration": {"service": {"id": other}}})
+            await call("DELETE", f"/services/{other}/integrations/{made['id']}")
+            declared = await gw.store.read(lambda r: r.integration_by_key(IN_V2))
+            assert declared is not None
+            sid = declared.service_id
+            await call("DELETE", f"/services/{sid}/integrations/{declared.id}")
+            # A reload: the deleted key's block is skipped, and a block without a key gets one.
+            settings_file = gw.running.context.settings.source
+            assert settings_file is not None
+            reloaded = config(
+                *IN_SERVICES, service("Late", events_v2(IN_RELOADED), events_v2(None, "generated"))
+            )
+            settings_file.write_text(reloaded)
+            assert await daemon_module.reload(gw.running)
+            # And one that fails: its error names the block, not the key.
+            settings_file.write_text(reloaded.replace(IN_DD, IN_RELOADED))
+            assert not await daemon_module.reload(gw.running)
+        secrets = (*IN_SECRETS, made["integration_key"])
+        late = await gw.store.read(lambda r: r.service_by_name("Late"))
+        assert late is not None
+        keys = await gw.store.read(
+            lambda r: {i.name: str(i.integration_key) for i in r.integrations(late.id)}
+        )
+        created = [e for e in lines_of(entries, "integration.created") if "key" in e]
+        assert [e["key"] for e in created] == [
+            hidden(made["integration_key"]),
+            hidden(keys["v2"]),
+            hidden(keys["generated"]),
+        ]
+        assert lines_of(entries, "integration.updated")
+        assert lines_of(entries, "integration.moved")
+        deleted = lines_of(entries, "integration.deleted")
+        assert [e["key"] for e in deleted] == [hidden(made["integration_key"]), hidden(IN_V2)]
+        (skipped,) = lines_of(entries, "config.integration_skipped")
+        assert hidden(IN_V2) in skipped["reason"]
+        at_reload = [e for e in lines_of(entries, "integration.created") if "integration" in e]
+        assert [(e["integration"], e["integration_key"]) for e in at_reload] == [
+            ("generated", hidden(keys["generated"]))
+        ]
+        lines_of(entries, "config.reload_failed")
+        assert_no_whole_key(entries, *secrets, keys["generated"])
+
+
+async def test_web_ui_lines_redact_keys_and_tokens(tmp_path: Path) -> None:
+    observer = "ui-observer-token-0123456789"
+    async with gateway_running(tmp_path, IN_CONFIG) as gw:
+        await gw.store.write(
+            lambda tx: Tx.insert_token(
+                tx, name="o", role="observer", token_hash=hash_token(observer), last4=observer[-4:]
+            )
+        )
+        http = gw.client
+        with captured(redact_paths) as entries:
+            page = await http.get("/ui/login")
+            form = {"token": IN_UNKNOWN, "csrf_token": csrf_of(page.text)}
+            assert (await http.post("/ui/login", data=form)).status_code == 401
+            stale = await http.post(f"/ui/services/{IN_V2}/edit", data={"csrf_token": "stale"})
+            assert stale.status_code == 400
+            form = {"token": observer, "csrf_token": csrf_of((await http.get("/ui/login")).text)}
+            assert (await http.post("/ui/login", data=form)).status_code == 303
+            assert (await http.get(f"/ui/services/{IN_V2}/edit")).status_code == 403
+        (failed,) = lines_of(entries, "ui.login_failed")
+        assert failed["token"] == hidden(IN_UNKNOWN)
+        (csrf,) = lines_of(entries, "ui.csrf_refused")
+        assert csrf["path"] == f"/ui/services/{hidden(IN_V2)}/edit"
+        (forbidden,) = lines_of(entries, "ui.forbidden")
+        assert forbidden["path"] == f"/ui/services/{hidden(IN_V2)}/edit"
+        assert_no_whole_key(entries, *IN_SECRETS, observer)
+
+
+IN_MAIL, IN_MAIL_FILTERED = key("inproc-mail"), key("inproc-mail-filtered")
+IN_MAIL_RULES = key("inproc-mail-rules")
+MAIL_CONFIG = config(
+    service(
+        "Mail",
+        email_integration("open", "open@alerts.example.com", IN_MAIL),
+        email_integration(
+            "filtered",
+            "filtered@alerts.example.com",
+            IN_MAIL_FILTERED,
+            email_filter_mode="or-rules-email",
+            email_filters=[{"from_email_mode": "match", "from_email_regex": "^nagios@"}],
+        ),
+        email_integration(
+            "rules",
+            "rules@alerts.example.com",
+            IN_MAIL_RULES,
+            email_incident_creation="use_rules",
+            email_parsing_fallback="discard",
+            email_parsers=[
+                {
+                    "action": "trigger",
+                    "match_predicate": {
+                        "type": "contains",
+                        "part": "subject",
+                        "matcher": "PROBLEM",
+                    },
+                    "value_extractors": [
+                        {"type": "entire", "part": "subject", "value_name": "incident_key"}
+                    ],
+                }
+            ],
+        ),
+    ),
+    smtp={"listen": "127.0.0.1:0", "domain": "alerts.example.com"},
+)
+
+
+def _send_mail(port: int, recipients: list[str], subject: str, body: str) -> dict[str, Any]:
+    message = EmailMessage()
+    message["From"] = "someone@example.com"
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        return dict(smtp.send_message(message))
+
+
+async def test_mail_lines_name_addresses_never_keys(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, MAIL_CONFIG) as gw:
+        port = int(gw.running.smtp_binds[0].rsplit(":", 1)[1])
+        secrets = (IN_MAIL, IN_MAIL_FILTERED, IN_MAIL_RULES)
+        subject = f"DOWN: keys {IN_MAIL} {IN_MAIL_FILTERED} {IN_MAIL_RULES}"
+        with captured() as entries:
+            for rcpt in ("open", "filtered", "rules"):
+                refused = await trio.to_thread.run_sync(
+                    _send_mail,
+                    port,
+                    [f"{rcpt}@alerts.example.com", "nobody@alerts.example.com"],
+                    subject,
+                    f"body with the keys: {subject}",
+                )
+                assert list(refused) == ["nobody@alerts.example.com"]
+        lines_of(entries, "smtp.recipient_unknown")
+        lines_of(entries, "smtp.message_accepted")
+        (filtered,) = lines_of(entries, "email.filtered")
+        (discarded,) = lines_of(entries, "email.discarded")
+        for line in (filtered, discarded):
+            assert line["subject"] == f"DOWN: keys {' '.join(hidden(s) for s in secrets)}"
+        assert_no_whole_key(entries, *secrets)

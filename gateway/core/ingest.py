@@ -17,7 +17,7 @@ Nothing is accepted before the store committed it: :class:`Accepted` means on di
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -96,14 +96,24 @@ class Ingest:
     """Turns inbound requests into committed outcomes; shared by every channel.
 
     ``limiter`` is the ``[rate_limit]`` in force (``None``: unlimited); the daemon
-    replaces it on reload. Answers only after the store committed.
+    replaces it on reload. Answers only after the store committed. ``monotonic`` is the
+    key cache's clock (seconds; only differences count), replaceable so that a test can
+    step past :data:`KEY_CACHE_SECONDS` without sleeping.
     """
 
-    def __init__(self, store: Store, plugins: PluginHost, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        plugins: PluginHost,
+        metrics: Metrics | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.plugins = plugins
         self.metrics = metrics or Metrics()
         self.limiter: RateLimiter | None = None
+        self.monotonic = monotonic
         self._keys: dict[str, tuple[float, Integration]] = {}
 
     # -- the one call ---------------------------------------------------------------------------
@@ -231,7 +241,7 @@ class Ingest:
         """
         if cef.routing_key_errors(key):
             return None
-        now = time.monotonic()
+        now = self.monotonic()
         cached = self._keys.get(key)
         if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
             return cached[1]

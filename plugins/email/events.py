@@ -9,12 +9,13 @@ extracted (``use_rules``).
 from __future__ import annotations
 
 import hashlib
+import re
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import structlog
 
-from gateway.pluginkit import Event, InboundRequest, fit_dedup_key, fit_summary
+from gateway.pluginkit import Event, InboundRequest, fit_dedup_key, fit_summary, redact
 
 from .._vendor import clip, finish, rfc3339
 from .mail import Mail
@@ -29,6 +30,15 @@ MAX_INCIDENT_KEY_CHARS = 255
 # The constant dedup key of ``only_if_no_open_incidents``: alerts dedup per integration,
 # so one constant key means "append to the open one, else open a new one".
 OPEN_INCIDENT_KEY = "email:only_if_no_open_incidents"
+
+# A word shaped like an integration key (32 letters and digits). A sender may quote a key
+# in a subject; a log line shows its last four characters only, as for every key.
+_KEY_SHAPED = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])")
+
+
+def _loggable(header: str) -> str:
+    """A mail header for a log line: key-shaped words redacted, then clipped."""
+    return clip(_KEY_SHAPED.sub(lambda match: redact(match.group(0)), header))
 
 
 def _timestamp(date: str) -> str | None:
@@ -182,8 +192,8 @@ def _by_rules(rules: EmailRules, mail: Mail, request: InboundRequest) -> list[Ev
             "email.discarded",
             reason="no parser or preset matched" if rules.preset else "no parser matched",
             recipient=_recipient(request),
-            sender=clip(mail.from_header),
-            subject=clip(mail.subject),
+            sender=_loggable(mail.from_header),
+            subject=_loggable(mail.subject),
         )
         return []
     return [_event(mail, request, "trigger", message_key(mail.message_id))]
@@ -209,8 +219,8 @@ def events_for(rules: EmailRules, mail: Mail, request: InboundRequest) -> list[E
             "email.filtered",
             mode=rules.filter_mode,
             recipient=_recipient(request),
-            sender=clip(mail.from_header),
-            subject=clip(mail.subject),
+            sender=_loggable(mail.from_header),
+            subject=_loggable(mail.subject),
         )
         return []
     if rules.incident_creation == "use_rules":
