@@ -49,6 +49,7 @@ GET    /incidents/{id}                              Y   Y   Y   Y   Y   Y   Y   
 PUT    /incidents/{id}                              -   -   -   -   Y   Y   Y   Y
 GET    /incidents/{id}/alerts                       Y   Y   Y   Y   Y   Y   Y   Y
 GET    /incidents/{id}/log_entries                  Y   Y   Y   Y   Y   Y   Y   Y
+GET    /log_entries                                 Y   Y   Y   Y   Y   Y   Y   Y
 GET    /log_entries/{id}                            Y   Y   Y   Y   Y   Y   Y   Y
 GET    /maintenance_windows                         Y   Y   Y   Y   Y   Y   Y   Y
 POST   /maintenance_windows                         -   -   -   -   -   Y   Y   Y

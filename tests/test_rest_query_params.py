@@ -51,6 +51,7 @@ async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
         "/incidents/<ident>": f"/incidents/{incident['id']}",
         "/incidents/<ident>/alerts": f"/incidents/{incident['id']}/alerts",
         "/incidents/<ident>/log_entries": f"/incidents/{incident['id']}/log_entries",
+        "/log_entries": "/log_entries",
         "/log_entries/<entry_id>": f"/log_entries/{entry['log_entries'][0]['id']}",
         "/maintenance_windows": "/maintenance_windows",
         "/maintenance_windows/<window_id>": (

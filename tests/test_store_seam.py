@@ -224,6 +224,11 @@ def _workload(t: Any) -> None:
     assert t.incident_log_page(inc.id, limit=5) == t.log_entries(incident_id=inc.id)
     assert t.incident_log_page(inc.id, limit=5, offset=1, newest_first=True) == []
     assert t.count_incident_log_entries(inc.id) == 1
+    assert t.account_log_page(since=start, until=end, types=("trigger_log_entry",), limit=5)
+    assert t.count_account_log_entries(since=None, until=None) >= 1
+    assert t.suppressed_log(svc.id, since=start, limit=5) == []
+    assert t.count_suppressed(svc.id, since=start, at_most=10) == 0
+    assert t.service_name(svc.id) == "Seam"
     assert t.has_log_entries(inc.id, 1) and not t.has_log_entries(inc.id, 2)
     assert t.count_incident_log_entries(inc.id, type="trigger_log_entry", at_most=1) == 1
     (last,) = t.last_log_entries(inc.id, "trigger_log_entry", 3)

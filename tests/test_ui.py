@@ -600,3 +600,25 @@ def test_pages_name_people_and_integrations_in_words(gw: UiGateway, manager: htt
     assert status, service_page
     assert status.group(1) == "Enabled. Critical: an incident is triggered"
     assert "shown as" not in service_page
+
+
+def test_a_service_page_shows_its_suppressed_events(gw: UiGateway, manager: httpx.Client) -> None:
+    # Issue 15 item 14: events a disabled service accepted vanished from view.
+    created = create_service(manager, name="Muted")
+    key = KEY_ON_PAGE.findall(manager.get(created.headers["location"]).text)[0]
+    sid = service_id(gw, "Muted")
+    confirm = manager.get(f"/ui/services/{sid}/status")
+    manager.post(
+        f"/ui/services/{sid}/status",
+        data={"csrf_token": csrf_of(confirm.text), "status": "disabled"},
+    )
+    quiet_page = manager.get(f"/ui/services/{sid}").text
+    assert "suppressed-count" not in quiet_page  # nothing suppressed yet, nothing shown
+    for n in range(3):
+        assert v2_event(gw, key, summary=f"Muted event {n}").status_code == 202
+    page = manager.get(f"/ui/services/{sid}").text
+    count = re.search(r'<p id="suppressed-count">(.*?)</p>', page, re.S)
+    assert count, page
+    assert count.group(1).startswith("3 events suppressed in the last 24 hours")
+    assert "Suppressed trigger: service disabled" in page
+    assert "<q>Muted event 2</q>" in page

@@ -385,6 +385,9 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: "AlertList", **_FOUND}, query=("alert_key", "statuses[]", *_LIST)),
     Operation("get", "/incidents/{id}/log_entries", "An incident's timeline", "incidents",
               {200: "LogEntryList", **_FOUND}, query=_LIST),
+    Operation("get", "/log_entries", "The account's log entries, newest first", "incidents",
+              {200: "LogEntryList", **_ERRORS},
+              query=("since", "until", "is_overview", "include[]", *_LIST)),
     Operation("get", "/log_entries/{id}", "Get one timeline entry", "incidents",
               {200: "LogEntry", **_FOUND}),
     # -- maintenance windows ---------------------------------------------------------------

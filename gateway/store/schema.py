@@ -202,6 +202,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX incidents_by_resolved
         ON incidents(coalesce(resolved_at, ''), number, created_at);
     """,
+    # 9: a service's suppressed events of the last day (its page shows how many and the
+    # latest few) without reading the rest of its timeline or other services' suppressions.
+    """
+    CREATE INDEX log_entries_service_suppressed ON log_entries(service_id, created_at)
+        WHERE type = 'suppress_log_entry';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

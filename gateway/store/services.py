@@ -105,6 +105,11 @@ class ServiceReads(ReadBase):
         )
         return [service_row(r) for r in rows]
 
+    def service_name(self, service_id: str) -> str | None:
+        """A service's name, a deleted service's last one included (references keep it)."""
+        value = self._db.fetch_value("SELECT name FROM services WHERE id = ?", (service_id,))
+        return str(value) if value is not None else None
+
     def service_names(self) -> list[tuple[str, str]]:
         """``(id, name)`` of every live service: what a list needs to search, sort and page
         before it reads whole rows for one page of them."""

@@ -25,10 +25,10 @@ __all__ = [
 
 
 def service_reference(reader: Reader, service_id: str) -> dict[str, Any]:
-    """A ``service_reference`` (summary ``None`` once the service is deleted)."""
-    service = reader.service(service_id)
+    """A ``service_reference``; a deleted service keeps its last name as the summary, as
+    PagerDuty keeps it, so its incidents stay readable."""
     return reference(
-        "service", service_id, service.name if service else None, f"/services/{service_id}"
+        "service", service_id, reader.service_name(service_id), f"/services/{service_id}"
     )
 
 
@@ -38,7 +38,8 @@ def agent_reference(reader: Reader, agent: tuple[str | None, str | None]) -> dic
     if ident is None:
         return None
     if kind == "integration":
-        integration = reader.integration(ident)
+        # A deleted integration is still named, and still points where it lived.
+        integration = reader.integration(ident) or reader.deleted_integration(ident)
         path = f"/services/{integration.service_id}/integrations/{ident}" if integration else ""
         return reference(
             "inbound_integration", ident, integration.name if integration else None, path

@@ -15,9 +15,11 @@ from quart import Blueprint, request
 from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import incidents as core
-from gateway.domain import Incident
+from gateway.core import log_reads
+from gateway.domain import Incident, LogEntry
 from gateway.http.rest._common import (
     RestError,
+    bool_arg,
     context,
     json_body,
     json_value,
@@ -28,6 +30,7 @@ from gateway.http.rest._common import (
     requires,
 )
 from gateway.http.rest.bodies import alert_object, incident_object, log_entry_object
+from gateway.http.rest.services import load_service, service_body
 from gateway.store import Reader, Tx
 
 __all__ = ["blueprint"]
@@ -226,6 +229,53 @@ async def list_log_entries(ident: str) -> dict[str, Any]:
         "more": found.more,
         "total": found.total,
     }
+
+
+@blueprint.get("/log_entries")
+@requires(Level.VIEW)
+async def list_account_log_entries() -> dict[str, Any]:
+    """``GET /log_entries``: every log entry of the account, newest first.
+
+    ``since``/``until``, ``is_overview``, ``include[]`` (``incidents``, ``services``),
+    limit/offset/total. Entries no incident holds (suppressed events, service and
+    integration changes) are listed too.
+    """
+    page = page_args()
+    args = request.args
+    overview = bool_arg("is_overview")
+    include = _include()
+
+    def job(reader: Reader) -> tuple[list[dict[str, Any]], reads.LogPage]:
+        found = log_reads.account_log_entries(
+            reader,
+            since=args.get("since"),
+            until=args.get("until"),
+            is_overview=overview,
+            limit=page.limit,
+            offset=page.offset,
+            total=page.total,
+        )
+        return [_account_entry(reader, e, include) for e in found.entries], found
+
+    items, found = await context().store.read(job)
+    return {
+        "log_entries": items,
+        "limit": page.limit,
+        "offset": page.offset,
+        "more": found.more,
+        "total": found.total,
+    }
+
+
+def _account_entry(reader: Reader, entry: LogEntry, include: set[str]) -> dict[str, Any]:
+    incident = reader.incident(entry.incident_id) if entry.incident_id else None
+    body = log_entry_object(reader, entry, incident)
+    if "incidents" in include and incident is not None:
+        body["incident"] = incident_object(reader, reads.incident_details(reader, [incident])[0])
+    service_id = body["service"]["id"] if body["service"] else None
+    if "services" in include and service_id and reader.service(service_id) is not None:
+        body["service"] = service_body(load_service(reader, service_id))
+    return body
 
 
 @blueprint.get("/log_entries/<entry_id>")

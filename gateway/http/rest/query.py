@@ -47,6 +47,9 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/incidents/<ident>"): _INCIDENT,
     ("GET", "/incidents/<ident>/alerts"): RouteQuery(),
     ("GET", "/incidents/<ident>/log_entries"): _TIMELINE,
+    ("GET", "/log_entries"): RouteQuery(
+        frozenset({"incidents", "services"}), {"team_ids": _NO_TEAMS, "time_zone": _UTC_ONLY}
+    ),
     ("GET", "/log_entries/<entry_id>"): _TIMELINE,
     ("GET", "/maintenance_windows"): _WINDOW,
     ("GET", "/maintenance_windows/<window_id>"): _WINDOW,

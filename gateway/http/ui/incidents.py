@@ -130,6 +130,8 @@ class IncidentView:
     timeline_offset: int
     timeline_total: int
     details: reads.IncidentDetails
+    #: The service's name, a deleted service's last one too.
+    service_name: str | None
     #: Who each ``(agent_type, agent_id)`` on the page is, by name (core.agents).
     agents: dict[tuple[str | None, str | None], str | None]
 
@@ -157,6 +159,7 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         timeline_offset=timeline_offset,
         timeline_total=found.total or 0,
         details=details,
+        service_name=reader.service_name(incident.service_id),
         agents={pair: agent_name(reader, *pair) for pair in pairs},
     )
 

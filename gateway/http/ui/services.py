@@ -20,8 +20,8 @@ from quart.typing import ResponseReturnValue
 from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import integrations as intg
+from gateway.core import log_reads, service_reads
 from gateway.core import maintenance as mw
-from gateway.core import service_reads
 from gateway.core import services as svc
 from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import ApiToken, Incident, Integration, MaintenanceWindow, Service
@@ -83,6 +83,7 @@ class ServiceView:
     recent_incidents: list[Incident]
     windows: list[MaintenanceWindow]
     now: str
+    suppressed: log_reads.SuppressedEvents
 
 
 def service_view(reader: Reader, service_id: str) -> ServiceView:
@@ -109,6 +110,7 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
         recent_incidents=recent,
         windows=windows,
         now=reader.clock.now().isoformat(),
+        suppressed=log_reads.suppressed_events(reader, service.id),
     )
 
 
