@@ -185,6 +185,47 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX ui_sessions_token ON ui_sessions(token_id) WHERE ended_at IS NULL;
     """,
+    # The outbound delivery queue (transactional outbox, gateway/core/outbox.py): every
+    # message written in the transaction of the change that causes it, delivered by
+    # gateway/outbound/engine.py. A claim is a row-level lease (claimed_by, lease_until) so
+    # several daemons on one database share the queue. Ordering: a message is due only when
+    # no earlier pending message has its (kind, destination, order_key): the partial index
+    # answers that, and pending counts per destination (overflow), from pending rows alone.
+    """
+    CREATE TABLE outbox_messages (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        body BLOB NOT NULL,
+        headers TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'delivered', 'failed')),
+        claimed_by TEXT,
+        lease_until TEXT,
+        last_error TEXT,
+        finished_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox_messages(state, due_at);
+    CREATE INDEX outbox_order ON outbox_messages(kind, destination, order_key, id)
+        WHERE state = 'pending';
+    CREATE INDEX outbox_finished ON outbox_messages(finished_at) WHERE state != 'pending';
+    CREATE INDEX outbox_by_destination ON outbox_messages(kind, destination, state, id);
+
+    CREATE TABLE outbox_attempts (
+        message_id TEXT NOT NULL REFERENCES outbox_messages(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'drop')),
+        node TEXT
+    );
+    CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
