@@ -94,13 +94,22 @@ class OutboxReads(ReadBase):
 
     def outbox_depths(self) -> list[OutboxDepth]:
         """Pending and failed counts per (kind, destination), with the oldest pending."""
-        rows = self._db.fetch_all(
-            "SELECT kind, destination, sum(state = 'pending'), sum(state = 'failed'),"
-            " min(CASE WHEN state = 'pending' THEN created_at END)"
-            " FROM outbox_messages WHERE state != 'delivered'"
-            " GROUP BY kind, destination ORDER BY kind, destination"
-        )
-        return [OutboxDepth(row[0], row[1], int(row[2]), int(row[3]), row[4]) for row in rows]
+        # Two grouped queries over the partial indexes: delivered rows are never read.
+        found: dict[tuple[str, str], list[Any]] = {}
+        for kind, destination, pending, oldest in self._db.fetch_all(
+            "SELECT kind, destination, count(*), min(created_at) FROM outbox_messages"
+            " WHERE state = 'pending' GROUP BY kind, destination"
+        ):
+            found[(kind, destination)] = [int(pending), 0, oldest]
+        for kind, destination, failed in self._db.fetch_all(
+            "SELECT kind, destination, count(*) FROM outbox_messages"
+            " WHERE state = 'failed' GROUP BY kind, destination"
+        ):
+            found.setdefault((kind, destination), [0, 0, None])[1] = int(failed)
+        return [
+            OutboxDepth(kind, destination, pending, failed, oldest)
+            for (kind, destination), (pending, failed, oldest) in sorted(found.items())
+        ]
 
     def outbox_pending_count(self, kind: str, destination: str, *, up_to: int) -> int:
         """Pending messages of one destination, counted no further than ``up_to``."""
@@ -175,7 +184,9 @@ class OutboxWrites(OutboxReads, WriteBase):
             (row[0], row[1], row[2])
             for row in self._db.fetch_all(
                 "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
-                f" WHERE m.state = 'pending' AND m.due_at <= ? AND m.kind IN ({marks})"
+                # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
+                # which LIMIT can stop early in, rather than a per-kind index and a sort.
+                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
                 " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
                 " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
                 " WHERE e.kind = m.kind AND e.destination = m.destination"
