@@ -177,7 +177,8 @@ async def test_retention_prunes_old_delivered_messages_and_keeps_failed(tmp_path
             )
         )
         outcomes = [Delivered(), Delivered(), Drop("HTTP 410")]
-        for item, outcome in zip(sorted(claimed, key=lambda c: c.message.id), outcomes):
+        ordered = sorted(claimed, key=lambda c: c.message.id)
+        for item, outcome in zip(ordered, outcomes, strict=True):
             await store.write(
                 lambda tx, m=item.message, o=outcome: outbox.record(
                     tx, m, o, node="n", status_code=200, duration_ms=1

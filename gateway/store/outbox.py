@@ -19,7 +19,7 @@ ENTRY_COLS = (
     " lease_until, last_error, finished_at, length(body)"
 )
 MESSAGE_COLS = "id, kind, destination, order_key, body, headers, created_at, attempts"
-ATTEMPT_COLS = "message_id, at, duration_ms, status_code, error, outcome, node"
+ATTEMPT_COLS = "message_id, attempt, at, duration_ms, status_code, error, outcome, node"
 
 
 def _message(row: tuple[Any, ...]) -> OutboxMessage:
@@ -87,7 +87,8 @@ class OutboxReads(ReadBase):
     def outbox_attempts(self, message_id: str) -> list[OutboxAttempt]:
         """Every recorded attempt of one message, oldest first."""
         rows = self._db.fetch_all(
-            f"SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE message_id = ? ORDER BY at, rowid",
+            f"SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE message_id = ?"
+            " ORDER BY at, attempt",
             (message_id,),
         )
         return [OutboxAttempt(*row) for row in rows]
@@ -219,9 +220,11 @@ class OutboxWrites(OutboxReads, WriteBase):
         node: str,
     ) -> None:
         """Append one attempt to the message's history and count it."""
+        # The attempt's number is the message's count so far plus one (the 1st, 2nd...).
         self._db.execute(
-            f"INSERT INTO outbox_attempts ({ATTEMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, self.now, duration_ms, status_code, error, outcome, node),
+            f"INSERT INTO outbox_attempts ({ATTEMPT_COLS}) SELECT ?, attempts + 1,"
+            " ?, ?, ?, ?, ?, ? FROM outbox_messages WHERE id = ?",
+            (message_id, self.now, duration_ms, status_code, error, outcome, node, message_id),
         )
         self._db.execute(
             "UPDATE outbox_messages SET attempts = attempts + 1 WHERE id = ?", (message_id,)

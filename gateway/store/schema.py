@@ -218,6 +218,7 @@ MIGRATIONS: tuple[str, ...] = (
 
     CREATE TABLE outbox_attempts (
         message_id TEXT NOT NULL REFERENCES outbox_messages(id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
         at TEXT NOT NULL,
         duration_ms INTEGER NOT NULL,
         status_code INTEGER,
@@ -225,7 +226,7 @@ MIGRATIONS: tuple[str, ...] = (
         outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'drop')),
         node TEXT
     );
-    CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at);
+    CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at, attempt);
     """,
 )
 
