@@ -152,9 +152,13 @@ class Engine:
 
     async def _claim(self) -> list[outbox.Claimed]:
         free = self.config.max_in_flight - self._total_in_flight
-        if free <= 0:
+        if free <= 0 or not self.kinds:
             return []
         try:
+            # Look on a read connection first: an idle queue costs the writer (which ingest
+            # waits on) nothing, however often the deliverers look.
+            if not await self.store.read(lambda r: outbox.anything_due(r, self.kinds)):
+                return []
             return await self.store.write(
                 lambda tx: outbox.claim(
                     tx,

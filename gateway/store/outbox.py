@@ -87,8 +87,7 @@ class OutboxReads(ReadBase):
     def outbox_attempts(self, message_id: str) -> list[OutboxAttempt]:
         """Every recorded attempt of one message, oldest first."""
         rows = self._db.fetch_all(
-            f"SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE message_id = ?"
-            " ORDER BY at, attempt",
+            f"SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE message_id = ? ORDER BY at, attempt",
             (message_id,),
         )
         return [OutboxAttempt(*row) for row in rows]
@@ -143,6 +142,33 @@ class OutboxReads(ReadBase):
         )
         return None if value is None else str(value)
 
+    def outbox_due(
+        self, kinds: Sequence[str], *, now: str, limit: int
+    ) -> list[tuple[str, str, str]]:
+        """Claimable messages ``(id, kind, destination)`` at ``now``, most overdue first.
+
+        Claimable: pending, due, not under a live lease, and first of its order key (no
+        earlier pending message with the same kind, destination and order key).
+        """
+        if not kinds:
+            return []
+        marks = ", ".join("?" for _ in kinds)
+        return [
+            (row[0], row[1], row[2])
+            for row in self._db.fetch_all(
+                "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
+                # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
+                # which LIMIT can stop early in, rather than a per-kind index and a sort.
+                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
+                " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
+                " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
+                " WHERE e.kind = m.kind AND e.destination = m.destination"
+                " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
+                " ORDER BY m.due_at, m.id LIMIT ?",
+                (now, *kinds, now, limit),
+            )
+        ]
+
 
 class OutboxWrites(OutboxReads, WriteBase):
     """Enqueueing, claiming, recording attempts and outcomes, operator actions, pruning."""
@@ -170,32 +196,6 @@ class OutboxWrites(OutboxReads, WriteBase):
         )
         self.outbox_enqueued += 1
         return message_id
-
-    def outbox_due(self, kinds: Sequence[str], *, limit: int) -> list[tuple[str, str, str]]:
-        """Claimable messages ``(id, kind, destination)``, most overdue first.
-
-        Claimable: pending, due, not under a live lease, and first of its order key (no
-        earlier pending message with the same kind, destination and order key).
-        """
-        if not kinds:
-            return []
-        now = self.now
-        marks = ", ".join("?" for _ in kinds)
-        return [
-            (row[0], row[1], row[2])
-            for row in self._db.fetch_all(
-                "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
-                # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
-                # which LIMIT can stop early in, rather than a per-kind index and a sort.
-                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
-                " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
-                " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
-                " WHERE e.kind = m.kind AND e.destination = m.destination"
-                " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
-                " ORDER BY m.due_at, m.id LIMIT ?",
-                (now, *kinds, now, limit),
-            )
-        ]
 
     def claim_outbox_message(
         self, message_id: str, *, node: str, lease_until: str
