@@ -304,3 +304,19 @@ async def test_a_clean_stop_hands_its_claims_back(tmp_path: Path) -> None:
         entry = (await store.read(lambda r: r.outbox_entries()))[0]
         await store.close()
     assert (entry.state, entry.claimed_by, entry.lease_until) == ("pending", None, None)
+
+
+async def test_a_refused_connection_is_retried_and_a_tls_error_dropped(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with receiver() as rx:
+        tls_to_plain = rx.url.replace("http://", "https://")  # the handshake fails
+        async with delivering(tmp_path / "gw.db", [PostKind()], clock) as (store, _):
+            await store.write(put("test", "http://127.0.0.1:9/", "refused", b"x"))
+            await store.write(put("test", tls_to_plain, "tls", b"x"))
+            await settle(store, 1, "failed")
+            await _wait_rescheduled_key(store, "refused")
+            entries = {e.order_key: e for e in await store.read(lambda r: r.outbox_entries())}
+    assert entries["refused"].state == "pending"
+    assert (entries["refused"].last_error or "").startswith("ConnectError")
+    assert entries["tls"].state == "failed"
+    assert (entries["tls"].last_error or "").startswith("TLS error")
