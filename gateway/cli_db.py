@@ -60,15 +60,21 @@ def prune_command(config_path: Path, dry_run: bool) -> None:
     """Delete what [storage] retention says has expired, as the daemon does every 5 minutes.
 
     Resolved incidents (with their alerts and log entries) and suppressed-event records
-    older than retention_days, change events older than change_event_retention_days.
+    older than retention_days, change events older than change_event_retention_days,
+    delivered outbound messages older than [outbound] retention_days.
     """
     settings = load_settings_or_exit(config_path)
     path = database_path(config_path, must_exist=True)
     storage = settings.storage
-    policy = Policy(storage.retention_days, storage.change_event_retention_days)
+    policy = Policy(
+        storage.retention_days,
+        storage.change_event_retention_days,
+        settings.outbound.retention_days,
+    )
     click.echo(
         f"kept: resolved incidents and suppressed events {_days(policy.retention_days)}, "
-        f"change events {_days(policy.change_event_retention_days)}"
+        f"change events {_days(policy.change_event_retention_days)}, "
+        f"delivered outbound messages {_days(policy.outbox_retention_days)}"
     )
     try:
         report = _count(path, policy) if dry_run else prune_file(path, policy)

@@ -21,6 +21,9 @@ from gateway.http.app import create_app
 from gateway.http.server import serve
 from gateway.logs import redact
 from gateway.metrics import Metrics
+from gateway.outbound.addresses import AddressPolicy
+from gateway.outbound.builtin import builtin_kinds
+from gateway.outbound.engine import Engine, EngineConfig, serve_outbox
 from gateway.plugins import PluginHost, load_plugins
 from gateway.store import Store
 from gateway.store.retention import Policy, prune_periodically
@@ -37,6 +40,8 @@ class Running:
     context: GatewayContext
     created: list[CreatedIntegration]
     smtp_binds: list[str] = field(default_factory=list)
+    #: The outbound deliverers (``wake()`` them after moving a fake clock in tests).
+    outbox: Engine | None = None
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -71,7 +76,7 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     return config
 
 
-RESTART_ONLY = ("server", "storage", "smtp", "plugins")
+RESTART_ONLY = ("server", "storage", "smtp", "plugins", "outbound")
 
 
 async def _watch_signals(running: Running, notifier: Notifier) -> None:
@@ -226,6 +231,7 @@ async def run(
             nursery.start_soon(
                 prune_periodically, store, _retention(settings), metrics.observe_pruned
             )
+            running.outbox = await nursery.start(_serve_outbox, context, clock)
             task_status.started(running)
             await shutdown.wait()
             notifier.stopping()
@@ -238,7 +244,44 @@ async def run(
     log.info("daemon.stopped")
 
 
+async def _serve_outbox(
+    context: GatewayContext,
+    clock: Clock | None,
+    task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The deliverers, beside the HTTP server: built-in kinds and the plugins' kinds.
+
+    A dead destination only keeps its own messages waiting: the deliverers never touch
+    ``/readyz``, which asks the store alone.
+    """
+    settings = context.settings
+    kinds = {kind.name: kind for kind in builtin_kinds(settings)}
+    for name, kind in context.plugins.delivery_kinds.items():
+        if name in kinds:
+            raise ConfigError(f"delivery kind {name!r} is built in", key="plugins")
+        kinds[name] = kind
+    outbound = settings.outbound
+    await serve_outbox(
+        context.store,
+        kinds,
+        config=EngineConfig(
+            node_id=outbound.node_id,
+            per_destination=outbound.per_destination,
+            max_in_flight=outbound.max_in_flight,
+            lease_seconds=outbound.lease_seconds,
+        ),
+        policy=AddressPolicy.parse(outbound.deny, outbound.allow),
+        clock=clock,
+        metrics=context.metrics,
+        task_status=task_status,
+    )
+
+
 def _retention(settings: Settings) -> Policy:
     """The retention policy ``[storage]`` configures (the store knows no settings)."""
     storage = settings.storage
-    return Policy(storage.retention_days, storage.change_event_retention_days)
+    return Policy(
+        storage.retention_days,
+        storage.change_event_retention_days,
+        settings.outbound.retention_days,
+    )

@@ -192,3 +192,69 @@ class ApiToken:
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
+
+
+#: The states of an outbound message (``outbox_messages.state``).
+OUTBOX_STATES: Final = ("pending", "delivered", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One outbound message as a deliverer sends it (``gateway.core.outbox.Message``).
+
+    ``body`` is the exact bytes to send; ``attempts`` counts the attempts made before this one.
+    """
+
+    id: str
+    kind: str
+    destination: str
+    order_key: str
+    body: bytes
+    headers: dict[str, str]
+    created_at: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An outbound message as operators list it: its state and history, not its body."""
+
+    id: str
+    kind: str
+    destination: str
+    order_key: str
+    created_at: str
+    due_at: str
+    attempts: int
+    state: str
+    claimed_by: str | None
+    lease_until: str | None
+    last_error: str | None
+    finished_at: str | None
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxAttempt:
+    """One recorded delivery attempt of a message."""
+
+    message_id: str
+    #: 1 for the first attempt, 2 for the second...
+    attempt: int
+    at: str
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    outcome: str
+    node: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxDepth:
+    """Undelivered messages of one (kind, destination), read at scrape time."""
+
+    kind: str
+    destination: str
+    pending: int
+    failed: int
+    oldest_pending: str | None

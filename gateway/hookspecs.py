@@ -21,12 +21,14 @@ plugin and the hook.
 
 Phases, in the order an event meets them:
 
-1. start-up: :func:`register_vendors`
+1. start-up: :func:`register_vendors`, :func:`register_delivery_kinds`
 2. each event, before routing: :func:`enrich_event`, then :func:`filter_event`
 3. after commit: :func:`incident_changed`
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pluggy
 
@@ -47,6 +49,22 @@ def register_vendors() -> list[Vendor]:  # type: ignore[empty-body]
     serves (if any) and its async ``parse``. Two plugins registering the
     same vendor id, returning anything but a list of ``Vendor``, or raising
     is a start-up ``ConfigError`` naming the plugin(s).
+    """
+
+
+@hookspec
+def register_delivery_kinds() -> list[Any]:  # type: ignore[empty-body]
+    """Return the kinds of outbound message this plugin delivers.
+
+    Called once at start-up. Each item is a
+    :class:`~gateway.pluginkit.DeliveryKind`: a ``name``, a ``policy``
+    (:class:`~gateway.pluginkit.RetryPolicy`), ``max_pending`` and
+    ``drop_on_overflow``, an async ``send(message, env)`` that makes one attempt
+    and returns ``(outcome, status_code)``, and ``settled(tx, message,
+    outcome)``. The plugin's core code enqueues messages of its kind with
+    ``gateway.core.outbox.enqueue`` (typically from a producer); the daemon's
+    deliverers send them. Two kinds with one name, or an item missing part of
+    the protocol, is a start-up ``ConfigError`` naming the plugin.
     """
 
 

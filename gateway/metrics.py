@@ -44,6 +44,7 @@ OUTCOMES = (
 )
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 512)
 
 
@@ -121,12 +122,77 @@ class Metrics:
 
         self.pruned_rows = Counter(
             "alert_gateway_store_pruned_rows",
-            "Rows retention deleted, by table (incidents, alerts, log_entries, change_events).",
+            "Rows retention deleted, by table (incidents, alerts, log_entries, change_events,"
+            " outbox_messages).",
             ("table",),
             registry=self.registry,
         )
-        for table in ("incidents", "alerts", "log_entries", "change_events"):
+        for table in ("incidents", "alerts", "log_entries", "change_events", "outbox_messages"):
             self.pruned_rows.labels(table)  # exported as 0 before the first pass
+
+        self.outbox_attempts = Counter(
+            "alert_gateway_outbox_attempts",
+            "Outbound delivery attempts by kind and outcome (delivered, retry, drop).",
+            ("kind", "outcome"),
+            registry=self.registry,
+        )
+        self.outbox_delivery_seconds = Histogram(
+            "alert_gateway_outbox_delivery_seconds",
+            "Time of one outbound delivery attempt, by kind.",
+            ("kind",),
+            buckets=_DELIVERY_BUCKETS,
+            registry=self.registry,
+        )
+        self.outbox_pending = Gauge(
+            "alert_gateway_outbox_pending",
+            "Outbound messages waiting for delivery, by kind and destination (at scrape).",
+            ("kind", "destination"),
+            registry=self.registry,
+        )
+        self.outbox_failed = Gauge(
+            "alert_gateway_outbox_failed",
+            "Outbound messages parked as failed, by kind and destination (at scrape).",
+            ("kind", "destination"),
+            registry=self.registry,
+        )
+        self.outbox_oldest_seconds = Gauge(
+            "alert_gateway_outbox_oldest_pending_seconds",
+            "Age of the oldest undelivered outbound message, by kind (at scrape).",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.outbox_overflow = Gauge(
+            "alert_gateway_outbox_overflow",
+            "Messages enqueued past a destination's max_pending since start, by kind,"
+            " destination and verdict (dropped, kept).",
+            ("kind", "destination", "verdict"),
+            registry=self.registry,
+        )
+
+    def observe_outbox_attempt(self, kind: str, outcome: str, seconds: float) -> None:
+        """Count one delivery attempt and its duration."""
+        self.outbox_attempts.labels(kind, outcome).inc()
+        self.outbox_delivery_seconds.labels(kind).observe(seconds)
+
+    def set_outbox(
+        self,
+        depths: Iterable[tuple[str, str, int, int, float | None]],
+        overflow: Mapping[tuple[str, str, str], int],
+    ) -> None:
+        """Replace the queue gauges with ``(kind, destination, pending, failed, oldest age)``."""
+        self.outbox_pending.clear()
+        self.outbox_failed.clear()
+        self.outbox_oldest_seconds.clear()
+        oldest: dict[str, float] = {}
+        for kind, destination, pending, failed, age in depths:
+            self.outbox_pending.labels(kind, destination).set(pending)
+            self.outbox_failed.labels(kind, destination).set(failed)
+            if age is not None:
+                oldest[kind] = max(oldest.get(kind, 0.0), age)
+        for kind, age in oldest.items():
+            self.outbox_oldest_seconds.labels(kind).set(age)
+        for (kind, destination, verdict), count in overflow.items():
+            self.outbox_overflow.labels(kind, destination, verdict).set(count)
 
     def observe_pruned(self, counts: Mapping[str, int]) -> None:
         """Count one retention pass's deleted rows (``{table: rows}``)."""

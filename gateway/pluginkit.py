@@ -26,7 +26,11 @@ The groups:
 * the errors a plugin raises (or, in ``render_error``, receives):
   :class:`InvalidEvent`, :class:`UnrecognizedEvent`, :class:`RetryLater`,
   :class:`PayloadTooLarge`, :class:`RateLimited`;
-* :func:`redact`, to log an integration key without leaking it.
+* :func:`redact`, to log an integration key without leaking it;
+* outbound delivery kinds (``register_delivery_kinds``): :class:`DeliveryKind`,
+  :class:`RetryPolicy`, the attempt outcomes :class:`Delivered`, :class:`Retry`,
+  :class:`Drop`, :class:`OutboundMessage`, :class:`SendEnv`, :func:`classify_status`,
+  and the queue's :func:`enqueue` and :func:`register_producer`.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from gateway.cef import (
     routing_key_errors,
     validate,
 )
+from gateway.core.outbox import Message as OutboundMessage
+from gateway.core.outbox import enqueue, register_producer
 from gateway.errors import (
     InvalidEvent,
     PayloadTooLarge,
@@ -69,6 +75,15 @@ from gateway.model import (
     Severity,
     Vendor,
 )
+from gateway.outbound.kinds import (
+    Delivered,
+    DeliveryKind,
+    Drop,
+    Retry,
+    RetryPolicy,
+    SendEnv,
+    classify_status,
+)
 
 __all__ = [
     "MAX_DEDUP_KEY_CHARS",
@@ -78,6 +93,9 @@ __all__ = [
     "SEVERITIES",
     "SIZE_ERROR_DETAILS",
     "SMTP_METHOD",
+    "Delivered",
+    "DeliveryKind",
+    "Drop",
     "Event",
     "EventAction",
     "Image",
@@ -85,15 +103,21 @@ __all__ = [
     "IncidentChange",
     "InvalidEvent",
     "Link",
+    "OutboundMessage",
     "Outcome",
     "PayloadTooLarge",
     "RateLimited",
     "Response",
+    "Retry",
     "RetryLater",
+    "RetryPolicy",
+    "SendEnv",
     "Severity",
     "UnrecognizedEvent",
     "Vendor",
     "as_text",
+    "classify_status",
+    "enqueue",
     "fit_dedup_key",
     "fit_size",
     "fit_summary",
@@ -101,6 +125,7 @@ __all__ = [
     "missing",
     "parse_timestamp",
     "redact",
+    "register_producer",
     "routing_key_errors",
     "validate",
 ]

@@ -58,6 +58,9 @@ class PluginHost:
     vendor_plugin: dict[str, str] = field(default_factory=dict)
     _by_alias: dict[str, str] = field(default_factory=dict)
     _by_path: dict[str, Vendor] = field(default_factory=dict)
+    #: Delivery kinds plugins registered (``register_delivery_kinds``), by name.
+    delivery_kinds: dict[str, Any] = field(default_factory=dict)
+    delivery_kind_plugin: dict[str, str] = field(default_factory=dict)
 
     def vendor(self, ref: str) -> Vendor | None:
         """Find a vendor by id, name or alias (case-insensitive for names)."""
@@ -296,12 +299,59 @@ def load_plugins(
             vendors = list(returned)
         for vendor in vendors:
             host._add_vendor(vendor, name)
+        _add_delivery_kinds(host, name)
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         host.plugins.append(
             PluginInfo(name, module, dist_name, version, tuple(v.id for v in vendors))
         )
         log.debug("plugin.loaded", plugin=name, distribution=dist_name, version=version)
     return host
+
+
+#: What a delivery kind must have (gateway.outbound.kinds.DeliveryKind), checked at start-up.
+_KIND_ATTRIBUTES = ("name", "policy", "max_pending", "drop_on_overflow", "send", "settled")
+
+
+def _add_delivery_kinds(host: PluginHost, name: str) -> None:
+    """Collect one plugin's ``register_delivery_kinds``, refusing a malformed or clashing kind."""
+    impl = next(
+        (
+            i
+            for i in host.manager.hook.register_delivery_kinds.get_hookimpls()
+            if i.plugin_name == name
+        ),
+        None,
+    )
+    if impl is None:
+        return
+    try:
+        returned = impl.function()
+    except Exception as exc:
+        log.exception("plugin.hook_failed", plugin=name, hook="register_delivery_kinds")
+        raise ConfigError(
+            f"plugin {name!r}: register_delivery_kinds raised {type(exc).__name__}: {exc}",
+            key="plugins",
+        ) from exc
+    if not isinstance(returned, list | tuple):
+        raise ConfigError(
+            f"plugin {name!r}: register_delivery_kinds must return a list", key="plugins"
+        )
+    for kind in returned:
+        missing_parts = [a for a in _KIND_ATTRIBUTES if not hasattr(kind, a)]
+        if missing_parts or not inspect.iscoroutinefunction(kind.send):
+            lacking = ", ".join(missing_parts) or "an async send"
+            raise ConfigError(
+                f"plugin {name!r}: a delivery kind lacks {lacking}",
+                key="plugins",
+            )
+        if kind.name in host.delivery_kinds:
+            raise ConfigError(
+                f"delivery kind {kind.name!r} is registered by both "
+                f"{host.delivery_kind_plugin[kind.name]!r} and {name!r}",
+                key="plugins",
+            )
+        host.delivery_kinds[kind.name] = kind
+        host.delivery_kind_plugin[kind.name] = name
 
 
 def import_plugin(dotted: str) -> object:

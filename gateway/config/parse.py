@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
 from gateway.config.sections import (
     logging_settings,
@@ -30,6 +31,7 @@ _SECTIONS = {
     "maintenance_windows",
     "smtp",
     "rate_limit",
+    "outbound",
 }
 
 
@@ -63,6 +65,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         maintenance_windows=windows,
         smtp=smtp_settings(r, data, base),
         rate_limit=rate_limit_settings(r, data),
+        outbound=outbound_settings(r, data),
         source=source,
     )
 

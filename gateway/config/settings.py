@@ -144,6 +144,33 @@ class PluginSettings:
     require: tuple[str, ...] = ()
 
 
+#: ``[outbound] deny``'s default: link-local (IPv4, IPv6) and the cloud metadata services
+#: (AWS/GCP/Azure 169.254.169.254, AWS fd00:ec2::254, Alibaba 100.100.100.200); 0.0.0.0/8
+#: and :: reach the host itself on Linux.
+DEFAULT_OUTBOUND_DENY = (
+    "169.254.0.0/16",
+    "fe80::/10",
+    "fd00:ec2::254/128",
+    "100.100.100.200/32",
+    "0.0.0.0/8",
+    "::/128",
+)
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """``[outbound]``: the delivery queue's deliverers and the outbound address policy."""
+
+    deny: tuple[str, ...] = DEFAULT_OUTBOUND_DENY
+    allow: tuple[str, ...] = ()
+    per_destination: int = 4
+    max_in_flight: int = 64
+    lease_seconds: int = 60
+    retention_days: int = 7
+    #: Who claims messages; ``""``: the host name. Distinct per daemon sharing a database.
+    node_id: str = ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
@@ -156,6 +183,7 @@ class Settings:
     maintenance_windows: tuple[MaintenanceConfig, ...] = ()
     smtp: SmtpSettings | None = None
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     source: Path | None = None
 
     @property

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Blueprint, current_app
 from quart import Response as QuartResponse
 
+from gateway.core import outbox
 from gateway.core.incident_reads import open_incident_counts
 from gateway.core.service_reads import count_services
 from gateway.errors import StoreUnavailable
@@ -38,14 +39,17 @@ async def readyz() -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/metrics")
 async def metrics() -> QuartResponse:
-    """Prometheus text exposition; open incidents are counted at scrape time."""
+    """Prometheus text exposition; open incidents and the outbox are counted at scrape time."""
     gateway = current_app.config["GATEWAY"]
     try:
         rows = await gateway.store.read(open_incident_counts)
+        depths = await gateway.store.read(outbox.depth_rows)
     except StoreUnavailable:
-        rows = None  # still serve the counters: they say why the store is failing
+        rows = depths = None  # still serve the counters: they say why the store is failing
     if rows is not None:
         gateway.metrics.set_open_incidents(rows)
+    if depths is not None:
+        gateway.metrics.set_outbox(depths, outbox.overflow_counts())
     return QuartResponse(gateway.metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -6,7 +6,7 @@ and ``open_sync`` (connections with the gateway's pragmas).
 
 Inside: ``queries`` composes :class:`Reader` and :class:`Tx` from one pair of mixins per
 aggregate (``services``, ``maintenance``, ``incidents``, ``incident_lists``,
-``timeline``, ``tokens``; shared helpers in ``base``). Their SQL reaches the database
+``timeline``, ``tokens``, ``outbox``; shared helpers in ``base``). Their SQL reaches the database
 only through the ``seam.Database`` protocol, which ``sqlite.SqliteDatabase`` implements;
 ``writer`` runs jobs in the writer thread, ``schema`` holds the migrations, ``offline``
 gives the CLI the same methods synchronously, ``admin`` backs up and checks the file.
@@ -53,6 +53,15 @@ class Store:
         #: Called with the incident changes of every committed job that made any (the
         #: daemon points it at the plugins' ``incident_changed`` hook). It must not raise.
         self.on_incident_changes: Callable[[list[IncidentChange]], None] | None = None
+
+    @property
+    def on_enqueued(self) -> Callable[[], None] | None:
+        """Called after a commit that enqueued outbound messages (the deliverers' wake-up)."""
+        return self._writer.on_enqueued
+
+    @on_enqueued.setter
+    def on_enqueued(self, callback: Callable[[], None] | None) -> None:
+        self._writer.on_enqueued = callback
 
     @classmethod
     async def open(

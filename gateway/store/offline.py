@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from gateway.clock import Clock, SystemClock
 from gateway.store import open_sync
+from gateway.store.producers import run_producers
 from gateway.store.queries import Reader, Tx
 
 T = TypeVar("T")
@@ -26,7 +27,9 @@ def write_sync(path: Path, fn: Callable[[Tx], T], *, clock: Clock | None = None)
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(Tx(conn, clock or SystemClock()))
+            tx = Tx(conn, clock or SystemClock())
+            result = fn(tx)
+            run_producers(tx)  # the same transactional outbox as the daemon's writer
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -6,9 +6,9 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``, ``sessions``); this module composes them and binds them to SQLite. Mixins rather than
-one object per aggregate that ``Reader`` forwards to: the callers keep the flat method
-names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
+``tokens``, ``sessions``, ``outbox``); this module composes them and binds them to SQLite.
+Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
+the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
 bases cost what a lookup in one class did.
 
@@ -25,6 +25,7 @@ from gateway.store.base import WriteBase, dumps, loads
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
+from gateway.store.outbox import OutboxReads, OutboxWrites
 from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
@@ -55,6 +56,7 @@ class Reader(
     TimelineReads,
     TokenReads,
     SessionReads,
+    OutboxReads,
 ):
     """Read-only queries over one connection.
 
@@ -82,6 +84,7 @@ class Tx(
     TimelineWrites,
     TokenWrites,
     SessionWrites,
+    OutboxWrites,
     Reader,
     WriteBase,
 ):

@@ -7,7 +7,9 @@ deletes, oldest first, what ``[storage]`` says has expired:
   (an open incident, and so everything it refers to, is never touched; nor is the
   highest-numbered incident, which keeps incident numbers from being reused);
 - suppressed-event records (``suppress_log_entry``) older than ``retention_days``;
-- change events older than ``change_event_retention_days``.
+- change events older than ``change_event_retention_days``;
+- delivered outbound messages (with their attempts) older than ``[outbound]
+  retention_days`` (failed ones wait for an operator).
 
 Each write job deletes at most :data:`BATCH_ROWS` rows and goes through the ordinary writer,
 so ingest jobs interleave with a long pass instead of waiting behind it. Alerts go before
@@ -56,7 +58,7 @@ VACUUM_PAGES = 64
 #: Seconds between the daemon's passes; the first runs at start.
 PRUNE_INTERVAL = 300.0
 #: The tables a pass deletes from, as the metric's ``table`` label and the log's keys.
-TABLES = ("incidents", "alerts", "log_entries", "change_events")
+TABLES = ("incidents", "alerts", "log_entries", "change_events", "outbox_messages")
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,20 @@ class Policy:
 
     retention_days: int
     change_event_retention_days: int
+    #: Delivered outbound messages (``[outbound] retention_days``); 0 keeps them.
+    outbox_retention_days: int = 0
 
     @property
     def enabled(self) -> bool:
         """Whether anything is ever pruned."""
-        return bool(self.retention_days or self.change_event_retention_days)
+        return bool(
+            self.retention_days or self.change_event_retention_days or self.outbox_retention_days
+        )
+
+    def outbox_cutoff(self, now: datetime) -> str | None:
+        """Delivered outbound messages finished before this are deleted."""
+        days = self.outbox_retention_days
+        return iso(now - timedelta(days=days)) if days else None
 
     def cutoffs(self, now: datetime) -> tuple[str | None, str | None]:
         """``(incidents and suppressed records, change events)``: delete what is older."""
@@ -134,7 +145,12 @@ def prune_batch(tx: Tx, policy: Policy, limit: int = BATCH_ROWS) -> dict[str, in
         counts["log_entries"] += gone
         budget -= gone
     if changes_before is not None and budget > 0:
-        counts["change_events"] += tx.delete_change_events_before(changes_before, budget)
+        gone = tx.delete_change_events_before(changes_before, budget)
+        counts["change_events"] += gone
+        budget -= gone
+    outbox_before = policy.outbox_cutoff(tx.clock.now())
+    if outbox_before is not None and budget > 0:
+        counts["outbox_messages"] += tx.prune_outbox(outbox_before, budget)
     return counts
 
 
@@ -150,6 +166,9 @@ def count_expired(reader: Reader, policy: Policy) -> PruneReport:
         report.counts["log_entries"] = entries + suppressed
     if changes_before is not None:
         report.counts["change_events"] = reader.count_change_events_before(changes_before)
+    outbox_before = policy.outbox_cutoff(reader.clock.now())
+    if outbox_before is not None:
+        report.counts["outbox_messages"] = reader.count_outbox_delivered_before(outbox_before)
     return report
 
 

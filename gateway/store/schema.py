@@ -208,6 +208,49 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX log_entries_service_suppressed ON log_entries(service_id, created_at)
         WHERE type = 'suppress_log_entry';
     """,
+    # 10: the outbound delivery queue (transactional outbox, gateway/core/outbox.py): every
+    # message written in the transaction of the change that causes it, delivered by
+    # gateway/outbound/engine.py. A claim is a row-level lease (claimed_by, lease_until) so
+    # several daemons on one database share the queue. Ordering: a message is due only when
+    # no earlier pending message has its (kind, destination, order_key): the partial indexes
+    # keep the deliverers' claim query, ordering checks, overflow counts and the metrics'
+    # scrape on pending (and failed) rows alone, however many delivered ones are kept.
+    """
+    CREATE TABLE outbox_messages (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        order_key TEXT NOT NULL,
+        body BLOB NOT NULL,
+        headers TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'delivered', 'failed')),
+        claimed_by TEXT,
+        lease_until TEXT,
+        last_error TEXT,
+        finished_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox_messages(due_at, id) WHERE state = 'pending';
+    CREATE INDEX outbox_order ON outbox_messages(kind, destination, order_key, id)
+        WHERE state = 'pending';
+    CREATE INDEX outbox_finished ON outbox_messages(finished_at) WHERE state != 'pending';
+    CREATE INDEX outbox_failed ON outbox_messages(kind, destination, id) WHERE state = 'failed';
+
+    CREATE TABLE outbox_attempts (
+        message_id TEXT NOT NULL REFERENCES outbox_messages(id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'drop')),
+        node TEXT
+    );
+    CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at, attempt);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,7 @@ import trio
 from gateway.clock import Clock
 from gateway.errors import StoreUnavailable
 from gateway.model import IncidentChange
+from gateway.store.producers import run_producers
 from gateway.store.queries import Tx
 from gateway.store.sqlite import checkpoint_truncate
 
@@ -47,6 +48,8 @@ class Job(Generic[T]):
     result: T | None = None
     error: BaseException | None = None
     changes: list[IncidentChange] = field(default_factory=list)
+    #: Outbound messages the job enqueued (the store wakes the deliverers after commit).
+    enqueued: int = 0
 
 
 @dataclass
@@ -81,6 +84,9 @@ class Writer:
         #: How the last checkpoint at close went: ``complete``, ``busy`` or ``failed``
         #: (``None`` while the writer runs).
         self.checkpoint: str | None = None
+        #: Called (on the event loop) after a commit that enqueued outbound messages: the
+        #: deliverers' wake-up. It must not raise.
+        self.on_enqueued: Callable[[], None] | None = None
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -88,6 +94,8 @@ class Writer:
 
     async def submit(self, fn: Callable[[Tx], T]) -> tuple[T, list[IncidentChange]]:
         """Run ``fn`` in the next transaction; return its result once committed.
+
+        Once committed, a job that enqueued outbound messages calls :attr:`on_enqueued`.
 
         Raises what ``fn`` raised (its savepoint rolled back, the rest of the
         batch unharmed), or :class:`StoreUnavailable` if the commit failed.
@@ -101,6 +109,8 @@ class Writer:
         await job.done.wait()
         if job.error is not None:
             raise job.error
+        if job.enqueued and self.on_enqueued is not None:
+            self.on_enqueued()
         return job.result, job.changes  # type: ignore[return-value]
 
     async def close(self) -> None:
@@ -190,6 +200,9 @@ class Writer:
         tx = Tx(conn, self._clock)
         try:
             job.result = job.fn(tx)
+            # The transactional outbox: producers write their messages in this savepoint,
+            # so a change and its messages commit (or roll back) together.
+            run_producers(tx)
         except sqlite3.DatabaseError as exc:
             if not isinstance(exc, sqlite3.IntegrityError):
                 # Disk full, I/O error, corruption: the whole transaction is suspect (SQLite
@@ -207,6 +220,7 @@ class Writer:
             return
         conn.execute("RELEASE job")
         job.changes = tx.changes
+        job.enqueued = tx.outbox_enqueued
 
     def _fail_all(self, batch: list[Job[Any]], exc: BaseException) -> None:
         self.stats.failed_commits += 1
@@ -216,5 +230,6 @@ class Writer:
         log.error("store.commit_failed", error=str(exc), batch=len(batch))
         for job in batch:
             job.changes = []
+            job.enqueued = 0
             job.result = None
             job.error = StoreUnavailable(f"the store could not commit: {exc}")

@@ -7,7 +7,10 @@ the hooks in :mod:`gateway.hookspecs`. It imports everything it uses from
 * ``register_vendors``: teaches the gateway one payload format, "Example
   Webhook", whose ``parse`` turns a request into PD-CEF events;
 * ``enrich_event``: stamps every event of that format before routing;
-* ``incident_changed``: logs every incident change after it is committed.
+* ``incident_changed``: logs every incident change after it is committed;
+* ``register_delivery_kinds``: adds the ``example_notify`` outbound kind
+  (:mod:`alert_gateway_example.notify`), which POSTs each incident change to
+  ``EXAMPLE_NOTIFY_URL`` through the gateway's durable delivery queue.
 
 It is loaded through the entry point ``example`` in the group
 ``alert_gateway.plugins`` (see ``pyproject.toml``).
@@ -20,7 +23,9 @@ from typing import Any
 
 import structlog
 
+from alert_gateway_example.notify import NOTIFY, produce
 from gateway.pluginkit import (
+    DeliveryKind,
     Event,
     EventAction,
     InboundRequest,
@@ -34,6 +39,7 @@ from gateway.pluginkit import (
     fit_summary,
     hookimpl,
     missing,
+    register_producer,
     validate,
 )
 
@@ -157,3 +163,10 @@ def incident_changed(change: IncidentChange) -> None:
         previous_status=change.previous_status,
         status=change.status,
     )
+
+
+@hookimpl
+def register_delivery_kinds() -> list[DeliveryKind]:
+    """Add the ``example_notify`` kind and the producer that enqueues its messages."""
+    register_producer(produce)
+    return [NOTIFY]

@@ -1,0 +1,376 @@
+"""The outbound delivery queue's rules: a transactional outbox every outbound message goes through.
+
+A message is written by :func:`enqueue` in the transaction of the change that causes it,
+so a change and its messages commit together or not at all. Core modules that turn
+committed incident changes into messages register a *producer*
+(:func:`register_producer`): the store calls it inside the job that made the changes.
+Service changes reach :func:`service_changed`, which calls the service producers.
+
+Deliverers (:mod:`gateway.outbound.engine`) then :func:`claim` due messages under a
+lease, send them, and :func:`record` each attempt's outcome: delivered, dropped (failed
+for good) or retried after a backoff — until the kind's :class:`RetryPolicy` is spent,
+when the message is parked as ``failed`` for an operator (:func:`requeue`, :func:`discard`).
+
+Kinds are registered by name (:func:`register_kind`): the engine registers the built-in
+ones and those plugins add. The registry is per process, like the producers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+
+from gateway.clock import iso, parse_iso
+from gateway.core.outbox_policy import (
+    Delivered,
+    Drop,
+    Outcome,
+    Retry,
+    RetryPolicy,
+    backoff,
+    outcome_name,
+)
+from gateway.domain import OutboxMessage
+from gateway.model import IncidentChange
+from gateway.store import Reader, Tx
+from gateway.store.producers import PRODUCERS
+
+__all__ = [
+    "Claimed",
+    "KindRules",
+    "Message",
+    "Settled",
+    "claim",
+    "enqueue",
+    "kind",
+    "kinds",
+    "overflow_counts",
+    "record",
+    "register_kind",
+    "register_producer",
+    "register_service_producer",
+    "service_changed",
+    "unregister_kind",
+    "unregister_producer",
+    "unregister_service_producer",
+]
+
+log = structlog.get_logger("gateway.outbox")
+
+#: One outbound message as a deliverer sends it: id, kind, destination, order_key, body
+#: (the exact bytes), headers, created_at, attempts (made before this one).
+Message = OutboxMessage
+
+
+class KindRules(Protocol):
+    """What the queue needs of a delivery kind (:class:`gateway.outbound.kinds.DeliveryKind`)."""
+
+    name: str
+    policy: RetryPolicy
+    max_pending: int
+    drop_on_overflow: bool
+
+    def settled(self, tx: Tx, message: Message, outcome: Outcome) -> None:
+        """Called in the transaction that records the message's final outcome."""
+        ...
+
+
+_kinds: dict[str, KindRules] = {}
+_service_producers: list[Callable[[Tx, str, str], None]] = []
+#: Messages refused or let through past ``max_pending``, per (kind, destination, "dropped"|
+#: "kept"). Written in the writer thread, read at scrape time: plain ints under the GIL.
+_overflow: Counter[tuple[str, str, str]] = Counter()
+_overflow_lock = threading.Lock()
+
+
+# -- registries ---------------------------------------------------------------------------
+def register_kind(rules: KindRules) -> None:
+    """Make a delivery kind known to the queue (overflow policy, retries, settling).
+
+    The latest registration of a name wins (clashing plugin kinds are refused earlier, at
+    plugin loading); several engines in one process (tests) register the same objects.
+    """
+    _kinds[rules.name] = rules
+
+
+def unregister_kind(rules: KindRules) -> None:
+    """Forget a delivery kind, unless another object has taken its name since."""
+    if _kinds.get(rules.name) is rules:
+        del _kinds[rules.name]
+
+
+def kind(name: str) -> KindRules | None:
+    """The registered kind called ``name``, or ``None``."""
+    return _kinds.get(name)
+
+
+def kinds() -> list[KindRules]:
+    """Every registered kind, by name."""
+    return [_kinds[name] for name in sorted(_kinds)]
+
+
+def register_producer(fn: Callable[[Tx, list[IncidentChange]], None]) -> None:
+    """Have ``fn(tx, changes)`` called in every job that changed incidents, before it commits.
+
+    ``changes`` are the incident changes that job made, in order; ``fn`` enqueues what
+    they cause. It runs in the writer thread, inside the job's savepoint: an exception
+    rolls back the job's change too. Registering the same function twice is a no-op.
+    """
+    if fn not in PRODUCERS:
+        PRODUCERS.append(fn)
+
+
+def unregister_producer(fn: Callable[[Tx, list[IncidentChange]], None]) -> None:
+    """Stop calling a producer."""
+    if fn in PRODUCERS:
+        PRODUCERS.remove(fn)
+
+
+def register_service_producer(fn: Callable[[Tx, str, str], None]) -> None:
+    """Have ``fn(tx, service_id, action)`` called by :func:`service_changed`."""
+    if fn not in _service_producers:
+        _service_producers.append(fn)
+
+
+def unregister_service_producer(fn: Callable[[Tx, str, str], None]) -> None:
+    """Stop calling a service producer."""
+    if fn in _service_producers:
+        _service_producers.remove(fn)
+
+
+def service_changed(tx: Tx, service_id: str, action: str) -> None:
+    """A service was ``created``, ``updated`` or ``deleted`` in ``tx``: tell the producers.
+
+    Called by the core function that makes the change, in its transaction.
+    """
+    for produce in _service_producers:
+        produce(tx, service_id, action)
+
+
+# -- enqueue ------------------------------------------------------------------------------
+def enqueue(
+    tx: Tx,
+    *,
+    kind: str,
+    destination: str,
+    order_key: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+) -> str | None:
+    """Write one pending message in the caller's transaction; return its id.
+
+    Delivered in order per ``(kind, destination, order_key)``. When ``destination``
+    already has its kind's ``max_pending`` messages waiting, the kind's overflow policy
+    applies: ``drop_on_overflow`` refuses the new message (``None`` is returned; counted
+    and logged as ``outbox.overflow``), otherwise it is kept all the same (counted and
+    logged: a kind that must never lose a message, such as forwarding). An unregistered
+    kind has no limit.
+    """
+    rules = _kinds.get(kind)
+    if rules is not None and rules.max_pending > 0:
+        waiting = tx.outbox_pending_count(kind, destination, up_to=rules.max_pending)
+        if waiting >= rules.max_pending:
+            verdict = "dropped" if rules.drop_on_overflow else "kept"
+            with _overflow_lock:
+                _overflow[(kind, destination, verdict)] += 1
+            log.warning(
+                "outbox.overflow",
+                kind=kind,
+                destination=destination,
+                max_pending=rules.max_pending,
+                verdict=verdict,
+            )
+            if rules.drop_on_overflow:
+                return None
+    return tx.insert_outbox_message(
+        kind=kind,
+        destination=destination,
+        order_key=order_key,
+        body=body,
+        headers=dict(headers or {}),
+    )
+
+
+def overflow_counts() -> dict[tuple[str, str, str], int]:
+    """Messages past ``max_pending`` so far, per (kind, destination, dropped|kept)."""
+    with _overflow_lock:
+        return dict(_overflow)
+
+
+# -- claim and record (the deliverers) ----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message a node now holds the lease on, and until when."""
+
+    message: Message
+    lease_until: str
+
+
+def claim(
+    tx: Tx,
+    *,
+    node: str,
+    lease_seconds: float,
+    room: Callable[[str, str], int],
+    limit: int,
+    kinds_wanted: Iterable[str] | None = None,
+) -> list[Claimed]:
+    """Claim up to ``limit`` due messages for ``node``, at most ``room(kind, destination)``
+    per destination (its free delivery slots), under a lease of ``lease_seconds``.
+
+    Due: pending, ``due_at`` passed, no live lease, and no earlier pending message of its
+    order key (a retrying message holds back only its own key).
+    """
+    names = sorted(kinds_wanted) if kinds_wanted is not None else sorted(_kinds)
+    if limit <= 0 or not names:
+        return []
+    lease_until = iso(tx.clock.now() + timedelta(seconds=lease_seconds))
+    taken: Counter[tuple[str, str]] = Counter()
+    claimed: list[Claimed] = []
+    # Look further than ``limit``: some candidates' destinations may have no room.
+    for message_id, kind_name, destination in tx.outbox_due(names, now=tx.now, limit=limit * 4):
+        key = (kind_name, destination)
+        if taken[key] >= room(kind_name, destination):
+            continue
+        message = tx.claim_outbox_message(message_id, node=node, lease_until=lease_until)
+        if message is None:
+            continue
+        taken[key] += 1
+        claimed.append(Claimed(message, lease_until))
+        if len(claimed) >= limit:
+            break
+    return claimed
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What :func:`record` made of an attempt: the message's state and next due time."""
+
+    state: str  # pending | delivered | failed
+    due_at: str | None
+    owned: bool  # False: the node had lost its lease; nothing but the attempt was written
+
+
+def record(
+    tx: Tx,
+    message: Message,
+    outcome: Outcome,
+    *,
+    node: str,
+    status_code: int | None,
+    duration_ms: int,
+) -> Settled:
+    """Record one attempt and settle or reschedule the message accordingly.
+
+    Delivered and Drop settle it (``delivered``/``failed``); a Retry reschedules it after
+    ``outcome.after`` or the policy's backoff, unless that would pass the policy's
+    ``max_attempts`` or ``max_age_seconds``, when it is ``failed``. On settling, the
+    kind's ``settled`` runs in this transaction.
+    """
+    rules = _kinds.get(message.kind)
+    error = None if isinstance(outcome, Delivered) else outcome.reason
+    tx.record_outbox_attempt(
+        message.id,
+        duration_ms=duration_ms,
+        status_code=status_code,
+        error=error,
+        outcome=outcome_name(outcome),
+        node=node,
+    )
+    attempts = message.attempts + 1
+    if isinstance(outcome, Retry):
+        due = _next_due(tx, message, outcome, attempts, rules.policy if rules else None)
+        if due is not None:
+            owned = tx.reschedule_outbox_message(message.id, due_at=due, error=error, node=node)
+            return Settled("pending", due, owned)
+    state = "delivered" if isinstance(outcome, Delivered) else "failed"
+    owned = tx.finish_outbox_message(message.id, state=state, error=error, node=node)
+    if owned and rules is not None:
+        rules.settled(tx, message, outcome)
+    if state == "failed":
+        log.warning(
+            "outbox.failed",
+            message=message.id,
+            kind=message.kind,
+            destination=message.destination,
+            attempts=attempts,
+            error=error,
+        )
+    return Settled(state, None, owned)
+
+
+def _next_due(
+    tx: Tx, message: Message, outcome: Retry, attempts: int, policy: RetryPolicy | None
+) -> str | None:
+    """When to try again, or ``None`` when the policy is spent."""
+    if policy is None:
+        return None
+    if policy.max_attempts is not None and attempts >= policy.max_attempts:
+        return None
+    delay = outcome.after if outcome.after is not None else backoff(policy, attempts)
+    now = tx.clock.now()
+    due = now + timedelta(seconds=max(delay, 0.0))
+    if policy.max_age_seconds is not None:
+        deadline = parse_iso(message.created_at) + timedelta(seconds=policy.max_age_seconds)
+        if due > deadline:
+            return None
+    return iso(due)
+
+
+def anything_due(reader: Reader, kinds_wanted: Iterable[str]) -> bool:
+    """Whether a claim could find a message now (a read: the deliverers ask before writing)."""
+    names = sorted(kinds_wanted)
+    return bool(names) and bool(reader.outbox_due(names, now=iso(reader.clock.now()), limit=1))
+
+
+def release_claims(tx: Tx, node: str) -> int:
+    """Release the claims ``node`` left behind (it restarted): they are due again at once."""
+    return tx.release_outbox_claims(node)
+
+
+# -- reads -------------------------------------------------------------------------------
+def depth_rows(reader: Reader) -> list[tuple[str, str, int, int, float | None]]:
+    """``(kind, destination, pending, failed, age of the oldest pending in s)`` for metrics."""
+    now = reader.clock.now()
+    return [
+        (
+            d.kind,
+            d.destination,
+            d.pending,
+            d.failed,
+            None
+            if d.oldest_pending is None
+            else max((now - parse_iso(d.oldest_pending)).total_seconds(), 0.0),
+        )
+        for d in reader.outbox_depths()
+    ]
+
+
+# -- operators ----------------------------------------------------------------------------
+def requeue(tx: Tx, message_id: str) -> bool:
+    """Send a failed (or waiting) message again now, attempts counted anew; False: no such."""
+    return tx.requeue_outbox_message(message_id)
+
+
+def discard(tx: Tx, message_id: str) -> bool:
+    """Remove a message that was not delivered (with its attempts); False: no such one."""
+    return tx.delete_outbox_message(message_id)
+
+
+__all__ += [
+    "Delivered",
+    "Drop",
+    "Retry",
+    "RetryPolicy",
+    "anything_due",
+    "depth_rows",
+    "discard",
+    "release_claims",
+    "requeue",
+]

@@ -1,0 +1,17 @@
+"""The delivery kinds the gateway itself provides, built from its settings.
+
+Each built-in kind's module adds itself to :func:`builtin_kinds`; plugins' kinds come
+through the ``register_delivery_kinds`` hook (:attr:`gateway.plugins.PluginHost.delivery_kinds`)
+and the daemon hands both to :func:`gateway.outbound.engine.serve_outbox`.
+"""
+
+from __future__ import annotations
+
+from gateway.config import Settings
+from gateway.outbound.kinds import DeliveryKind
+
+
+def builtin_kinds(settings: Settings) -> list[DeliveryKind]:
+    """The built-in delivery kinds (webhook subscriptions and forwarding add theirs here)."""
+    del settings  # the built-in kinds will read their own settings from it
+    return []

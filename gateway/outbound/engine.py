@@ -1,0 +1,267 @@
+"""The deliverers: Trio tasks that empty the outbox over httpx.
+
+One loop per daemon claims due messages (a row-level lease in the database, so several
+daemons share one queue and take over a dead one's claims once its leases lapse), starts
+a task per claimed message, and sleeps until a commit enqueues something (:meth:`Engine.wake`,
+called by the store after the commit) or the poll interval passes. Each task makes one
+attempt with the message's kind, bounded by the kind's timeout, and records it with
+:func:`gateway.core.outbox.record` (delivered, failed, or rescheduled with backoff).
+
+Limits: at most ``per_destination`` attempts in flight per (kind, destination), and
+``max_in_flight`` in all; so memory holds at most that many message bodies.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+import trio
+
+from gateway.clock import Clock, SystemClock
+from gateway.core import outbox
+from gateway.core.outbox_policy import Delivered, Drop, Outcome, Retry, outcome_name
+from gateway.errors import StoreUnavailable
+from gateway.outbound.addresses import AddressPolicy, denied_in, make_client
+from gateway.outbound.kinds import DeliveryKind, SendEnv
+from gateway.store import Store
+
+log = structlog.get_logger("gateway.outbound")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the deliverers run (``[outbound]``)."""
+
+    node_id: str = ""
+    per_destination: int = 4
+    max_in_flight: int = 64
+    lease_seconds: float = 60.0
+    #: Real seconds between looks at the queue when nothing woke the loop.
+    poll_interval: float = 1.0
+
+    @property
+    def node(self) -> str:
+        """The node id claims are made under: the configured one, else the host name."""
+        return self.node_id or socket.gethostname()
+
+
+def classify_error(exc: BaseException) -> Outcome:
+    """An exception from a send: a denied address or a TLS error is dropped, the rest retried.
+
+    PagerDuty's rule for webhooks (TLS errors are not retried) is also the sensible one
+    for any kind: a certificate problem does not fix itself within a retry schedule.
+    """
+    denied = denied_in(exc)
+    if denied is not None:
+        return Drop(str(denied))
+    if _tls_error(exc):
+        return Drop(f"TLS error: {exc}")
+    if isinstance(exc, httpx.TimeoutException):
+        return Retry(f"timeout: {type(exc).__name__}")
+    return Retry(f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _tls_error(exc: BaseException) -> bool:
+    import ssl
+
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return False
+        if isinstance(current, ssl.SSLError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class Engine:
+    """The delivery loop of one node: claim, send, record."""
+
+    def __init__(
+        self,
+        store: Store,
+        kinds: Mapping[str, DeliveryKind],
+        *,
+        config: EngineConfig,
+        policy: AddressPolicy,
+        clock: Clock | None = None,
+        metrics: Any = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.store = store
+        self.kinds = dict(kinds)
+        self.config = config
+        self.node = config.node
+        self.clock = clock or SystemClock()
+        self.metrics = metrics
+        self._client = client or make_client(policy, max_connections=config.max_in_flight)
+        self._wakeup = trio.Event()
+        self._in_flight: Counter[tuple[str, str]] = Counter()
+        self._total_in_flight = 0
+        self._env = SendEnv(
+            client=self._client, read=store.read, clock=self.clock, log=log.bind(node=self.node)
+        )
+        # A lease longer than the slowest attempt: a live node's claim never lapses mid-send.
+        slowest = max((k.policy.timeout for k in self.kinds.values()), default=0.0)
+        self._lease = max(config.lease_seconds, 2 * slowest + 10)
+
+    def wake(self) -> None:
+        """Look at the queue now (a commit enqueued messages, or one was settled)."""
+        self._wakeup.set()
+
+    def _room(self, kind: str, destination: str) -> int:
+        # Called from the writer thread inside the claim job: a dict read, no await.
+        return self.config.per_destination - self._in_flight[(kind, destination)]
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Deliver until cancelled. First releases the claims this node left at its last stop."""
+        released = await self.store.write(lambda tx: outbox.release_claims(tx, self.node))
+        if released:
+            log.info("outbox.claims_recovered", node=self.node, messages=released)
+        task_status.started()
+        try:
+            async with trio.open_nursery() as nursery:
+                while True:
+                    claimed = await self._claim()
+                    for item in claimed:
+                        self._start(nursery, item)
+                    if claimed and self._total_in_flight < self.config.max_in_flight:
+                        continue  # there may be more due right now
+                    with trio.move_on_after(self.config.poll_interval):
+                        await self._wakeup.wait()
+                    self._wakeup = trio.Event()
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        # A clean stop hands its claims back at once rather than when their leases lapse.
+        try:
+            await self.store.write(lambda tx: outbox.release_claims(tx, self.node))
+        except StoreUnavailable:
+            log.warning("outbox.release_failed", node=self.node)
+        await self._client.aclose()
+
+    async def _claim(self) -> list[outbox.Claimed]:
+        free = self.config.max_in_flight - self._total_in_flight
+        if free <= 0 or not self.kinds:
+            return []
+        try:
+            # Look on a read connection first: an idle queue costs the writer (which ingest
+            # waits on) nothing, however often the deliverers look.
+            if not await self.store.read(lambda r: outbox.anything_due(r, self.kinds)):
+                return []
+            return await self.store.write(
+                lambda tx: outbox.claim(
+                    tx,
+                    node=self.node,
+                    lease_seconds=self._lease,
+                    room=self._room,
+                    limit=free,
+                    kinds_wanted=self.kinds,
+                )
+            )
+        except StoreUnavailable as exc:
+            log.warning("outbox.claim_failed", error=str(exc))
+            return []
+
+    def _start(self, nursery: trio.Nursery, item: outbox.Claimed) -> None:
+        key = (item.message.kind, item.message.destination)
+        self._in_flight[key] += 1
+        self._total_in_flight += 1
+        nursery.start_soon(self._deliver, item.message, key)
+
+    async def _deliver(self, message: outbox.Message, key: tuple[str, str]) -> None:
+        try:
+            await self._attempt(message)
+        finally:
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+            self._total_in_flight -= 1
+            self.wake()  # the next message of this order key may be due now
+
+    async def _attempt(self, message: outbox.Message) -> None:
+        kind = self.kinds[message.kind]
+        started = time.perf_counter()
+        status: int | None = None
+        outcome: Outcome
+        try:
+            with trio.move_on_after(kind.policy.timeout) as scope:
+                outcome, status = await kind.send(message, self._env)
+            if scope.cancelled_caught:
+                outcome = Retry(f"no answer within {kind.policy.timeout:g} s")
+        except Exception as exc:  # a kind's failure is an attempt's outcome, not a crash
+            outcome = classify_error(exc)
+        seconds = time.perf_counter() - started
+        duration_ms = math.ceil(seconds * 1000)
+        try:
+            settled = await self.store.write(
+                lambda tx: outbox.record(
+                    tx,
+                    message,
+                    outcome,
+                    node=self.node,
+                    status_code=status,
+                    duration_ms=duration_ms,
+                )
+            )
+        except StoreUnavailable as exc:
+            # The lease lapses and the message is sent again: at-least-once holds.
+            log.warning("outbox.record_failed", message=message.id, error=str(exc))
+            return
+        name = outcome_name(outcome)
+        if self.metrics is not None:
+            self.metrics.observe_outbox_attempt(message.kind, name, seconds)
+        # Delivered attempts at debug: at delivery rate, one info line each would cost more
+        # than the delivery (measured with bench/outbox); retries and drops stay visible.
+        emit = log.debug if isinstance(outcome, Delivered) else log.info
+        emit(
+            "outbox.attempt",
+            message=message.id,
+            kind=message.kind,
+            destination=message.destination,
+            outcome=name,
+            status=status,
+            ms=duration_ms,
+            state=settled.state,
+            due_at=settled.due_at,
+            reason=None if isinstance(outcome, Delivered) else outcome.reason,
+        )
+
+
+async def serve_outbox(
+    store: Store,
+    kinds: Mapping[str, DeliveryKind],
+    *,
+    config: EngineConfig,
+    policy: AddressPolicy,
+    clock: Clock | None = None,
+    metrics: Any = None,
+    task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Register ``kinds`` with the queue, wake on every enqueueing commit, deliver until cancelled.
+
+    Started by the daemon beside the HTTP server; ``task_status`` gets the :class:`Engine`.
+    """
+    for kind in kinds.values():
+        outbox.register_kind(kind)
+    engine = Engine(store, kinds, config=config, policy=policy, clock=clock, metrics=metrics)
+    store.on_enqueued = engine.wake
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(engine.run)
+            task_status.started(engine)
+    finally:
+        if store.on_enqueued == engine.wake:
+            store.on_enqueued = None
+        for kind in kinds.values():
+            outbox.unregister_kind(kind)
