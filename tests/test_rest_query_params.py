@@ -117,3 +117,57 @@ async def test_a_missing_token_is_still_a_401_first(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG) as gw:
         answer = await gw.client.get("/incidents", params={"team_ids[]": "PT1"})
         assert answer.status_code == 401
+
+
+async def test_a_new_service_creates_the_integrations_it_lists(tmp_path: Path) -> None:
+    # Issue 15 item 8: integrations[] on POST /services answered 201 and made nothing.
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        tokens = await make_tokens(gw)
+        h = headers(tokens["user"])
+        body = {
+            "service": {
+                "type": "service",
+                "name": "With Integrations",
+                "integrations": [
+                    {"type": "events_api_v2_inbound_integration", "name": "v2"},
+                    {"type": "generic_events_api_inbound_integration", "name": "v1"},
+                ],
+            }
+        }
+        made = await gw.client.post("/services", headers=h, json=body)
+        assert made.status_code == 201, made.text
+        listed = made.json()["service"]["integrations"]
+        assert sorted(i["summary"] for i in listed) == ["v1", "v2"]
+        # A bad one refuses the whole request, naming it, and makes nothing.
+        body["service"]["name"] = "Half Made"
+        body["service"]["integrations"] = [
+            {"type": "events_api_v2_inbound_integration", "name": "fine"},
+            {"type": "no_such_type", "name": "bad"},
+        ]
+        refused = await gw.client.post("/services", headers=h, json=body)
+        assert refused.status_code == 400
+        assert "no_such_type" in refused.text
+        names = [
+            s["name"] for s in (await gw.client.get("/services", headers=h)).json()["services"]
+        ]
+        assert "Half Made" not in names
+
+
+@pytest.mark.parametrize(
+    ("service", "named"),
+    [
+        ({"name": "Old", "type": "generic_events_api"}, "older service form"),
+        ({"name": "Odd", "integrations": {"name": "x"}}, "integrations must be an array"),
+        ({"name": "Odd", "integrations": [{"name": 5}]}, "integrations[0].name"),
+    ],
+)
+async def test_service_bodies_it_cannot_honour_are_refused_by_name(
+    tmp_path: Path, service: dict[str, object], named: str
+) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        tokens = await make_tokens(gw)
+        answer = await gw.client.post(
+            "/services", headers=headers(tokens["user"]), json={"service": service}
+        )
+        assert answer.status_code == 400
+        assert named in answer.text

@@ -18,12 +18,11 @@ from gateway.auth import Level
 from gateway.core import integrations as core
 from gateway.core import moves, service_reads
 from gateway.core import services as svc
-from gateway.core.inputs import UNSET, IntegrationInput, IntegrationPatch, Unset
+from gateway.core.inputs import UNSET, IntegrationPatch, Unset
 from gateway.domain import Integration
 from gateway.http.rest._common import bool_arg, context, json_body, list_arg, requires
+from gateway.http.rest.fields import Fields, integration_input, integration_settings
 from gateway.http.rest.services import (
-    EMAIL_FIELDS,
-    Fields,
     agent,
     integration_body,
     load_service,
@@ -32,19 +31,6 @@ from gateway.http.rest.services import (
 from gateway.store import Reader, Tx
 
 blueprint = Blueprint("rest_integrations", __name__)
-
-
-def _settings(f: Fields, base: dict[str, Any]) -> dict[str, Any] | None:
-    """Vendor settings from a body: ``settings`` (gateway extension) and the email fields."""
-    if "settings" not in f and not any(k in f for k in EMAIL_FIELDS):
-        return None
-    settings = dict(base)
-    if "settings" in f:
-        settings = dict(f.obj("settings") or {})
-    for key in EMAIL_FIELDS:
-        if key in f:
-            settings[key] = f.data[key]
-    return settings
 
 
 async def _render(integration: Integration, *, includes: list[str] | None = None) -> dict[str, Any]:
@@ -70,16 +56,7 @@ async def _render(integration: Integration, *, includes: list[str] | None = None
 @requires(Level.MANAGE)
 async def create_integration(service_id: str) -> tuple[dict[str, Any], int]:
     """``POST /services/{id}/integrations``: 201 with the integration and its new key."""
-    f = Fields(await json_body("integration"))
-    name = f.text("name")
-    kind = f.text("type")
-    vendor_id = f.ref_id("vendor")
-    email = f.text("integration_email")
-    settings = _settings(f, {}) or {}
-    f.check()
-    data = IntegrationInput(
-        name=name, type=kind, vendor_id=vendor_id, integration_email=email, settings=settings
-    )
+    data = integration_input(await json_body("integration"))
     plugins = context().plugins
     domain = context().settings.mail_domain
     by = agent()
@@ -119,7 +96,7 @@ async def update_integration(service_id: str, integration_id: str) -> dict[str, 
         current = core.get_integration(tx, integration_id, service_id=service_id)
         if target is not None and target != current.service_id:
             moves.move_integration(tx, current.id, target, confirm=confirm, by=by)
-        settings = _settings(f, current.settings)
+        settings = integration_settings(f, current.settings)
         patch = IntegrationPatch(
             name=name if isinstance(name, str) else UNSET,
             integration_email=email,

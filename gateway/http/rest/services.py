@@ -13,10 +13,11 @@ from typing import Any
 from quart import Blueprint, g, request
 
 from gateway.auth import Level
+from gateway.core import integrations as intg
 from gateway.core import service_reads
 from gateway.core import services as svc
-from gateway.core.email_integrations import EMAIL_FIELDS, email_fields, full_email
-from gateway.core.inputs import Agent, ServiceInput, ServicePatch
+from gateway.core.email_integrations import email_fields, full_email
+from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import GENERIC_EMAIL, Integration
 from gateway.http.rest._common import (
     api_url,
@@ -29,6 +30,7 @@ from gateway.http.rest._common import (
     reference,
     requires,
 )
+from gateway.http.rest.fields import integration_input, service_fields
 from gateway.http.rest.vendors import vendor_body
 from gateway.store import Reader, Tx
 
@@ -38,105 +40,6 @@ blueprint = Blueprint("rest_services", __name__)
 def agent() -> Agent:
     """The log-entry agent for this request: the API token that authenticated it."""
     return Agent("api_token", g.token.id)
-
-
-# -- reading JSON fields ----------------------------------------------------------------------
-
-
-class Fields:
-    """Typed reads of a JSON object's fields, collecting one message per wrong type."""
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self.data = data
-        self.errors: list[str] = []
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.data
-
-    def text(self, key: str, *, nullable: bool = True) -> str | None:
-        """A string field (``None`` when null and allowed)."""
-        value = self.data.get(key)
-        if value is None and nullable:
-            return None
-        if not isinstance(value, str):
-            self.errors.append(f"{key} must be a string")
-            return None
-        return value
-
-    def integer(self, key: str) -> int | None:
-        """An integer field or null."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.errors.append(f"{key} must be an integer or null")
-            return None
-        return value
-
-    def obj(self, key: str) -> dict[str, Any] | None:
-        """An object field or null."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.errors.append(f"{key} must be an object or null")
-            return None
-        return value
-
-    def ref_id(self, key: str) -> str | None:
-        """The ``id`` of a reference field (``{"id": ...}``) or null."""
-        ref = self.obj(key)
-        if ref is None:
-            return None
-        ref_id = ref.get("id")
-        if not isinstance(ref_id, str) or not ref_id:
-            self.errors.append(f"{key}.id must be a string")
-            return None
-        return ref_id
-
-    def check(self) -> None:
-        """Raise 400 listing every problem found so far."""
-        if self.errors:
-            raise invalid(*self.errors)
-
-
-def service_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The layer's service fields present in a REST body (for ServiceInput or ServicePatch)."""
-    f = Fields(data)
-    out: dict[str, Any] = {}
-    for key in ("name", "status", "alert_creation"):
-        if key in f:
-            out[key] = f.text(key, nullable=False)
-    if "description" in f:
-        out["description"] = f.text("description")
-    for key in ("acknowledgement_timeout", "auto_resolve_timeout"):
-        if key in f:
-            out[key] = f.integer(key)
-    if "escalation_policy" in f:
-        out["escalation_policy_id"] = f.ref_id("escalation_policy")
-    if "incident_urgency_rule" in f:
-        rule = f.obj("incident_urgency_rule") or {}
-        if rule.get("type", "constant") != "constant":
-            f.errors.append(
-                f"incident_urgency_rule type {rule.get('type')!r} is not supported; "
-                "use 'constant' (urgency high, low or severity_based)"
-            )
-        elif "urgency" in rule:
-            out["urgency"] = rule["urgency"]
-    if "alert_grouping" in f:
-        out["alert_grouping"] = f.text("alert_grouping")
-    if "alert_grouping_timeout" in f:
-        out["alert_grouping_timeout"] = f.integer("alert_grouping_timeout")
-    if "alert_grouping_parameters" in f:
-        params = f.obj("alert_grouping_parameters") or {}
-        out["alert_grouping"] = params.get("type")
-        config = params.get("config")
-        if isinstance(config, dict) and "timeout" in config:
-            out["alert_grouping_timeout"] = config["timeout"]
-        elif params.get("type") is None:
-            out["alert_grouping_timeout"] = None
-    f.check()
-    return out
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -291,17 +194,46 @@ async def list_services() -> dict[str, Any]:
     return body
 
 
+def _integrations_to_create(body: Mapping[str, Any]) -> list[IntegrationInput]:
+    """``integrations[]`` of a new service, each read as ``POST .../integrations`` reads one.
+
+    PagerDuty's older form named the integration by the service's ``type`` (a v1 service
+    such as ``generic_events_api``): refused by name, never silently dropped.
+    """
+    kind = body.get("type")
+    if kind not in (None, "service", "service_reference"):
+        raise invalid(
+            f"type {kind!r} is the older service form; create the service with type "
+            "'service' and its integrations in integrations[] (or POST "
+            "/services/{id}/integrations)"
+        )
+    raw = body.get("integrations")
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(i, dict) for i in raw):
+        raise invalid("integrations must be an array of integration objects")
+    return [integration_input(item, f"integrations[{n}].") for n, item in enumerate(raw)]
+
+
 @blueprint.post("/services")
 @requires(Level.MANAGE)
 async def create_service() -> tuple[dict[str, Any], int]:
     """``POST /services``: 201 with the new service (status must be ``active``)."""
-    fields = service_fields(await json_body("service"))
+    body = await json_body("service")
+    fields = service_fields(body)
     fields.setdefault("name", "")
     data = ServiceInput(**fields)
+    integrations = _integrations_to_create(body)
+    plugins = context().plugins
+    domain = context().settings.mail_domain
     by = agent()
 
     def write(tx: Tx) -> service_reads.ServiceDetails:
-        return load_service(tx, svc.create_service(tx, data, by=by).id)
+        # One transaction: a refused integration leaves no half-made service behind.
+        created = svc.create_service(tx, data, by=by)
+        for integration in integrations:
+            intg.add_integration(tx, created.id, integration, plugins, by=by, mail_domain=domain)
+        return load_service(tx, created.id)
 
     return {"service": service_body(await context().store.write(write))}, 201
 
@@ -339,14 +271,11 @@ async def delete_service(service_id: str) -> tuple[str, int]:
 
 
 __all__ = [
-    "EMAIL_FIELDS",
-    "Fields",
     "agent",
     "blueprint",
     "integration_body",
     "integration_path",
     "load_service",
     "service_body",
-    "service_fields",
     "service_ref",
 ]
