@@ -18,6 +18,7 @@ from gateway.core import incidents as core
 from gateway.core import log_reads
 from gateway.domain import Incident, LogEntry
 from gateway.http.rest._common import (
+    Page,
     RestError,
     bool_arg,
     context,
@@ -222,13 +223,7 @@ async def list_log_entries(ident: str) -> dict[str, Any]:
         return [log_entry_object(reader, e, incident) for e in found.entries], found
 
     items, found = await context().store.read(job)
-    return {
-        "log_entries": items,
-        "limit": page.limit,
-        "offset": page.offset,
-        "more": found.more,
-        "total": found.total,
-    }
+    return _log_page(items, found, page)
 
 
 @blueprint.get("/log_entries")
@@ -258,13 +253,7 @@ async def list_account_log_entries() -> dict[str, Any]:
         return [_account_entry(reader, e, include) for e in found.entries], found
 
     items, found = await context().store.read(job)
-    return {
-        "log_entries": items,
-        "limit": page.limit,
-        "offset": page.offset,
-        "more": found.more,
-        "total": found.total,
-    }
+    return _log_page(items, found, page)
 
 
 def _account_entry(reader: Reader, entry: LogEntry, include: set[str]) -> dict[str, Any]:
@@ -276,6 +265,17 @@ def _account_entry(reader: Reader, entry: LogEntry, include: set[str]) -> dict[s
     if "services" in include and service_id and reader.service(service_id) is not None:
         body["service"] = service_body(load_service(reader, service_id))
     return body
+
+
+def _log_page(items: list[dict[str, Any]], found: reads.LogPage, page: Page) -> dict[str, Any]:
+    """A page of log entries in PagerDuty's list shape (``more`` and ``total`` from SQL)."""
+    return {
+        "log_entries": items,
+        "limit": page.limit,
+        "offset": page.offset,
+        "more": found.more,
+        "total": found.total,
+    }
 
 
 @blueprint.get("/log_entries/<entry_id>")
