@@ -239,6 +239,7 @@ def _workload(t: Any) -> None:
     token = t.insert_token(name="n", role="admin", token_hash="h" * 64, last4="abcd")
     assert t.token_by_hash("h" * 64) and t.revoke_token(token.id)
     assert t.tokens() == [] and t.tokens(include_revoked=True)
+    assert t.token(token.id) == t.tokens(include_revoked=True)[0]
 
     user = t.insert_token(name="ui", role="user", token_hash="u" * 64, last4="uuuu")
     t.insert_ui_session("s" * 64, user.id)

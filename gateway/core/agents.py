@@ -34,8 +34,8 @@ def agent_name(reader: Reader, agent_type: str | None, agent_id: str | None) -> 
         gone = reader.deleted_integration(agent_id)
         return f"integration {gone.name} (deleted)" if gone else f"integration {agent_id}"
     if agent_type == "api_token":
-        named = {t.id: t.name for t in reader.tokens(include_revoked=True)}
-        return f"API token {named[agent_id]}" if agent_id in named else f"API token {agent_id}"
+        token = reader.token(agent_id)
+        return f"API token {token.name if token else agent_id}"
     if agent_type == "cli":
         return f"{agent_id} (command line)"
     return agent_id

@@ -20,6 +20,11 @@ class TokenReads(ReadBase):
         )
         return ApiToken(*row) if row else None
 
+    def token(self, token_id: str) -> ApiToken | None:
+        """A token by id, revoked or not (a timeline still names who acted)."""
+        row = self._db.fetch_one(f"SELECT {TOKEN_COLS} FROM api_tokens WHERE id = ?", (token_id,))
+        return ApiToken(*row) if row else None
+
     def tokens(self, *, include_revoked: bool = False) -> list[ApiToken]:
         """All tokens, oldest first."""
         where = "" if include_revoked else " WHERE revoked_at IS NULL"
