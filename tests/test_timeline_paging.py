@@ -359,7 +359,9 @@ async def test_the_incident_page_shows_the_newest_entries_and_pages_back(
 
         view, seam = await counted(gw, lambda r: incident_view(r, incident.id, 0))
         assert len(view.timeline) == TIMELINE_PAGE == 50 and view.timeline_total == 119
-        assert seam.rows <= TIMELINE_PAGE + 10, seam.reads
+        # A page of entries, plus a few single rows: the incident, its service, alerts and
+        # one per distinct agent named on the page; never the whole timeline.
+        assert seam.rows <= TIMELINE_PAGE + 20, seam.reads
 
         newest = await gw.client.get(page_path)
         assert newest.status_code == 200
