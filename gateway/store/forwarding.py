@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.domain import ForwardTarget, ServiceForwarding
+from collections.abc import Sequence
+
+from gateway.domain import ForwardTarget, OutboxEntry, ServiceForwarding
 from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.outbox import ENTRY_COLS
 
 
 def _forwarding(service_id: str, row: tuple[Any, ...] | None) -> ServiceForwarding:
@@ -41,6 +44,23 @@ class ForwardingReads(ReadBase):
             " ORDER BY service_id"
         )
         return [_forwarding(row[0], row[1:]) for row in rows]
+
+    def forward_entries(
+        self, target_ids: Sequence[str], states: Sequence[str], *, limit: int
+    ) -> list[OutboxEntry]:
+        """Forwarded messages of these targets (order keys ``<target id>:…``), oldest first."""
+        if not target_ids or not states:
+            return []
+        # A range per target id: ':' sorts just before ';', so [id:, id;) is the prefix.
+        ranges = " OR ".join("(order_key >= ? AND order_key < ?)" for _ in target_ids)
+        bounds = [b for t in target_ids for b in (f"{t}:", f"{t};")]
+        marks = ", ".join("?" for _ in states)
+        rows = self._db.fetch_all(
+            f"SELECT {ENTRY_COLS} FROM outbox_messages WHERE kind = 'forward'"
+            f" AND state IN ({marks}) AND ({ranges}) ORDER BY id LIMIT ?",
+            (*states, *bounds, limit),
+        )
+        return [OutboxEntry(*row) for row in rows]
 
 
 class ForwardingWrites(ForwardingReads, WriteBase):

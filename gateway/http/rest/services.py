@@ -29,6 +29,7 @@ from gateway.http.rest._common import (
     reference,
     requires,
 )
+from gateway.http.rest.forwarding import apply_forwarding, forwarding_body, forwarding_fields
 from gateway.http.rest.vendors import vendor_body
 from gateway.store import Reader, Tx
 
@@ -254,6 +255,8 @@ def service_body(
         "scheduled_actions": [],
         "support_hours": None,
         "response_play": None,
+        # Extension (docs/rest-api.md): forwarding upstream, routing keys shown redacted.
+        **forwarding_body(details.forwarding),
     }
 
 
@@ -293,13 +296,17 @@ async def list_services() -> dict[str, Any]:
 @requires(Level.MANAGE)
 async def create_service() -> tuple[dict[str, Any], int]:
     """``POST /services``: 201 with the new service (status must be ``active``)."""
-    fields = service_fields(await json_body("service"))
+    body = await json_body("service")
+    fields = service_fields(body)
+    forward = forwarding_fields(body)
     fields.setdefault("name", "")
     data = ServiceInput(**fields)
     by = agent()
 
     def write(tx: Tx) -> service_reads.ServiceDetails:
-        return load_service(tx, svc.create_service(tx, data, by=by).id)
+        service_id = svc.create_service(tx, data, by=by).id
+        apply_forwarding(tx, service_id, forward, by)
+        return load_service(tx, service_id)
 
     return {"service": service_body(await context().store.write(write))}, 201
 
@@ -317,11 +324,14 @@ async def get_service(service_id: str) -> dict[str, Any]:
 @requires(Level.MANAGE)
 async def update_service(service_id: str) -> dict[str, Any]:
     """``PUT /services/{id}``: change settings; ``status`` disabled/active disables or enables."""
-    patch = ServicePatch(**service_fields(await json_body("service")))
+    body = await json_body("service")
+    patch = ServicePatch(**service_fields(body))
+    forward = forwarding_fields(body)
     by = agent()
 
     def write(tx: Tx) -> service_reads.ServiceDetails:
         svc.update_service(tx, service_id, patch, by=by)
+        apply_forwarding(tx, service_id, forward, by)
         return load_service(tx, service_id)
 
     return {"service": service_body(await context().store.write(write))}
