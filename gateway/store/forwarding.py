@@ -9,9 +9,8 @@ Read once per accepted event (a primary-key lookup in the writer's transaction).
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 from gateway.domain import ForwardTarget, OutboxEntry, ServiceForwarding
 from gateway.store.base import ReadBase, WriteBase, dumps, loads

@@ -105,7 +105,8 @@ def _own_message(reader: Reader, service_id: str, message_id: str) -> None:
     get_service(reader, service_id)
     entry = reader.outbox_entry(message_id)
     targets = {t.id for t in reader.service_forwarding(service_id).targets}
-    if entry is None or entry.kind != forwarding.KIND or entry.order_key.partition(":")[0] not in targets:
+    owner = entry.order_key.partition(":")[0] if entry is not None else None
+    if entry is None or entry.kind != forwarding.KIND or owner not in targets:
         raise NotFound("Message", message_id)
 
 
