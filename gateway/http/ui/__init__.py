@@ -22,6 +22,7 @@ from quart_trio import QuartTrio
 from gateway.context import GatewayContext
 from gateway.http.ui import (  # noqa: F401  # routes
     auth,
+    forwarding,
     incidents,
     integrations,
     links,

@@ -79,6 +79,7 @@ class ServiceView:
     recent_incidents: list[Incident]
     windows: list[MaintenanceWindow]
     now: str
+    forward_targets: int = 0
 
 
 def service_view(reader: Reader, service_id: str) -> ServiceView:
@@ -105,6 +106,7 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
         recent_incidents=recent,
         windows=windows,
         now=reader.clock.now().isoformat(),
+        forward_targets=len(details.forwarding.targets),
     )
 
 
