@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import trio
 
 from gateway.clock import FakeClock
@@ -268,3 +269,30 @@ async def test_a_chain_gateway_a_forwards_to_gateway_b(tmp_path: Path) -> None:
     assert len(incidents) == 1
     assert incidents[0].status == "acknowledged"
     assert incidents[0].incident_key == "chain"
+
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+async def test_the_proxy_environment_is_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    with upstream() as proxy, upstream() as direct:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        # The name never resolves here: only a proxy can take it; 127.0.0.1 is NO_PROXY.
+        text = config(
+            v2_service("Web", KEY, forward_to=forward_to("http://upstream.invalid", UP)),
+            v2_service("Local", key("local"), forward_to=forward_to(direct.url, UP)),
+        )
+        async with gateway_running(tmp_path, text) as gw:
+            await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key="via-proxy"))
+            await gw.client.post("/v2/enqueue", json=v2(key("local"), dedup_key="direct"))
+            await settled(gw, "delivered", 2)
+    assert [(r.target, r.body["dedup_key"]) for r in proxy.got()] == [
+        ("http://upstream.invalid/v2/enqueue", "via-proxy")
+    ]
+    assert [(r.target, r.body["dedup_key"]) for r in direct.got()] == [("/v2/enqueue", "direct")]
