@@ -104,11 +104,14 @@ async def test_a_services_forwarded_messages_are_listed_retried_and_dropped(
         return (400, {"message": "Event object is invalid"}) if refuse["on"] else (202, ACCEPTED)
 
     with upstream(script) as up:
-        text = config(v2_service("Cart", KEY, forward_to=forward_to(up.url, UP)))
+        relay = v2_service("Cart", KEY, forward_to=forward_to(up.url, UP))
+        text = config(relay, v2_service("Other", key("rest-other")))
         async with gateway_running(tmp_path, text) as gw:
             auth = await headers(gw)
             viewer = await headers(gw, "observer")
-            sid = (await gw.client.get("/services", headers=auth)).json()["services"][0]["id"]
+            services = (await gw.client.get("/services", headers=auth)).json()["services"]
+            sid = next(s["id"] for s in services if s["name"] == "Cart")
+            other = next(s["id"] for s in services if s["name"] == "Other")
             for dedup in ("a", "b", "c"):
                 await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key=dedup))
             await settled(gw, "failed", 3)
@@ -123,6 +126,8 @@ async def test_a_services_forwarded_messages_are_listed_retried_and_dropped(
             ids = {m["dedup_key"]: m["id"] for m in listed}
             forbidden = await gw.client.post(f"{base}/messages/{ids['a']}/retry", headers=viewer)
             assert forbidden.status_code == 403
+            elsewhere = f"/services/{other}/forwarding/messages/{ids['a']}/retry"
+            assert (await gw.client.post(elsewhere, headers=auth)).status_code == 404
             refuse["on"] = False
             retried = await gw.client.post(f"{base}/messages/{ids['a']}/retry", headers=auth)
             assert retried.status_code == 200, retried.text
