@@ -12,7 +12,11 @@ import trio
 
 from gateway.clock import FakeClock
 from gateway.config import ForwardTargetConfig, parse_settings
+from gateway.core.provision import provision
+from gateway.errors import ConfigError
+from gateway.plugins import load_plugins
 from gateway.store import Reader
+from gateway.store.offline import read_sync, write_sync
 from gateway.testing import TestGateway, gateway_running
 from tests.forwarding_support import (
     ACCEPTED,
@@ -296,3 +300,26 @@ async def test_the_proxy_environment_is_honoured(
         ("http://upstream.invalid/v2/enqueue", "via-proxy")
     ]
     assert [(r.target, r.body["dedup_key"]) for r in direct.got()] == [("/v2/enqueue", "direct")]
+
+
+def _provision(db: Path, text: str) -> None:
+    settings = parse_settings(text, source=db.with_name("gateway.toml"))
+    write_sync(db, lambda tx: provision(tx, settings, load_plugins()))
+
+
+def test_the_file_declares_forwarding_and_releases_it_when_the_key_goes(tmp_path: Path) -> None:
+    db = tmp_path / "gw.db"
+    with pytest.raises(ConfigError) as caught:
+        _provision(db, config(v2_service("Web", KEY, forward_to=forward_to("ftp://x", UP))))
+    assert caught.value.key == "services[0].forward_to"
+    assert "forward_to[0].url must be an http or https URL" in caught.value.message
+    _provision(db, relay("https://events.pagerduty.com", extra="", forward_suppressed=True))
+    (first,) = read_sync(db, lambda r: r.services_forwarding())
+    assert [(t.url, t.routing_key) for t in first.targets] == [("https://events.pagerduty.com", UP)]
+    assert (first.forward_suppressed, first.declared) == (True, True)
+    _provision(db, relay("https://events.pagerduty.com", extra=""))  # unchanged target
+    (same,) = read_sync(db, lambda r: r.services_forwarding())
+    assert same.targets == first.targets and same.forward_suppressed is False  # same target id
+    _provision(db, config(v2_service("Web", KEY)))  # the block no longer sets it: released
+    (released,) = read_sync(db, lambda r: r.services_forwarding())
+    assert released.declared is False and released.targets == first.targets
