@@ -14,6 +14,7 @@ from gateway.clock import FakeClock
 from gateway.config import ForwardTargetConfig, parse_settings
 from gateway.core.provision import provision
 from gateway.errors import ConfigError
+from gateway.outbound.forward import forward_kind
 from gateway.plugins import load_plugins
 from gateway.store import Reader
 from gateway.store.offline import read_sync, write_sync
@@ -323,3 +324,12 @@ def test_the_file_declares_forwarding_and_releases_it_when_the_key_goes(tmp_path
     _provision(db, config(v2_service("Web", KEY)))  # the block no longer sets it: released
     (released,) = read_sync(db, lambda r: r.services_forwarding())
     assert released.declared is False and released.targets == first.targets
+
+
+def test_forwarding_never_counts_its_queue_at_enqueue(tmp_path: Path) -> None:
+    # A limit would cost a count of the waiting messages per accepted event (O(backlog)),
+    # just while the upstream is down; and forwarded events are never dropped.
+    kind = forward_kind(parse_settings("").forwarding)
+    assert (kind.max_pending, kind.drop_on_overflow) == (0, False)
+    assert kind.policy.max_attempts is None and kind.policy.max_age_seconds is None
+    assert kind.max_age_seconds == 24 * 3600 and kind.pacer.spacing == 0.5

@@ -120,9 +120,12 @@ class ForwardKind:
     request_timeout: float
     pacer: KeyPacer
     name: str = KIND
-    #: Forwarded events are never dropped for a long queue: past this many waiting for
-    #: one destination the queue only warns (``outbox.overflow``, verdict ``kept``).
-    max_pending: int = 100_000
+    #: No limit: forwarded events are never dropped for a long queue. A limit would only
+    #: warn (``drop_on_overflow`` is False), and checking it costs a count of the waiting
+    #: messages in every enqueue: 13 ms at 100,000 waiting (measured), paid by ingest
+    #: exactly while the upstream is down. The queue gauges (``alert_gateway_outbox_pending``,
+    #: ``…_oldest_pending_seconds``) show a growing backlog instead.
+    max_pending: int = 0
     drop_on_overflow: bool = False
 
     async def send(self, message: OutboxMessage, env: SendEnv) -> tuple[Outcome, int | None]:
