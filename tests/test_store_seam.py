@@ -259,6 +259,29 @@ def _workload(t: Any) -> None:
     assert t.delete_resolved_incident(inc.id) == 1
     assert all(t.count(table) >= 0 for table in queries.TABLES)
 
+    # The outbox: enqueue, claim, attempt, reschedule or settle, operators, retention.
+    put = {"kind": "k", "destination": "d", "order_key": "o", "headers": {}}
+    first = t.insert_outbox_message(body=b"x", **put)
+    second = t.insert_outbox_message(body=b"y", **put)
+    assert t.outbox_pending_count("k", "d", up_to=5) == 2 and t.outbox_next_due(["k"])
+    assert [row[0] for row in t.outbox_due(["k"], now=t.now, limit=5)] == [first]
+    message = t.claim_outbox_message(first, node="n", lease_until=later)
+    assert message is not None and t.outbox_body(first) == message
+    t.record_outbox_attempt(
+        first, duration_ms=1, status_code=500, error="e", outcome="retry", node="n"
+    )
+    assert t.reschedule_outbox_message(first, due_at=start, error="e", node="n")
+    assert t.claim_outbox_message(first, node="n", lease_until=later) is not None
+    assert t.release_outbox_claims("n") == 1
+    assert t.claim_outbox_message(first, node="n", lease_until=later) is not None
+    assert t.finish_outbox_message(first, state="delivered", error=None, node="n")
+    assert t.outbox_attempts(first) and t.outbox_entry(first)
+    assert t.outbox_entries(kind="k", destination="d", states=["pending"], after="M")
+    assert t.outbox_depths() and t.count_outbox_delivered_before(later) == 1
+    assert t.finish_outbox_message(second, state="failed", error="e", node=None)
+    assert t.requeue_outbox_message(second) and t.delete_outbox_message(second)
+    assert t.prune_outbox(later, 10) == 1
+
 
 def test_the_sql_that_crosses_the_seam_is_portable(
     conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch

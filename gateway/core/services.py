@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import structlog
 
+from gateway.core import outbox
 from gateway.core.inputs import SYSTEM, Agent, ServiceInput, ServicePatch, Unset
 from gateway.core.ownership import refuse_declared
 from gateway.domain import (
@@ -115,6 +116,7 @@ def create_service(tx: Tx, data: ServiceInput, *, by: Agent = SYSTEM) -> Service
         raise Invalid(errors)
     service = tx.insert_service(**columns)
     record_change(tx, "service_create", by, service.id, None, f"Service {service.name} created")
+    outbox.service_changed(tx, service.id, "created")
     log.info("service.created", service_id=service.id, name=service.name, by=by.type)
     return service
 
@@ -178,6 +180,7 @@ def update_service(tx: Tx, service_id: str, patch: ServicePatch, *, by: Agent = 
             f"Service {columns.get('name', service.name)} updated: {', '.join(sorted(changed))}",
             {"changed": sorted(changed)},
         )
+        outbox.service_changed(tx, service.id, "updated")
         log.info("service.updated", service_id=service.id, fields=sorted(changed), by=by.type)
     return get_service(tx, service.id)
 
@@ -196,6 +199,7 @@ def delete_service(tx: Tx, service_id: str, *, by: Agent = SYSTEM) -> None:
         f"Service {service.name} deleted",
         {"integrations": integration_ids},
     )
+    outbox.service_changed(tx, service.id, "deleted")
     log.info("service.deleted", service_id=service.id, integrations=len(integration_ids))
 
 
