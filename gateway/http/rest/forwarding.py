@@ -23,6 +23,7 @@ from gateway.auth import Level
 from gateway.core import forwarding, outbox_ops
 from gateway.core.forwarding import TargetInput
 from gateway.core.inputs import UNSET
+from gateway.core.service_reads import ServiceDetails
 from gateway.core.services import get_service
 from gateway.domain import OutboxEntry, ServiceForwarding
 from gateway.errors import NotFound
@@ -31,7 +32,13 @@ from gateway.store import Reader, Tx
 
 blueprint = Blueprint("rest_forwarding", __name__)
 
-__all__ = ["blueprint", "forwarding_body", "forwarding_fields"]
+__all__ = [
+    "apply_forwarding",
+    "blueprint",
+    "forwarding_body",
+    "forwarding_fields",
+    "with_forwarding",
+]
 
 
 def forwarding_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,6 +68,11 @@ def forwarding_body(settings: ServiceForwarding) -> dict[str, Any]:
         ],
         "forward_suppressed": settings.forward_suppressed,
     }
+
+
+def with_forwarding(body: dict[str, Any], details: ServiceDetails) -> dict[str, Any]:
+    """A REST service object with the extension fields (not in webhook payloads)."""
+    return {**body, **forwarding_body(details.forwarding)}
 
 
 def apply_forwarding(tx: Tx, service_id: str, fields: dict[str, Any], by: Any) -> None:

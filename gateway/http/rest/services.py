@@ -29,7 +29,7 @@ from gateway.http.rest._common import (
     reference,
     requires,
 )
-from gateway.http.rest.forwarding import apply_forwarding, forwarding_body, forwarding_fields
+from gateway.http.rest.forwarding import apply_forwarding, forwarding_fields, with_forwarding
 from gateway.http.rest.vendors import vendor_body
 from gateway.store import Reader, Tx
 
@@ -255,8 +255,6 @@ def service_body(
         "scheduled_actions": [],
         "support_hours": None,
         "response_play": None,
-        # Extension (docs/rest-api.md): forwarding upstream, routing keys shown redacted.
-        **forwarding_body(details.forwarding),
     }
 
 
@@ -288,7 +286,9 @@ async def list_services() -> dict[str, Any]:
         return body
 
     body = await context().store.read(read)
-    body["services"] = [service_body(d, full_integrations=full) for d in body["services"]]
+    body["services"] = [
+        with_forwarding(service_body(d, full_integrations=full), d) for d in body["services"]
+    ]
     return body
 
 
@@ -308,7 +308,8 @@ async def create_service() -> tuple[dict[str, Any], int]:
         apply_forwarding(tx, service_id, forward, by)
         return load_service(tx, service_id)
 
-    return {"service": service_body(await context().store.write(write))}, 201
+    details = await context().store.write(write)
+    return {"service": with_forwarding(service_body(details), details)}, 201
 
 
 @blueprint.get("/services/<service_id>")
@@ -317,7 +318,7 @@ async def get_service(service_id: str) -> dict[str, Any]:
     """``GET /services/{id}`` (``include[]=integrations`` for full integration objects)."""
     full = include_integrations()
     details = await context().store.read(lambda reader: load_service(reader, service_id))
-    return {"service": service_body(details, full_integrations=full)}
+    return {"service": with_forwarding(service_body(details, full_integrations=full), details)}
 
 
 @blueprint.put("/services/<service_id>")
@@ -334,7 +335,8 @@ async def update_service(service_id: str) -> dict[str, Any]:
         apply_forwarding(tx, service_id, forward, by)
         return load_service(tx, service_id)
 
-    return {"service": service_body(await context().store.write(write))}
+    details = await context().store.write(write)
+    return {"service": with_forwarding(service_body(details), details)}
 
 
 @blueprint.delete("/services/<service_id>")
