@@ -12,6 +12,7 @@ import trio
 
 from gateway.clock import FakeClock
 from gateway.config import ForwardTargetConfig, parse_settings
+from gateway.core import outbox_ops
 from gateway.core.provision import provision
 from gateway.errors import ConfigError
 from gateway.outbound.forward import forward_kind
@@ -157,9 +158,17 @@ async def test_5xx_past_the_maximum_age_parks_the_event_as_failed(tmp_path: Path
             await pump(gw, clock, lambda: any_in(gw, "failed"), step=2.0)
             failed = await settled(gw, "failed", 1)
             attempts = len(up.got())
+            # An operator's retry of the aged event: one attempt, then parked again.
+            await gw.store.write(lambda tx: outbox_ops.retry_message(tx, failed[0].id))
+            assert gw.running.outbox is not None
+            gw.running.outbox.wake()
+            await up.wait_for(attempts + 1)
+            again = await settled(gw, "failed", 1)
+            await trio.sleep(0.3)
     assert failed[0].last_error.startswith("gave up after 0.01 h (max age): HTTP 503")
     assert "down for maintenance" in failed[0].last_error
     assert attempts >= 8  # retried with backoff all along before it was parked
+    assert (again[0].attempts, len(up.got())) == (1, attempts + 1)
 
 
 async def test_a_400_parks_the_event_with_the_upstreams_text(tmp_path: Path) -> None:
