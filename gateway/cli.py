@@ -157,6 +157,7 @@ def plugins_command(config_path: str | None) -> None:
 def _register_extra_commands() -> None:
     from gateway.cli_db import db
     from gateway.cli_maintenance import maintenance
+    from gateway.cli_outbox import outbox
     from gateway.cli_services import integrations, services
     from gateway.cli_tokens import token
 
@@ -165,6 +166,7 @@ def _register_extra_commands() -> None:
     main.add_command(integrations)
     main.add_command(maintenance)
     main.add_command(token)
+    main.add_command(outbox)
 
 
 _register_extra_commands()

@@ -76,7 +76,7 @@ def hypercorn_config(settings: Settings) -> HypercornConfig:
     return config
 
 
-RESTART_ONLY = ("server", "storage", "smtp", "plugins", "outbound")
+RESTART_ONLY = ("server", "storage", "smtp", "plugins", "outbound", "forwarding")
 
 
 async def _watch_signals(running: Running, notifier: Notifier) -> None:

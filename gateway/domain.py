@@ -258,3 +258,25 @@ class OutboxDepth:
     pending: int
     failed: int
     oldest_pending: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardTarget:
+    """One upstream Events API v2 a service forwards to: its base URL and the key to use there."""
+
+    id: str
+    url: str
+    routing_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceForwarding:
+    """A service's forwarding (relay mode): targets in order, and whether suppressed events go.
+
+    ``declared``: the configuration file sets them, so runtime edits are refused.
+    """
+
+    service_id: str
+    targets: tuple[ForwardTarget, ...]
+    forward_suppressed: bool
+    declared: bool

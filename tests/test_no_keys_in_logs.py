@@ -71,6 +71,7 @@ V2, V1 = key("logs-v2"), key("logs-v1")
 CW, DD, NAGIOS, AM = key("logs-cw"), key("logs-dd"), key("logs-nagios"), key("logs-am")
 MAIL, RELOADED = key("logs-mail"), key("logs-reload")
 UNKNOWN = key("logs-unknown")  # well formed, belongs to nobody
+UPSTREAM = key("logs-upstream")  # a forwarding target's routing key (another account's)
 SERVICES = (
     service(
         "Logged",
@@ -204,9 +205,17 @@ def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
     call("GET", "/services/{sid}/integrations/{iid}", 200, ids=ids)
     renamed = {"integration": {"name": "renamed"}}
     call("PUT", "/services/{sid}/integrations/{iid}", 200, ids=ids, json=renamed)
+    # Forwarding upstream: the target's key is a secret too (port 9: nothing listens).
+    relay = {"service": {"forward_to": [{"url": "http://127.0.0.1:9", "routing_key": UPSTREAM}]}}
+    call("PUT", "/services/{sid}", 200, ids=ids, json=relay)
     assert (
         http.post("/v2/enqueue", json=v2(made["integration_key"], dedup_key="r")).status_code == 202
     )
+    queued = call("GET", "/services/{sid}/forwarding/messages", 200, ids=ids)["messages"]
+    ids["message_id"] = queued[0]["id"]
+    call("POST", "/services/{sid}/forwarding/messages/{message_id}/retry", 200, ids=ids)
+    call("POST", "/services/{sid}/forwarding/retry", 200, ids=ids)
+    call("DELETE", "/services/{sid}/forwarding/messages/{message_id}", 204, ids=ids)
     call("DELETE", "/services/{sid}/integrations/{iid}", 204, ids=ids)
     # The deleted key is refused, and logged redacted like any other.
     assert http.post("/v2/enqueue", json=v2(made["integration_key"])).status_code == 400
@@ -313,7 +322,8 @@ def test_no_whole_key_or_token_in_the_daemons_output(spawn: Callable[..., Daemon
     daemon = spawn(config(*SERVICES, **SETTINGS))
     generated = daemon.scalar("SELECT integration_key FROM integrations WHERE name = 'generated'")
     manager, observer = cli_token(daemon, "user", "manager"), cli_token(daemon, "observer", "obs")
-    secrets = {V2, V1, CW, DD, NAGIOS, AM, MAIL, RELOADED, UNKNOWN, generated, manager, observer}
+    secrets = {V2, V1, CW, DD, NAGIOS, AM, MAIL, RELOADED, UNKNOWN, UPSTREAM, generated}
+    secrets |= {manager, observer}
     with daemon.client() as http:
         ingest(http)
         rest(http, manager, secrets)

@@ -28,7 +28,8 @@ from tests.scaffold import TestGateway, config, gateway_running
 #   own  owner                     Account Owner
 # PagerDuty's roles table: everyone can view; Responders (limited users) and above trigger,
 # acknowledge and resolve incidents; Managers (users), admins and the owner add, edit and
-# delete services, integrations and maintenance windows. Y: allowed, -: 403.
+# delete services, integrations and maintenance windows (and retry or drop what a service
+# forwards upstream, a gateway extension kept at the Manager's level). Y: allowed, -: 403.
 MATRIX = """
                                                    obs ro  rol ra  lu  u   adm own
 GET    /services                                    Y   Y   Y   Y   Y   Y   Y   Y
@@ -40,6 +41,10 @@ POST   /services/{id}/integrations                  -   -   -   -   -   Y   Y   
 GET    /services/{id}/integrations/{integration_id} Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /services/{id}/integrations/{integration_id} -   -   -   -   -   Y   Y   Y
 DELETE /services/{id}/integrations/{integration_id} -   -   -   -   -   Y   Y   Y
+GET    /services/{id}/forwarding/messages           Y   Y   Y   Y   Y   Y   Y   Y
+POST   /services/{id}/forwarding/retry              -   -   -   -   -   Y   Y   Y
+POST   /services/{id}/forwarding/messages/{message_id}/retry -   -   -   -   -   Y   Y   Y
+DELETE /services/{id}/forwarding/messages/{message_id}       -   -   -   -   -   Y   Y   Y
 GET    /vendors                                     Y   Y   Y   Y   Y   Y   Y   Y
 GET    /vendors/{id}                                Y   Y   Y   Y   Y   Y   Y   Y
 GET    /incidents                                   Y   Y   Y   Y   Y   Y   Y   Y
@@ -122,7 +127,11 @@ async def test_permission_matrix(tmp_path: Path) -> None:
         tokens = await _insert_tokens(gw)
         wrong: list[str] = []
         for (method, template), allowed in ALLOWED.items():
-            path = template.replace("{id}", "PNOSUCH").replace("{integration_id}", "PNOSUCH")
+            path = (
+                template.replace("{id}", "PNOSUCH")
+                .replace("{integration_id}", "PNOSUCH")
+                .replace("{message_id}", "MNOSUCH")
+            )
             status, code, _ = await _call(gw, method, path, None)
             if (status, code) != (401, 2006):
                 wrong.append(f"{method} {template} without a token: {status} {code}")

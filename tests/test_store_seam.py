@@ -249,6 +249,12 @@ def _workload(t: Any) -> None:
     assert t.end_token_sessions(user.id) == 0
     assert t.purge_ui_sessions("2100-01-01T00:00:00.000Z") == 1
 
+    target = domain.ForwardTarget("FSEAM01", "https://up.example", "r" * 32)
+    forwarding = domain.ServiceForwarding(svc.id, (target,), True, False)
+    t.put_service_forwarding(forwarding)
+    assert t.service_forwarding(svc.id) == forwarding and t.services_forwarding() == [forwarding]
+    assert t.forward_entries(["FSEAM01"], ["pending", "failed"], limit=10) == []
+
     other = t.insert_service(name="Other")
     assert t.move_integration(integ.id, other.id) == (1, 1)
     assert t.delete_integration(integ.id) and t.deleted_integration(integ.id)

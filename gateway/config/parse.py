@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from gateway.config.forwarding import forwarding_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
 from gateway.config.sections import (
@@ -32,6 +33,7 @@ _SECTIONS = {
     "smtp",
     "rate_limit",
     "outbound",
+    "forwarding",
 }
 
 
@@ -66,6 +68,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         smtp=smtp_settings(r, data, base),
         rate_limit=rate_limit_settings(r, data),
         outbound=outbound_settings(r, data),
+        forwarding=forwarding_settings(r, data),
         source=source,
     )
 

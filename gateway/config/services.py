@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import cef
+from gateway.config.forwarding import forward_targets
 from gateway.config.reader import Reader
 from gateway.config.settings import IntegrationConfig, MaintenanceConfig, ServiceConfig
 from gateway.domain import (
@@ -79,6 +80,8 @@ def _service(r: Reader, data: dict[str, Any], key: str) -> ServiceConfig:
             "alert_grouping",
             "alert_grouping_timeout",
             "integrations",
+            "forward_to",
+            "forward_suppressed",
         },
         f"{key}.",
     )
@@ -122,7 +125,16 @@ def _service(r: Reader, data: dict[str, Any], key: str) -> ServiceConfig:
         integrations=integrations,
         key=key,
         line=r.lines.get(key),
+        forward_to=forward_targets(r, data, key),
+        forward_suppressed=_boolean(r, data, "forward_suppressed", f"{key}.forward_suppressed"),
     )
+
+
+def _boolean(r: Reader, data: dict[str, Any], name: str, key: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise r.error("must be true or false", key)
+    return value
 
 
 def service_configs(r: Reader, data: dict[str, Any]) -> tuple[ServiceConfig, ...]:

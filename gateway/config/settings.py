@@ -109,6 +109,14 @@ class IntegrationConfig:
 
 
 @dataclass(frozen=True)
+class ForwardTargetConfig:
+    """One ``forward_to`` entry: an upstream Events API base URL and the routing key there."""
+
+    url: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """One ``[[services]]`` block."""
 
@@ -124,6 +132,9 @@ class ServiceConfig:
     integrations: tuple[IntegrationConfig, ...]
     key: str
     line: int | None
+    #: ``None``: the block does not set it (runtime edits own it).
+    forward_to: tuple[ForwardTargetConfig, ...] | None = None
+    forward_suppressed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,21 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True)
+class ForwardingSettings:
+    """``[forwarding]``: how events forwarded upstream are retried and paced."""
+
+    #: A 5xx or network failure is retried this long after the event, then parked as failed.
+    max_age_hours: float = 24.0
+    #: After a 429, at most this many events per minute to that routing key (PagerDuty's).
+    rate_per_minute: float = 120.0
+    #: One request's time limit.
+    timeout_seconds: float = 30.0
+    #: Backoff after a failure: doubling from the first delay up to the maximum.
+    first_delay_seconds: float = 5.0
+    max_delay_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -184,6 +210,7 @@ class Settings:
     smtp: SmtpSettings | None = None
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     source: Path | None = None
 
     @property

@@ -40,6 +40,7 @@ import structlog
 
 from gateway.clock import iso
 from gateway.core.email_integrations import normalize_email
+from gateway.core.forwarding import TargetInput, set_forwarding
 from gateway.core.inputs import (
     CONFIG,
     UNSET,
@@ -259,7 +260,25 @@ def _service(
     if integrations_first:
         with _located(config.key, config.line):
             update_service(tx, service_id, patch, by=by)
+    with _located(f"{config.key}.forward_to", config.line):
+        _forwarding(tx, service_id, config, by)
     return service_id
+
+
+def _forwarding(tx: Tx, service_id: str, config: ServiceConfig, by: Agent) -> None:
+    """The block's ``forward_to``/``forward_suppressed``: declared, or released to runtime."""
+    if config.forward_to is None and config.forward_suppressed is None:
+        set_forwarding(tx, service_id, by=by, declared=False)
+        return
+    targets = [TargetInput(t.url, t.routing_key) for t in config.forward_to or ()]
+    set_forwarding(
+        tx,
+        service_id,
+        targets=targets,
+        forward_suppressed=bool(config.forward_suppressed),
+        by=by,
+        declared=True,
+    )
 
 
 def _integration(

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from gateway.clock import iso, parse_iso
+from gateway.core.forwarding import forward_accepted
 from gateway.core.trigger_limit import log_trigger
 from gateway.domain import Incident, Integration, Service
 from gateway.errors import InvalidRoutingKey
@@ -41,9 +42,14 @@ def apply_event(
 
     Raises :class:`InvalidRoutingKey` when no live integration owns the key, or when
     ``admit`` (the ingest pipeline's vendor check) refuses the integration it found.
+    A service that forwards upstream gets the event's copies enqueued in this same
+    transaction (:func:`gateway.core.forwarding.forward_accepted`).
     """
     outcome, integration = _apply(tx, event, admit)
-    return replace(outcome, integration_id=integration.id, service_id=integration.service_id)
+    outcome = replace(outcome, integration_id=integration.id, service_id=integration.service_id)
+    # Relay mode: the event's copies for upstream targets commit with it (the outbox).
+    forward_accepted(tx, event, outcome)
+    return outcome
 
 
 def _apply(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from gateway.clock import iso
 from gateway.core.services import page_services
-from gateway.domain import Integration, Service
+from gateway.domain import Integration, Service, ServiceForwarding
 from gateway.store import Reader
 
 __all__ = [
@@ -67,17 +67,27 @@ def service_status(reader: Reader, service: Service, at: str | None = None) -> s
 
 @dataclass(frozen=True, slots=True)
 class ServiceDetails:
-    """A service as every face shows it: its displayed status and live integrations."""
+    """A service as every face shows it: displayed status, live integrations, forwarding."""
 
     service: Service
     status: str
     integrations: list[Integration]
+    forwarding: ServiceForwarding
 
 
 def service_details(reader: Reader, services: list[Service]) -> list[ServiceDetails]:
     """:class:`ServiceDetails` for each service, in the same order (one snapshot)."""
     statuses = service_statuses(reader, services)
-    return [ServiceDetails(s, statuses[s.id], reader.integrations(s.id)) for s in services]
+    forwarding = {f.service_id: f for f in reader.services_forwarding()}
+    return [
+        ServiceDetails(
+            s,
+            statuses[s.id],
+            reader.integrations(s.id),
+            forwarding.get(s.id) or ServiceForwarding(s.id, (), False, False),
+        )
+        for s in services
+    ]
 
 
 @dataclass(frozen=True, slots=True)

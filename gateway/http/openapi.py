@@ -153,7 +153,30 @@ SCHEMAS: dict[str, Any] = {
         integrations=_array({"type": "object"}),
         teams=_array({"type": "object"}),
         created_at=TIMESTAMP,
+        forward_to=_array(_ref("ForwardTarget")),
+        forward_suppressed={"type": "boolean"},
     ),
+    # Extension: forwarding upstream (docs/forwarding.md); keys shown by their last 4 characters.
+    "ForwardTarget": _obj(
+        ["url", "routing_key"], id=_str(), url=_str(format="uri"), routing_key=_str()
+    ),
+    "ForwardedMessage": _obj(
+        ["id", "state", "destination"],
+        id=_str(),
+        type=_str(const="outbound_message"),
+        kind=_str(),
+        destination=_str(),
+        forward_target=_str(),
+        dedup_key=_nullable(_str()),
+        state=_str(enum=["pending", "delivered", "failed"]),
+        attempts={"type": "integer"},
+        created_at=TIMESTAMP,
+        due_at=TIMESTAMP,
+        last_error=_nullable(_str()),
+        finished_at=_nullable(TIMESTAMP),
+    ),
+    "ForwardedMessageList": _obj(["messages"], messages=_array(_ref("ForwardedMessage"))),
+    "RetriedCount": _obj(["retried"], retried={"type": "integer"}),
     "ServiceInput": _obj(
         ["name"],
         name=_str(minLength=1),
@@ -164,6 +187,8 @@ SCHEMAS: dict[str, Any] = {
         acknowledgement_timeout=_nullable({"type": "integer"}),
         auto_resolve_timeout=_nullable({"type": "integer"}),
         escalation_policy=_nullable(_ref("Reference")),
+        forward_to=_array(_obj(["url", "routing_key"], url=_str(), routing_key=_str())),
+        forward_suppressed={"type": "boolean"},
     ),
     "Integration": _obj(
         ["id", "type", "name"],
@@ -352,6 +377,18 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: "Service", **_FOUND}, "ServiceInput", "service"),
     Operation("delete", "/services/{id}", "Delete a service", "services",
               {204: None, **_FOUND}),
+    Operation("get", "/services/{id}/forwarding/messages",
+              "Forwarded events waiting or failed (extension)", "services",
+              {200: "ForwardedMessageList", **_FOUND}, query=("state[]",)),
+    Operation("post", "/services/{id}/forwarding/messages/{message_id}/retry",
+              "Send a forwarded event again now (extension)", "services",
+              {200: "ForwardedMessage", **_FOUND}),
+    Operation("delete", "/services/{id}/forwarding/messages/{message_id}",
+              "Drop an undelivered forwarded event (extension)", "services",
+              {204: None, **_FOUND}),
+    Operation("post", "/services/{id}/forwarding/retry",
+              "Send every failed forwarded event again now (extension)", "services",
+              {200: "RetriedCount", **_FOUND}),
     Operation("post", "/services/{id}/integrations", "Add an integration", "services",
               {201: "Integration", **_FOUND}, "IntegrationInput", "integration"),
     Operation("get", "/services/{id}/integrations/{integration_id}", "Get an integration",
@@ -443,6 +480,7 @@ WRAPPED = {
     "Alert": "alert",
     "LogEntry": "log_entry",
     "MaintenanceWindow": "maintenance_window",
+    "ForwardedMessage": "message",
 }
 
 

@@ -8,10 +8,10 @@ and the daemon hands both to :func:`gateway.outbound.engine.serve_outbox`.
 from __future__ import annotations
 
 from gateway.config import Settings
+from gateway.outbound.forward import forward_kind
 from gateway.outbound.kinds import DeliveryKind
 
 
 def builtin_kinds(settings: Settings) -> list[DeliveryKind]:
     """The built-in delivery kinds (webhook subscriptions and forwarding add theirs here)."""
-    del settings  # the built-in kinds will read their own settings from it
-    return []
+    return [forward_kind(settings.forwarding)]

@@ -22,6 +22,7 @@ import sqlite3
 
 from gateway.clock import Clock
 from gateway.store.base import WriteBase, dumps, loads
+from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
@@ -57,6 +58,7 @@ class Reader(
     TokenReads,
     SessionReads,
     OutboxReads,
+    ForwardingReads,
 ):
     """Read-only queries over one connection.
 
@@ -85,6 +87,7 @@ class Tx(
     TokenWrites,
     SessionWrites,
     OutboxWrites,
+    ForwardingWrites,
     Reader,
     WriteBase,
 ):

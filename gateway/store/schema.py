@@ -251,6 +251,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at, attempt);
     """,
+    # 11: forwarding upstream (relay mode, gateway/core/forwarding.py): a service's targets as
+    # one JSON array, read by primary key once per accepted event in the writer's
+    # transaction; ``declared``: the configuration file sets them (runtime edits refused).
+    """
+    CREATE TABLE service_forwarding (
+        service_id TEXT PRIMARY KEY REFERENCES services(id),
+        targets TEXT NOT NULL DEFAULT '[]',
+        forward_suppressed INTEGER NOT NULL DEFAULT 0,
+        declared INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,7 +10,14 @@ from quart import Response
 from quart_trio import QuartTrio
 
 from gateway.errors import OperationError
-from gateway.http.rest import incidents, integrations, maintenance_windows, services, vendors
+from gateway.http.rest import (
+    forwarding,
+    incidents,
+    integrations,
+    maintenance_windows,
+    services,
+    vendors,
+)
 from gateway.http.rest._common import RestError, rest_error
 
 __all__ = ["RestError", "register"]
@@ -21,6 +28,7 @@ BLUEPRINTS = (
     vendors.blueprint,
     incidents.blueprint,
     maintenance_windows.blueprint,
+    forwarding.blueprint,
 )
 
 

@@ -31,6 +31,7 @@ from gateway.http.rest._common import (
     requires,
 )
 from gateway.http.rest.fields import integration_input, service_fields
+from gateway.http.rest.forwarding import apply_forwarding, forwarding_fields, with_forwarding
 from gateway.http.rest.vendors import vendor_body
 from gateway.store import Reader, Tx
 
@@ -190,7 +191,9 @@ async def list_services() -> dict[str, Any]:
         }
 
     body = await context().store.read(read)
-    body["services"] = [service_body(d, full_integrations=full) for d in body["services"]]
+    body["services"] = [
+        with_forwarding(service_body(d, full_integrations=full), d) for d in body["services"]
+    ]
     return body
 
 
@@ -221,6 +224,7 @@ async def create_service() -> tuple[dict[str, Any], int]:
     """``POST /services``: 201 with the new service (status must be ``active``)."""
     body = await json_body("service")
     fields = service_fields(body)
+    forward = forwarding_fields(body)
     fields.setdefault("name", "")
     data = ServiceInput(**fields)
     integrations = _integrations_to_create(body)
@@ -233,9 +237,11 @@ async def create_service() -> tuple[dict[str, Any], int]:
         created = svc.create_service(tx, data, by=by)
         for integration in integrations:
             intg.add_integration(tx, created.id, integration, plugins, by=by, mail_domain=domain)
+        apply_forwarding(tx, created.id, forward, by)
         return load_service(tx, created.id)
 
-    return {"service": service_body(await context().store.write(write))}, 201
+    details = await context().store.write(write)
+    return {"service": with_forwarding(service_body(details), details)}, 201
 
 
 @blueprint.get("/services/<service_id>")
@@ -244,21 +250,25 @@ async def get_service(service_id: str) -> dict[str, Any]:
     """``GET /services/{id}`` (``include[]=integrations`` for full integration objects)."""
     full = include_integrations()
     details = await context().store.read(lambda reader: load_service(reader, service_id))
-    return {"service": service_body(details, full_integrations=full)}
+    return {"service": with_forwarding(service_body(details, full_integrations=full), details)}
 
 
 @blueprint.put("/services/<service_id>")
 @requires(Level.MANAGE)
 async def update_service(service_id: str) -> dict[str, Any]:
     """``PUT /services/{id}``: change settings; ``status`` disabled/active disables or enables."""
-    patch = ServicePatch(**service_fields(await json_body("service")))
+    body = await json_body("service")
+    patch = ServicePatch(**service_fields(body))
+    forward = forwarding_fields(body)
     by = agent()
 
     def write(tx: Tx) -> service_reads.ServiceDetails:
         svc.update_service(tx, service_id, patch, by=by)
+        apply_forwarding(tx, service_id, forward, by)
         return load_service(tx, service_id)
 
-    return {"service": service_body(await context().store.write(write))}
+    details = await context().store.write(write)
+    return {"service": with_forwarding(service_body(details), details)}
 
 
 @blueprint.delete("/services/<service_id>")

@@ -84,6 +84,7 @@ class ServiceView:
     windows: list[MaintenanceWindow]
     now: str
     suppressed: log_reads.SuppressedEvents
+    forward_targets: int = 0
 
 
 def service_view(reader: Reader, service_id: str) -> ServiceView:
@@ -111,6 +112,7 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
         windows=windows,
         now=reader.clock.now().isoformat(),
         suppressed=log_reads.suppressed_events(reader, service.id),
+        forward_targets=len(details.forwarding.targets),
     )
 
 
