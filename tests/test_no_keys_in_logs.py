@@ -244,6 +244,7 @@ def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
     call("GET", "/incidents/{id}/alerts", 200, ids={"id": logged["id"]})
     entries = call("GET", "/incidents/{id}/log_entries", 200, ids={"id": logged["id"]})
     call("GET", "/log_entries/{id}", 200, ids={"id": entries["log_entries"][0]["id"]})
+    call("GET", "/log_entries", 200)
     window = {
         "maintenance_window": {
             "type": "maintenance_window",

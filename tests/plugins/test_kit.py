@@ -59,6 +59,9 @@ def test_pluginkit_exports_exactly_what_a_vendor_plugin_needs() -> None:
             *("routing_key_errors", "parse_timestamp", "as_text"),
             *("InvalidEvent", "UnrecognizedEvent", "RetryLater", "PayloadTooLarge"),
             *("RateLimited", "redact"),
+            # A delivery kind's half (docs/plugins.md, register_delivery_kinds).
+            *("DeliveryKind", "OutboundMessage", "RetryPolicy", "SendEnv", "classify_status"),
+            *("Delivered", "Retry", "Drop", "enqueue", "register_producer"),
         ]
     )
     for name in pluginkit.__all__:
