@@ -284,3 +284,5 @@ class WebhookSubscription:
     created_at: str
     updated_at: str
     source: str
+    #: The configuration file sets the secret (so it is rotated there, not at runtime).
+    secret_declared: bool = False

@@ -21,7 +21,8 @@ REST = [op for op in OPERATIONS if op.auth]
 
 def required(op: Operation) -> Level:
     """What PagerDuty's roles allow: everyone views, responders act on incidents,
-    managers and above change services, integrations and maintenance windows."""
+    managers and above change services, integrations, maintenance windows and webhook
+    subscriptions (pinging, enabling, rotating and retrying deliveries included)."""
     if op.method == "get":
         return Level.VIEW
     if op.tag == "incidents":
@@ -38,6 +39,7 @@ def test_every_rest_operation_is_in_the_matrix() -> None:
 @pytest.mark.parametrize("op", REST, ids=lambda op: f"{op.method.upper()} {op.path}")
 def test_permission_matrix(api: Api, op: Operation) -> None:
     path = op.path.replace("{id}", "PNOSUCH").replace("{integration_id}", "PNOSUCH")
+    path = path.replace("{message_id}", "MNOSUCH")
     kwargs = {"headers": {"From": "matrix@example.com"}}
     if op.method in ("post", "put"):
         kwargs["json"] = {}

@@ -8,8 +8,10 @@ a refused call leaves the database as it was; refusals are the
 :class:`~gateway.errors.OperationError` tree (:class:`~gateway.errors.NotFound`,
 :class:`~gateway.errors.Invalid`).
 
-Every change writes a service-level log entry (agent from ``by``) and a
-structlog event (``service.created``, ``service.updated``, ``service.deleted``).
+Every change writes a service-level log entry (agent from ``by``), a
+structlog event (``service.created``, ``service.updated``, ``service.deleted``)
+and tells the outbox's service producers (:func:`gateway.core.outbox.service_changed`:
+webhook subscriptions hear of it in the same transaction).
 Integrations live in :mod:`gateway.core.integrations`, inputs in
 :mod:`gateway.core.inputs`.
 """
@@ -20,6 +22,7 @@ from typing import Any, Final
 
 import structlog
 
+from gateway.core import outbox
 from gateway.core.inputs import SYSTEM, Agent, ServiceInput, ServicePatch, Unset
 from gateway.core.ownership import refuse_declared
 from gateway.domain import (
@@ -115,6 +118,7 @@ def create_service(tx: Tx, data: ServiceInput, *, by: Agent = SYSTEM) -> Service
         raise Invalid(errors)
     service = tx.insert_service(**columns)
     record_change(tx, "service_create", by, service.id, None, f"Service {service.name} created")
+    outbox.service_changed(tx, service.id, "created")
     log.info("service.created", service_id=service.id, name=service.name, by=by.type)
     return service
 
@@ -179,6 +183,7 @@ def update_service(tx: Tx, service_id: str, patch: ServicePatch, *, by: Agent = 
             {"changed": sorted(changed)},
         )
         log.info("service.updated", service_id=service.id, fields=sorted(changed), by=by.type)
+        outbox.service_changed(tx, service.id, "updated")
     return get_service(tx, service.id)
 
 
@@ -186,6 +191,8 @@ def delete_service(tx: Tx, service_id: str, *, by: Agent = SYSTEM) -> None:
     """Delete a service for good: its integrations (and keys) die with it; incidents stay."""
     service = get_service(tx, service_id)
     refuse_declared(tx, "Service", service.id, service.name, ["deleted"], by)
+    # Before the deletion, so what is told of the service is the service as it was.
+    outbox.service_changed(tx, service.id, "deleted")
     integration_ids = tx.delete_service(service.id)
     record_change(
         tx,

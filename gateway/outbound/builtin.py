@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from gateway.config import Settings
 from gateway.outbound.kinds import DeliveryKind
+from gateway.outbound.webhooks import WebhookKind
 
 
 def builtin_kinds(settings: Settings) -> list[DeliveryKind]:
     """The built-in delivery kinds (webhook subscriptions and forwarding add theirs here)."""
     del settings  # the built-in kinds will read their own settings from it
-    return []
+    return [WebhookKind()]

@@ -228,7 +228,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # v3 webhook subscriptions (gateway/core/webhooks.py): where incident and service events
     # are POSTed, signed with the secret (kept in clear: HMAC needs it; previous_secret while
-    # a rotation overlaps). consecutive_drops counts failed deliveries since the last success:
+    # a rotation overlaps; secret_declared: the configuration file sets it). consecutive_drops counts failed deliveries since the last success:
     # at 3 the subscription is temporarily_disabled until enabled. source as for services.
     """
     CREATE TABLE webhook_subscriptions (
@@ -246,6 +246,7 @@ MIGRATIONS: tuple[str, ...] = (
         consecutive_drops INTEGER NOT NULL DEFAULT 0,
         secret TEXT NOT NULL,
         previous_secret TEXT,
+        secret_declared INTEGER NOT NULL DEFAULT 0,
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         source TEXT NOT NULL DEFAULT 'api'

@@ -7,17 +7,18 @@ runs in every job that changes incidents, so it reads one small indexed table on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.domain import WebhookSubscription
+from gateway.domain import OutboxEntry, WebhookSubscription
+from gateway.store.outbox import ENTRY_COLS
 from gateway.ids import new_object_id
 from gateway.store.base import ReadBase, WriteBase, dumps, loads
 
 COLS = (
     "id, name, description, url, custom_headers, events, filter_type, filter_id, active,"
     " temporarily_disabled, consecutive_drops, secret, previous_secret, created_at,"
-    " updated_at, source"
+    " updated_at, source, secret_declared"
 )
 #: Columns a caller may set through :meth:`WebhookWrites.update_webhook`.
 WRITABLE = frozenset(
@@ -34,6 +35,7 @@ WRITABLE = frozenset(
         "consecutive_drops",
         "secret",
         "previous_secret",
+        "secret_declared",
     }
 )
 _JSON = frozenset({"custom_headers", "events"})
@@ -57,6 +59,7 @@ def _row(row: tuple[Any, ...]) -> WebhookSubscription:
         created_at=row[13],
         updated_at=row[14],
         source=row[15],
+        secret_declared=bool(row[16]),
     )
 
 
@@ -101,6 +104,21 @@ class WebhookReads(ReadBase):
             tuple(ids),
         )
         return [_row(r) for r in rows]
+
+    def webhook_deliveries(
+        self, kind: str, destination: str, *, states: Sequence[str] = (), limit: int = 25
+    ) -> list[OutboxEntry]:
+        """One destination's messages of ``kind``, newest first (``states`` narrows them)."""
+        where = "kind = ? AND destination = ?"
+        params: list[Any] = [kind, destination]
+        if states:
+            where += f" AND state IN ({', '.join('?' for _ in states)})"
+            params.extend(states)
+        rows = self._db.fetch_all(
+            f"SELECT {ENTRY_COLS} FROM outbox_messages WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [OutboxEntry(*row) for row in rows]
 
     def webhook_by_name(self, name: str) -> WebhookSubscription | None:
         """The subscription the configuration file calls ``name``, or ``None``."""

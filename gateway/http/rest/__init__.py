@@ -1,4 +1,4 @@
-"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows.
+"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows, webhooks.
 
 Each resource is a blueprint in its own module; :func:`register` mounts them
 all and installs the JSON error handler every resource relies on.
@@ -10,7 +10,14 @@ from quart import Response
 from quart_trio import QuartTrio
 
 from gateway.errors import OperationError
-from gateway.http.rest import incidents, integrations, maintenance_windows, services, vendors
+from gateway.http.rest import (
+    incidents,
+    integrations,
+    maintenance_windows,
+    services,
+    vendors,
+    webhook_subscriptions,
+)
 from gateway.http.rest._common import RestError, rest_error
 
 __all__ = ["RestError", "register"]
@@ -21,6 +28,7 @@ BLUEPRINTS = (
     vendors.blueprint,
     incidents.blueprint,
     maintenance_windows.blueprint,
+    webhook_subscriptions.blueprint,
 )
 
 
