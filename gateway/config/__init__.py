@@ -37,6 +37,7 @@ from gateway.config.settings import (
     Settings,
     SmtpSettings,
     StorageSettings,
+    WebhookConfig,
 )
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "StorageSettings",
+    "WebhookConfig",
     "load_settings",
     "locate_keys",
     "parse_listen",

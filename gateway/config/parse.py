@@ -20,6 +20,7 @@ from gateway.config.sections import (
 )
 from gateway.config.services import maintenance_configs, service_configs
 from gateway.config.settings import Settings
+from gateway.config.webhooks import webhook_configs
 from gateway.errors import ConfigError
 
 _SECTIONS = {
@@ -32,6 +33,7 @@ _SECTIONS = {
     "smtp",
     "rate_limit",
     "outbound",
+    "webhook_subscriptions",
 }
 
 
@@ -66,6 +68,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         smtp=smtp_settings(r, data, base),
         rate_limit=rate_limit_settings(r, data),
         outbound=outbound_settings(r, data),
+        webhook_subscriptions=webhook_configs(r, data),
         source=source,
     )
 
