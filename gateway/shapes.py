@@ -48,7 +48,9 @@ class Urls:
         return self.base.rstrip("/") + "/ui" + path
 
 
-def reference(urls: Urls, kind: str, object_id: str, summary: str | None, path: str) -> dict[str, Any]:
+def reference(
+    urls: Urls, kind: str, object_id: str, summary: str | None, path: str
+) -> dict[str, Any]:
     """A PagerDuty reference ``{id, type: <kind>_reference, summary, self, html_url}``."""
     return {
         "id": object_id,

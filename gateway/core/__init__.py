@@ -14,6 +14,6 @@ from gateway.core.provision import CreatedIntegration, provision
 from gateway.core.rules import apply_event
 
 # Registers the webhook producers with the outbox (every process that writes needs them).
-from gateway.core import webhook_events  # noqa: E402,F401  isort: skip
+from gateway.core import webhook_events  # noqa: F401  isort: skip
 
 __all__ = ["CreatedIntegration", "Ingest", "apply_event", "provision"]

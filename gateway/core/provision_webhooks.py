@@ -54,7 +54,9 @@ def _apply(tx: Tx, block: WebhookConfig, by: Agent, claimed: set[str]) -> str:
         service = tx.service_by_name(block.service)
         if service is None:
             raise ConfigError(
-                f"no service is named {block.service!r}", key=f"{block.key}.service", line=block.line
+                f"no service is named {block.service!r}",
+                key=f"{block.key}.service",
+                line=block.line,
             )
         filter_type, filter_id = SERVICE, service.id
     headers = [{"name": name, "value": value} for name, value in block.custom_headers]

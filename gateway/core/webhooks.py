@@ -48,9 +48,9 @@ __all__ = [
     "create_webhook",
     "delete_webhook",
     "drop_delivery",
-    "find_delivery",
     "enable_webhook",
     "end_rotation",
+    "find_delivery",
     "get_webhook",
     "list_webhooks",
     "recent_deliveries",
@@ -344,9 +344,7 @@ def _events(value: object, errors: list[str]) -> list[str]:
         return []
     unknown = [v for v in value if v not in EVENT_TYPES]
     if unknown:
-        errors.append(
-            f"unknown event type {unknown[0]!r}; supported: {', '.join(EVENT_TYPES)}"
-        )
+        errors.append(f"unknown event type {unknown[0]!r}; supported: {', '.join(EVENT_TYPES)}")
     if len(set(value)) != len(value):
         errors.append("events must not repeat an event type")
     return list(dict.fromkeys(value))

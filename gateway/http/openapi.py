@@ -318,7 +318,9 @@ SCHEMAS: dict[str, Any] = {
         attempt_log=_array({"type": "object"}),
     ),
     "WebhookDeliveryList": _obj(
-        ["deliveries", "limit"], deliveries=_array(_ref("WebhookDelivery")), limit={"type": "integer"}
+        ["deliveries", "limit"],
+        deliveries=_array(_ref("WebhookDelivery")),
+        limit={"type": "integer"},
     ),
 }
 for _root, _item in (

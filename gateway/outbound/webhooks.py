@@ -56,9 +56,7 @@ NOT_SENT: Final = "not sent: "
 
 def signature(body: bytes, secrets: Iterable[str]) -> str:
     """``X-PagerDuty-Signature``: ``v1=<hex HMAC-SHA256>`` per secret, comma-separated."""
-    return ",".join(
-        "v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets
-    )
+    return ",".join("v1=" + hmac.new(s.encode(), body, hashlib.sha256).hexdigest() for s in secrets)
 
 
 @dataclass

@@ -228,8 +228,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # v3 webhook subscriptions (gateway/core/webhooks.py): where incident and service events
     # are POSTed, signed with the secret (kept in clear: HMAC needs it; previous_secret while
-    # a rotation overlaps; secret_declared: the configuration file sets it). consecutive_drops counts failed deliveries since the last success:
-    # at 3 the subscription is temporarily_disabled until enabled. source as for services.
+    # a rotation overlaps; secret_declared: the configuration file sets it). consecutive_drops
+    # counts failed deliveries since the last success: at 3 the subscription is
+    # temporarily_disabled until enabled. source as for services.
     """
     CREATE TABLE webhook_subscriptions (
         id TEXT PRIMARY KEY,

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.domain import OutboxEntry, WebhookSubscription
-from gateway.store.outbox import ENTRY_COLS
 from gateway.ids import new_object_id
 from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.outbox import ENTRY_COLS
 
 COLS = (
     "id, name, description, url, custom_headers, events, filter_type, filter_id, active,"
@@ -163,7 +163,7 @@ class WebhookWrites(WebhookReads, WriteBase):
         )
 
     def count_webhook_drop(self, subscription_id: str, *, limit: int) -> bool:
-        """Count one dropped delivery; at ``limit`` in a row disable it. True: it was disabled now."""
+        """Count one dropped delivery; at ``limit`` in a row disable it (True: disabled now)."""
         self._db.execute(
             "UPDATE webhook_subscriptions SET consecutive_drops = consecutive_drops + 1"
             " WHERE id = ?",

@@ -220,9 +220,7 @@ async def ping_subscription(subscription_id: str) -> tuple[str, int]:
 async def rotate_secret(subscription_id: str) -> dict[str, Any]:
     """Extension: a new secret (in this answer only); both sign until ``end_rotation``."""
     by = agent()
-    sub = await context().store.write(
-        lambda tx: webhooks.rotate_secret(tx, subscription_id, by=by)
-    )
+    sub = await context().store.write(lambda tx: webhooks.rotate_secret(tx, subscription_id, by=by))
     return {ROOT: subscription_body(sub, show_secret=True)}
 
 
@@ -268,9 +266,7 @@ async def retry_delivery(subscription_id: str, message_id: str) -> dict[str, Any
 @requires(Level.MANAGE)
 async def drop_delivery(subscription_id: str, message_id: str) -> tuple[str, int]:
     """Extension: drop a delivery that was not delivered; 204."""
-    await context().store.write(
-        lambda tx: webhooks.drop_delivery(tx, subscription_id, message_id)
-    )
+    await context().store.write(lambda tx: webhooks.drop_delivery(tx, subscription_id, message_id))
     return "", 204
 
 

@@ -27,6 +27,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     links,
     services,
     vendors,
+    webhooks,
 )
 from gateway.http.ui._web import blueprint
 
