@@ -194,3 +194,19 @@ async def test_operators_retry_and_drop_failed_deliveries(tmp_path: Path) -> Non
     assert wrong.status_code == 404
     assert [d["id"] for d in left] == [first["id"]]
     assert rx.count() == 3
+
+
+async def test_no_answer_within_5_seconds_is_retried(tmp_path: Path) -> None:
+    clock = FakeClock()
+    from tests.outbox_support import receiver
+
+    with receiver(lambda _: (200, {}, 6.0)) as rx:  # answers, but too late
+        async with gateway_running(tmp_path, CONFIG, clock=clock) as gw:
+            token = (await make_tokens(gw))["user"]
+            made = await subscribe(gw, token, rx.url)
+            await trigger(gw.client, KEY, "too-slow")
+            wait = await _due_in(gw, token, made["id"], 1, clock)
+            (d,) = await deliveries(gw, token, made["id"])
+    assert 60 - 0.01 <= wait <= 80  # the first retry's wait, not a success
+    assert d["attempt_log"][0]["error"] == "no answer within 5 s"
+    assert d["attempt_log"][0]["outcome"] == "retry"

@@ -48,8 +48,11 @@ POLICY: Final = RetryPolicy(
 )
 #: Messages failed for good in a row that disable a subscription.
 DROPS_TO_DISABLE: Final = 3
-#: PagerDuty queues up to 4,000 webhooks behind a retrying one; past that, new ones drop.
-MAX_PENDING: Final = 4000
+#: Webhooks waiting per subscription; past that, new ones drop. PagerDuty's 4,000 bounds
+#: what queues behind a *retrying* webhook; here every waiting webhook counts, so a healthy
+#: receiver in an incident storm (10,000 incidents at once) must not lose any: the bound is
+#: there for a dead receiver's pile, on disk.
+MAX_PENDING: Final = 20_000
 #: The reason of a message dropped without a request (not the receiver's fault).
 NOT_SENT: Final = "not sent: "
 

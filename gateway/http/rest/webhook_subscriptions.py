@@ -51,7 +51,7 @@ def subscription_body(sub: WebhookSubscription, *, show_secret: bool = False) ->
         "type": "webhook_subscription",
         "summary": sub.description or sub.name or sub.id,
         "self": urls.api(path),
-        "html_url": urls.html(path),
+        "html_url": urls.html(f"/webhooks/{sub.id}"),
         "active": sub.active,
         "description": sub.description,
         "events": list(sub.events),
