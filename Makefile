@@ -40,8 +40,8 @@ run: install
 # authors copy, and a plugin's types are its half of the contract.
 EXAMPLES := $(wildcard examples/*/src) $(wildcard examples/*/tests)
 lint: install-test
-	$(BIN)/ruff check gateway plugins examples tests bench bench/run bench/storm bench/crash-campaign bench/workers bench/hostile-mail
-	$(BIN)/ruff format --check gateway plugins examples tests bench bench/run bench/storm bench/crash-campaign bench/workers bench/hostile-mail
+	$(BIN)/ruff check gateway plugins examples tests bench bench/run bench/storm bench/crash-campaign bench/workers bench/hostile-mail bench/outbox bench/webhooks
+	$(BIN)/ruff format --check gateway plugins examples tests bench bench/run bench/storm bench/crash-campaign bench/workers bench/hostile-mail bench/outbox bench/webhooks
 	$(BIN)/mypy --strict gateway plugins $(EXAMPLES)
 
 fmt: install-test

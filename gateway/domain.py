@@ -239,6 +239,8 @@ class OutboxAttempt:
     """One recorded delivery attempt of a message."""
 
     message_id: str
+    #: 1 for the first attempt, 2 for the second...
+    attempt: int
     at: str
     duration_ms: int
     status_code: int | None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 
 from gateway.clock import FakeClock
 from gateway.config import parse_settings
 from gateway.errors import ConfigError
-from gateway.outbound.addresses import DEFAULT_DENY, AddressPolicy
+from gateway.outbound.addresses import DEFAULT_DENY, AddressPolicy, PolicyBackend, make_client
 from tests.outbox_support import PostKind, put, receiver
 from tests.test_outbox_delivery import delivering, settle
 
@@ -88,3 +89,18 @@ async def test_localhost_is_reached_when_the_list_does_not_deny_it(tmp_path: Pat
             await store.write(put("test", url, "k", b"x"))
             await settle(store, 1)
     assert rx.count() == 1
+
+
+async def test_the_policy_also_guards_connections_through_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://169.254.169.254:3128")
+    client = make_client(DEFAULT)
+    try:
+        pools = [t._pool for t in [client._transport, *client._mounts.values()] if t is not None]  # type: ignore[attr-defined]
+        assert len(pools) == 2 and all(isinstance(p._network_backend, PolicyBackend) for p in pools)
+        with pytest.raises(httpx.ConnectError) as caught:
+            await client.post("https://example.invalid/hook", content=b"x")
+        assert "policy denies" in str(caught.value)  # the proxy's own address is refused
+    finally:
+        await client.aclose()

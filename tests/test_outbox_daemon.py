@@ -61,7 +61,7 @@ class _Clashing:
 
 
 def test_a_malformed_or_clashing_kind_stops_start_up_naming_the_plugin() -> None:
-    with pytest.raises(ConfigError, match="'bad'.*lacks name"):
+    with pytest.raises(ConfigError, match=r"'bad'.*lacks name"):
         load_plugins(extra=[("bad", _Malformed())])
     with pytest.raises(ConfigError, match="'example' and 'twin'"):
         load_plugins(extra=[("example", alert_gateway_example), ("twin", _Clashing())])

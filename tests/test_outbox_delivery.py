@@ -3,6 +3,7 @@ ordering per order key, drop vs retry, lease take-over by another node on the sa
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ import trio
 
 from gateway.clock import FakeClock, parse_iso
 from gateway.core import outbox
-from gateway.core.outbox_policy import Drop, Retry
+from gateway.core.outbox_policy import Drop, Retry, RetryPolicy
 from gateway.outbound.addresses import AddressPolicy
 from gateway.outbound.engine import Engine, EngineConfig, serve_outbox
 from gateway.store import Store
@@ -29,6 +30,7 @@ async def delivering(
     node: str = "n1",
     policy: AddressPolicy = LOOPBACK_OK,
     per_destination: int = 4,
+    poll_interval: float = 0.05,
 ) -> AsyncIterator[tuple[Store, Engine]]:
     """A store on ``path`` and its deliverers, for the block."""
     store = await Store.open(path, clock=clock)
@@ -39,7 +41,7 @@ async def delivering(
                     store,
                     {k.name: k for k in kinds},
                     config=EngineConfig(
-                        node_id=node, poll_interval=0.05, per_destination=per_destination
+                        node_id=node, poll_interval=poll_interval, per_destination=per_destination
                     ),
                     policy=policy,
                     clock=clock,
@@ -225,3 +227,96 @@ async def test_a_restarted_node_resends_what_it_had_claimed_at_once(tmp_path: Pa
         async with delivering(path, [PostKind()], clock, node="n1") as (store, _):
             await settle(store, 1)  # no clock move: n1 released its own old claims
     assert rx.count() == 1
+
+
+async def test_an_enqueueing_commit_wakes_the_deliverers_at_once(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with receiver() as rx:
+        async with delivering(tmp_path / "gw.db", [PostKind()], clock, poll_interval=600) as (
+            store,
+            _,
+        ):
+            await trio.sleep(0.1)  # the loop is asleep for its 600 s poll now
+            await store.write(put("test", rx.url, "k", b"x"))
+            await rx.wait_for(1, timeout=5)
+
+
+async def test_per_destination_bounds_the_attempts_in_flight(tmp_path: Path) -> None:
+    clock = FakeClock()
+    live = {"now": 0, "most": 0}
+
+    def script(_: Received) -> tuple[int, dict[str, str], float]:
+        live["now"] += 1
+        live["most"] = max(live["most"], live["now"])
+        time.sleep(0.1)
+        live["now"] -= 1
+        return 200, {}, 0.0
+
+    with receiver(script) as rx:
+        async with delivering(tmp_path / "gw.db", [PostKind()], clock, per_destination=2) as (
+            store,
+            _,
+        ):
+            for n in range(8):
+                await store.write(put("test", rx.url, f"k{n}", b"x"))
+            await settle(store, 8)
+    assert live["most"] == 2
+
+
+async def test_an_attempt_past_the_timeout_is_retried(tmp_path: Path) -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(
+        max_attempts=3, max_age_seconds=None, first_delay=5, max_delay=5, timeout=0.3, jitter=0
+    )
+    with receiver(lambda _: (200, {}, 2.0)) as rx:
+        async with delivering(tmp_path / "gw.db", [PostKind(policy=policy)], clock) as (store, _):
+            await store.write(put("test", rx.url, "k", b"x"))
+            await _wait_rescheduled(store, 1)
+            entry = (await store.read(lambda r: r.outbox_entries()))[0]
+    assert entry.state == "pending" and entry.last_error == "no answer within 0.3 s"
+
+
+async def test_a_retry_past_the_maximum_age_fails_the_message(tmp_path: Path) -> None:
+    clock = FakeClock()
+    policy = RetryPolicy(
+        max_attempts=None, max_age_seconds=60, first_delay=40, max_delay=40, timeout=5, jitter=0
+    )
+    with receiver(lambda _: (503, {}, 0.0)) as rx:
+        async with delivering(tmp_path / "gw.db", [PostKind(policy=policy)], clock) as (
+            store,
+            engine,
+        ):
+            await store.write(put("test", rx.url, "k", b"x"))
+            await _wait_rescheduled(store, 1)  # due at 40 s: within 60 s of its creation
+            clock.advance(40)
+            engine.wake()
+            await settle(store, 1, "failed")  # the next would be at 80 s: past its age
+    assert rx.count() == 2
+
+
+async def test_a_clean_stop_hands_its_claims_back(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with receiver(lambda _: (200, {}, 3.0)) as rx:
+        async with delivering(tmp_path / "gw.db", [PostKind()], clock) as (store, _):
+            await store.write(put("test", rx.url, "k", b"x"))
+            await rx.wait_for(1)
+        store = await Store.open(tmp_path / "gw.db", clock=clock)
+        entry = (await store.read(lambda r: r.outbox_entries()))[0]
+        await store.close()
+    assert (entry.state, entry.claimed_by, entry.lease_until) == ("pending", None, None)
+
+
+async def test_a_refused_connection_is_retried_and_a_tls_error_dropped(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with receiver() as rx:
+        tls_to_plain = rx.url.replace("http://", "https://")  # the handshake fails
+        async with delivering(tmp_path / "gw.db", [PostKind()], clock) as (store, _):
+            await store.write(put("test", "http://127.0.0.1:9/", "refused", b"x"))
+            await store.write(put("test", tls_to_plain, "tls", b"x"))
+            await settle(store, 1, "failed")
+            await _wait_rescheduled_key(store, "refused")
+            entries = {e.order_key: e for e in await store.read(lambda r: r.outbox_entries())}
+    assert entries["refused"].state == "pending"
+    assert (entries["refused"].last_error or "").startswith("ConnectError")
+    assert entries["tls"].state == "failed"
+    assert (entries["tls"].last_error or "").startswith("TLS error")

@@ -10,7 +10,9 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.core import outbox
+from gateway.core.inputs import ServiceInput, ServicePatch
 from gateway.core.outbox_policy import Delivered, Drop
+from gateway.core.services import create_service, delete_service, update_service
 from gateway.model import IncidentChange
 from gateway.store import Store, Tx
 from gateway.store.retention import Policy, prune_pass
@@ -125,6 +127,25 @@ async def test_service_changed_calls_the_service_producers(tmp_path: Path) -> No
     assert [e.order_key for e in entries] == ["PSVC001"]
 
 
+async def test_service_create_update_delete_reach_the_service_producers(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def produce(tx: Tx, service_id: str, action: str) -> None:
+        seen.append(action)
+
+    outbox.register_service_producer(produce)
+    store = await Store.open(tmp_path / "gw.db", clock=FakeClock())
+    try:
+        service = await store.write(lambda tx: create_service(tx, ServiceInput(name="Shop")))
+        await store.write(lambda tx: update_service(tx, service.id, ServicePatch(name="Cart")))
+        await store.write(lambda tx: update_service(tx, service.id, ServicePatch(name="Cart")))
+        await store.write(lambda tx: delete_service(tx, service.id))
+    finally:
+        outbox.unregister_service_producer(produce)
+        await store.close()
+    assert seen == ["created", "updated", "deleted"]  # an update that changes nothing: none
+
+
 async def test_operators_requeue_and_discard_failed_messages(tmp_path: Path) -> None:
     clock = FakeClock()
     store = await Store.open(tmp_path / "gw.db", clock=clock)
@@ -177,7 +198,8 @@ async def test_retention_prunes_old_delivered_messages_and_keeps_failed(tmp_path
             )
         )
         outcomes = [Delivered(), Delivered(), Drop("HTTP 410")]
-        for item, outcome in zip(sorted(claimed, key=lambda c: c.message.id), outcomes):
+        ordered = sorted(claimed, key=lambda c: c.message.id)
+        for item, outcome in zip(ordered, outcomes, strict=True):
             await store.write(
                 lambda tx, m=item.message, o=outcome: outbox.record(
                     tx, m, o, node="n", status_code=200, duration_ms=1

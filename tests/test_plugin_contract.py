@@ -90,7 +90,13 @@ VENDOR_CONFIG = (
 
 def test_the_contract_is_found() -> None:
     # If the introspection below broke, the guard would check nothing.
-    assert HOOKS == ["enrich_event", "filter_event", "incident_changed", "register_vendors"]
+    assert HOOKS == [
+        "enrich_event",
+        "filter_event",
+        "incident_changed",
+        "register_delivery_kinds",
+        "register_vendors",
+    ]
     assert VENDOR_CALLABLES == [
         "after_request",
         "check_settings",
@@ -497,6 +503,23 @@ async def test_register_vendors_that_raises_is_a_start_up_config_error(tmp_path:
     ):
         async with gateway_running(tmp_path, CONFIG, plugins=[("faulty", RaisingRegister())]):
             pytest.fail("the gateway started")
+
+
+class RaisingKinds:
+    @hookimpl
+    def register_delivery_kinds(self) -> list[object]:
+        raise RuntimeError("a bug in the kinds")
+
+
+def test_register_delivery_kinds_that_raises_is_a_start_up_config_error() -> None:
+    with (
+        capture_logs() as logs,
+        pytest.raises(ConfigError, match="'faulty': register_delivery_kinds raised RuntimeError"),
+    ):
+        load_plugins(extra=[("faulty", RaisingKinds())])
+    assert [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin.hook_failed"] == [
+        ("faulty", "register_delivery_kinds")
+    ]
 
 
 class RaisingFilter:

@@ -74,7 +74,13 @@ async def test_a_pass_prunes_only_what_expired_in_small_jobs(tmp_path: Path) -> 
         await _history(gw.client, clock)
         dry = await gw.store.read(lambda r: count_expired(r, POLICY))
         report = await prune_pass(gw.store, POLICY, limit=3)
-        expected = {"incidents": 2, "alerts": 2, "log_entries": 5, "change_events": 1}
+        expected = {
+            "incidents": 2,
+            "alerts": 2,
+            "log_entries": 5,
+            "change_events": 1,
+            "outbox_messages": 0,
+        }
         assert dry.counts == expected  # the dry run counted exactly what then went
         assert report.counts == expected
         assert report.most_rows_in_a_job <= 3 and report.jobs >= 4  # small jobs, many
@@ -124,7 +130,13 @@ async def test_zero_days_keeps_everything(tmp_path: Path) -> None:
         assert (await prune_pass(gw.store, forever)).total == 0
         only_changes = Policy(retention_days=0, change_event_retention_days=90)
         report = await prune_pass(gw.store, only_changes)
-        assert report.counts == {"incidents": 0, "alerts": 0, "log_entries": 0, "change_events": 2}
+        assert report.counts == {
+            "incidents": 0,
+            "alerts": 0,
+            "log_entries": 0,
+            "change_events": 2,
+            "outbox_messages": 0,
+        }
 
 
 async def test_the_daemon_prunes_at_start_with_a_metric_and_a_log_line(tmp_path: Path) -> None:

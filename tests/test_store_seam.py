@@ -216,6 +216,7 @@ def _workload(t: Any) -> None:
         details={"d": 1},
     )
     assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
+    assert t.latest_log_entry(inc.id, "trigger_log_entry") == t.log_entry(entry)
     assert t.log_entries(incident_id=inc.id) == t.log_entries(service_id=svc.id)
     t.insert_change_event(service_id=svc.id, integration_id=integ.id, summary="c", body={})
 
@@ -237,6 +238,7 @@ def _workload(t: Any) -> None:
     t.key_deleted_at("k" * 32)  # the digest is the core's to record; only the SQL matters
     assert t.deleted_declared_integration(other.id, "v2") is not None
     assert t.delete_service(other.id) == []
+    assert t.deleted_service(other.id) is not None and t.service(other.id) is None
 
     # Retention: the incident is resolved; a later one makes it prunable (the newest stays).
     t.set_incident_status(t.incident(inc.id), "resolved", "resolve")
@@ -252,6 +254,44 @@ def _workload(t: Any) -> None:
     assert t.delete_incident_alerts(inc.id, 10) == 1
     assert t.delete_resolved_incident(inc.id) == 1
     assert all(t.count(table) >= 0 for table in queries.TABLES)
+
+    # The outbox: enqueue, claim, attempt, reschedule or settle, operators, retention.
+    put = {"kind": "k", "destination": "d", "order_key": "o", "headers": {}}
+    first = t.insert_outbox_message(body=b"x", **put)
+    second = t.insert_outbox_message(body=b"y", **put)
+    assert t.outbox_pending_count("k", "d", up_to=5) == 2 and t.outbox_next_due(["k"])
+    assert [row[0] for row in t.outbox_due(["k"], now=t.now, limit=5)] == [first]
+    message = t.claim_outbox_message(first, node="n", lease_until=later)
+    assert message is not None and t.outbox_body(first) == message
+    t.record_outbox_attempt(
+        first, duration_ms=1, status_code=500, error="e", outcome="retry", node="n"
+    )
+    assert t.reschedule_outbox_message(first, due_at=start, error="e", node="n")
+    assert t.claim_outbox_message(first, node="n", lease_until=later) is not None
+    assert t.release_outbox_claims("n") == 1
+    assert t.claim_outbox_message(first, node="n", lease_until=later) is not None
+    assert t.finish_outbox_message(first, state="delivered", error=None, node="n")
+    assert t.outbox_attempts(first) and t.outbox_entry(first)
+    assert t.outbox_entries(kind="k", destination="d", states=["pending"], after="M")
+    assert t.outbox_depths() and t.count_outbox_delivered_before(later) == 1
+    assert t.finish_outbox_message(second, state="failed", error="e", node=None)
+    assert t.requeue_outbox_message(second) and t.delete_outbox_message(second)
+    assert t.prune_outbox(later, 10) == 1
+
+    # Webhook subscriptions: CRUD, the producer's lookup, drops in a row, deliveries.
+    hook = t.insert_webhook(
+        url="http://h/", events=["incident.triggered"], filter_type="service_reference",
+        filter_id=svc.id, custom_headers=[("X-A", "b")], secret="s" * 16, name="n",
+    )  # fmt: skip
+    assert t.webhook(hook.id) == hook and t.webhook_by_name("n") == hook
+    assert t.webhooks(filter_type="service_reference", filter_id=svc.id) == [hook]
+    assert t.live_webhooks([svc.id]) == [hook] and t.live_webhooks([]) == []
+    t.update_webhook(hook.id, description="d", events=["service.updated"])
+    assert not t.count_webhook_drop(hook.id, limit=2) and t.count_webhook_drop(hook.id, limit=2)
+    t.reset_webhook_drops(hook.id)
+    t.set_declared_webhooks([hook.id])
+    assert t.webhook_deliveries("webhook", hook.id, states=["pending"], limit=5) == []
+    assert t.delete_webhook(hook.id) and t.webhook(hook.id) is None
 
 
 def test_the_sql_that_crosses_the_seam_is_portable(

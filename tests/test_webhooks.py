@@ -100,7 +100,7 @@ async def test_filters_and_events_choose_what_a_subscription_receives(tmp_path: 
                 filter={"type": "service_reference", "id": search},
             )
             services = await subscribe(
-                gw, tokens["user"], rx.url, "service.updated", "service.created"
+                gw, tokens["user"], rx.url, "service.updated", "service.created", "service.deleted"
             )
             verifier.secrets += [only_search["delivery_method"]["secret"]]
             verifier.secrets += [services["delivery_method"]["secret"]]
@@ -116,10 +116,14 @@ async def test_filters_and_events_choose_what_a_subscription_receives(tmp_path: 
                 json={"service": {"description": "now described"}},
             )
             assert answer.status_code == 200, answer.text
-            got = await rx.wait_for(3)
+            deleted = await gw.client.delete(
+                f"/services/{runtime}", headers=headers(tokens["user"])
+            )
+            assert deleted.status_code == 204, deleted.text
+            got = await rx.wait_for(4)
             await trio.sleep(0.3)
     assert verifier.refused == []
-    assert len(got) == 3
+    assert len(got) == 4
     incident = [
         json.loads(r.body)["event"]
         for r in got
@@ -131,7 +135,13 @@ async def test_filters_and_events_choose_what_a_subscription_receives(tmp_path: 
         for r in got
         if r.headers["x-webhook-subscription"] == services["id"]
     ]
-    assert [e["event_type"] for e in told] == ["service.created", "service.updated"]
+    assert [e["event_type"] for e in told] == [
+        "service.created",
+        "service.updated",
+        "service.deleted",
+    ]
+    assert told[2]["data"]["id"] == runtime and told[2]["data"]["status"] == "deleted"
+    assert told[2]["data"]["name"] == "Runtime"
     assert {e["resource_type"] for e in told} == {"service"}
     assert told[1]["data"]["id"] == runtime
     assert told[1]["data"]["description"] == "now described"

@@ -234,7 +234,7 @@ def claim(
     taken: Counter[tuple[str, str]] = Counter()
     claimed: list[Claimed] = []
     # Look further than ``limit``: some candidates' destinations may have no room.
-    for message_id, kind_name, destination in tx.outbox_due(names, limit=limit * 4):
+    for message_id, kind_name, destination in tx.outbox_due(names, now=tx.now, limit=limit * 4):
         key = (kind_name, destination)
         if taken[key] >= room(kind_name, destination):
             continue
@@ -323,6 +323,12 @@ def _next_due(
     return iso(due)
 
 
+def anything_due(reader: Reader, kinds_wanted: Iterable[str]) -> bool:
+    """Whether a claim could find a message now (a read: the deliverers ask before writing)."""
+    names = sorted(kinds_wanted)
+    return bool(names) and bool(reader.outbox_due(names, now=iso(reader.clock.now()), limit=1))
+
+
 def release_claims(tx: Tx, node: str) -> int:
     """Release the claims ``node`` left behind (it restarted): they are due again at once."""
     return tx.release_outbox_claims(node)
@@ -362,6 +368,7 @@ __all__ += [
     "Drop",
     "Retry",
     "RetryPolicy",
+    "anything_due",
     "depth_rows",
     "discard",
     "release_claims",

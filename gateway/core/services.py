@@ -182,8 +182,8 @@ def update_service(tx: Tx, service_id: str, patch: ServicePatch, *, by: Agent = 
             f"Service {columns.get('name', service.name)} updated: {', '.join(sorted(changed))}",
             {"changed": sorted(changed)},
         )
-        log.info("service.updated", service_id=service.id, fields=sorted(changed), by=by.type)
         outbox.service_changed(tx, service.id, "updated")
+        log.info("service.updated", service_id=service.id, fields=sorted(changed), by=by.type)
     return get_service(tx, service.id)
 
 
@@ -191,8 +191,6 @@ def delete_service(tx: Tx, service_id: str, *, by: Agent = SYSTEM) -> None:
     """Delete a service for good: its integrations (and keys) die with it; incidents stay."""
     service = get_service(tx, service_id)
     refuse_declared(tx, "Service", service.id, service.name, ["deleted"], by)
-    # Before the deletion, so what is told of the service is the service as it was.
-    outbox.service_changed(tx, service.id, "deleted")
     integration_ids = tx.delete_service(service.id)
     record_change(
         tx,
@@ -203,6 +201,7 @@ def delete_service(tx: Tx, service_id: str, *, by: Agent = SYSTEM) -> None:
         f"Service {service.name} deleted",
         {"integrations": integration_ids},
     )
+    outbox.service_changed(tx, service.id, "deleted")
     log.info("service.deleted", service_id=service.id, integrations=len(integration_ids))
 
 

@@ -148,14 +148,17 @@ def _incident_body(
 def produce_service_event(tx: Tx, service_id: str, action: str) -> None:
     """The service producer: ``service.<action>`` to every matching subscription, in ``tx``.
 
-    Called before a deletion takes effect, so the service still renders whole.
+    A deleted service is told as it was when it was deleted (without its integrations,
+    which died with it).
     """
     event_type = f"service.{action}"
     wanted = [s for s in tx.live_webhooks([service_id]) if _matches(s, event_type, service_id)]
-    service = tx.service(service_id)
+    service = tx.service(service_id) or tx.deleted_service(service_id)
     if not wanted or service is None:
         return
     data = shapes.service_object(public_urls(), service_details(tx, [service])[0])
+    if action == "deleted":
+        data["status"] = "deleted"
     body = envelope(event_type, "service", tx.now, data)
     for subscription in wanted:
         outbox.enqueue(

@@ -19,7 +19,7 @@ ENTRY_COLS = (
     " lease_until, last_error, finished_at, length(body)"
 )
 MESSAGE_COLS = "id, kind, destination, order_key, body, headers, created_at, attempts"
-ATTEMPT_COLS = "message_id, at, duration_ms, status_code, error, outcome, node"
+ATTEMPT_COLS = "message_id, attempt, at, duration_ms, status_code, error, outcome, node"
 
 
 def _message(row: tuple[Any, ...]) -> OutboxMessage:
@@ -87,20 +87,29 @@ class OutboxReads(ReadBase):
     def outbox_attempts(self, message_id: str) -> list[OutboxAttempt]:
         """Every recorded attempt of one message, oldest first."""
         rows = self._db.fetch_all(
-            f"SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE message_id = ? ORDER BY at, rowid",
+            f"SELECT {ATTEMPT_COLS} FROM outbox_attempts WHERE message_id = ? ORDER BY at, attempt",
             (message_id,),
         )
         return [OutboxAttempt(*row) for row in rows]
 
     def outbox_depths(self) -> list[OutboxDepth]:
         """Pending and failed counts per (kind, destination), with the oldest pending."""
-        rows = self._db.fetch_all(
-            "SELECT kind, destination, sum(state = 'pending'), sum(state = 'failed'),"
-            " min(CASE WHEN state = 'pending' THEN created_at END)"
-            " FROM outbox_messages WHERE state != 'delivered'"
-            " GROUP BY kind, destination ORDER BY kind, destination"
-        )
-        return [OutboxDepth(row[0], row[1], int(row[2]), int(row[3]), row[4]) for row in rows]
+        # Two grouped queries over the partial indexes: delivered rows are never read.
+        found: dict[tuple[str, str], list[Any]] = {}
+        for kind, destination, pending, oldest in self._db.fetch_all(
+            "SELECT kind, destination, count(*), min(created_at) FROM outbox_messages"
+            " WHERE state = 'pending' GROUP BY kind, destination"
+        ):
+            found[(kind, destination)] = [int(pending), 0, oldest]
+        for kind, destination, failed in self._db.fetch_all(
+            "SELECT kind, destination, count(*) FROM outbox_messages"
+            " WHERE state = 'failed' GROUP BY kind, destination"
+        ):
+            found.setdefault((kind, destination), [0, 0, None])[1] = int(failed)
+        return [
+            OutboxDepth(kind, destination, pending, failed, oldest)
+            for (kind, destination), (pending, failed, oldest) in sorted(found.items())
+        ]
 
     def outbox_pending_count(self, kind: str, destination: str, *, up_to: int) -> int:
         """Pending messages of one destination, counted no further than ``up_to``."""
@@ -133,6 +142,33 @@ class OutboxReads(ReadBase):
         )
         return None if value is None else str(value)
 
+    def outbox_due(
+        self, kinds: Sequence[str], *, now: str, limit: int
+    ) -> list[tuple[str, str, str]]:
+        """Claimable messages ``(id, kind, destination)`` at ``now``, most overdue first.
+
+        Claimable: pending, due, not under a live lease, and first of its order key (no
+        earlier pending message with the same kind, destination and order key).
+        """
+        if not kinds:
+            return []
+        marks = ", ".join("?" for _ in kinds)
+        return [
+            (row[0], row[1], row[2])
+            for row in self._db.fetch_all(
+                "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
+                # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
+                # which LIMIT can stop early in, rather than a per-kind index and a sort.
+                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
+                " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
+                " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
+                " WHERE e.kind = m.kind AND e.destination = m.destination"
+                " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
+                " ORDER BY m.due_at, m.id LIMIT ?",
+                (now, *kinds, now, limit),
+            )
+        ]
+
 
 class OutboxWrites(OutboxReads, WriteBase):
     """Enqueueing, claiming, recording attempts and outcomes, operator actions, pruning."""
@@ -161,30 +197,6 @@ class OutboxWrites(OutboxReads, WriteBase):
         self.outbox_enqueued += 1
         return message_id
 
-    def outbox_due(self, kinds: Sequence[str], *, limit: int) -> list[tuple[str, str, str]]:
-        """Claimable messages ``(id, kind, destination)``, most overdue first.
-
-        Claimable: pending, due, not under a live lease, and first of its order key (no
-        earlier pending message with the same kind, destination and order key).
-        """
-        if not kinds:
-            return []
-        now = self.now
-        marks = ", ".join("?" for _ in kinds)
-        return [
-            (row[0], row[1], row[2])
-            for row in self._db.fetch_all(
-                "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
-                f" WHERE m.state = 'pending' AND m.due_at <= ? AND m.kind IN ({marks})"
-                " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
-                " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
-                " WHERE e.kind = m.kind AND e.destination = m.destination"
-                " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
-                " ORDER BY m.due_at, m.id LIMIT ?",
-                (now, *kinds, now, limit),
-            )
-        ]
-
     def claim_outbox_message(
         self, message_id: str, *, node: str, lease_until: str
     ) -> OutboxMessage | None:
@@ -208,9 +220,11 @@ class OutboxWrites(OutboxReads, WriteBase):
         node: str,
     ) -> None:
         """Append one attempt to the message's history and count it."""
+        # The attempt's number is the message's count so far plus one (the 1st, 2nd...).
         self._db.execute(
-            f"INSERT INTO outbox_attempts ({ATTEMPT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (message_id, self.now, duration_ms, status_code, error, outcome, node),
+            f"INSERT INTO outbox_attempts ({ATTEMPT_COLS}) SELECT ?, attempts + 1,"
+            " ?, ?, ?, ?, ?, ? FROM outbox_messages WHERE id = ?",
+            (message_id, self.now, duration_ms, status_code, error, outcome, node, message_id),
         )
         self._db.execute(
             "UPDATE outbox_messages SET attempts = attempts + 1 WHERE id = ?", (message_id,)

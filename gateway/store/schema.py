@@ -189,8 +189,9 @@ MIGRATIONS: tuple[str, ...] = (
     # message written in the transaction of the change that causes it, delivered by
     # gateway/outbound/engine.py. A claim is a row-level lease (claimed_by, lease_until) so
     # several daemons on one database share the queue. Ordering: a message is due only when
-    # no earlier pending message has its (kind, destination, order_key): the partial index
-    # answers that, and pending counts per destination (overflow), from pending rows alone.
+    # no earlier pending message has its (kind, destination, order_key): the partial indexes
+    # keep the deliverers' claim query, ordering checks, overflow counts and the metrics'
+    # scrape on pending (and failed) rows alone, however many delivered ones are kept.
     """
     CREATE TABLE outbox_messages (
         id TEXT PRIMARY KEY,
@@ -209,14 +210,15 @@ MIGRATIONS: tuple[str, ...] = (
         last_error TEXT,
         finished_at TEXT
     );
-    CREATE INDEX outbox_due ON outbox_messages(state, due_at);
+    CREATE INDEX outbox_due ON outbox_messages(due_at, id) WHERE state = 'pending';
     CREATE INDEX outbox_order ON outbox_messages(kind, destination, order_key, id)
         WHERE state = 'pending';
     CREATE INDEX outbox_finished ON outbox_messages(finished_at) WHERE state != 'pending';
-    CREATE INDEX outbox_by_destination ON outbox_messages(kind, destination, state, id);
+    CREATE INDEX outbox_failed ON outbox_messages(kind, destination, id) WHERE state = 'failed';
 
     CREATE TABLE outbox_attempts (
         message_id TEXT NOT NULL REFERENCES outbox_messages(id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
         at TEXT NOT NULL,
         duration_ms INTEGER NOT NULL,
         status_code INTEGER,
@@ -224,7 +226,7 @@ MIGRATIONS: tuple[str, ...] = (
         outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retry', 'drop')),
         node TEXT
     );
-    CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at);
+    CREATE INDEX outbox_attempts_message ON outbox_attempts(message_id, at, attempt);
     """,
     # v3 webhook subscriptions (gateway/core/webhooks.py): where incident and service events
     # are POSTed, signed with the secret (kept in clear: HMAC needs it; previous_secret while
