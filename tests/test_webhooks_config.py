@@ -3,6 +3,7 @@ matched by name or description, owned by the file, and refused with key and line
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from gateway.daemon import reload
 from gateway.errors import ConfigError
 from gateway.testing import gateway_running
 from tests.incident_helpers import headers, make_tokens, service_id, trigger
-from tests.scaffold import config, key, v2_service
+from tests.scaffold import config, daemon_running, key, v2_service
 from tests.webhook_support import Verifier, pd_receiver, verified
 
 KEY = key("webhook-config")
@@ -110,3 +111,28 @@ async def test_rules_are_refused_at_start_naming_the_block(tmp_path: Path) -> No
     assert isinstance(error, ConfigError)
     assert error.key == "webhook_subscriptions[0]" and error.line is not None
     assert "http or https" in str(error)
+
+
+@pytest.mark.slow
+def test_a_change_made_with_the_cli_reaches_subscriptions_with_the_daemons_links(
+    tmp_path: Path,
+) -> None:
+    verifier = Verifier(secrets=[SECRET])
+    with pd_receiver(verifier) as rx:
+        text = config(server={"public_url": "https://gw.example.com"}) + (
+            "\n[[webhook_subscriptions]]\n"
+            'name = "services"\n'
+            f'url = "{rx.url}"\n'
+            'events = ["service.created"]\n'
+            f'secret = "{SECRET}"\n'
+        )
+        with daemon_running(tmp_path, text) as daemon:
+            done = daemon.cli("services", "create", "From CLI")
+            assert done.returncode == 0, done.stderr
+            assert rx.wait_sync(lambda got: len(got) == 1, timeout=15)
+    (request,) = rx.received
+    event = json.loads(request.body)["event"]
+    assert verified(request, [SECRET])
+    assert event["event_type"] == "service.created"
+    assert event["data"]["name"] == "From CLI"
+    assert event["data"]["html_url"].startswith("https://gw.example.com/ui/services/")

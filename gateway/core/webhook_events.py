@@ -57,9 +57,11 @@ _DEFAULT_BASE: Final = "http://localhost:8080"
 _base: list[str] = [_DEFAULT_BASE]
 
 
-def set_public_url(url: str | None) -> None:
-    """Use ``url`` (``[server] public_url``) as the base of payload links."""
-    _base[0] = (url or _DEFAULT_BASE).rstrip("/")
+def set_public_url(url: str | None, listen: str | None = None) -> None:
+    """Use ``url`` (``[server] public_url``) as the base of payload links; without one, the
+    listening address ``listen`` (``host:port``), the only guess there is."""
+    base = url or (f"http://{listen}" if listen else _DEFAULT_BASE)
+    _base[0] = base.rstrip("/")
 
 
 def public_urls() -> shapes.Urls:
