@@ -3,7 +3,8 @@
 Pure functions over a :class:`~gateway.store.Tx` or :class:`~gateway.store.Reader`,
 called alike by the REST API, the web UI and configuration provisioning. Each write
 checks everything before it changes anything (:class:`~gateway.errors.Invalid` lists
-every problem). What the subscriptions *receive* is :mod:`gateway.core.webhook_events`;
+every problem; the value checks are :mod:`gateway.core.webhook_checks`). What the
+subscriptions *receive* is :mod:`gateway.core.webhook_events`;
 how a message is sent and signed is :mod:`gateway.outbound.webhooks`.
 
 - ``delivery_method.url`` is http or https; ``custom_headers`` are ``{name, value}``
@@ -20,18 +21,31 @@ how a message is sent and signed is :mod:`gateway.outbound.webhooks`.
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
-from urllib.parse import urlsplit
+from typing import Any
 
 import structlog
 
 from gateway.core import outbox
 from gateway.core.inputs import CONFIG, SYSTEM, UNSET, Agent, Unset
 from gateway.core.ownership import DECLARED
+from gateway.core.webhook_checks import (
+    ACCOUNT,
+    EMITTED,
+    EVENT_TYPES,
+    KIND,
+    REDACTED,
+    SERVICE,
+    check_description,
+    check_events,
+    check_filter,
+    check_flag,
+    check_headers,
+    check_secret,
+    check_url,
+)
 from gateway.domain import OutboxEntry, WebhookSubscription
 from gateway.errors import Invalid, NotFound, Refused
 from gateway.store import Reader, Tx
@@ -60,58 +74,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger("gateway.webhooks")
-
-#: The outbox kind of webhook deliveries (:mod:`gateway.outbound.webhooks`).
-KIND: Final = "webhook"
-ACCOUNT: Final = "account_reference"
-SERVICE: Final = "service_reference"
-#: Event types a subscription may ask for (PagerDuty's names).
-EVENT_TYPES: Final = (
-    "incident.triggered",
-    "incident.acknowledged",
-    "incident.unacknowledged",
-    "incident.resolved",
-    "incident.reopened",
-    "incident.escalated",
-    "incident.reassigned",
-    "incident.annotated",
-    "incident.priority_updated",
-    "service.created",
-    "service.updated",
-    "service.deleted",
-)
-#: The ones the gateway emits today (the others wait for escalation, notes, priorities).
-EMITTED: Final = (
-    "incident.triggered",
-    "incident.acknowledged",
-    "incident.resolved",
-    "service.created",
-    "service.updated",
-    "service.deleted",
-)
-#: What a custom header's value reads as in every answer.
-REDACTED: Final = "[REDACTED]"
-#: Headers the gateway sets itself; a custom header may not replace one.
-RESERVED_HEADERS: Final = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "host",
-        "transfer-encoding",
-        "connection",
-        "x-pagerduty-signature",
-        "x-webhook-id",
-        "x-webhook-subscription",
-    }
-)
-MAX_HEADERS: Final = 10
-MAX_DESCRIPTION: Final = 1024
-MAX_URL: Final = 2048
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110)
-TEAMS_REFUSED: Final = (
-    "filter type 'team_reference' is not supported: teams do not exist in this gateway; "
-    "use 'service_reference' or 'account_reference'"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,17 +145,19 @@ def create_webhook(tx: Tx, data: WebhookInput, *, by: Agent = SYSTEM) -> Webhook
     """Create a subscription with a new secret (the answer is the one place it is shown)."""
     errors: list[str] = []
     columns: dict[str, Any] = {
-        "url": _url(data.url, errors),
-        "events": _events(data.events, errors),
-        "custom_headers": _headers(data.custom_headers, [], errors),
-        "description": _description(data.description, errors),
-        "active": _flag("active", data.active, errors),
+        "url": check_url(data.url, errors),
+        "events": check_events(data.events, errors),
+        "custom_headers": check_headers(data.custom_headers, [], errors),
+        "description": check_description(data.description, errors),
+        "active": check_flag("active", data.active, errors),
         "name": data.name,
     }
-    columns["filter_type"], columns["filter_id"] = _filter(
+    columns["filter_type"], columns["filter_id"] = check_filter(
         tx, data.filter_type, data.filter_id, errors
     )
-    columns["secret"] = _secret(data.secret, errors) if data.secret is not None else new_secret()
+    columns["secret"] = (
+        check_secret(data.secret, errors) if data.secret is not None else new_secret()
+    )
     columns["secret_declared"] = data.secret is not None
     if errors:
         raise Invalid(errors)
@@ -210,24 +174,26 @@ def update_webhook(
     errors: list[str] = []
     columns: dict[str, Any] = {}
     if not isinstance(patch.url, Unset):
-        columns["url"] = _url(patch.url, errors)
+        columns["url"] = check_url(patch.url, errors)
     if not isinstance(patch.events, Unset):
-        columns["events"] = _events(patch.events, errors)
+        columns["events"] = check_events(patch.events, errors)
     if not isinstance(patch.custom_headers, Unset):
-        columns["custom_headers"] = _headers(patch.custom_headers, current.custom_headers, errors)
+        columns["custom_headers"] = check_headers(
+            patch.custom_headers, current.custom_headers, errors
+        )
     if not isinstance(patch.description, Unset):
-        columns["description"] = _description(patch.description, errors)
+        columns["description"] = check_description(patch.description, errors)
     if not isinstance(patch.active, Unset):
-        columns["active"] = _flag("active", patch.active, errors)
+        columns["active"] = check_flag("active", patch.active, errors)
     if not isinstance(patch.filter_type, Unset) or not isinstance(patch.filter_id, Unset):
         kind = current.filter_type if isinstance(patch.filter_type, Unset) else patch.filter_type
         ident = current.filter_id if isinstance(patch.filter_id, Unset) else patch.filter_id
-        columns["filter_type"], columns["filter_id"] = _filter(tx, kind, ident, errors)
+        columns["filter_type"], columns["filter_id"] = check_filter(tx, kind, ident, errors)
     if not isinstance(patch.secret, Unset):
         # None: the file no longer sets the secret (it stays, and may be rotated at runtime).
         columns["secret_declared"] = patch.secret is not None
         if patch.secret is not None:
-            columns["secret"] = _secret(patch.secret, errors)
+            columns["secret"] = check_secret(patch.secret, errors)
     if errors:
         raise Invalid(errors)
     now = _values(current)
@@ -316,111 +282,6 @@ def _refuse_declared(current: WebhookSubscription, changes: list[str], by: Agent
             f"change it there (refused: {', '.join(sorted(set(changes)))})"
         ],
     )
-
-
-def _url(value: object, errors: list[str]) -> str:
-    if not isinstance(value, str) or not value.strip():
-        errors.append("delivery_method.url must be an http or https URL")
-        return ""
-    url = value.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port  # raises on a port that is not a number
-    except ValueError:
-        parts, port = None, None
-    del port
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append(f"delivery_method.url must be an http or https URL (got {url[:100]!r})")
-    elif len(url) > MAX_URL:
-        errors.append(f"delivery_method.url must be at most {MAX_URL} characters")
-    elif any(c.isspace() for c in url):
-        errors.append("delivery_method.url must not contain spaces")
-    return url
-
-
-def _events(value: object, errors: list[str]) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        errors.append("events must be a non-empty list of event types")
-        return []
-    unknown = [v for v in value if v not in EVENT_TYPES]
-    if unknown:
-        errors.append(f"unknown event type {unknown[0]!r}; supported: {', '.join(EVENT_TYPES)}")
-    if len(set(value)) != len(value):
-        errors.append("events must not repeat an event type")
-    return list(dict.fromkeys(value))
-
-
-def _headers(
-    value: object, current: list[tuple[str, str]], errors: list[str]
-) -> list[tuple[str, str]]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.append("delivery_method.custom_headers must be a list of {name, value} objects")
-        return []
-    known = {name.lower(): v for name, v in current}
-    out: list[tuple[str, str]] = []
-    for item in value:
-        name = item.get("name") if isinstance(item, Mapping) else None
-        text = item.get("value") if isinstance(item, Mapping) else None
-        if not isinstance(name, str) or not _TOKEN.match(name):
-            errors.append(f"custom header name {name!r} is not a valid HTTP header name")
-            continue
-        if name.lower() in RESERVED_HEADERS:
-            errors.append(f"custom header {name!r} is set by the gateway and cannot be replaced")
-            continue
-        if text == REDACTED and name.lower() in known:
-            text = known[name.lower()]  # a GET answer sent back unchanged keeps the value
-        if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
-            errors.append(f"custom header {name!r} needs a string value without line breaks")
-            continue
-        out.append((name, text))
-    if len(out) > MAX_HEADERS:
-        errors.append(f"at most {MAX_HEADERS} custom headers")
-    if len({n.lower() for n, _ in out}) != len(out):
-        errors.append("custom header names must not repeat")
-    return out
-
-
-def _description(value: object, errors: list[str]) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
-        errors.append(f"description must be a string of at most {MAX_DESCRIPTION} characters")
-        return None
-    return value
-
-
-def _flag(label: str, value: object, errors: list[str]) -> bool:
-    if not isinstance(value, bool):
-        errors.append(f"{label} must be true or false")
-        return True
-    return value
-
-
-def _filter(
-    reader: Reader, kind: object, ident: object, errors: list[str]
-) -> tuple[str, str | None]:
-    if kind == ACCOUNT:
-        return ACCOUNT, None
-    if kind == SERVICE:
-        if not isinstance(ident, str) or not ident:
-            errors.append("filter.id must name a service for a service_reference filter")
-        elif reader.service(ident) is None:
-            errors.append(f"filter.id: service {ident} not found")
-        return SERVICE, ident if isinstance(ident, str) else None
-    if kind == "team_reference":
-        errors.append(TEAMS_REFUSED)
-    else:
-        errors.append(f"filter.type must be {SERVICE} or {ACCOUNT} (got {kind!r})")
-    return ACCOUNT, None
-
-
-def _secret(value: object, errors: list[str]) -> str:
-    if not isinstance(value, str) or len(value) < 16:
-        errors.append("secret must be a string of at least 16 characters")
-        return ""
-    return value
 
 
 # -- operators: one delivery ----------------------------------------------------------------------
