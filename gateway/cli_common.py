@@ -17,6 +17,7 @@ from typing import NoReturn, TypeVar
 import click
 
 from gateway.config import Settings, load_settings
+from gateway.core import webhook_events
 from gateway.errors import ConfigError, Conflict, OperationError
 from gateway.store import Reader, Tx
 from gateway.store.offline import read_sync, write_sync
@@ -47,10 +48,13 @@ CONFIG_OPTION = click.option(
 def load_settings_or_exit(config_path: Path) -> Settings:
     """The configuration, or exit 2 naming the file, key and line of the problem."""
     try:
-        return load_settings(config_path)
+        settings = load_settings(config_path)
     except ConfigError as exc:
         click.echo(f"error: {config_path}: {exc}", err=True)
         sys.exit(2)
+    # Changes made here reach webhook subscriptions too: their links must be the daemon's.
+    webhook_events.set_public_url(settings.server.public_url, settings.server.listen)
+    return settings
 
 
 def database_path(config_path: Path, *, must_exist: bool = False) -> Path:

@@ -15,7 +15,7 @@ from gateway import logs
 from gateway.clock import Clock
 from gateway.config import Settings, load_settings
 from gateway.context import GatewayContext
-from gateway.core import CreatedIntegration, Ingest, provision
+from gateway.core import CreatedIntegration, Ingest, provision, webhook_events
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.http.server import serve
@@ -132,6 +132,7 @@ async def reload(running: Running, notifier: Notifier | None = None) -> bool:
     if stale:
         log.warning("config.reload_needs_restart", sections=stale)
     context.apply_settings(new)
+    webhook_events.set_public_url(new.server.public_url, new.server.listen)
     context.ingest.forget_keys()  # provisioning may have moved or removed integrations
     logs.configure(level=new.logging.level, fmt=new.logging.format)
     for item in created:
@@ -175,6 +176,7 @@ async def run(
         settings.storage.path, synchronous=settings.storage.synchronous, clock=clock
     )
     store.on_incident_changes = plugins.notify_incident_changes
+    webhook_events.set_public_url(settings.server.public_url, settings.server.listen)
     try:
         created = await store.write(lambda tx: provision(tx, settings, plugins))
         metrics = Metrics()

@@ -280,3 +280,33 @@ class ServiceForwarding:
     targets: tuple[ForwardTarget, ...]
     forward_suppressed: bool
     declared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSubscription:
+    """A v3 webhook subscription: where to POST which events, signed with ``secret``.
+
+    ``filter_type`` is ``account_reference`` (every service) or ``service_reference``
+    (``filter_id`` names the service). ``previous_secret`` is set while a secret is
+    being rotated: deliveries are then signed with both. ``name`` is the configuration
+    file's handle for a subscription it declares (``None`` for one made at runtime).
+    """
+
+    id: str
+    name: str | None
+    description: str | None
+    url: str
+    custom_headers: list[tuple[str, str]]
+    events: list[str]
+    filter_type: str
+    filter_id: str | None
+    active: bool
+    temporarily_disabled: bool
+    consecutive_drops: int
+    secret: str
+    previous_secret: str | None
+    created_at: str
+    updated_at: str
+    source: str
+    #: The configuration file sets the secret (so it is rotated there, not at runtime).
+    secret_declared: bool = False

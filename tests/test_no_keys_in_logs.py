@@ -259,9 +259,45 @@ def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
     changed = {"maintenance_window": {"type": "maintenance_window", "description": "moved"}}
     call("PUT", "/maintenance_windows/{id}", 200, ids={"id": mw}, json=changed)
     call("DELETE", "/maintenance_windows/{id}", 204, ids={"id": mw})
+    webhooks(call, sid, secrets)
     call("DELETE", "/services/{sid}", 204, ids=ids)
     every = {(op.method, op.path) for op in OPERATIONS if op.auth}
     assert every <= call.seen, every - call.seen
+
+
+def webhooks(call: Rest, sid: str, secrets: set[str]) -> None:
+    """Every webhook subscription operation; its secrets and a custom header's value join
+    ``secrets`` (the receiver is down, so the ping's delivery is retried and logged)."""
+    header = "Bearer hook-header-0123456789abcdef"
+    body = {
+        "webhook_subscription": {
+            "type": "webhook_subscription",
+            "delivery_method": {
+                "type": "http_delivery_method",
+                "url": "http://127.0.0.1:9/hook",
+                "custom_headers": [{"name": "Authorization", "value": header}],
+            },
+            "events": ["incident.triggered"],
+            "filter": {"type": "service_reference", "id": sid},
+        }
+    }
+    made = call("POST", "/webhook_subscriptions", 201, json=body)["webhook_subscription"]
+    secrets.update({made["delivery_method"]["secret"], header})
+    hid = {"id": made["id"]}
+    call("GET", "/webhook_subscriptions", 200)
+    call("GET", "/webhook_subscriptions/{id}", 200, ids=hid)
+    changed = {"webhook_subscription": {"description": "logged"}}
+    call("PUT", "/webhook_subscriptions/{id}", 200, ids=hid, json=changed)
+    rotated = call("POST", "/webhook_subscriptions/{id}/rotate_secret", 200, ids=hid)
+    secrets.add(rotated["webhook_subscription"]["delivery_method"]["secret"])
+    call("POST", "/webhook_subscriptions/{id}/ping", 202, ids=hid)
+    call("POST", "/webhook_subscriptions/{id}/enable", 200, ids=hid)
+    call("POST", "/webhook_subscriptions/{id}/end_rotation", 200, ids=hid)
+    listed = call("GET", "/webhook_subscriptions/{id}/deliveries", 200, ids=hid)
+    one = {**hid, "message_id": listed["deliveries"][0]["id"]}
+    call("POST", "/webhook_subscriptions/{id}/deliveries/{message_id}/retry", 200, ids=one)
+    call("DELETE", "/webhook_subscriptions/{id}/deliveries/{message_id}", 204, ids=one)
+    call("DELETE", "/webhook_subscriptions/{id}", 204, ids=hid)
 
 
 def ui(daemon: Daemon, manager: str, secrets: set[str]) -> None:
@@ -293,6 +329,7 @@ def ui(daemon: Daemon, manager: str, secrets: set[str]) -> None:
             "/ui/incidents",
             f"/ui/incidents/{incident}",
             "/ui/vendors",
+            "/ui/webhooks",
             f"/ui/services/{made}",  # a key where an id belongs: a 404 page
         ):
             assert browser.get(path).status_code in (200, 404), path

@@ -100,3 +100,32 @@ def test_pdpyras_sees_pagerduty_errors_as_pagerduty_errors(api: Api) -> None:
         assert exc.response is not None and exc.response.status_code == 404
     else:
         raise AssertionError("a missing service was found")
+
+
+def test_pdpyras_creates_lists_pings_and_deletes_a_webhook_subscription(api: Api) -> None:
+    from tests.outbox_support import receiver
+
+    s = session(api)
+    with receiver() as rx:
+        made = s.rpost(
+            "webhook_subscriptions",
+            json={
+                "webhook_subscription": {
+                    "type": "webhook_subscription",
+                    "delivery_method": {"type": "http_delivery_method", "url": rx.url},
+                    "description": "from pdpyras",
+                    "events": ["incident.triggered", "incident.resolved"],
+                    "filter": {"type": "account_reference"},
+                }
+            },
+        )
+        assert made["delivery_method"]["secret"]
+        listed = s.list_all("webhook_subscriptions")
+        assert made["id"] in {w["id"] for w in listed}
+        assert s.rget(f"webhook_subscriptions/{made['id']}")["description"] == "from pdpyras"
+        answer = s.post(f"webhook_subscriptions/{made['id']}/ping")
+        assert answer.status_code == 202
+        assert rx.wait_sync(lambda got: len(got) >= 1, timeout=10)
+        assert b"pagey.ping" in rx.received[0].body
+        s.rdelete(f"webhook_subscriptions/{made['id']}")
+    assert made["id"] not in {w["id"] for w in s.list_all("webhook_subscriptions")}

@@ -29,7 +29,8 @@ from tests.scaffold import TestGateway, config, gateway_running
 # PagerDuty's roles table: everyone can view; Responders (limited users) and above trigger,
 # acknowledge and resolve incidents; Managers (users), admins and the owner add, edit and
 # delete services, integrations and maintenance windows (and retry or drop what a service
-# forwards upstream, a gateway extension kept at the Manager's level). Y: allowed, -: 403.
+# forwards upstream, a gateway extension kept at the Manager's level); Managers and above
+# create and manage webhook subscriptions, everyone views them. Y: allowed, -: 403.
 MATRIX = """
                                                    obs ro  rol ra  lu  u   adm own
 GET    /services                                    Y   Y   Y   Y   Y   Y   Y   Y
@@ -45,6 +46,18 @@ GET    /services/{id}/forwarding/messages           Y   Y   Y   Y   Y   Y   Y   
 POST   /services/{id}/forwarding/retry              -   -   -   -   -   Y   Y   Y
 POST   /services/{id}/forwarding/messages/{message_id}/retry -   -   -   -   -   Y   Y   Y
 DELETE /services/{id}/forwarding/messages/{message_id}       -   -   -   -   -   Y   Y   Y
+GET    /webhook_subscriptions                        Y   Y   Y   Y   Y   Y   Y   Y
+POST   /webhook_subscriptions                        -   -   -   -   -   Y   Y   Y
+GET    /webhook_subscriptions/{id}                   Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /webhook_subscriptions/{id}                   -   -   -   -   -   Y   Y   Y
+DELETE /webhook_subscriptions/{id}                   -   -   -   -   -   Y   Y   Y
+POST   /webhook_subscriptions/{id}/enable            -   -   -   -   -   Y   Y   Y
+POST   /webhook_subscriptions/{id}/ping              -   -   -   -   -   Y   Y   Y
+POST   /webhook_subscriptions/{id}/rotate_secret     -   -   -   -   -   Y   Y   Y
+POST   /webhook_subscriptions/{id}/end_rotation      -   -   -   -   -   Y   Y   Y
+GET    /webhook_subscriptions/{id}/deliveries        Y   Y   Y   Y   Y   Y   Y   Y
+POST   /webhook_subscriptions/{id}/deliveries/{message_id}/retry -   -   -   -   -   Y   Y   Y
+DELETE /webhook_subscriptions/{id}/deliveries/{message_id} -   -   -   -   -   Y   Y   Y
 GET    /vendors                                     Y   Y   Y   Y   Y   Y   Y   Y
 GET    /vendors/{id}                                Y   Y   Y   Y   Y   Y   Y   Y
 GET    /incidents                                   Y   Y   Y   Y   Y   Y   Y   Y

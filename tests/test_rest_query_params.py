@@ -41,6 +41,19 @@ async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
     )
     assert window.status_code == 201, window.text
     integration = service["integrations"][0]["id"]
+    hook = await http.post(
+        "/webhook_subscriptions",
+        headers=h,
+        json={
+            "webhook_subscription": {
+                "delivery_method": {"type": "http_delivery_method", "url": "http://127.0.0.1:9/"},
+                "events": ["incident.triggered"],
+                "filter": {"type": "account_reference"},
+            }
+        },
+    )
+    assert hook.status_code == 201, hook.text
+    hook_id = hook.json()["webhook_subscription"]["id"]
     return {
         "/services": "/services",
         "/services/<service_id>": f"/services/{service['id']}",
@@ -59,6 +72,11 @@ async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
         ),
         "/vendors": "/vendors",
         "/vendors/<vendor_id>": "/vendors/PGWAMGR",
+        "/webhook_subscriptions": "/webhook_subscriptions",
+        "/webhook_subscriptions/<subscription_id>": f"/webhook_subscriptions/{hook_id}",
+        "/webhook_subscriptions/<subscription_id>/deliveries": (
+            f"/webhook_subscriptions/{hook_id}/deliveries"
+        ),
     }
 
 

@@ -220,6 +220,7 @@ def _workload(t: Any) -> None:
         details={"d": 1},
     )
     assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
+    assert t.latest_log_entry(inc.id, "trigger_log_entry") == t.log_entry(entry)
     assert t.log_entries(incident_id=inc.id) == t.log_entries(service_id=svc.id)
     assert t.incident_log_page(inc.id, limit=5) == t.log_entries(incident_id=inc.id)
     assert t.incident_log_page(inc.id, limit=5, offset=1, newest_first=True) == []
@@ -261,6 +262,7 @@ def _workload(t: Any) -> None:
     t.key_deleted_at("k" * 32)  # the digest is the core's to record; only the SQL matters
     assert t.deleted_declared_integration(other.id, "v2") is not None
     assert t.delete_service(other.id) == []
+    assert t.deleted_service(other.id) is not None and t.service(other.id) is None
 
     # Retention: the incident is resolved; a later one makes it prunable (the newest stays).
     t.set_incident_status(t.incident(inc.id), "resolved", "resolve")
@@ -299,6 +301,21 @@ def _workload(t: Any) -> None:
     assert t.finish_outbox_message(second, state="failed", error="e", node=None)
     assert t.requeue_outbox_message(second) and t.delete_outbox_message(second)
     assert t.prune_outbox(later, 10) == 1
+
+    # Webhook subscriptions: CRUD, the producer's lookup, drops in a row, deliveries.
+    hook = t.insert_webhook(
+        url="http://h/", events=["incident.triggered"], filter_type="service_reference",
+        filter_id=svc.id, custom_headers=[("X-A", "b")], secret="s" * 16, name="n",
+    )  # fmt: skip
+    assert t.webhook(hook.id) == hook and t.webhook_by_name("n") == hook
+    assert t.webhooks(filter_type="service_reference", filter_id=svc.id) == [hook]
+    assert t.live_webhooks([svc.id]) == [hook] and t.live_webhooks([]) == []
+    t.update_webhook(hook.id, description="d", events=["service.updated"])
+    assert not t.count_webhook_drop(hook.id, limit=2) and t.count_webhook_drop(hook.id, limit=2)
+    t.reset_webhook_drops(hook.id)
+    t.set_declared_webhooks([hook.id])
+    assert t.webhook_deliveries("webhook", hook.id, states=["pending"], limit=5) == []
+    assert t.delete_webhook(hook.id) and t.webhook(hook.id) is None
 
 
 def test_the_sql_that_crosses_the_seam_is_portable(

@@ -39,6 +39,7 @@ from gateway.config.settings import (
     Settings,
     SmtpSettings,
     StorageSettings,
+    WebhookConfig,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "StorageSettings",
+    "WebhookConfig",
     "load_settings",
     "locate_keys",
     "parse_listen",

@@ -21,6 +21,7 @@ from gateway.config.sections import (
 )
 from gateway.config.services import maintenance_configs, service_configs
 from gateway.config.settings import Settings
+from gateway.config.webhooks import webhook_configs
 from gateway.errors import ConfigError
 
 _SECTIONS = {
@@ -34,6 +35,7 @@ _SECTIONS = {
     "rate_limit",
     "outbound",
     "forwarding",
+    "webhook_subscriptions",
 }
 
 
@@ -69,6 +71,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         rate_limit=rate_limit_settings(r, data),
         outbound=outbound_settings(r, data),
         forwarding=forwarding_settings(r, data),
+        webhook_subscriptions=webhook_configs(r, data),
         source=source,
     )
 

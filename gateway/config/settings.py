@@ -148,6 +148,26 @@ class MaintenanceConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """One ``[[webhook_subscriptions]]`` block (matched by ``name``, else by description).
+
+    ``service`` names a service (account-wide when ``None``); ``secret`` is generated
+    when ``None``. Values are checked by the webhook rules when provisioned.
+    """
+
+    name: str | None
+    description: str | None
+    url: str
+    events: tuple[str, ...]
+    service: str | None
+    custom_headers: tuple[tuple[str, str], ...]
+    active: bool
+    secret: str | None
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class PluginSettings:
     """``[plugins]``: which entry-point plugins not to load, and which must load."""
 
@@ -207,6 +227,7 @@ class Settings:
     plugins: PluginSettings = field(default_factory=PluginSettings)
     services: tuple[ServiceConfig, ...] = ()
     maintenance_windows: tuple[MaintenanceConfig, ...] = ()
+    webhook_subscriptions: tuple[WebhookConfig, ...] = ()
     smtp: SmtpSettings | None = None
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)

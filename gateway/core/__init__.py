@@ -13,4 +13,7 @@ from gateway.core.ingest import Ingest
 from gateway.core.provision import CreatedIntegration, provision
 from gateway.core.rules import apply_event
 
+# Registers the webhook producers with the outbox (every process that writes needs them).
+from gateway.core import webhook_events  # noqa: F401  isort: skip
+
 __all__ = ["CreatedIntegration", "Ingest", "apply_event", "provision"]

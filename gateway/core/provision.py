@@ -57,6 +57,7 @@ from gateway.core.integrations import (
 )
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
+from gateway.core.provision_webhooks import provision_webhooks
 from gateway.core.services import create_service, update_service
 from gateway.domain import GENERIC_EMAIL, Integration
 from gateway.errors import ConfigError, NotFound, OperationError, PluginFailure
@@ -114,7 +115,8 @@ class ProvisionReport:
 
 
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
-    """Upsert the configured services, integrations and maintenance windows.
+    """Upsert the configured services, integrations, maintenance windows and webhook
+    subscriptions (:mod:`gateway.core.provision_webhooks`).
 
     Raises :class:`ConfigError` (key and line of the block) for anything the
     service layer refuses; the caller's transaction then rolls every change back.
@@ -176,6 +178,7 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     # What the file no longer declares goes back to runtime edits; what it declares is its own.
     tx.set_declared("services", report.declared_services)
     tx.set_declared("integrations", report.declared_integrations)
+    provision_webhooks(tx, settings.webhook_subscriptions, by, report.problems)
     return report
 
 

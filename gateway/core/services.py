@@ -8,8 +8,10 @@ a refused call leaves the database as it was; refusals are the
 :class:`~gateway.errors.OperationError` tree (:class:`~gateway.errors.NotFound`,
 :class:`~gateway.errors.Invalid`).
 
-Every change writes a service-level log entry (agent from ``by``) and a
-structlog event (``service.created``, ``service.updated``, ``service.deleted``).
+Every change writes a service-level log entry (agent from ``by``), a
+structlog event (``service.created``, ``service.updated``, ``service.deleted``)
+and tells the outbox's service producers (:func:`gateway.core.outbox.service_changed`:
+webhook subscriptions hear of it in the same transaction).
 Integrations live in :mod:`gateway.core.integrations`, inputs in
 :mod:`gateway.core.inputs`.
 """

@@ -300,6 +300,67 @@ SCHEMAS: dict[str, Any] = {
         description=_str(),
         services=_array(_ref("Reference")),
     ),
+    "WebhookSubscription": _obj(
+        ["id", "type", "active", "events", "filter", "delivery_method"],
+        id=_str(),
+        type=_str(const="webhook_subscription"),
+        summary=_str(),
+        active={"type": "boolean"},
+        description=_nullable(_str()),
+        events=_array(_str()),
+        filter=_obj(
+            ["type"], type=_str(enum=["account_reference", "service_reference"]), id=_str()
+        ),
+        delivery_method=_obj(
+            ["type", "url"],
+            id=_str(),
+            type=_str(const="http_delivery_method"),
+            url=_str(format="uri"),
+            custom_headers=_array(_obj(["name", "value"], name=_str(), value=_str())),
+            secret=_nullable(_str(description="Only in the create and rotate_secret answers")),
+            temporarily_disabled={"type": "boolean"},
+            secret_rotating={"type": "boolean", "description": "Extension"},
+        ),
+        name=_nullable(_str(description="Extension: the configuration file's name")),
+        declared_in_config={"type": "boolean", "description": "Extension"},
+    ),
+    "WebhookSubscriptionInput": _obj(
+        [],
+        type=_str(const="webhook_subscription"),
+        active={"type": "boolean"},
+        description=_nullable(_str()),
+        events=_array(_str()),
+        filter=_obj(
+            ["type"],
+            type=_str(enum=["account_reference", "service_reference", "team_reference"]),
+            id=_str(),
+        ),
+        delivery_method=_obj(
+            [],
+            type=_str(const="http_delivery_method"),
+            url=_str(format="uri"),
+            custom_headers=_array(_obj(["name", "value"], name=_str(), value=_str())),
+        ),
+    ),
+    "WebhookDelivery": _obj(
+        ["id", "type", "state", "attempts", "attempt_log"],
+        id=_str(),
+        type=_str(const="webhook_delivery"),
+        state=_str(enum=["pending", "delivered", "failed"]),
+        order_key=_str(),
+        created_at=TIMESTAMP,
+        due_at=TIMESTAMP,
+        finished_at=_nullable(TIMESTAMP),
+        attempts={"type": "integer"},
+        last_error=_nullable(_str()),
+        size={"type": "integer"},
+        attempt_log=_array({"type": "object"}),
+    ),
+    "WebhookDeliveryList": _obj(
+        ["deliveries", "limit"],
+        deliveries=_array(_ref("WebhookDelivery")),
+        limit={"type": "integer"},
+    ),
 }
 for _root, _item in (
     ("services", "Service"),
@@ -308,6 +369,7 @@ for _root, _item in (
     ("alerts", "Alert"),
     ("log_entries", "LogEntry"),
     ("maintenance_windows", "MaintenanceWindow"),
+    ("webhook_subscriptions", "WebhookSubscription"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -442,6 +504,40 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/maintenance_windows/{id}",
               "End an ongoing window or delete a future one (405 for a past one)",
               "maintenance", {204: None, 405: "Error", **_FOUND}),
+    # -- webhook subscriptions (v3); rotate_secret, end_rotation, deliveries are extensions -
+    Operation("get", "/webhook_subscriptions", "List webhook subscriptions", "webhooks",
+              {200: "WebhookSubscriptionList", **_ERRORS},
+              query=("filter_type", "filter_id", *_LIST)),
+    Operation("post", "/webhook_subscriptions", "Create a webhook subscription", "webhooks",
+              {201: "WebhookSubscription", **_ERRORS}, "WebhookSubscriptionInput",
+              "webhook_subscription"),
+    Operation("get", "/webhook_subscriptions/{id}", "Get a webhook subscription", "webhooks",
+              {200: "WebhookSubscription", **_FOUND}),
+    Operation("put", "/webhook_subscriptions/{id}", "Update a webhook subscription", "webhooks",
+              {200: "WebhookSubscription", **_FOUND}, "WebhookSubscriptionInput",
+              "webhook_subscription"),
+    Operation("delete", "/webhook_subscriptions/{id}", "Delete a webhook subscription",
+              "webhooks", {204: None, **_FOUND}),
+    Operation("post", "/webhook_subscriptions/{id}/enable",
+              "Enable a temporarily disabled webhook subscription", "webhooks",
+              {200: "WebhookSubscription", **_FOUND}),
+    Operation("post", "/webhook_subscriptions/{id}/ping", "Send a pagey.ping test event",
+              "webhooks", {202: None, 429: "Error", **_FOUND}),
+    Operation("post", "/webhook_subscriptions/{id}/rotate_secret",
+              "Extension: start a secret rotation (new secret shown once; both sign)",
+              "webhooks", {200: "WebhookSubscription", **_FOUND}),
+    Operation("post", "/webhook_subscriptions/{id}/end_rotation",
+              "Extension: end a secret rotation (the previous secret stops signing)",
+              "webhooks", {200: "WebhookSubscription", **_FOUND}),
+    Operation("get", "/webhook_subscriptions/{id}/deliveries",
+              "Extension: a subscription's deliveries, newest first", "webhooks",
+              {200: "WebhookDeliveryList", **_FOUND}, query=("statuses[]", "limit")),
+    Operation("post", "/webhook_subscriptions/{id}/deliveries/{message_id}/retry",
+              "Extension: send a failed delivery again now", "webhooks",
+              {200: "WebhookDelivery", **_FOUND}),
+    Operation("delete", "/webhook_subscriptions/{id}/deliveries/{message_id}",
+              "Extension: drop a delivery that was not delivered", "webhooks",
+              {204: None, **_FOUND}),
 )  # fmt: skip
 
 
@@ -481,6 +577,8 @@ WRAPPED = {
     "LogEntry": "log_entry",
     "MaintenanceWindow": "maintenance_window",
     "ForwardedMessage": "message",
+    "WebhookSubscription": "webhook_subscription",
+    "WebhookDelivery": "delivery",
 }
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from gateway.config import Settings
 from gateway.outbound.forward import forward_kind
 from gateway.outbound.kinds import DeliveryKind
+from gateway.outbound.webhooks import WebhookKind
 
 
 def builtin_kinds(settings: Settings) -> list[DeliveryKind]:
     """The built-in delivery kinds (webhook subscriptions and forwarding add theirs here)."""
-    return [forward_kind(settings.forwarding)]
+    return [forward_kind(settings.forwarding), WebhookKind()]

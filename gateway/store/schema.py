@@ -263,6 +263,35 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 12: v3 webhook subscriptions (gateway/core/webhooks.py): where incident and service events
+    # are POSTed, signed with the secret (kept in clear: HMAC needs it; previous_secret while
+    # a rotation overlaps; secret_declared: the configuration file sets it). consecutive_drops
+    # counts failed deliveries since the last success: at 3 the subscription is
+    # temporarily_disabled until enabled. source as for services.
+    """
+    CREATE TABLE webhook_subscriptions (
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        description TEXT,
+        url TEXT NOT NULL,
+        custom_headers TEXT NOT NULL DEFAULT '[]',
+        events TEXT NOT NULL,
+        filter_type TEXT NOT NULL
+            CHECK (filter_type IN ('account_reference', 'service_reference')),
+        filter_id TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        temporarily_disabled INTEGER NOT NULL DEFAULT 0,
+        consecutive_drops INTEGER NOT NULL DEFAULT 0,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        secret_declared INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE INDEX webhook_subscriptions_live ON webhook_subscriptions(filter_id)
+        WHERE active = 1 AND temporarily_disabled = 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

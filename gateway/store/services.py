@@ -90,6 +90,14 @@ class ServiceReads(ReadBase):
         )
         return service_row(row) if row else None
 
+    def deleted_service(self, service_id: str) -> Service | None:
+        """A deleted service, as it was (what its ``service.deleted`` webhook tells)."""
+        row = self._db.fetch_one(
+            f"SELECT {SERVICE_COLS} FROM services WHERE id = ? AND deleted_at IS NOT NULL",
+            (service_id,),
+        )
+        return service_row(row) if row else None
+
     def service_by_name(self, name: str) -> Service | None:
         """A live service by its unique name."""
         row = self._db.fetch_one(

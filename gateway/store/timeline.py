@@ -184,6 +184,15 @@ class TimelineReads(ReadBase):
         )
         return log_entry_row(row) if row else None
 
+    def latest_log_entry(self, incident_id: str, type: str) -> LogEntry | None:
+        """An incident's newest timeline entry of one type (who made its latest change)."""
+        row = self._db.fetch_one(
+            f"SELECT {LOG_COLS} FROM log_entries WHERE incident_id = ? AND type = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (incident_id, type),
+        )
+        return log_entry_row(row) if row else None
+
     def count_suppressed_before(self, before: str) -> int:
         """How many suppressed-event records were written before ``before``."""
         return int(

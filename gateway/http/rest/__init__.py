@@ -1,4 +1,4 @@
-"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows.
+"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows, webhooks.
 
 Each resource is a blueprint in its own module; :func:`register` mounts them
 all and installs the JSON error handler every resource relies on.
@@ -17,6 +17,7 @@ from gateway.http.rest import (
     maintenance_windows,
     services,
     vendors,
+    webhook_subscriptions,
 )
 from gateway.http.rest._common import RestError, rest_error
 
@@ -29,6 +30,7 @@ BLUEPRINTS = (
     incidents.blueprint,
     maintenance_windows.blueprint,
     forwarding.blueprint,
+    webhook_subscriptions.blueprint,
 )
 
 

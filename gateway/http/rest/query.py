@@ -55,6 +55,9 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/maintenance_windows/<window_id>"): _WINDOW,
     ("GET", "/vendors"): RouteQuery(),
     ("GET", "/vendors/<vendor_id>"): RouteQuery(),
+    ("GET", "/webhook_subscriptions"): RouteQuery(),
+    ("GET", "/webhook_subscriptions/<subscription_id>"): RouteQuery(),
+    ("GET", "/webhook_subscriptions/<subscription_id>/deliveries"): RouteQuery(),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Blueprint, g, request
 
+from gateway import shapes
 from gateway.auth import Level
 from gateway.core import integrations as intg
 from gateway.core import service_reads
@@ -30,6 +31,7 @@ from gateway.http.rest._common import (
     reference,
     requires,
 )
+from gateway.http.rest.bodies import rest_urls
 from gateway.http.rest.fields import integration_input, service_fields
 from gateway.http.rest.forwarding import apply_forwarding, forwarding_fields, with_forwarding
 from gateway.http.rest.vendors import vendor_body
@@ -53,7 +55,7 @@ def service_ref(service_id: str, name: str | None) -> dict[str, Any]:
 
 def integration_path(integration: Integration) -> str:
     """The REST path of an integration (under its service)."""
-    return f"/services/{integration.service_id}/integrations/{integration.id}"
+    return shapes.integration_path(integration)
 
 
 def integration_body(
@@ -101,59 +103,14 @@ def integration_body(
     return body
 
 
-def integration_ref(integration: Integration) -> dict[str, Any]:
-    """An integration reference, as a service's ``integrations[]`` lists them."""
-    ref = reference("integration", integration.id, integration.name, integration_path(integration))
-    ref["type"] = f"{integration.type}_reference"
-    return ref
-
-
 def service_body(
     details: service_reads.ServiceDetails, *, full_integrations: bool = False
 ) -> dict[str, Any]:
-    """A service object in PagerDuty's shape; arrays are never null."""
-    service, integrations = details.service, details.integrations
-    path = f"/services/{service.id}"
-    policy = service.escalation_policy_id
+    """A service object in PagerDuty's shape (:func:`gateway.shapes.service_object`)."""
+    listed = None
     if full_integrations:
-        listed = [integration_body(i, service.name) for i in integrations]
-    else:
-        listed = [integration_ref(i) for i in integrations]
-    grouping: dict[str, Any] = {"type": service.alert_grouping}
-    if service.alert_grouping == "time":
-        grouping["config"] = {"timeout": service.alert_grouping_timeout or 0}
-    return {
-        "id": service.id,
-        "type": "service",
-        "summary": service.name,
-        "self": api_url(path),
-        "html_url": html_url(path),
-        "name": service.name,
-        "description": service.description,
-        "status": details.status,
-        "auto_resolve_timeout": service.auto_resolve_timeout,
-        "acknowledgement_timeout": service.acknowledgement_timeout,
-        "created_at": service.created_at,
-        "updated_at": service.updated_at,
-        "last_incident_timestamp": service.last_incident_timestamp,
-        "escalation_policy": (
-            reference("escalation_policy", policy, None, f"/escalation_policies/{policy}")
-            if policy
-            else None
-        ),
-        "incident_urgency_rule": {"type": "constant", "urgency": service.urgency_rule.urgency},
-        "alert_creation": service.alert_creation,
-        "alert_grouping": service.alert_grouping,
-        "alert_grouping_timeout": service.alert_grouping_timeout,
-        "alert_grouping_parameters": grouping,
-        "auto_pause_notifications_parameters": {"enabled": False, "timeout": None},
-        "integrations": listed,
-        "teams": [],
-        "addons": [],
-        "scheduled_actions": [],
-        "support_hours": None,
-        "response_play": None,
-    }
+        listed = [integration_body(i, details.service.name) for i in details.integrations]
+    return shapes.service_object(rest_urls(), details, listed)
 
 
 def load_service(reader: Reader, service_id: str) -> service_reads.ServiceDetails:

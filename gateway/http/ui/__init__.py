@@ -29,6 +29,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     links,
     services,
     vendors,
+    webhooks,
     words,
 )
 from gateway.http.ui._web import blueprint

@@ -292,8 +292,13 @@ async def service_create() -> ResponseReturnValue:
 @requires(Level.VIEW)
 async def service_page(service_id: str) -> ResponseReturnValue:
     """A service: settings, open and recent incidents, maintenance, the More menu."""
+    from gateway.http.ui.webhooks import service_webhooks  # the webhooks pages import this one
+
     view = await load_view(service_id)
-    return await page("service.html", view=view, tab="settings", urgencies=URGENCY_LABELS)
+    rows = await read(lambda r: service_webhooks(r, service_id))
+    return await page(
+        "service.html", view=view, tab="settings", urgencies=URGENCY_LABELS, webhook_rows=rows
+    )
 
 
 @blueprint.get("/services/<service_id>/edit")
