@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 
 from gateway.clock import Clock
+from gateway.store.account_log import AccountLogReads
 from gateway.store.base import WriteBase, dumps, loads
 from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
@@ -57,6 +58,7 @@ class Reader(
     IncidentReads,
     IncidentListReads,
     TimelineReads,
+    AccountLogReads,
     TokenReads,
     SessionReads,
     OutboxReads,

@@ -84,54 +84,6 @@ class TimelineReads(ReadBase):
         )
         return [log_entry_row(r) for r in rows]
 
-    def account_log_page(
-        self,
-        *,
-        since: str | None,
-        until: str | None,
-        types: Sequence[str] = (),
-        limit: int,
-        offset: int = 0,
-    ) -> list[LogEntry]:
-        """Log entries of the whole account, newest first, paged in SQL.
-
-        Walks the table backwards by ``seq`` (the order entries were written in) and stops
-        once the page is full, so the newest pages cost their own size.
-        """
-        where, params = _account_filter(since, until, types)
-        rows = self._db.fetch_all(
-            f"SELECT {LOG_COLS} FROM log_entries{where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [log_entry_row(r) for r in rows]
-
-    def count_account_log_entries(
-        self, *, since: str | None, until: str | None, types: Sequence[str] = ()
-    ) -> int:
-        """How many entries :meth:`account_log_page` pages through (``total=true`` only)."""
-        where, params = _account_filter(since, until, types)
-        return int(self._db.fetch_value(f"SELECT count(*) FROM log_entries{where}", params))
-
-    def suppressed_log(self, service_id: str, *, since: str, limit: int) -> list[LogEntry]:
-        """A service's newest suppressed events since ``since`` (its own partial index)."""
-        rows = self._db.fetch_all(
-            f"SELECT {LOG_COLS} FROM log_entries WHERE service_id = ? "
-            "AND type = 'suppress_log_entry' AND created_at >= ? "
-            "ORDER BY created_at DESC LIMIT ?",
-            (service_id, since, limit),
-        )
-        return [log_entry_row(r) for r in rows]
-
-    def count_suppressed(self, service_id: str, *, since: str, at_most: int) -> int:
-        """How many events a service suppressed since ``since``, counting to ``at_most``."""
-        return int(
-            self._db.fetch_value(
-                "SELECT count(*) FROM (SELECT 1 FROM log_entries WHERE service_id = ? "
-                "AND type = 'suppress_log_entry' AND created_at >= ? LIMIT ?)",
-                (service_id, since, at_most),
-            )
-        )
-
     def count_incident_log_entries(
         self, incident_id: str, *, type: str | None = None, at_most: int | None = None
     ) -> int:
@@ -289,20 +241,3 @@ class TimelineWrites(TimelineReads, WriteBase):
             "WHERE created_at < ? ORDER BY created_at LIMIT ?)",
             (before, limit),
         )
-
-
-def _account_filter(
-    since: str | None, until: str | None, types: Sequence[str]
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        clauses.append("created_at >= ?")
-        params.append(since)
-    if until is not None:
-        clauses.append("created_at < ?")
-        params.append(until)
-    if types:
-        clauses.append(f"type IN ({', '.join('?' * len(types))})")
-        params.extend(types)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

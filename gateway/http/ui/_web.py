@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.auth import Level, level_of
 from gateway.context import GatewayContext
 from gateway.core import sessions
+from gateway.core.inputs import Agent
 from gateway.domain import ApiToken
 from gateway.errors import Conflict, Invalid, NotFound, OperationError
 from gateway.store import Reader, Tx
@@ -274,3 +275,9 @@ async def html_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     message = error.description or error.name
     return await page("error.html", status=code, code=code, title=error.name, message=message)
+
+
+def agent() -> Agent:
+    """Who the core records for a change made here: the signed-in API token."""
+    user: ApiToken = g.ui_user
+    return Agent(type="api_token", id=user.id)

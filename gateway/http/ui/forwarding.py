@@ -19,8 +19,7 @@ from gateway.core import services as svc
 from gateway.core.forwarding import TargetInput
 from gateway.domain import OutboxEntry, Service, ServiceForwarding
 from gateway.errors import Invalid, NotFound
-from gateway.http.ui._web import back, blueprint, form, page, read, requires, write
-from gateway.http.ui.services import agent
+from gateway.http.ui._web import agent, back, blueprint, form, page, read, requires, write
 from gateway.store import Reader, Tx
 
 

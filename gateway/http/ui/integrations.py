@@ -19,8 +19,8 @@ from gateway.core import services as svc
 from gateway.core.email_integrations import email_fields, full_email
 from gateway.domain import GENERIC_EMAIL, Integration, Service
 from gateway.errors import Conflict, Difference, Invalid
-from gateway.http.ui._web import back, blueprint, context, form, page, read, requires, write
-from gateway.http.ui.services import agent, integration_input, load_view, service_form
+from gateway.http.ui._web import agent, back, blueprint, context, form, page, read, requires, write
+from gateway.http.ui.services import integration_input, load_view, service_form
 from gateway.store import Reader
 
 __all__ = ["load_integration", "vendor_names"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from quart import g, request
+from quart import request
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
@@ -23,10 +23,11 @@ from gateway.core import integrations as intg
 from gateway.core import log_reads, service_reads
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
-from gateway.core.inputs import Agent, IntegrationInput, ServiceInput, ServicePatch
-from gateway.domain import ApiToken, Incident, Integration, MaintenanceWindow, Service
+from gateway.core.inputs import IntegrationInput, ServiceInput, ServicePatch
+from gateway.domain import Incident, Integration, MaintenanceWindow, Service
 from gateway.errors import Invalid
 from gateway.http.ui._web import (
+    agent,
     back,
     blueprint,
     context,
@@ -61,12 +62,6 @@ RECENT = 10
 #: list default and maximum).
 DIRECTORY_LIMIT = 25
 DIRECTORY_MAX = 100
-
-
-def agent() -> Agent:
-    """Who the core records for a change made here: the signed-in API token."""
-    user: ApiToken = g.ui_user
-    return Agent(type="api_token", id=user.id)
 
 
 # -- reading ----------------------------------------------------------------------------------
