@@ -329,7 +329,7 @@ def test_mail_over_its_cpu_budget_is_refused_for_good() -> None:
 
 async def test_mail_is_read_off_the_event_loop() -> None:
     """While a slow mail is read, the loop keeps running (today's mail stalled it)."""
-    raw = deep_mail(email_vendor.MAX_DEPTH, body_lines=120_000)  # ~0.5 s of CPU to read
+    raw = deep_mail(email_vendor.MAX_DEPTH, body_lines=120_000)  # ~0.3-0.8 s of CPU to read
     ticks: list[float] = []
     done = trio.Event()
 
@@ -338,23 +338,27 @@ async def test_mail_is_read_off_the_event_loop() -> None:
             await trio.sleep(0.005)
             ticks.append(trio.current_time())
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(ticker)
-        await trio.sleep(0.02)
-        started = trio.current_time()
-        events = await email_vendor.parse(request(raw))
-        ended = trio.current_time()
-        done.set()
-    assert len(events) == 1
-    took = ended - started
-    assert took > 0.3, f"the read took only {took:.2f} s: the test needs a slower mail"
     # A loop the read blocked does not tick at all while it lasts (at most once, at its
     # end: one gap as long as the read). A free loop ticks many times, though the reading
     # thread can still hold the GIL for tens of ms now and then (7 ticks in 0.59 s seen
     # on a quiet machine): counting ticks, not timing the longest gap, proves the loop
-    # ran without failing on such a stretch.
-    during = [t for t in ticks if started < t <= ended]
-    assert len(during) >= 3, (len(during), took)
+    # ran without failing on such a stretch. How long one read takes varies (0.3 to 0.8 s
+    # on one machine), so a read that happens to be too short for three ticks is simply
+    # read again, up to five times; a blocking read never gets past one tick, however long.
+    seen: list[tuple[int, float]] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.sleep(0.02)
+        for _ in range(5):
+            started = trio.current_time()
+            events = await email_vendor.parse(request(raw))
+            ended = trio.current_time()
+            assert len(events) == 1
+            seen.append((len([t for t in ticks if started < t <= ended]), ended - started))
+            if seen[-1][0] >= 3:
+                break
+        done.set()
+    assert seen[-1][0] >= 3, seen  # (ticks during the read, its seconds) for each try
 
 
 # -- incident creation modes ----------------------------------------------------------------
