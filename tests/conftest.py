@@ -36,3 +36,18 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     yield make
     for daemon in daemons:
         daemon.kill()  # a test that failed half-way leaves no process behind
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """Repeat the run's test-order seed at the end (docs/development.md, "Random order").
+
+    pytest-randomly names it in the header only, which ``-q`` hides and a long CI log
+    buries; a failure's reader looks at the end.
+    """
+    if not config.pluginmanager.hasplugin("randomly"):
+        return  # -p no:randomly: file order
+    seed = config.getoption("randomly_seed", None)
+    if isinstance(seed, int) and config.getoption("randomly_reorganize", True):
+        terminalreporter.write_line(f"Test order: replay it with --randomly-seed={seed}")

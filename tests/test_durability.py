@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -81,9 +84,39 @@ def test_sigkill_loses_no_acknowledged_event(daemon: Daemon) -> None:
     assert daemon.stop() == 0
 
 
+def _hold_a_request(daemon: Daemon, body: bytes) -> socket.socket:
+    """Send a request's head and wait until the daemon has parsed it; the body stays back.
+
+    ``Expect: 100-continue`` makes the server say when it has read the head and opened the
+    request (Hypercorn answers ``100 Continue`` then): from that moment the request is in
+    flight, and stays so until the test sends ``body``.
+    """
+    host, port = daemon.base_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall(
+        b"POST /v2/enqueue HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    interim = b""
+    while b"\r\n\r\n" not in interim:
+        chunk = sock.recv(4096)
+        assert chunk, f"closed before 100 Continue: {interim!r}"
+        interim += chunk
+    assert interim.startswith(b"HTTP/1.1 100 "), interim
+    return sock
+
+
 @pytest.mark.slow  # a real daemon process
-def test_sigterm_drains_in_flight_requests_and_exits_zero(daemon: Daemon) -> None:
-    daemon.start()
+def test_sigterm_drains_in_flight_requests_and_exits_zero(spawn: Callable[..., Daemon]) -> None:
+    # Generous timeouts: the held request must outlive the signal by design, not by luck.
+    daemon = spawn(
+        config(
+            v2_service("Durable", KEY),
+            server={"shutdown_timeout": 30, "read_timeout": 30, "body_timeout": 30},
+        )
+    )
+    body = json.dumps(v2(KEY, dedup_key="held")).encode()
+    held = _hold_a_request(daemon, body)
     acked: list[str] = []
     statuses: list[int] = []
 
@@ -98,15 +131,24 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(daemon: Daemon) -> Non
             acked.append(f"term-{i}")
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
-    for t in threads:
-        t.start()
-    time.sleep(0.05)
-    assert daemon.stop() == 0
+    with held:
+        for t in threads:
+            t.start()
+        time.sleep(0.05)
+        daemon.signal(signal.SIGTERM)
+        daemon.wait_for_log("daemon.draining")
+        assert daemon.proc is not None and daemon.proc.poll() is None  # waiting for "held"
+        held.sendall(body)
+        answer = b""
+        while chunk := held.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 202 "), answer  # finished after the signal, not cut
+    assert daemon.proc.wait(timeout=30) == 0
     for t in threads:
         t.join()
     assert all(s == 202 for s in statuses)  # never a 5xx while draining
     stored = {row[0] for row in daemon.query("SELECT alert_key FROM alerts")}
-    assert set(acked) <= stored
+    assert {"held", *acked} <= stored
     log_events = [line.get("event") for line in daemon.log_lines()]
     shutdown = log_events[log_events.index("daemon.signal") :]
     marks = [e for e in shutdown if e and e.startswith("daemon.")]

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import trio
 from alert_gateway_plugins.email import OPEN_INCIDENT_KEY, message_key
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.testing import gateway_running
 from tests.plugins.test_email import deep_mail, wide_mail
@@ -341,12 +342,30 @@ def test_odd_bodies_are_stored_without_tracebacks(
     assert "Traceback" not in daemon.output()
 
 
-def test_metrics_count_smtp_messages(daemon: Daemon) -> None:
-    assert send(port_of(daemon), ["ops@alerts.example.com"], message("counted"))[0] == 250
-    with daemon.client() as client:
+def smtp_messages(d: Daemon) -> dict[str, float]:
+    """alert_gateway_smtp_messages_total by outcome, read from /metrics."""
+    with d.client() as client:
         text = client.get("/metrics").text
-    assert 'alert_gateway_smtp_messages_total{outcome="accepted"}' in text
-    assert 'alert_gateway_smtp_messages_total{outcome="rejected"}' in text  # the 552s
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "alert_gateway_smtp_messages_total":
+                counts[sample.labels["outcome"]] = sample.value
+    return counts
+
+
+def test_metrics_count_smtp_messages(daemon: Daemon) -> None:
+    # The test makes its own accepted and rejected mail: it must pass alone, and the
+    # module's other tests (the 552s) may run after it.
+    before = smtp_messages(daemon)
+    assert send(port_of(daemon), ["ops@alerts.example.com"], message("counted"))[0] == 250
+    with smtplib.SMTP("127.0.0.1", port_of(daemon), timeout=15) as client:
+        client.ehlo()
+        code, _ = client.mail("a@b.example", ["SIZE=400000"])  # over max_message_size
+        assert code == 552
+    after = smtp_messages(daemon)
+    assert after.get("accepted", 0) == before.get("accepted", 0) + 1
+    assert after.get("rejected", 0) == before.get("rejected", 0) + 1
 
 
 @pytest.mark.skipif(

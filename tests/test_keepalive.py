@@ -19,6 +19,11 @@ from tests.scaffold import Daemon, config
 pytestmark = pytest.mark.slow  # real daemon processes and real idle timeouts
 
 CONFIG = config(server={"keep_alive_timeout": 1, "shutdown_timeout": 20})
+# Bounds with room for a loaded CI machine: each is far from what the broken behaviour
+# gives (a connection never closed; a shutdown that waits its whole shutdown_timeout).
+CLOSE_WITHIN = 20.0
+SHUTDOWN_TIMEOUT = 90
+STOPS_WITHIN = 30.0
 REQUESTS = {
     "ingest": b"POST /v2/enqueue HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
     "ops": b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -50,12 +55,12 @@ def test_idle_connection_is_closed_after_keep_alive_timeout(
     daemon = spawn(CONFIG)
     try:
         host, port = daemon.base_url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with socket.create_connection((host, int(port)), timeout=CLOSE_WITHIN + 10) as sock:
             sock.sendall(REQUESTS[kind])
             assert _read_response(sock).startswith(b"HTTP/1.1 ")
             started = time.monotonic()
             assert sock.recv(1) == b""  # the server closed the idle connection
-            assert time.monotonic() - started < 8  # 1 s timeout, not "never"
+            assert time.monotonic() - started < CLOSE_WITHIN  # 1 s timeout, not "never"
     finally:
         assert daemon.stop() == 0
 
@@ -63,14 +68,15 @@ def test_idle_connection_is_closed_after_keep_alive_timeout(
 def test_sigterm_does_not_wait_for_idle_keep_alive_connections(
     spawn: Callable[..., Daemon],
 ) -> None:
-    daemon = spawn(config(server={"shutdown_timeout": 20}))  # the default keep-alive timeout
+    # The default keep-alive timeout (5 s); idle connections must not hold the shutdown.
+    daemon = spawn(config(server={"shutdown_timeout": SHUTDOWN_TIMEOUT}))
     clients = [httpx.Client(base_url=daemon.base_url) for _ in range(3)]
     try:
         for client, path in zip(clients, ("/healthz", "/metrics", "/openapi.json"), strict=True):
             assert client.get(path).status_code == 200  # each keeps its connection open
         started = time.monotonic()
-        assert daemon.stop() == 0
-        assert time.monotonic() - started < 10  # shutdown_timeout is 20 s
+        assert daemon.stop(timeout=SHUTDOWN_TIMEOUT + 30) == 0
+        assert time.monotonic() - started < STOPS_WITHIN  # not shutdown_timeout (90 s)
     finally:
         for client in clients:
             client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,11 @@ def test_unit_declares_notify_watchdog_and_hardening() -> None:
     reason="systemd-analyze is not installed (make test installs it as root)",
 )
 def test_systemd_analyze_verify(tmp_path: Path) -> None:
-    # Point ExecStart at this checkout's binary: verify checks that it exists.
-    binary = REPO / ".venv" / "bin" / "alert-gateway"
+    # Point ExecStart at the console script installed beside the running interpreter's
+    # packages (verify checks that it exists), wherever that environment lives: not
+    # necessarily this checkout's .venv.
+    binary = Path(sysconfig.get_path("scripts")) / "alert-gateway"
+    assert binary.is_file(), f"{binary} is missing: install the package (make install-test)"
     unit = tmp_path / "alert-gateway.service"
     unit.write_text(
         UNIT.read_text().replace("/opt/alert-gateway/.venv/bin/alert-gateway", str(binary))

@@ -20,6 +20,7 @@ async def test_a_locked_database_is_waited_for_off_the_loop(tmp_path: Path) -> N
         other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
         ticks = 0
         written: list[str] = []
+        waiting_at_release: list[bool] = []
 
         async def ticker() -> None:
             nonlocal ticks
@@ -27,15 +28,22 @@ async def test_a_locked_database_is_waited_for_off_the_loop(tmp_path: Path) -> N
                 ticks += 1
                 await trio.sleep(0.01)
 
-        async def release_later() -> None:
-            await trio.sleep(0.3)
+        async def release_after_ten_ticks() -> None:
+            # Released on the loop's own count, not after a wall-clock pause: a slow
+            # machine only makes the test longer. Ten ticks while the write is still
+            # waiting is what proves the loop was free; a write blocking the loop would
+            # let none happen before SQLite's busy timeout (5 s) failed it.
+            while ticks < 10:
+                await trio.sleep(0.01)
+            waiting_at_release.append(not written)
             await trio.to_thread.run_sync(other.execute, "COMMIT")
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
-            nursery.start_soon(release_later)
-            written.append(await store.write(make_service("after-the-lock")))
-        assert ticks >= 10  # the loop kept running while the write waited ~0.3 s
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ticker)
+                nursery.start_soon(release_after_ten_ticks)
+                written.append(await store.write(make_service("after-the-lock")))
+        assert waiting_at_release == [True]  # the write was still waiting at the tenth tick
         assert await store.read(lambda r: r.count("services")) == 1
     finally:
         other.close()
