@@ -79,7 +79,7 @@ def test_create_returns_pagerduty_shape(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"service": {"name": "Checkout"}}, "Name has already been taken"),
+        ({"service": {"name": "Taken"}}, "Name has already been taken"),
         ({"service": {"name": "x1", "status": "disabled"}}, "status must be 'active'"),
         ({"service": {"name": "x2", "alert_creation": "sometimes"}}, "alert_creation"),
         ({"service": {"description": "no name"}}, "name must not be empty"),
@@ -96,8 +96,10 @@ def test_create_returns_pagerduty_shape(api: Api) -> None:
 def test_create_refuses_invalid_input_and_writes_nothing(
     api: Api, body: object, needle: str
 ) -> None:
-    if not api.daemon.scalar("SELECT 1 FROM services WHERE name = 'Checkout'"):
-        api.create_service("Checkout")  # for the duplicate-name case
+    # Not "Checkout": the module shares one daemon, and test_create_returns_pagerduty_shape
+    # creates that one in whatever order the tests run.
+    if not api.daemon.scalar("SELECT 1 FROM services WHERE name = 'Taken'"):
+        api.create_service("Taken")  # for the duplicate-name case
     before = api.daemon.scalar("SELECT count(*) FROM services")
     error = assert_error(api.call("POST", "/services", json=body), 400, 2001)
     assert error["message"] == "Invalid Input Provided"
