@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from gateway.clock import FakeClock
+from gateway.clock import FakeClock, parse_iso
 from gateway.config import ForwardTargetConfig, parse_settings
 from gateway.core import outbox_ops
 from gateway.core.provision import provision
@@ -111,10 +111,14 @@ async def test_a_429_slows_that_routing_key_down(tmp_path: Path) -> None:
             tmp_path, relay(up.url, extra=FAST + "rate_per_minute = 60\n"), clock=clock
         ) as gw:
             await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key="k0"))
-            await up.wait_for(1)
+            # Wait for the 429 to be recorded, not just received upstream: the key is slowed
+            # when the engine reads the answer, and an event sent before that is not held.
+            await settled_attempts(gw, 1)
             for n in range(1, 4):
+                # One at a time, each held before the next arrives: the events have different
+                # dedup keys (no order between them), so their slots follow their arrival.
                 await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key=f"k{n}"))
-            await settled_attempts(gw, 4)
+                await settled_attempts(gw, n + 1)
             assert len(up.got()) == 1  # every other key's event waits its turn
             counts = []
             for _ in range(4):
@@ -124,6 +128,8 @@ async def test_a_429_slows_that_routing_key_down(tmp_path: Path) -> None:
                 await up.wait_for(len(up.got()) + 1)
                 await settled_attempts(gw, 4)
                 counts.append(len(up.got()))
+                # Nothing else is due at this clock time: a second event would go now.
+                await nothing_due(gw, clock)
             await settled(gw, "delivered", 4)
             held = await gw.store.read(lambda r: r.outbox_attempts(_id_of(r, "k1")))
     assert counts == [2, 3, 4, 5]  # one event per second after the 429, never two at once
@@ -141,6 +147,14 @@ async def settled_attempts(gw: TestGateway, count: int) -> None:
             ):
                 return
             await trio.sleep(0.02)
+
+
+async def nothing_due(gw: TestGateway, clock: FakeClock) -> None:
+    """Every message still pending is due later than the fake clock's now."""
+    now = clock.now()
+    for entry in await messages(gw):
+        if entry.state == "pending":
+            assert parse_iso(entry.due_at) > now, entry
 
 
 def _id_of(reader: Reader, dedup_key: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import threading
 from email.message import EmailMessage
 from typing import Any
 
@@ -342,38 +343,34 @@ def test_mail_over_its_cpu_budget_is_refused_for_good() -> None:
     assert email_vendor.read_mail(raw).truncated_parts == 1  # read, and cut to 32 KB
 
 
-async def test_mail_is_read_off_the_event_loop() -> None:
-    """While a slow mail is read, the loop keeps running (today's mail stalled it)."""
-    raw = deep_mail(email_vendor.MAX_DEPTH, body_lines=120_000)  # ~0.2-0.8 s of CPU to read
-    ticks: list[float] = []
-    done = trio.Event()
+async def test_mail_is_read_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a mail is read, the loop keeps running (today's mail stalled it).
 
-    async def ticker() -> None:
-        while not done.is_set():
-            await trio.sleep(0.005)
-            ticks.append(trio.current_time())
+    Event-based, not timed: the reading waits until a task on the loop has run. Read on
+    the loop, that wait could never end (nothing else runs until the read returns), so it
+    gives up after 5 s and the test fails; read in a worker thread, it ends at once.
+    """
+    reading = threading.Event()
+    loop_ran = threading.Event()
+    real_read_mail = email_vendor.read_mail
 
-    # A loop the read blocked cannot tick inside the read: at most at its very start or
-    # end. A free loop ticks inside it, though not often: the reading thread holds the GIL
-    # for tens of ms at a time (1 or 2 ticks in a 0.22 s read seen on a quiet machine, 7
-    # in 0.59 s). So the test counts only ticks well inside a read (20 ms from each end)
-    # and reads the mail again until three such ticks are seen, at most ten reads: a
-    # blocking read gives none, however many reads and however long each takes.
-    margin = 0.02
-    inside = 0
-    reads: list[float] = []
+    def read_mail_once_the_loop_ran(*args: Any) -> Any:
+        reading.set()
+        assert loop_ran.wait(5), "the event loop did not run while the mail was read"
+        return real_read_mail(*args)
+
+    monkeypatch.setattr(email_vendor, "read_mail", read_mail_once_the_loop_ran)
+
+    async def on_the_loop() -> None:
+        while not reading.is_set():
+            await trio.sleep(0.001)
+        loop_ran.set()
+
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(ticker)
-        await trio.sleep(0.02)
-        while inside < 3 and len(reads) < 10:
-            started = trio.current_time()
-            events = await email_vendor.parse(request(raw))
-            ended = trio.current_time()
-            assert len(events) == 1
-            reads.append(ended - started)
-            inside += len([t for t in ticks if started + margin < t < ended - margin])
-        done.set()
-    assert inside >= 3, (inside, reads)
+        nursery.start_soon(on_the_loop)
+        events = await email_vendor.parse(request(deep_mail(email_vendor.MAX_DEPTH)))
+    assert loop_ran.is_set()
+    assert len(events) == 1
 
 
 # -- incident creation modes ----------------------------------------------------------------
