@@ -8,7 +8,8 @@ dead node's messages are taken over (docs/architecture.md, "The outbox").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from gateway.domain import OutboxAttempt, OutboxDepth, OutboxEntry, OutboxMessage
@@ -173,8 +174,12 @@ class OutboxReads(ReadBase):
 class OutboxWrites(OutboxReads, WriteBase):
     """Enqueueing, claiming, recording attempts and outcomes, operator actions, pruning."""
 
-    #: Messages this job enqueued: the store wakes the deliverers after the commit.
-    outbox_enqueued: int = 0
+    #: (kind, destination) of the messages this job enqueued: after the commit the store
+    #: hands them to the deliverers' wake-up (``Tx.__init__`` gives each job its own set).
+    outbox_enqueued: set[tuple[str, str]]
+    #: Per-connection scratch of :mod:`gateway.core.outbox` (its pending-count estimates):
+    #: the writer hands every job the same dict; a one-off transaction gets a fresh one.
+    outbox_memo: dict[Any, Any]
 
     def insert_outbox_message(
         self,
@@ -194,8 +199,51 @@ class OutboxWrites(OutboxReads, WriteBase):
             " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (kind, destination, order_key, body, dumps(headers), now, now),
         )
-        self.outbox_enqueued += 1
+        self.outbox_enqueued.add((kind, destination))
         return message_id
+
+    @contextmanager
+    def outbox_savepoint(self) -> Iterator[None]:
+        """Run a block in a nested savepoint: an exception undoes the block alone.
+
+        Several attempts are recorded in one job; one kind's failing ``settled`` must not
+        undo the others' records.
+        """
+        self._db.execute("SAVEPOINT outbox_step")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO outbox_step")
+            self._db.execute("RELEASE outbox_step")
+            raise
+        self._db.execute("RELEASE outbox_step")
+
+    def claim_outbox_messages(
+        self, message_ids: Sequence[str], *, node: str, lease_until: str
+    ) -> list[OutboxMessage]:
+        """Take the lease on each claimable message of ``message_ids`` in one statement.
+
+        Returns those claimed (with bodies), in ``message_ids`` order; the others had been
+        taken (a live lease) or settled meanwhile.
+        """
+        if not message_ids:
+            return []
+        marks = ", ".join("?" for _ in message_ids)
+        # Two statements for the lot (a claim per message was two each). The lease's end
+        # tells this claim's rows from ones the node held before.
+        self._db.execute(
+            "UPDATE outbox_messages SET claimed_by = ?, lease_until = ?"
+            f" WHERE id IN ({marks}) AND state = 'pending'"
+            " AND (lease_until IS NULL OR lease_until <= ?)",
+            (node, lease_until, *message_ids, self.now),
+        )
+        rows = self._db.fetch_all(
+            f"SELECT {MESSAGE_COLS} FROM outbox_messages WHERE id IN ({marks})"
+            " AND claimed_by = ? AND lease_until = ? AND state = 'pending'",
+            (*message_ids, node, lease_until),
+        )
+        by_id = {row[0]: _message(row) for row in rows}
+        return [by_id[i] for i in message_ids if i in by_id]
 
     def claim_outbox_message(
         self, message_id: str, *, node: str, lease_until: str
