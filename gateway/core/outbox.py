@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Protocol
@@ -273,12 +273,16 @@ def claim(
     room: Callable[[str, str], int],
     limit: int,
     kinds_wanted: Iterable[str] | None = None,
+    busy: Sequence[tuple[str, str]] = (),
+    scan: int | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due messages for ``node``, at most ``room(kind, destination)``
     per destination (its free delivery slots), under a lease of ``lease_seconds``.
 
     Due: pending, ``due_at`` passed, no live lease, and no earlier pending message of its
-    order key (a retrying message holds back only its own key).
+    order key (a retrying message holds back only its own key). ``busy`` destinations
+    (no room at all) are not looked at; ``scan`` bounds how many candidates are read
+    (default ``4 * limit``): a later claim takes what this one left.
     """
     names = sorted(kinds_wanted) if kinds_wanted is not None else sorted(_kinds)
     if limit <= 0 or not names:
@@ -287,7 +291,8 @@ def claim(
     taken: Counter[tuple[str, str]] = Counter()
     chosen: list[str] = []
     # Look further than ``limit``: some candidates' destinations may have no room.
-    for message_id, kind_name, destination in tx.outbox_due(names, now=tx.now, limit=limit * 4):
+    due = tx.outbox_due(names, now=tx.now, limit=scan or limit * 4, busy=busy)
+    for message_id, kind_name, destination in due:
         key = (kind_name, destination)
         if taken[key] >= room(kind_name, destination):
             continue
@@ -422,11 +427,12 @@ def anything_due(
     *,
     room: Callable[[str, str], int] | None = None,
     limit: int = 64,
+    busy: Sequence[tuple[str, str]] = (),
 ) -> bool:
     """Whether a claim could find a message now (a read: the deliverers ask before writing).
 
     With ``room``, only a due message whose destination has a free slot counts (among the
-    ``limit`` most overdue).
+    ``limit`` most overdue, ``busy`` destinations left out).
     """
     names = sorted(kinds_wanted)
     if not names:
@@ -434,7 +440,8 @@ def anything_due(
     now = iso(reader.clock.now())
     if room is None:
         return bool(reader.outbox_due(names, now=now, limit=1))
-    return any(room(k, d) > 0 for _, k, d in reader.outbox_due(names, now=now, limit=limit))
+    due = reader.outbox_due(names, now=now, limit=limit, busy=busy)
+    return any(room(k, d) > 0 for _, k, d in due)
 
 
 def release_claims(tx: Tx, node: str) -> int:

@@ -133,12 +133,15 @@ class Engine:
                 return
         self._wakeup.set()
 
-    def _rooms(self) -> Callable[[str, str], int]:
+    def _rooms(self) -> tuple[Callable[[str, str], int], list[tuple[str, str]]]:
         # A snapshot taken on the event loop: the claim runs in the writer thread while
         # attempts finish here, and a finished attempt only frees a slot (conservative).
-        busy = dict(self._in_flight)
+        # The destinations without a free slot are left out of the claim's query: under
+        # load the most overdue messages are all theirs.
+        taken = dict(self._in_flight)
         per = self.config.per_destination
-        return lambda kind, destination: per - busy.get((kind, destination), 0)
+        full = sorted(key for key, n in taken.items() if n >= per)
+        return (lambda kind, destination: per - taken.get((kind, destination), 0)), full
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Deliver until cancelled. First releases the claims this node left at its last stop."""
@@ -187,8 +190,9 @@ class Engine:
             # Nothing to record: look on a read connection first, so an idle queue (or one
             # whose destinations are all busy) costs the writer, which ingest waits on, nothing.
             try:
+                room, full = self._rooms()
                 if not await self.store.read(
-                    lambda r: outbox.anything_due(r, self.kinds, room=self._rooms())
+                    lambda r: outbox.anything_due(r, self.kinds, room=room, busy=full)
                 ):
                     return []
             except StoreUnavailable as exc:
@@ -196,7 +200,7 @@ class Engine:
                 return []
         if not finished and free <= 0:
             return []
-        room = self._rooms()
+        room, full = self._rooms()
         attempts = [attempt for attempt, _ in finished]
 
         def job(tx: Tx) -> tuple[list[outbox.Settled | Exception], list[outbox.Claimed]]:
@@ -209,6 +213,10 @@ class Engine:
                     room=room,
                     limit=free,
                     kinds_wanted=self.kinds,
+                    busy=full,
+                    # Enough candidates to fill a few destinations; the loop claims again
+                    # at once while it finds some.
+                    scan=2 * min(free, 4 * self.config.per_destination),
                 )
                 if free > 0 and self.kinds
                 else []

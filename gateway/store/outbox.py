@@ -144,16 +144,23 @@ class OutboxReads(ReadBase):
         return None if value is None else str(value)
 
     def outbox_due(
-        self, kinds: Sequence[str], *, now: str, limit: int
+        self,
+        kinds: Sequence[str],
+        *,
+        now: str,
+        limit: int,
+        busy: Sequence[tuple[str, str]] = (),
     ) -> list[tuple[str, str, str]]:
         """Claimable messages ``(id, kind, destination)`` at ``now``, most overdue first.
 
         Claimable: pending, due, not under a live lease, and first of its order key (no
-        earlier pending message with the same kind, destination and order key).
+        earlier pending message with the same kind, destination and order key). ``busy``
+        (kind, destination) pairs are left out: the caller has no room for them.
         """
         if not kinds:
             return []
         marks = ", ".join("?" for _ in kinds)
+        skip = "".join(" AND NOT (m.kind = ? AND m.destination = ?)" for _ in busy)
         return [
             (row[0], row[1], row[2])
             for row in self._db.fetch_all(
@@ -161,12 +168,12 @@ class OutboxReads(ReadBase):
                 # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
                 # which LIMIT can stop early in, rather than a per-kind index and a sort.
                 f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
-                " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
+                f" AND (m.lease_until IS NULL OR m.lease_until <= ?){skip}"
                 " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
                 " WHERE e.kind = m.kind AND e.destination = m.destination"
                 " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
                 " ORDER BY m.due_at, m.id LIMIT ?",
-                (now, *kinds, now, limit),
+                (now, *kinds, now, *(v for pair in busy for v in pair), limit),
             )
         ]
 
