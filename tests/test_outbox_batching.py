@@ -62,9 +62,7 @@ async def test_a_batch_of_outcomes_commits_together_or_not_at_all(
         # Nothing of the batch is on disk: every message is still pending under its claim,
         # without an attempt; released (the node restarted), each is due again.
         entries = await store.read(lambda r: r.outbox_entries())
-        assert [(e.state, e.attempts, e.claimed_by) for e in entries] == [
-            ("pending", 0, "n1")
-        ] * 3
+        assert [(e.state, e.attempts, e.claimed_by) for e in entries] == [("pending", 0, "n1")] * 3
         assert await store.write(lambda tx: outbox.release_claims(tx, "n1")) == 3
         claimed = await store.write(_claim_all)
         assert len(claimed) == 3
@@ -273,10 +271,14 @@ async def test_a_claim_skips_busy_destinations_and_finds_the_others(
         await store.write(put("batch", "http://idle/", "i", b"x"))
         claimed = await store.write(
             lambda tx: outbox.claim(
-                tx, node="n1", lease_seconds=60, limit=4, scan=4,
+                tx,
+                node="n1",
+                lease_seconds=60,
+                limit=4,
+                scan=4,
                 room=lambda k, d: 0 if d == "http://busy/" else 4,
                 busy=[("batch", "http://busy/")],
-            )  # fmt: skip
+            )
         )
     finally:
         await store.close()
