@@ -235,19 +235,26 @@ class OutboxWrites(OutboxReads, WriteBase):
         """
         if not message_ids:
             return []
-        marks = ", ".join("?" for _ in message_ids)
+        # The id list is padded (repeating its last id) to a power of two: a statement per
+        # list length would crowd the connection's cache of prepared statements, which the
+        # ingest statements live in.
+        size = 4
+        while size < len(message_ids):
+            size *= 2
+        padded = [*message_ids, *[message_ids[-1]] * (size - len(message_ids))]
+        marks = ", ".join("?" for _ in padded)
         # Two statements for the lot (a claim per message was two each). The lease's end
         # tells this claim's rows from ones the node held before.
         self._db.execute(
             "UPDATE outbox_messages SET claimed_by = ?, lease_until = ?"
             f" WHERE id IN ({marks}) AND state = 'pending'"
             " AND (lease_until IS NULL OR lease_until <= ?)",
-            (node, lease_until, *message_ids, self.now),
+            (node, lease_until, *padded, self.now),
         )
         rows = self._db.fetch_all(
             f"SELECT {MESSAGE_COLS} FROM outbox_messages WHERE id IN ({marks})"
             " AND claimed_by = ? AND lease_until = ? AND state = 'pending'",
-            (*message_ids, node, lease_until),
+            (*padded, node, lease_until),
         )
         by_id = {row[0]: _message(row) for row in rows}
         return [by_id[i] for i in message_ids if i in by_id]
