@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from gateway.clock import FakeClock
-from gateway.core import outbox
+from gateway.core import outbox, outbox_overflow
 from gateway.core.outbox_policy import Delivered, Outcome
 from gateway.outbound.addresses import AddressPolicy
 from gateway.outbound.engine import Engine, EngineConfig, serve_outbox
@@ -188,7 +188,7 @@ async def test_one_writer_keeps_the_bound_exactly_with_its_own_deliveries(
 ) -> None:
     bounded = PostKind(name="bounded", max_pending=100, drop_on_overflow=True)
     outbox.register_kind(bounded)
-    monkeypatch.setattr(outbox, "RECOUNT_SECONDS", 3600.0)  # only the writer's own tally
+    monkeypatch.setattr(outbox_overflow, "RECOUNT_SECONDS", 3600.0)  # only the writer's own tally
     store = await Store.open(tmp_path / "gw.db", clock=FakeClock())
     try:
         first = [await store.write(put("bounded", "http://d/", f"{n}", b"x")) for n in range(120)]
@@ -215,7 +215,7 @@ async def test_the_overflow_bound_holds_across_two_writers(
     messages (docs/architecture.md)."""
     bounded = PostKind(name="bounded", max_pending=64, drop_on_overflow=True)
     outbox.register_kind(bounded)
-    monkeypatch.setattr(outbox, "RECOUNT_SECONDS", 3600.0)  # the worst case: enqueues only
+    monkeypatch.setattr(outbox_overflow, "RECOUNT_SECONDS", 3600.0)  # the worst case: enqueues only
     path = tmp_path / "gw.db"
     store = await Store.open(path, clock=FakeClock())
     try:

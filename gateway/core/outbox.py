@@ -17,17 +17,17 @@ ones and those plugins add. The registry is per process, like the producers.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final, Protocol
+from typing import Protocol
 
 import structlog
 
 from gateway.clock import iso, parse_iso
+from gateway.core import outbox_overflow
+from gateway.core.outbox_overflow import overflow_counts
 from gateway.core.outbox_policy import (
     Delivered,
     Drop,
@@ -86,10 +86,6 @@ class KindRules(Protocol):
 
 _kinds: dict[str, KindRules] = {}
 _service_producers: list[Callable[[Tx, str, str], None]] = []
-#: Messages refused or let through past ``max_pending``, per (kind, destination, "dropped"|
-#: "kept"). Written in the writer thread, read at scrape time: plain ints under the GIL.
-_overflow: Counter[tuple[str, str, str]] = Counter()
-_overflow_lock = threading.Lock()
 
 
 # -- registries ---------------------------------------------------------------------------
@@ -176,22 +172,13 @@ def enqueue(
     kind has no limit.
     """
     rules = _kinds.get(kind)
-    if rules is not None and rules.max_pending > 0:
-        estimate = _pending_estimate(tx, kind, destination, rules.max_pending)
-        if estimate.pending() >= rules.max_pending:
-            verdict = "dropped" if rules.drop_on_overflow else "kept"
-            with _overflow_lock:
-                _overflow[(kind, destination, verdict)] += 1
-            log.warning(
-                "outbox.overflow",
-                kind=kind,
-                destination=destination,
-                max_pending=rules.max_pending,
-                verdict=verdict,
-            )
-            if rules.drop_on_overflow:
-                return None
-        estimate.added += 1
+    # The bound is checked from a running estimate (core/outbox_overflow.py).
+    if (
+        rules is not None
+        and rules.max_pending > 0
+        and not outbox_overflow.admit(tx, kind, destination, rules)
+    ):
+        return None
     return tx.insert_outbox_message(
         kind=kind,
         destination=destination,
@@ -199,61 +186,6 @@ def enqueue(
         body=body,
         headers=dict(headers or {}),
     )
-
-
-#: The overflow check counts a destination's pending rows again after this many seconds…
-RECOUNT_SECONDS: Final = 1.0
-#: …or after this many enqueues (at most; a small ``max_pending`` recounts more often).
-RECOUNT_EVERY: Final = 256
-
-
-@dataclass(slots=True)
-class _Estimate:
-    """A destination's pending messages as last counted, plus what this writer did since."""
-
-    counted: int
-    at: float
-    added: int = 0  # enqueued by this writer since the count
-    settled: int = 0  # delivered or failed by this writer since the count
-
-    def pending(self) -> int:
-        return self.counted + self.added - self.settled
-
-
-def _pending_estimate(tx: Tx, kind: str, destination: str, max_pending: int) -> _Estimate:
-    """How many messages ``destination`` has waiting, without counting them every time.
-
-    Counting the pending rows at every enqueue cost ingest O(backlog) per message (7% of
-    the daemon's time with two subscriptions, bench/webhooks). This writer's own enqueues
-    and settlements are applied to the last count (``tx.outbox_memo``, one per writer
-    connection), and the rows are counted again every :data:`RECOUNT_SECONDS` or every
-    ``min(RECOUNT_EVERY, max_pending // 16)`` enqueues, to see what other writers (the
-    command line, other nodes) did meanwhile. So the bound is exact for one writer and
-    approximate across several: each may let through about that many before it sees the
-    others' messages (docs/architecture.md, "The outbox").
-    """
-    memo: dict[tuple[str, str, str], _Estimate] = tx.outbox_memo
-    key = ("pending", kind, destination)
-    estimate = memo.get(key)
-    now = time.monotonic()
-    every = max(1, min(RECOUNT_EVERY, max_pending // 16))
-    if estimate is None or estimate.added >= every or now - estimate.at >= RECOUNT_SECONDS:
-        estimate = _Estimate(tx.outbox_pending_count(kind, destination, up_to=max_pending), now)
-        memo[key] = estimate
-    return estimate
-
-
-def _settled_here(tx: Tx, kind: str, destination: str) -> None:
-    """A message of ``destination`` left the pending state in this writer's transaction."""
-    estimate = tx.outbox_memo.get(("pending", kind, destination))
-    if estimate is not None:
-        estimate.settled += 1
-
-
-def overflow_counts() -> dict[tuple[str, str, str], int]:
-    """Messages past ``max_pending`` so far, per (kind, destination, dropped|kept)."""
-    with _overflow_lock:
-        return dict(_overflow)
 
 
 # -- claim and record (the deliverers) ----------------------------------------------------
@@ -351,7 +283,7 @@ def record(
     state = "delivered" if isinstance(outcome, Delivered) else "failed"
     owned = tx.finish_outbox_message(message.id, state=state, error=error, node=node)
     if owned:
-        _settled_here(tx, message.kind, message.destination)
+        outbox_overflow.settled_here(tx, message.kind, message.destination)
     if owned and rules is not None:
         rules.settled(tx, message, outcome)
     if state == "failed":
