@@ -285,6 +285,7 @@ def _workload(t: Any) -> None:
     second = t.insert_outbox_message(body=b"y", **put)
     assert t.outbox_pending_count("k", "d", up_to=5) == 2 and t.outbox_next_due(["k"])
     assert [row[0] for row in t.outbox_due(["k"], now=t.now, limit=5)] == [first]
+    assert t.outbox_due(["k"], now=t.now, limit=5, busy=[("k", "d")]) == []
     message = t.claim_outbox_message(first, node="n", lease_until=later)
     assert message is not None and t.outbox_body(first) == message
     t.record_outbox_attempt(
@@ -295,12 +296,17 @@ def _workload(t: Any) -> None:
     assert t.release_outbox_claims("n") == 1
     assert t.claim_outbox_message(first, node="n", lease_until=later) is not None
     assert t.finish_outbox_message(first, state="delivered", error=None, node="n")
+    third = t.insert_outbox_message(body=b"z", **put)
+    with t.outbox_savepoint():
+        claimed = t.claim_outbox_messages([third, first], node="n", lease_until=later)
+    assert [m.id for m in claimed] == [third]  # the delivered one is no longer claimable
+    assert t.finish_outbox_message(third, state="delivered", error=None, node="n")
     assert t.outbox_attempts(first) and t.outbox_entry(first)
     assert t.outbox_entries(kind="k", destination="d", states=["pending"], after="M")
-    assert t.outbox_depths() and t.count_outbox_delivered_before(later) == 1
+    assert t.outbox_depths() and t.count_outbox_delivered_before(later) == 2
     assert t.finish_outbox_message(second, state="failed", error="e", node=None)
     assert t.requeue_outbox_message(second) and t.delete_outbox_message(second)
-    assert t.prune_outbox(later, 10) == 1
+    assert t.prune_outbox(later, 10) == 2
 
     # Webhook subscriptions: CRUD, the producer's lookup, drops in a row, deliveries.
     hook = t.insert_webhook(

@@ -17,9 +17,8 @@ ones and those plugins add. The registry is per process, like the producers.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -27,6 +26,8 @@ from typing import Protocol
 import structlog
 
 from gateway.clock import iso, parse_iso
+from gateway.core import outbox_overflow
+from gateway.core.outbox_overflow import overflow_counts
 from gateway.core.outbox_policy import (
     Delivered,
     Drop,
@@ -42,6 +43,7 @@ from gateway.store import Reader, Tx
 from gateway.store.producers import PRODUCERS
 
 __all__ = [
+    "Attempt",
     "Claimed",
     "KindRules",
     "Message",
@@ -52,6 +54,7 @@ __all__ = [
     "kinds",
     "overflow_counts",
     "record",
+    "record_many",
     "register_kind",
     "register_producer",
     "register_service_producer",
@@ -83,10 +86,6 @@ class KindRules(Protocol):
 
 _kinds: dict[str, KindRules] = {}
 _service_producers: list[Callable[[Tx, str, str], None]] = []
-#: Messages refused or let through past ``max_pending``, per (kind, destination, "dropped"|
-#: "kept"). Written in the writer thread, read at scrape time: plain ints under the GIL.
-_overflow: Counter[tuple[str, str, str]] = Counter()
-_overflow_lock = threading.Lock()
 
 
 # -- registries ---------------------------------------------------------------------------
@@ -173,21 +172,13 @@ def enqueue(
     kind has no limit.
     """
     rules = _kinds.get(kind)
-    if rules is not None and rules.max_pending > 0:
-        waiting = tx.outbox_pending_count(kind, destination, up_to=rules.max_pending)
-        if waiting >= rules.max_pending:
-            verdict = "dropped" if rules.drop_on_overflow else "kept"
-            with _overflow_lock:
-                _overflow[(kind, destination, verdict)] += 1
-            log.warning(
-                "outbox.overflow",
-                kind=kind,
-                destination=destination,
-                max_pending=rules.max_pending,
-                verdict=verdict,
-            )
-            if rules.drop_on_overflow:
-                return None
+    # The bound is checked from a running estimate (core/outbox_overflow.py).
+    if (
+        rules is not None
+        and rules.max_pending > 0
+        and not outbox_overflow.admit(tx, kind, destination, rules)
+    ):
+        return None
     return tx.insert_outbox_message(
         kind=kind,
         destination=destination,
@@ -195,12 +186,6 @@ def enqueue(
         body=body,
         headers=dict(headers or {}),
     )
-
-
-def overflow_counts() -> dict[tuple[str, str, str], int]:
-    """Messages past ``max_pending`` so far, per (kind, destination, dropped|kept)."""
-    with _overflow_lock:
-        return dict(_overflow)
 
 
 # -- claim and record (the deliverers) ----------------------------------------------------
@@ -220,32 +205,38 @@ def claim(
     room: Callable[[str, str], int],
     limit: int,
     kinds_wanted: Iterable[str] | None = None,
+    busy: Sequence[tuple[str, str]] = (),
+    scan: int | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due messages for ``node``, at most ``room(kind, destination)``
     per destination (its free delivery slots), under a lease of ``lease_seconds``.
 
     Due: pending, ``due_at`` passed, no live lease, and no earlier pending message of its
-    order key (a retrying message holds back only its own key).
+    order key (a retrying message holds back only its own key). ``busy`` destinations
+    (no room at all) are not looked at; ``scan`` bounds how many candidates are read
+    (default ``4 * limit``): a later claim takes what this one left.
     """
     names = sorted(kinds_wanted) if kinds_wanted is not None else sorted(_kinds)
     if limit <= 0 or not names:
         return []
     lease_until = iso(tx.clock.now() + timedelta(seconds=lease_seconds))
     taken: Counter[tuple[str, str]] = Counter()
-    claimed: list[Claimed] = []
+    chosen: list[str] = []
     # Look further than ``limit``: some candidates' destinations may have no room.
-    for message_id, kind_name, destination in tx.outbox_due(names, now=tx.now, limit=limit * 4):
+    due = tx.outbox_due(names, now=tx.now, limit=scan or limit * 4, busy=busy)
+    for message_id, kind_name, destination in due:
         key = (kind_name, destination)
         if taken[key] >= room(kind_name, destination):
             continue
-        message = tx.claim_outbox_message(message_id, node=node, lease_until=lease_until)
-        if message is None:
-            continue
         taken[key] += 1
-        claimed.append(Claimed(message, lease_until))
-        if len(claimed) >= limit:
+        chosen.append(message_id)
+        if len(chosen) >= limit:
             break
-    return claimed
+    # One UPDATE for the lot: a claim per message was a statement and a read each.
+    return [
+        Claimed(message, lease_until)
+        for message in tx.claim_outbox_messages(chosen, node=node, lease_until=lease_until)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +282,8 @@ def record(
             return Settled("pending", due, owned)
     state = "delivered" if isinstance(outcome, Delivered) else "failed"
     owned = tx.finish_outbox_message(message.id, state=state, error=error, node=node)
+    if owned:
+        outbox_overflow.settled_here(tx, message.kind, message.destination)
     if owned and rules is not None:
         rules.settled(tx, message, outcome)
     if state == "failed":
@@ -303,6 +296,43 @@ def record(
             error=error,
         )
     return Settled(state, None, owned)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One finished attempt waiting to be recorded (see :func:`record_many`)."""
+
+    message: Message
+    outcome: Outcome
+    status_code: int | None
+    duration_ms: int
+
+
+def record_many(tx: Tx, attempts: Iterable[Attempt], *, node: str) -> list[Settled | Exception]:
+    """:func:`record` each attempt in ``tx``, each in a savepoint of its own.
+
+    The deliverers record every attempt that finished while their last write was on its
+    way in one job: one commit for many attempts, and all or none of them durable. An
+    attempt whose recording raises (a kind's ``settled``) is undone alone and its
+    exception returned in its place: its lease lapses and it is sent again.
+    """
+    results: list[Settled | Exception] = []
+    for attempt in attempts:
+        try:
+            with tx.outbox_savepoint():
+                results.append(
+                    record(
+                        tx,
+                        attempt.message,
+                        attempt.outcome,
+                        node=node,
+                        status_code=attempt.status_code,
+                        duration_ms=attempt.duration_ms,
+                    )
+                )
+        except Exception as exc:  # one kind's failure is that attempt's, not the batch's
+            results.append(exc)
+    return results
 
 
 def _next_due(
@@ -323,10 +353,27 @@ def _next_due(
     return iso(due)
 
 
-def anything_due(reader: Reader, kinds_wanted: Iterable[str]) -> bool:
-    """Whether a claim could find a message now (a read: the deliverers ask before writing)."""
+def anything_due(
+    reader: Reader,
+    kinds_wanted: Iterable[str],
+    *,
+    room: Callable[[str, str], int] | None = None,
+    limit: int = 64,
+    busy: Sequence[tuple[str, str]] = (),
+) -> bool:
+    """Whether a claim could find a message now (a read: the deliverers ask before writing).
+
+    With ``room``, only a due message whose destination has a free slot counts (among the
+    ``limit`` most overdue, ``busy`` destinations left out).
+    """
     names = sorted(kinds_wanted)
-    return bool(names) and bool(reader.outbox_due(names, now=iso(reader.clock.now()), limit=1))
+    if not names:
+        return False
+    now = iso(reader.clock.now())
+    if room is None:
+        return bool(reader.outbox_due(names, now=now, limit=1))
+    due = reader.outbox_due(names, now=now, limit=limit, busy=busy)
+    return any(room(k, d) > 0 for _, k, d in due)
 
 
 def release_claims(tx: Tx, node: str) -> int:

@@ -55,12 +55,13 @@ class Store:
         self.on_incident_changes: Callable[[list[IncidentChange]], None] | None = None
 
     @property
-    def on_enqueued(self) -> Callable[[], None] | None:
-        """Called after a commit that enqueued outbound messages (the deliverers' wake-up)."""
+    def on_enqueued(self) -> Callable[[set[tuple[str, str]]], None] | None:
+        """Called after a commit that enqueued outbound messages, with their (kind,
+        destination) pairs (the deliverers' wake-up)."""
         return self._writer.on_enqueued
 
     @on_enqueued.setter
-    def on_enqueued(self, callback: Callable[[], None] | None) -> None:
+    def on_enqueued(self, callback: Callable[[set[tuple[str, str]]], None] | None) -> None:
         self._writer.on_enqueued = callback
 
     @classmethod

@@ -8,7 +8,8 @@ dead node's messages are taken over (docs/architecture.md, "The outbox").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from gateway.domain import OutboxAttempt, OutboxDepth, OutboxEntry, OutboxMessage
@@ -143,16 +144,23 @@ class OutboxReads(ReadBase):
         return None if value is None else str(value)
 
     def outbox_due(
-        self, kinds: Sequence[str], *, now: str, limit: int
+        self,
+        kinds: Sequence[str],
+        *,
+        now: str,
+        limit: int,
+        busy: Sequence[tuple[str, str]] = (),
     ) -> list[tuple[str, str, str]]:
         """Claimable messages ``(id, kind, destination)`` at ``now``, most overdue first.
 
         Claimable: pending, due, not under a live lease, and first of its order key (no
-        earlier pending message with the same kind, destination and order key).
+        earlier pending message with the same kind, destination and order key). ``busy``
+        (kind, destination) pairs are left out: the caller has no room for them.
         """
         if not kinds:
             return []
         marks = ", ".join("?" for _ in kinds)
+        skip = "".join(" AND NOT (m.kind = ? AND m.destination = ?)" for _ in busy)
         return [
             (row[0], row[1], row[2])
             for row in self._db.fetch_all(
@@ -160,12 +168,12 @@ class OutboxReads(ReadBase):
                 # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
                 # which LIMIT can stop early in, rather than a per-kind index and a sort.
                 f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
-                " AND (m.lease_until IS NULL OR m.lease_until <= ?)"
+                f" AND (m.lease_until IS NULL OR m.lease_until <= ?){skip}"
                 " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
                 " WHERE e.kind = m.kind AND e.destination = m.destination"
                 " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
                 " ORDER BY m.due_at, m.id LIMIT ?",
-                (now, *kinds, now, limit),
+                (now, *kinds, now, *(v for pair in busy for v in pair), limit),
             )
         ]
 
@@ -173,8 +181,12 @@ class OutboxReads(ReadBase):
 class OutboxWrites(OutboxReads, WriteBase):
     """Enqueueing, claiming, recording attempts and outcomes, operator actions, pruning."""
 
-    #: Messages this job enqueued: the store wakes the deliverers after the commit.
-    outbox_enqueued: int = 0
+    #: (kind, destination) of the messages this job enqueued: after the commit the store
+    #: hands them to the deliverers' wake-up (``Tx.__init__`` gives each job its own set).
+    outbox_enqueued: set[tuple[str, str]]
+    #: Per-connection scratch of :mod:`gateway.core.outbox` (its pending-count estimates):
+    #: the writer hands every job the same dict; a one-off transaction gets a fresh one.
+    outbox_memo: dict[Any, Any]
 
     def insert_outbox_message(
         self,
@@ -194,8 +206,58 @@ class OutboxWrites(OutboxReads, WriteBase):
             " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (kind, destination, order_key, body, dumps(headers), now, now),
         )
-        self.outbox_enqueued += 1
+        self.outbox_enqueued.add((kind, destination))
         return message_id
+
+    @contextmanager
+    def outbox_savepoint(self) -> Iterator[None]:
+        """Run a block in a nested savepoint: an exception undoes the block alone.
+
+        Several attempts are recorded in one job; one kind's failing ``settled`` must not
+        undo the others' records.
+        """
+        self._db.execute("SAVEPOINT outbox_step")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO outbox_step")
+            self._db.execute("RELEASE outbox_step")
+            raise
+        self._db.execute("RELEASE outbox_step")
+
+    def claim_outbox_messages(
+        self, message_ids: Sequence[str], *, node: str, lease_until: str
+    ) -> list[OutboxMessage]:
+        """Take the lease on each claimable message of ``message_ids`` in one statement.
+
+        Returns those claimed (with bodies), in ``message_ids`` order; the others had been
+        taken (a live lease) or settled meanwhile.
+        """
+        if not message_ids:
+            return []
+        # The id list is padded (repeating its last id) to a power of two: a statement per
+        # list length would crowd the connection's cache of prepared statements, which the
+        # ingest statements live in.
+        size = 4
+        while size < len(message_ids):
+            size *= 2
+        padded = [*message_ids, *[message_ids[-1]] * (size - len(message_ids))]
+        marks = ", ".join("?" for _ in padded)
+        # Two statements for the lot (a claim per message was two each). The lease's end
+        # tells this claim's rows from ones the node held before.
+        self._db.execute(
+            "UPDATE outbox_messages SET claimed_by = ?, lease_until = ?"
+            f" WHERE id IN ({marks}) AND state = 'pending'"
+            " AND (lease_until IS NULL OR lease_until <= ?)",
+            (node, lease_until, *padded, self.now),
+        )
+        rows = self._db.fetch_all(
+            f"SELECT {MESSAGE_COLS} FROM outbox_messages WHERE id IN ({marks})"
+            " AND claimed_by = ? AND lease_until = ? AND state = 'pending'",
+            (*padded, node, lease_until),
+        )
+        by_id = {row[0]: _message(row) for row in rows}
+        return [by_id[i] for i in message_ids if i in by_id]
 
     def claim_outbox_message(
         self, message_id: str, *, node: str, lease_until: str

@@ -20,6 +20,7 @@ reuses the mixins and sets ``_db`` to its own :class:`~gateway.store.seam.Databa
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from gateway.clock import Clock
 from gateway.store.account_log import AccountLogReads
@@ -100,10 +101,15 @@ class Tx(
     """Writes, inside the writer thread's transaction (one savepoint per job).
 
     ``changes`` collects incident changes for the after-commit hooks; the
-    writer drops them if the job's savepoint is rolled back.
+    writer drops them if the job's savepoint is rolled back. ``memo`` is the outbox's
+    per-connection scratch (the writer passes one dict to all its jobs).
     """
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: Clock, *, memo: dict[Any, Any] | None = None
+    ) -> None:
         super().__init__(conn, clock)
         self.changes = []
         self._now = None
+        self.outbox_enqueued = set()
+        self.outbox_memo = {} if memo is None else memo

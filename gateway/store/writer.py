@@ -48,8 +48,9 @@ class Job(Generic[T]):
     result: T | None = None
     error: BaseException | None = None
     changes: list[IncidentChange] = field(default_factory=list)
-    #: Outbound messages the job enqueued (the store wakes the deliverers after commit).
-    enqueued: int = 0
+    #: (kind, destination) of the outbound messages the job enqueued (the store wakes the
+    #: deliverers with them after the commit).
+    enqueued: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -84,9 +85,11 @@ class Writer:
         #: How the last checkpoint at close went: ``complete``, ``busy`` or ``failed``
         #: (``None`` while the writer runs).
         self.checkpoint: str | None = None
-        #: Called (on the event loop) after a commit that enqueued outbound messages: the
-        #: deliverers' wake-up. It must not raise.
-        self.on_enqueued: Callable[[], None] | None = None
+        #: Called (on the event loop) after a commit that enqueued outbound messages, with
+        #: their (kind, destination) pairs: the deliverers' wake-up. It must not raise.
+        self.on_enqueued: Callable[[set[tuple[str, str]]], None] | None = None
+        #: The outbox's scratch for this connection (``Tx.outbox_memo``), kept across jobs.
+        self._memo: dict[Any, Any] = {}
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -110,7 +113,7 @@ class Writer:
         if job.error is not None:
             raise job.error
         if job.enqueued and self.on_enqueued is not None:
-            self.on_enqueued()
+            self.on_enqueued(job.enqueued)
         return job.result, job.changes  # type: ignore[return-value]
 
     async def close(self) -> None:
@@ -197,7 +200,7 @@ class Writer:
     def _run_job(self, job: Job[Any]) -> None:
         conn = self._conn
         conn.execute("SAVEPOINT job")
-        tx = Tx(conn, self._clock)
+        tx = Tx(conn, self._clock, memo=self._memo)
         try:
             job.result = job.fn(tx)
             # The transactional outbox: producers write their messages in this savepoint,
@@ -230,6 +233,6 @@ class Writer:
         log.error("store.commit_failed", error=str(exc), batch=len(batch))
         for job in batch:
             job.changes = []
-            job.enqueued = 0
+            job.enqueued = set()
             job.result = None
             job.error = StoreUnavailable(f"the store could not commit: {exc}")
