@@ -61,29 +61,20 @@ def _apply(tx: Tx, block: WebhookConfig, by: Agent, claimed: set[str]) -> str:
         filter_type, filter_id = SERVICE, service.id
     headers = [{"name": name, "value": value} for name, value in block.custom_headers]
     mine = _match(tx, block, claimed)
+    # What the file says of the subscription, the same for a new one and a change.
+    declared = {
+        "url": block.url,
+        "events": list(block.events),
+        "filter_type": filter_type,
+        "filter_id": filter_id,
+        "custom_headers": headers,
+        "description": block.description,
+        "active": block.active,
+        "secret": block.secret,
+    }
     if mine is None:
-        data = WebhookInput(
-            url=block.url,
-            events=list(block.events),
-            filter_type=filter_type,
-            filter_id=filter_id,
-            custom_headers=headers,
-            description=block.description,
-            active=block.active,
-            name=block.name,
-            secret=block.secret,
-        )
-        return create_webhook(tx, data, by=by).id
-    patch = WebhookPatch(
-        url=block.url,
-        events=list(block.events),
-        filter_type=filter_type,
-        filter_id=filter_id,
-        custom_headers=headers,
-        description=block.description,
-        active=block.active,
-        secret=block.secret,
-    )
+        return create_webhook(tx, WebhookInput(**declared, name=block.name), by=by).id
+    patch = WebhookPatch(**declared)
     return update_webhook(tx, mine.id, patch, by=by).id
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import LogEntry
-from gateway.store.base import ReadBase
+from gateway.store.base import ReadBase, Where
 from gateway.store.timeline import LOG_COLS, log_entry_row
 
 
@@ -71,15 +71,10 @@ class AccountLogReads(ReadBase):
 def _account_filter(
     since: str | None, until: str | None, types: Sequence[str]
 ) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
+    where = Where()
     if since is not None:
-        clauses.append("created_at >= ?")
-        params.append(since)
+        where.add("created_at >= ?", since)
     if until is not None:
-        clauses.append("created_at < ?")
-        params.append(until)
-    if types:
-        clauses.append(f"type IN ({', '.join('?' * len(types))})")
-        params.extend(types)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        where.add("created_at < ?", until)
+    where.within("type", types)
+    return where.sql(), where.params

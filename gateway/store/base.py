@@ -9,6 +9,7 @@ binds the seam to SQLite.
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Sized
 from typing import Any
 
 import msgspec
@@ -23,6 +24,33 @@ _json_decode = msgspec.json.Decoder().decode
 
 #: Tries at a fresh ordered id before the clash is the job's error (see ``_insert_new``).
 ORDERED_ID_ATTEMPTS = 3
+
+
+def marks(values: Sized) -> str:
+    """``?, ?, ?``: one qmark parameter per value, for an ``IN (...)`` list."""
+    return ", ".join("?" * len(values))
+
+
+class Where:
+    """A ``WHERE`` clause built from optional conditions, its parameters kept in order."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        """AND one condition with its parameters."""
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def within(self, column: str, values: Sequence[Any]) -> None:
+        """``column IN (...)`` when ``values`` is not empty (an empty set filters nothing)."""
+        if values:
+            self.add(f"{column} IN ({marks(values)})", *values)
+
+    def sql(self) -> str:
+        """`` WHERE a AND b`` (leading space), or nothing when there is no condition."""
+        return f" WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
 
 def dumps(value: Any) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import ForwardTarget, OutboxEntry, ServiceForwarding
-from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.base import ReadBase, WriteBase, dumps, loads, marks
 from gateway.store.outbox import ENTRY_COLS
 
 
@@ -53,10 +53,9 @@ class ForwardingReads(ReadBase):
         # A range per target id: ':' sorts just before ';', so [id:, id;) is the prefix.
         ranges = " OR ".join("(order_key >= ? AND order_key < ?)" for _ in target_ids)
         bounds = [b for t in target_ids for b in (f"{t}:", f"{t};")]
-        marks = ", ".join("?" for _ in states)
         rows = self._db.fetch_all(
             f"SELECT {ENTRY_COLS} FROM outbox_messages WHERE kind = 'forward'"
-            f" AND state IN ({marks}) AND ({ranges}) ORDER BY id LIMIT ?",
+            f" AND state IN ({marks(states)}) AND ({ranges}) ORDER BY id LIMIT ?",
             (*states, *bounds, limit),
         )
         return [OutboxEntry(*row) for row in rows]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from gateway.domain import INCIDENT_SORT_FIELDS, Incident
-from gateway.store.base import ReadBase
+from gateway.store.base import ReadBase, marks
 from gateway.store.incidents import INCIDENT_COLS, incident_row
 
 # The SQL of each ordering; urgency sorts high above low. Open incidents (no resolved_at)
@@ -106,7 +106,7 @@ class IncidentListReads(ReadBase):
             ("urgency", urgencies),
         ):
             if values:
-                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                where.append(f"{column} IN ({marks(values)})")
                 params.extend(values)
         if incident_key is not None:
             where.append(
@@ -151,7 +151,7 @@ class IncidentListReads(ReadBase):
             "SELECT incident_id, "
             "sum(CASE WHEN status = 'triggered' THEN 1 ELSE 0 END), "
             "sum(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END) FROM alerts "
-            f"WHERE incident_id IN ({', '.join('?' * len(incident_ids))}) GROUP BY incident_id",
+            f"WHERE incident_id IN ({marks(incident_ids)}) GROUP BY incident_id",
             tuple(incident_ids),
         )
         return {r[0]: (int(r[1]), int(r[2])) for r in rows}
@@ -209,7 +209,7 @@ class IncidentListReads(ReadBase):
         if service_ids is not None:
             if not service_ids:
                 return []
-            sql += f" AND service_id IN ({', '.join('?' * len(service_ids))})"
+            sql += f" AND service_id IN ({marks(service_ids)})"
             params = tuple(service_ids)
         if group:
             sql += " GROUP BY service_id, status"

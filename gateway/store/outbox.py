@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.domain import OutboxAttempt, OutboxDepth, OutboxEntry, OutboxMessage
-from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.base import ReadBase, Where, WriteBase, dumps, loads, marks
 
 ENTRY_COLS = (
     "id, kind, destination, order_key, created_at, due_at, attempts, state, claimed_by,"
@@ -64,24 +64,17 @@ class OutboxReads(ReadBase):
         limit: int = 100,
     ) -> list[OutboxEntry]:
         """Messages oldest first, filtered by kind, destination and states; paged by id."""
-        where: list[str] = []
-        params: list[Any] = []
+        where = Where()
         if kind is not None:
-            where.append("kind = ?")
-            params.append(kind)
+            where.add("kind = ?", kind)
         if destination is not None:
-            where.append("destination = ?")
-            params.append(destination)
-        if states:
-            where.append(f"state IN ({', '.join('?' for _ in states)})")
-            params.extend(states)
+            where.add("destination = ?", destination)
+        where.within("state", states)
         if after is not None:
-            where.append("id > ?")
-            params.append(after)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
+            where.add("id > ?", after)
         rows = self._db.fetch_all(
-            f"SELECT {ENTRY_COLS} FROM outbox_messages{clause} ORDER BY id LIMIT ?",
-            (*params, limit),
+            f"SELECT {ENTRY_COLS} FROM outbox_messages{where.sql()} ORDER BY id LIMIT ?",
+            (*where.params, limit),
         )
         return [OutboxEntry(*row) for row in rows]
 
@@ -138,7 +131,7 @@ class OutboxReads(ReadBase):
             return None
         value = self._db.fetch_value(
             "SELECT min(due_at) FROM outbox_messages WHERE state = 'pending'"
-            f" AND kind IN ({', '.join('?' for _ in kinds)})",
+            f" AND kind IN ({marks(kinds)})",
             tuple(kinds),
         )
         return None if value is None else str(value)
@@ -159,7 +152,7 @@ class OutboxReads(ReadBase):
         """
         if not kinds:
             return []
-        marks = ", ".join("?" for _ in kinds)
+        kind_marks = marks(kinds)
         skip = "".join(" AND NOT (m.kind = ? AND m.destination = ?)" for _ in busy)
         return [
             (row[0], row[1], row[2])
@@ -167,7 +160,7 @@ class OutboxReads(ReadBase):
                 "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
                 # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
                 # which LIMIT can stop early in, rather than a per-kind index and a sort.
-                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({marks})"
+                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({kind_marks})"
                 f" AND (m.lease_until IS NULL OR m.lease_until <= ?){skip}"
                 " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
                 " WHERE e.kind = m.kind AND e.destination = m.destination"
@@ -242,17 +235,17 @@ class OutboxWrites(OutboxReads, WriteBase):
         while size < len(message_ids):
             size *= 2
         padded = [*message_ids, *[message_ids[-1]] * (size - len(message_ids))]
-        marks = ", ".join("?" for _ in padded)
+        id_marks = marks(padded)
         # Two statements for the lot (a claim per message was two each). The lease's end
         # tells this claim's rows from ones the node held before.
         self._db.execute(
             "UPDATE outbox_messages SET claimed_by = ?, lease_until = ?"
-            f" WHERE id IN ({marks}) AND state = 'pending'"
+            f" WHERE id IN ({id_marks}) AND state = 'pending'"
             " AND (lease_until IS NULL OR lease_until <= ?)",
             (node, lease_until, *padded, self.now),
         )
         rows = self._db.fetch_all(
-            f"SELECT {MESSAGE_COLS} FROM outbox_messages WHERE id IN ({marks})"
+            f"SELECT {MESSAGE_COLS} FROM outbox_messages WHERE id IN ({id_marks})"
             " AND claimed_by = ? AND lease_until = ? AND state = 'pending'",
             (*padded, node, lease_until),
         )

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from gateway.domain import Integration, Service, UrgencyRule
 from gateway.ids import new_object_id
-from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.base import ReadBase, WriteBase, dumps, loads, marks
 
 SERVICE_COLS = (
     "id, name, description, status, alert_creation, urgency, acknowledgement_timeout, "
@@ -130,7 +130,7 @@ class ServiceReads(ReadBase):
             return []
         rows = self._db.fetch_all(
             f"SELECT {SERVICE_COLS} FROM services WHERE deleted_at IS NULL "
-            f"AND id IN ({', '.join('?' * len(service_ids))})",
+            f"AND id IN ({marks(service_ids)})",
             tuple(service_ids),
         )
         found = {r[0]: service_row(r) for r in rows}
@@ -218,11 +218,9 @@ class ServiceWrites(ServiceReads, WriteBase):
         service_id = fields.pop("id", None) or new_object_id()
         fields.setdefault("created_at", self.now)
         fields.setdefault("updated_at", self.now)
+        row = (service_id, *fields.values())
         cols = ", ".join(["id", *fields])
-        marks = ", ".join("?" * (len(fields) + 1))
-        self._db.execute(
-            f"INSERT INTO services ({cols}) VALUES ({marks})", (service_id, *fields.values())
-        )
+        self._db.execute(f"INSERT INTO services ({cols}) VALUES ({marks(row)})", row)
         service = self.service(service_id)
         assert service is not None
         return service

@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.domain import OutboxEntry, WebhookSubscription
 from gateway.ids import new_object_id
-from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.base import ReadBase, WriteBase, dumps, loads, marks
 from gateway.store.outbox import ENTRY_COLS
 
 COLS = (
@@ -95,11 +95,11 @@ class WebhookReads(ReadBase):
     def live_webhooks(self, service_ids: Iterable[str]) -> list[WebhookSubscription]:
         """Active, not disabled subscriptions for the whole account or one of ``service_ids``."""
         ids = sorted(set(service_ids))
-        marks = ", ".join("?" for _ in ids) or "NULL"
+        id_marks = marks(ids) or "NULL"
         rows = self._db.fetch_all(
             f"SELECT {COLS} FROM webhook_subscriptions"
             " WHERE active = 1 AND temporarily_disabled = 0"
-            f" AND (filter_type = 'account_reference' OR filter_id IN ({marks}))"
+            f" AND (filter_type = 'account_reference' OR filter_id IN ({id_marks}))"
             " ORDER BY id",
             tuple(ids),
         )
@@ -112,7 +112,7 @@ class WebhookReads(ReadBase):
         where = "kind = ? AND destination = ?"
         params: list[Any] = [kind, destination]
         if states:
-            where += f" AND state IN ({', '.join('?' for _ in states)})"
+            where += f" AND state IN ({marks(states)})"
             params.extend(states)
         rows = self._db.fetch_all(
             f"SELECT {ENTRY_COLS} FROM outbox_messages WHERE {where} ORDER BY id DESC LIMIT ?",
@@ -140,9 +140,9 @@ class WebhookWrites(WebhookReads, WriteBase):
         values = {k: dumps(v) if k in _JSON else v for k, v in fields.items()}
         values.update(id=subscription_id, created_at=self.now, updated_at=self.now)
         cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
         self._db.execute(
-            f"INSERT INTO webhook_subscriptions ({cols}) VALUES ({marks})", tuple(values.values())
+            f"INSERT INTO webhook_subscriptions ({cols}) VALUES ({marks(values)})",
+            tuple(values.values()),
         )
         made = self.webhook(subscription_id)
         assert made is not None
