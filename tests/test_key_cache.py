@@ -100,7 +100,7 @@ async def test_an_unknown_key_works_as_soon_as_its_integration_exists(tmp_path: 
 # -- issue 14 item 6: the cache's bound, against a change made by another process ----------------
 
 # The documented bound (docs/architecture.md: "cached 1 s"), written here rather than read
-# from gateway.core.ingest.KEY_CACHE_SECONDS, so that a longer cache fails this test.
+# from gateway.core.key_cache.KEY_CACHE_SECONDS, so that a longer cache fails this test.
 BOUND = 1.0
 DATADOG = key("cached-datadog")
 DATADOG_CONFIG = config(

@@ -26,6 +26,7 @@ import msgspec
 import structlog
 
 from gateway import cef
+from gateway.core.key_cache import KeyCache
 from gateway.core.ratelimit import RateLimiter
 from gateway.core.rules import apply_event
 from gateway.domain import Integration
@@ -42,14 +43,9 @@ from gateway.logs import redact
 from gateway.metrics import Metrics, action_label
 from gateway.model import Event, InboundRequest, Outcome, Vendor
 from gateway.plugins import PluginHost
-from gateway.store import Reader, Store, Tx
+from gateway.store import Store, Tx
 
 log = structlog.get_logger("gateway.ingest")
-
-#: How long a key-in-URL lookup is reused (see :meth:`Ingest.integration_for_key`).
-KEY_CACHE_SECONDS = 1.0
-#: At most this many keys are remembered.
-KEY_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +94,7 @@ class Ingest:
     ``limiter`` is the ``[rate_limit]`` in force (``None``: unlimited); the daemon
     replaces it on reload. Answers only after the store committed. ``monotonic`` is the
     key cache's clock (seconds; only differences count), replaceable so that a test can
-    step past :data:`KEY_CACHE_SECONDS` without sleeping.
+    step past :data:`~gateway.core.key_cache.KEY_CACHE_SECONDS` without sleeping.
     """
 
     def __init__(
@@ -113,8 +109,16 @@ class Ingest:
         self.plugins = plugins
         self.metrics = metrics or Metrics()
         self.limiter: RateLimiter | None = None
-        self.monotonic = monotonic
-        self._keys: dict[str, tuple[float, Integration]] = {}
+        self._keys = KeyCache(store, monotonic)
+
+    @property
+    def monotonic(self) -> Callable[[], float]:
+        """The key cache's clock; a test may replace it on a running gateway."""
+        return self._keys.clock
+
+    @monotonic.setter
+    def monotonic(self, clock: Callable[[], float]) -> None:
+        self._keys.clock = clock
 
     # -- the one call ---------------------------------------------------------------------------
 
@@ -230,33 +234,9 @@ class Ingest:
         return vendor, replace(request, settings=integration.settings)
 
     async def integration_for_key(self, key: str) -> Integration | None:
-        """Look up the live integration that owns ``key`` (for key-in-URL paths and mail).
-
-        A found integration is reused for :data:`KEY_CACHE_SECONDS`: the lookup is a
-        read on a worker thread, and that hop cost the vendor paths ~0.25 ms of CPU per
-        request (bench/RESULTS-2026-11-29.md). Staleness is bounded and harmless: the
-        commit checks the key again inside its transaction, so a deleted integration
-        never takes an event, and edited settings apply within the TTL. Unknown keys
-        are not cached, so a new integration works at once.
-        """
-        if cef.routing_key_errors(key):
-            return None
-        now = self.monotonic()
-        cached = self._keys.get(key)
-        if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
-            return cached[1]
-
-        def lookup(reader: Reader) -> Integration | None:
-            return reader.integration_by_key(key)
-
-        integration = await self.store.read(lookup)
-        if integration is None:
-            self._keys.pop(key, None)
-            return None
-        if len(self._keys) >= KEY_CACHE_SIZE:
-            self._keys.clear()  # bounded; refilled by the keys actually in use
-        self._keys[key] = (now, integration)
-        return integration
+        """The live integration that owns ``key`` (key-in-URL paths and mail), through the
+        short-lived cache of :mod:`gateway.core.key_cache`."""
+        return await self._keys.integration(key)
 
     def forget_keys(self) -> None:
         """Drop the key → integration cache (after a reload, or a refused stale key)."""

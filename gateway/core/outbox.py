@@ -21,12 +21,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 import structlog
 
 from gateway.clock import iso, parse_iso
 from gateway.core import outbox_overflow
+from gateway.core import outbox_registry as registry
 from gateway.core.outbox_overflow import overflow_counts
 from gateway.core.outbox_policy import (
     Delivered,
@@ -37,10 +37,20 @@ from gateway.core.outbox_policy import (
     backoff,
     outcome_name,
 )
+from gateway.core.outbox_registry import (
+    KindRules,
+    kind,
+    kinds,
+    register_kind,
+    register_producer,
+    register_service_producer,
+    service_changed,
+    unregister_kind,
+    unregister_producer,
+    unregister_service_producer,
+)
 from gateway.domain import OutboxMessage
-from gateway.model import IncidentChange
 from gateway.store import Reader, Tx
-from gateway.store.producers import PRODUCERS
 
 __all__ = [
     "Attempt",
@@ -71,87 +81,6 @@ log = structlog.get_logger("gateway.outbox")
 Message = OutboxMessage
 
 
-class KindRules(Protocol):
-    """What the queue needs of a delivery kind (:class:`gateway.outbound.kinds.DeliveryKind`)."""
-
-    name: str
-    policy: RetryPolicy
-    max_pending: int
-    drop_on_overflow: bool
-
-    def settled(self, tx: Tx, message: Message, outcome: Outcome) -> None:
-        """Called in the transaction that records the message's final outcome."""
-        ...
-
-
-_kinds: dict[str, KindRules] = {}
-_service_producers: list[Callable[[Tx, str, str], None]] = []
-
-
-# -- registries ---------------------------------------------------------------------------
-def register_kind(rules: KindRules) -> None:
-    """Make a delivery kind known to the queue (overflow policy, retries, settling).
-
-    The latest registration of a name wins (clashing plugin kinds are refused earlier, at
-    plugin loading); several engines in one process (tests) register the same objects.
-    """
-    _kinds[rules.name] = rules
-
-
-def unregister_kind(rules: KindRules) -> None:
-    """Forget a delivery kind, unless another object has taken its name since."""
-    if _kinds.get(rules.name) is rules:
-        del _kinds[rules.name]
-
-
-def kind(name: str) -> KindRules | None:
-    """The registered kind called ``name``, or ``None``."""
-    return _kinds.get(name)
-
-
-def kinds() -> list[KindRules]:
-    """Every registered kind, by name."""
-    return [_kinds[name] for name in sorted(_kinds)]
-
-
-def register_producer(fn: Callable[[Tx, list[IncidentChange]], None]) -> None:
-    """Have ``fn(tx, changes)`` called in every job that changed incidents, before it commits.
-
-    ``changes`` are the incident changes that job made, in order; ``fn`` enqueues what
-    they cause. It runs in the writer thread, inside the job's savepoint: an exception
-    rolls back the job's change too. Registering the same function twice is a no-op.
-    """
-    if fn not in PRODUCERS:
-        PRODUCERS.append(fn)
-
-
-def unregister_producer(fn: Callable[[Tx, list[IncidentChange]], None]) -> None:
-    """Stop calling a producer."""
-    if fn in PRODUCERS:
-        PRODUCERS.remove(fn)
-
-
-def register_service_producer(fn: Callable[[Tx, str, str], None]) -> None:
-    """Have ``fn(tx, service_id, action)`` called by :func:`service_changed`."""
-    if fn not in _service_producers:
-        _service_producers.append(fn)
-
-
-def unregister_service_producer(fn: Callable[[Tx, str, str], None]) -> None:
-    """Stop calling a service producer."""
-    if fn in _service_producers:
-        _service_producers.remove(fn)
-
-
-def service_changed(tx: Tx, service_id: str, action: str) -> None:
-    """A service was ``created``, ``updated`` or ``deleted`` in ``tx``: tell the producers.
-
-    Called by the core function that makes the change, in its transaction.
-    """
-    for produce in _service_producers:
-        produce(tx, service_id, action)
-
-
 # -- enqueue ------------------------------------------------------------------------------
 def enqueue(
     tx: Tx,
@@ -171,7 +100,7 @@ def enqueue(
     logged: a kind that must never lose a message, such as forwarding). An unregistered
     kind has no limit.
     """
-    rules = _kinds.get(kind)
+    rules = registry.kind(kind)
     # The bound is checked from a running estimate (core/outbox_overflow.py).
     if (
         rules is not None
@@ -216,7 +145,7 @@ def claim(
     (no room at all) are not looked at; ``scan`` bounds how many candidates are read
     (default ``4 * limit``): a later claim takes what this one left.
     """
-    names = sorted(kinds_wanted) if kinds_wanted is not None else sorted(_kinds)
+    names = sorted(kinds_wanted) if kinds_wanted is not None else [k.name for k in registry.kinds()]
     if limit <= 0 or not names:
         return []
     lease_until = iso(tx.clock.now() + timedelta(seconds=lease_seconds))
@@ -264,7 +193,7 @@ def record(
     ``max_attempts`` or ``max_age_seconds``, when it is ``failed``. On settling, the
     kind's ``settled`` runs in this transaction.
     """
-    rules = _kinds.get(message.kind)
+    rules = registry.kind(message.kind)
     error = None if isinstance(outcome, Delivered) else outcome.reason
     tx.record_outbox_attempt(
         message.id,
