@@ -12,14 +12,12 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import structlog
 
+from gateway.core.outbox_registry import KindRules
 from gateway.store import Tx
-
-if TYPE_CHECKING:
-    from gateway.core.outbox import KindRules
 
 __all__ = ["RECOUNT_EVERY", "RECOUNT_SECONDS", "admit", "overflow_counts", "settled_here"]
 
