@@ -19,6 +19,11 @@ ROLES = ("observer", "limited_user", "user", "admin")
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 
 
+def target_user(user_id: str = "PUSER01") -> dict[str, str]:
+    """A rule's user target (users are checked for existence once they can be created)."""
+    return {"type": "user_reference", "id": user_id}
+
+
 class Api:
     """A running daemon with one API token per role."""
 
@@ -51,6 +56,15 @@ class Api:
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()["service"]
         return body
+
+    def create_policy(self, name: str, **fields: Any) -> dict[str, Any]:
+        """POST /escalation_policies as a manager: one rule, unless ``fields`` say otherwise."""
+        rule = {"escalation_delay_in_minutes": 30, "targets": [target_user()]}
+        body = {"type": "escalation_policy", "name": name, "escalation_rules": [rule], **fields}
+        r = self.call("POST", "/escalation_policies", json={"escalation_policy": body})
+        assert r.status_code == 201, r.text
+        made: dict[str, Any] = r.json()["escalation_policy"]
+        return made
 
     def add_integration(self, service_id: str, **fields: Any) -> dict[str, Any]:
         """POST an integration (Events API v2 unless said otherwise)."""

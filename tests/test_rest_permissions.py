@@ -30,7 +30,8 @@ from tests.scaffold import TestGateway, config, gateway_running
 # acknowledge and resolve incidents; Managers (users), admins and the owner add, edit and
 # delete services, integrations and maintenance windows (and retry or drop what a service
 # forwards upstream, a gateway extension kept at the Manager's level); Managers and above
-# create and manage webhook subscriptions, everyone views them. Y: allowed, -: 403.
+# create and manage webhook subscriptions and escalation policies, everyone views them.
+# Y: allowed, -: 403.
 MATRIX = """
                                                    obs ro  rol ra  lu  u   adm own
 GET    /services                                    Y   Y   Y   Y   Y   Y   Y   Y
@@ -74,6 +75,11 @@ POST   /maintenance_windows                         -   -   -   -   -   Y   Y   
 GET    /maintenance_windows/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
 DELETE /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /escalation_policies                         Y   Y   Y   Y   Y   Y   Y   Y
+POST   /escalation_policies                         -   -   -   -   -   Y   Y   Y
+GET    /escalation_policies/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /escalation_policies/{id}                    -   -   -   -   -   Y   Y   Y
+DELETE /escalation_policies/{id}                    -   -   -   -   -   Y   Y   Y
 """
 
 ROLES = (

@@ -57,6 +57,7 @@ EMAIL_PRESET = _nullable(
     _str(enum=["nagios"], description="Gateway extension: Nagios/Icinga notification mails.")
 )
 TIMESTAMP = _str(format="date-time")
+TARGET_REFERENCES = ["user_reference", "schedule_reference"]
 
 SCHEMAS: dict[str, Any] = {
     # -- Events API -------------------------------------------------------------------------
@@ -361,6 +362,38 @@ SCHEMAS: dict[str, Any] = {
         deliveries=_array(_ref("WebhookDelivery")),
         limit={"type": "integer"},
     ),
+    "EscalationRule": _obj(
+        ["escalation_delay_in_minutes", "targets"],
+        id=_str(),
+        escalation_delay_in_minutes={"type": "integer", "minimum": 0},
+        escalation_rule_assignment_strategy=_str(enum=["assign_to_everyone", "round_robin"]),
+        targets=_array(_obj(["id", "type"], id=_str(), type=_str(enum=TARGET_REFERENCES))),
+    ),
+    "EscalationPolicy": _obj(
+        ["id", "type", "name", "escalation_rules", "num_loops", "services"],
+        id=_str(),
+        type=_str(const="escalation_policy"),
+        summary=_str(),
+        self=_str(format="uri"),
+        html_url=_str(format="uri"),
+        name=_str(),
+        description=_nullable(_str()),
+        num_loops={"type": "integer", "minimum": 0},
+        on_call_handoff_notifications=_str(enum=["if_has_services", "always"]),
+        escalation_rules=_array(_ref("EscalationRule")),
+        services=_array(_ref("Reference")),
+        teams=_array(_ref("Reference")),
+        declared_in_config={"type": "boolean", "description": "Extension"},
+    ),
+    "EscalationPolicyInput": _obj(
+        [],
+        type=_str(const="escalation_policy"),
+        name=_str(),
+        description=_nullable(_str()),
+        num_loops={"type": "integer", "minimum": 0},
+        on_call_handoff_notifications=_str(enum=["if_has_services", "always"]),
+        escalation_rules=_array(_ref("EscalationRule")),
+    ),
 }
 for _root, _item in (
     ("services", "Service"),
@@ -370,6 +403,7 @@ for _root, _item in (
     ("log_entries", "LogEntry"),
     ("maintenance_windows", "MaintenanceWindow"),
     ("webhook_subscriptions", "WebhookSubscription"),
+    ("escalation_policies", "EscalationPolicy"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -538,6 +572,19 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/webhook_subscriptions/{id}/deliveries/{message_id}",
               "Extension: drop a delivery that was not delivered", "webhooks",
               {204: None, **_FOUND}),
+    # -- escalation policies ----------------------------------------------------------------
+    Operation("get", "/escalation_policies", "List escalation policies", "escalation",
+              {200: "EscalationPolicyList", **_ERRORS},
+              query=("query", "user_ids[]", "sort_by", "include[]", *_LIST)),
+    Operation("post", "/escalation_policies", "Create an escalation policy", "escalation",
+              {201: "EscalationPolicy", **_ERRORS}, "EscalationPolicyInput", "escalation_policy"),
+    Operation("get", "/escalation_policies/{id}", "Get an escalation policy", "escalation",
+              {200: "EscalationPolicy", **_FOUND}, query=("include[]",)),
+    Operation("put", "/escalation_policies/{id}", "Update an escalation policy", "escalation",
+              {200: "EscalationPolicy", **_FOUND}, "EscalationPolicyInput", "escalation_policy"),
+    Operation("delete", "/escalation_policies/{id}",
+              "Delete an escalation policy (400 while a service uses it)", "escalation",
+              {204: None, **_FOUND}),
 )  # fmt: skip
 
 
@@ -579,6 +626,7 @@ WRAPPED = {
     "ForwardedMessage": "message",
     "WebhookSubscription": "webhook_subscription",
     "WebhookDelivery": "delivery",
+    "EscalationPolicy": "escalation_policy",
 }
 
 

@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 
 from gateway.errors import OperationError
 from gateway.http.rest import (
+    escalation_policies,
     forwarding,
     incidents,
     integrations,
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     maintenance_windows.blueprint,
     forwarding.blueprint,
     webhook_subscriptions.blueprint,
+    escalation_policies.blueprint,
 )
 
 

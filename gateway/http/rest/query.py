@@ -58,6 +58,13 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/webhook_subscriptions"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>/deliveries"): RouteQuery(),
+    # The assignment strategy is always in each rule, so asking for it is honoured.
+    ("GET", "/escalation_policies"): RouteQuery(
+        frozenset({"escalation_rule_assignment_strategies"}), {"team_ids": _NO_TEAMS}
+    ),
+    ("GET", "/escalation_policies/<policy_id>"): RouteQuery(
+        frozenset({"escalation_rule_assignment_strategies"})
+    ),
 }
 
 
