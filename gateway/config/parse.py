@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from gateway.config.escalation import escalation_policy_configs
 from gateway.config.forwarding import forwarding_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
@@ -36,6 +37,7 @@ _SECTIONS = {
     "outbound",
     "forwarding",
     "webhook_subscriptions",
+    "escalation_policies",
 }
 
 
@@ -72,6 +74,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         outbound=outbound_settings(r, data),
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
+        escalation_policies=escalation_policy_configs(r, data),
         source=source,
     )
 

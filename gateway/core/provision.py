@@ -57,6 +57,7 @@ from gateway.core.integrations import (
 )
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
+from gateway.core.provision_escalation import provision_policies, service_policy
 from gateway.core.provision_webhooks import provision_webhooks
 from gateway.core.services import create_service, update_service
 from gateway.domain import GENERIC_EMAIL, Integration
@@ -115,8 +116,9 @@ class ProvisionReport:
 
 
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
-    """Upsert the configured services, integrations, maintenance windows and webhook
-    subscriptions (:mod:`gateway.core.provision_webhooks`).
+    """Upsert the configured escalation policies (:mod:`gateway.core.provision_escalation`),
+    services, integrations, maintenance windows and webhook subscriptions
+    (:mod:`gateway.core.provision_webhooks`).
 
     Raises :class:`ConfigError` (key and line of the block) for anything the
     service layer refuses; the caller's transaction then rolls every change back.
@@ -159,6 +161,8 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
     report = ProvisionReport()
     service_ids: dict[str, str] = {}
+    # Policies first: a service block may name one the same file declares.
+    provision_policies(tx, settings.escalation_policies, by, report.problems)
     for config in settings.services:
         try:
             service_ids[config.name] = _service(tx, config, plugins, by, report)
@@ -234,6 +238,10 @@ def _service(
         "alert_grouping": config.alert_grouping,
         "alert_grouping_timeout": config.alert_grouping_timeout,
     }
+    if config.escalation_policy is not None:
+        declared["escalation_policy_id"] = service_policy(
+            tx, config.escalation_policy, f"{config.key}.escalation_policy", config.line
+        )
     patch = ServicePatch(status=config.status, **declared)
     existing = tx.service_by_name(config.name)
     with _located(config.key, config.line):
@@ -265,6 +273,7 @@ def _service(
             update_service(tx, service_id, patch, by=by)
     with _located(f"{config.key}.forward_to", config.line):
         _forwarding(tx, service_id, config, by)
+    tx.set_service_policy_declared(service_id, config.escalation_policy is not None)
     return service_id
 
 
