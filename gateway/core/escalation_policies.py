@@ -58,6 +58,7 @@ __all__ = [
     "rule_at",
     "rule_input",
     "target_exists",
+    "target_name",
     "update_policy",
 ]
 
@@ -140,6 +141,14 @@ def target_exists(reader: Reader, target_type: str, target_id: str) -> bool:
     if lookup is None:
         return True
     return lookup(target_id) is not None
+
+
+def target_name(reader: Reader, target: EscalationTarget) -> str:
+    """What the pages call a target: the user's or schedule's name, else its id."""
+    lookup = getattr(reader, target.type, None)
+    found = lookup(target.id) if lookup is not None else None
+    name = getattr(found, "name", None)
+    return name if isinstance(name, str) and name else target.id
 
 
 # -- reads ----------------------------------------------------------------------------------------
