@@ -203,3 +203,53 @@ def test_unsupported_query_parameters_are_refused(api: Api) -> None:
     ok = {"include[]": "escalation_rule_assignment_strategies"}
     assert api.call("GET", "/escalation_policies", params=ok).status_code == 200
     assert_error(api.call("GET", "/escalation_policies", params={"sort_by": "id"}), 400, 2001)
+
+
+def test_oncalls_list_user_targets_per_policy_level(api: Api) -> None:
+    made = _post(
+        api,
+        {
+            "name": "Oncall check",
+            "escalation_rules": [
+                _rule(5, target_user("PONCALL1")),
+                _rule(10, target_user("PONCALL2"), {"type": "schedule_reference", "id": "PNOSCHD"}),
+            ],
+        },
+    ).json()[ROOT]
+    r = api.call("GET", "/oncalls", params={"escalation_policy_ids[]": made["id"]}, role="observer")
+    assert r.status_code == 200, r.text
+    got = r.json()["oncalls"]
+    assert [(o["escalation_level"], o["user"]["id"]) for o in got] == [
+        (1, "PONCALL1"),
+        (2, "PONCALL2"),
+    ]
+    first = got[0]
+    assert first["escalation_policy"]["id"] == made["id"]
+    assert first["escalation_policy"]["summary"] == "Oncall check"
+    assert first["user"]["type"] == "user_reference"
+    assert (first["schedule"], first["start"], first["end"]) == (None, None, None)  # permanent
+    by_user = api.call("GET", "/oncalls", params={"user_ids[]": "PONCALL2"}).json()["oncalls"]
+    assert [(o["escalation_policy"]["id"], o["escalation_level"]) for o in by_user] == [
+        (made["id"], 2)
+    ]
+    # Asking for schedules leaves out users' permanent on-calls (a schedule without shifts:
+    # nobody).
+    only = api.call("GET", "/oncalls", params={"schedule_ids[]": "PNOSCHD"}).json()["oncalls"]
+    assert only == []
+    earliest = {"escalation_policy_ids[]": made["id"], "earliest": "true"}
+    assert len(api.call("GET", "/oncalls", params=earliest).json()["oncalls"]) == 2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "yesterday"},
+        {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        {"since": "2026-01-01T00:00:00Z", "until": "2026-06-01T00:00:00Z"},
+        {"earliest": "maybe"},
+        {"time_zone": "Europe/Paris"},
+        {"include[]": "users"},
+    ],
+)
+def test_oncalls_refuse_what_they_cannot_answer(api: Api, params: dict[str, str]) -> None:
+    assert_error(api.call("GET", "/oncalls", params=params), 400, 2001)

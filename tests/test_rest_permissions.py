@@ -80,6 +80,7 @@ POST   /escalation_policies                         -   -   -   -   -   Y   Y   
 GET    /escalation_policies/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /escalation_policies/{id}                    -   -   -   -   -   Y   Y   Y
 DELETE /escalation_policies/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /oncalls                                     Y   Y   Y   Y   Y   Y   Y   Y
 """
 
 ROLES = (

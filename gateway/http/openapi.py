@@ -385,6 +385,15 @@ SCHEMAS: dict[str, Any] = {
         teams=_array(_ref("Reference")),
         declared_in_config={"type": "boolean", "description": "Extension"},
     ),
+    "Oncall": _obj(
+        ["escalation_policy", "escalation_level", "user", "start", "end"],
+        escalation_policy=_ref("Reference"),
+        escalation_level={"type": "integer", "minimum": 1},
+        schedule=_nullable(_ref("Reference")),
+        user=_ref("Reference"),
+        start=_nullable(TIMESTAMP),
+        end=_nullable(TIMESTAMP),
+    ),
     "EscalationPolicyInput": _obj(
         [],
         type=_str(const="escalation_policy"),
@@ -404,6 +413,7 @@ for _root, _item in (
     ("maintenance_windows", "MaintenanceWindow"),
     ("webhook_subscriptions", "WebhookSubscription"),
     ("escalation_policies", "EscalationPolicy"),
+    ("oncalls", "Oncall"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -585,6 +595,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/escalation_policies/{id}",
               "Delete an escalation policy (400 while a service uses it)", "escalation",
               {204: None, **_FOUND}),
+    Operation("get", "/oncalls", "Who is on call for which escalation policy level",
+              "escalation", {200: "OncallList", **_ERRORS},
+              query=("since", "until", "escalation_policy_ids[]", "schedule_ids[]", "user_ids[]",
+                     "earliest", *_LIST)),
 )  # fmt: skip
 
 
@@ -598,7 +612,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
         schema: dict[str, Any] = (
             _array(_str()) if name.endswith("[]") else
             {"type": "integer", "minimum": 0} if name in ("limit", "offset") else
-            {"type": "boolean"} if name in ("total", "confirm") else _str()
+            {"type": "boolean"} if name in ("total", "confirm", "earliest") else _str()
         )  # fmt: skip
         params.append({"name": name, "in": "query", "required": False, "schema": schema})
     if op.from_header:

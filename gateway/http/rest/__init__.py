@@ -16,6 +16,7 @@ from gateway.http.rest import (
     incidents,
     integrations,
     maintenance_windows,
+    oncalls,
     services,
     vendors,
     webhook_subscriptions,
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     forwarding.blueprint,
     webhook_subscriptions.blueprint,
     escalation_policies.blueprint,
+    oncalls.blueprint,
 )
 
 

@@ -65,6 +65,7 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/escalation_policies/<policy_id>"): RouteQuery(
         frozenset({"escalation_rule_assignment_strategies"})
     ),
+    ("GET", "/oncalls"): RouteQuery(unsupported={"time_zone": _UTC_ONLY}),
 }
 
 
