@@ -361,7 +361,70 @@ SCHEMAS: dict[str, Any] = {
         deliveries=_array(_ref("WebhookDelivery")),
         limit={"type": "integer"},
     ),
-}
+    # -- people ------------------------------------------------------------------------------
+    "User": _obj(
+        ["id", "type", "name", "email", "time_zone", "role", "contact_methods",
+         "notification_rules"],
+        id=_str(),
+        type=_str(const="user"),
+        summary=_str(),
+        name=_str(maxLength=100),
+        email=_str(format="email"),
+        time_zone=_str(description="IANA time zone name"),
+        role=_str(enum=["admin", "limited_user", "observer", "owner", "read_only_user",
+                        "restricted_access", "read_only_limited_user", "user"]),
+        description=_nullable(_str()),
+        job_title=_nullable(_str()),
+        teams=_array(_ref("Reference")),
+        contact_methods=_array({"type": "object", "description": "references, or objects "
+                                "with include[]=contact_methods"}),
+        notification_rules=_array({"type": "object", "description": "references, or objects "
+                                   "with include[]=notification_rules"}),
+        declared_in_config={"type": "boolean", "description": "Extension"},
+    ),
+    "UserInput": _obj(
+        [],
+        type=_str(const="user"),
+        name=_str(maxLength=100),
+        email=_str(format="email"),
+        time_zone=_str(),
+        role=_str(),
+        description=_nullable(_str()),
+        job_title=_nullable(_str()),
+    ),
+    "ContactMethod": _obj(
+        ["id", "type", "label", "address"],
+        id=_str(),
+        type=_str(description="email_contact_method, or a type a loaded plugin registers"),
+        summary=_str(),
+        label=_str(),
+        address=_str(),
+        send_short_email={"type": "boolean"},
+        declared_in_config={"type": "boolean", "description": "Extension"},
+    ),
+    "ContactMethodInput": _obj([], type=_str(), label=_str(), address=_str()),
+    "ContactMethodList": _obj(["contact_methods"], contact_methods=_array(_ref("ContactMethod"))),
+    "NotificationRule": _obj(
+        ["id", "type", "start_delay_in_minutes", "contact_method", "urgency"],
+        id=_str(),
+        type=_str(const="assignment_notification_rule"),
+        summary=_str(),
+        start_delay_in_minutes={"type": "integer", "minimum": 0},
+        contact_method=_nullable({"type": "object"}),
+        urgency=_str(enum=["high", "low"]),
+        declared_in_config={"type": "boolean", "description": "Extension"},
+    ),
+    "NotificationRuleInput": _obj(
+        [],
+        type=_str(const="assignment_notification_rule"),
+        start_delay_in_minutes={"type": "integer", "minimum": 0},
+        contact_method=_obj(["id"], id=_str(), type=_str()),
+        urgency=_str(enum=["high", "low"]),
+    ),
+    "NotificationRuleList": _obj(
+        ["notification_rules"], notification_rules=_array(_ref("NotificationRule"))
+    ),
+}  # fmt: skip
 for _root, _item in (
     ("services", "Service"),
     ("vendors", "Vendor"),
@@ -370,6 +433,7 @@ for _root, _item in (
     ("log_entries", "LogEntry"),
     ("maintenance_windows", "MaintenanceWindow"),
     ("webhook_subscriptions", "WebhookSubscription"),
+    ("users", "User"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -538,6 +602,44 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/webhook_subscriptions/{id}/deliveries/{message_id}",
               "Extension: drop a delivery that was not delivered", "webhooks",
               {204: None, **_FOUND}),
+    # -- people: users, contact methods, notification rules --------------------------------
+    Operation("get", "/users", "List users", "users", {200: "UserList", **_ERRORS},
+              query=("query", "include[]", *_LIST)),
+    Operation("post", "/users", "Create a user (with an email contact method and rules)",
+              "users", {201: "User", **_ERRORS}, "UserInput", "user"),
+    Operation("get", "/users/me", "Get the user the API token belongs to", "users",
+              {200: "User", **_ERRORS}, query=("include[]",)),
+    Operation("get", "/users/{id}", "Get a user", "users", {200: "User", **_FOUND},
+              query=("include[]",)),
+    Operation("put", "/users/{id}", "Update a user", "users", {200: "User", **_FOUND},
+              "UserInput", "user"),
+    Operation("delete", "/users/{id}", "Delete a user", "users", {204: None, **_FOUND}),
+    Operation("get", "/users/{id}/contact_methods", "List a user's contact methods", "users",
+              {200: "ContactMethodList", **_FOUND}),
+    Operation("post", "/users/{id}/contact_methods", "Create a user contact method", "users",
+              {201: "ContactMethod", **_FOUND}, "ContactMethodInput", "contact_method"),
+    Operation("get", "/users/{id}/contact_methods/{contact_method_id}",
+              "Get a user's contact method", "users", {200: "ContactMethod", **_FOUND}),
+    Operation("put", "/users/{id}/contact_methods/{contact_method_id}",
+              "Update a user's contact method", "users", {200: "ContactMethod", **_FOUND},
+              "ContactMethodInput", "contact_method"),
+    Operation("delete", "/users/{id}/contact_methods/{contact_method_id}",
+              "Delete a user's contact method (400 while notification rules use it)", "users",
+              {204: None, **_FOUND}),
+    Operation("get", "/users/{id}/notification_rules", "List a user's notification rules",
+              "users", {200: "NotificationRuleList", **_FOUND},
+              query=("urgency", "include[]")),
+    Operation("post", "/users/{id}/notification_rules", "Create a user notification rule",
+              "users", {201: "NotificationRule", **_FOUND}, "NotificationRuleInput",
+              "notification_rule"),
+    Operation("get", "/users/{id}/notification_rules/{notification_rule_id}",
+              "Get a user's notification rule", "users", {200: "NotificationRule", **_FOUND},
+              query=("include[]",)),
+    Operation("put", "/users/{id}/notification_rules/{notification_rule_id}",
+              "Update a user's notification rule", "users", {200: "NotificationRule", **_FOUND},
+              "NotificationRuleInput", "notification_rule"),
+    Operation("delete", "/users/{id}/notification_rules/{notification_rule_id}",
+              "Delete a user's notification rule", "users", {204: None, **_FOUND}),
 )  # fmt: skip
 
 
@@ -579,6 +681,9 @@ WRAPPED = {
     "ForwardedMessage": "message",
     "WebhookSubscription": "webhook_subscription",
     "WebhookDelivery": "delivery",
+    "User": "user",
+    "ContactMethod": "contact_method",
+    "NotificationRule": "notification_rule",
 }
 
 
