@@ -160,6 +160,7 @@ def _register_extra_commands() -> None:
     from gateway.cli_outbox import outbox
     from gateway.cli_services import integrations, services
     from gateway.cli_tokens import token
+    from gateway.cli_users import users_group
 
     main.add_command(db)
     main.add_command(services)
@@ -167,6 +168,7 @@ def _register_extra_commands() -> None:
     main.add_command(maintenance)
     main.add_command(token)
     main.add_command(outbox)
+    main.add_command(users_group)
 
 
 _register_extra_commands()
