@@ -122,9 +122,10 @@ def check_config(config_file: Path) -> None:
         sys.exit(2)
     integrations = sum(len(s.integrations) for s in settings.services)
     skipped = f"; {len(report.warnings)} block(s) skipped" if report.warnings else ""
+    people = f", {len(settings.users)} users" if settings.users else ""
     click.echo(
-        f"{config_file}: OK ({len(settings.services)} services, {integrations} integrations)"
-        f" checked against {against}{skipped}"
+        f"{config_file}: OK ({len(settings.services)} services, {integrations} integrations"
+        f"{people}) checked against {against}{skipped}"
     )
 
 

@@ -21,6 +21,7 @@ from gateway.config.sections import (
 )
 from gateway.config.services import maintenance_configs, service_configs
 from gateway.config.settings import Settings
+from gateway.config.users import user_configs
 from gateway.config.webhooks import webhook_configs
 from gateway.errors import ConfigError
 
@@ -36,6 +37,7 @@ _SECTIONS = {
     "outbound",
     "forwarding",
     "webhook_subscriptions",
+    "users",
 }
 
 
@@ -72,6 +74,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         outbound=outbound_settings(r, data),
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
+        users=user_configs(r, data),
         source=source,
     )
 

@@ -148,12 +148,11 @@ def user_for_token(reader: Reader, token: ApiToken) -> User | None:
 # -- writes ---------------------------------------------------------------------------------------
 
 
-def create_user(
-    tx: Tx, data: UserInput, *, by: Agent = SYSTEM, defaults: bool = True, source: str = "api"
-) -> User:
+def create_user(tx: Tx, data: UserInput, *, by: Agent = SYSTEM, defaults: bool = True) -> User:
     """Create a user; with ``defaults`` also their email contact method and rules at 0 minutes.
 
     :class:`Invalid` lists every problem (a taken address among them) and stores nothing.
+    The defaults are runtime-owned (editable) even for a user the file declares.
     """
     errors: list[str] = []
     columns = {
@@ -166,10 +165,10 @@ def create_user(
     }
     if errors:
         raise Invalid(errors)
-    made = tx.insert_user(**columns, source=source)
+    made = tx.insert_user(**columns)
     if defaults:
         method = tx.insert_contact_method(
-            user_id=made.id, type=EMAIL, label=DEFAULT_LABEL, address=made.email, source=source
+            user_id=made.id, type=EMAIL, label=DEFAULT_LABEL, address=made.email
         )
         for urgency in ("high", "low"):
             tx.insert_notification_rule(
@@ -177,7 +176,6 @@ def create_user(
                 contact_method_id=method.id,
                 start_delay_in_minutes=0,
                 urgency=urgency,
-                source=source,
             )
     log.info("user.created", user=made.id, role=made.role, by=by.type)
     return made

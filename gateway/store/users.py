@@ -8,6 +8,7 @@ are deleted outright; the core deletes a user's with the user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from gateway.domain import ContactMethod, NotificationRule, User
@@ -249,6 +250,21 @@ class UserWrites(UserReads, WriteBase):
     def delete_notification_rule(self, rule_id: str) -> None:
         """Delete a notification rule."""
         self._db.execute("DELETE FROM notification_rules WHERE id = ?", (rule_id,))
+
+    def set_declared_people(
+        self, user_ids: Iterable[str], method_ids: Iterable[str], rule_ids: Iterable[str]
+    ) -> None:
+        """Mark exactly these users, contact methods and rules as declared by the file
+        ('config'); the others become 'api'."""
+        for table, ids in (
+            ("users", user_ids),
+            ("contact_methods", method_ids),
+            ("notification_rules", rule_ids),
+        ):
+            self._db.execute(f"UPDATE {table} SET source = 'api' WHERE source = 'config'")
+            self._db.execute_many(
+                f"UPDATE {table} SET source = 'config' WHERE id = ?", ((i,) for i in ids)
+            )
 
     def set_token_user(self, token_id: str, user_id: str | None) -> bool:
         """Link a live token to a user (``None``: unlink); ``False`` when no live token has it."""
