@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +20,9 @@ ROLES = ("observer", "limited_user", "user", "admin")
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 
 
-def target_user(user_id: str = "PUSER01") -> dict[str, str]:
-    """A rule's user target (users are checked for existence once they can be created)."""
-    return {"type": "user_reference", "id": user_id}
+def target_user(user: str = "@Policy target") -> dict[str, str]:
+    """A rule's user target: an id, or ``@name`` for the user :meth:`Api.user` makes."""
+    return {"type": "user_reference", "id": user}
 
 
 class Api:
@@ -31,6 +32,7 @@ class Api:
         self.daemon = daemon
         self.http = daemon.client()
         self.tokens: dict[str, str] = {}
+        self.users: dict[str, str] = {}
         for role in ROLES:
             secret = new_token()
             write_sync(
@@ -57,10 +59,31 @@ class Api:
         body: dict[str, Any] = r.json()["service"]
         return body
 
+    def user(self, name: str) -> str:
+        """The id of the user called ``name``, made through ``POST /users`` the first time."""
+        if name not in self.users:
+            email = re.sub(r"\W+", ".", name.lower()).strip(".") + "@example.com"
+            body = {"user": {"type": "user", "name": name, "email": email}}
+            r = self.call("POST", "/users", role="admin", json=body)
+            assert r.status_code == 201, r.text
+            self.users[name] = r.json()["user"]["id"]
+        return self.users[name]
+
+    def with_users(self, value: Any) -> Any:
+        """``value`` with every ``"@name"`` id replaced by that user's (:meth:`user`)."""
+        if isinstance(value, dict):
+            return {k: self.with_users(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.with_users(v) for v in value]
+        if isinstance(value, str) and value.startswith("@"):
+            return self.user(value[1:])
+        return value
+
     def create_policy(self, name: str, **fields: Any) -> dict[str, Any]:
         """POST /escalation_policies as a manager: one rule, unless ``fields`` say otherwise."""
         rule = {"escalation_delay_in_minutes": 30, "targets": [target_user()]}
         body = {"type": "escalation_policy", "name": name, "escalation_rules": [rule], **fields}
+        body = self.with_users(body)
         r = self.call("POST", "/escalation_policies", json={"escalation_policy": body})
         assert r.status_code == 201, r.text
         made: dict[str, Any] = r.json()["escalation_policy"]

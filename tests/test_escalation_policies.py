@@ -23,6 +23,7 @@ def _rule(delay: int = 30, *targets: dict[str, str], **extra: Any) -> dict[str, 
 
 
 def _post(api: Api, body: dict[str, Any]) -> Any:
+    body = api.with_users(body)
     return api.call("POST", "/escalation_policies", json={ROOT: {"type": ROOT, **body}})
 
 
@@ -41,7 +42,7 @@ def test_create_get_and_list_in_pagerduty_shape(api: Api) -> None:
             "on_call_handoff_notifications": "always",
             "escalation_rules": [
                 _rule(10, schedule, escalation_rule_assignment_strategy="round_robin"),
-                _rule(20, target_user("PLEAD01"), target_user("PLEAD02")),
+                _rule(20, target_user("@Lead One"), target_user("@Lead Two")),
             ],
         },
     )
@@ -55,14 +56,17 @@ def test_create_get_and_list_in_pagerduty_shape(api: Api) -> None:
     assert first["targets"][0]["type"] == "schedule_reference"
     assert first["targets"][0]["id"] == "PSCHED1"
     assert second["escalation_rule_assignment_strategy"] == "assign_to_everyone"
-    assert [t["id"] for t in second["targets"]] == ["PLEAD01", "PLEAD02"]
+    assert [t["id"] for t in second["targets"]] == [api.user("Lead One"), api.user("Lead Two")]
+    assert [t["summary"] for t in second["targets"]] == ["Lead One", "Lead Two"]
     assert made["services"] == [] and made["teams"] == []
 
     got = api.call("GET", f"/escalation_policies/{made['id']}", role="observer")
     assert got.status_code == 200 and got.json()[ROOT] == made
     listed = api.call("GET", "/escalation_policies", params={"query": "checkout ON"}).json()
     assert [p["id"] for p in listed["escalation_policies"]] == [made["id"]]
-    by_user = api.call("GET", "/escalation_policies", params={"user_ids[]": "PLEAD02"}).json()
+    by_user = api.call(
+        "GET", "/escalation_policies", params={"user_ids[]": api.user("Lead Two")}
+    ).json()
     assert [p["id"] for p in by_user["escalation_policies"]] == [made["id"]]
     # The self link of a service's policy answers (it used to be a 404).
     service = api.create_service("ep-shape", escalation_policy={"id": made["id"], "type": "x"})
@@ -100,7 +104,7 @@ def test_create_get_and_list_in_pagerduty_shape(api: Api) -> None:
         (
             {
                 "name": "eleven",
-                "escalation_rules": [_rule(5, *[target_user(f"PU{n}") for n in range(11)])],
+                "escalation_rules": [_rule(5, *[target_user(f"@Many {n}") for n in range(11)])],
             },
             "1 to 10",
         ),
@@ -134,6 +138,22 @@ def test_bad_policies_are_400_and_change_nothing(
     assert _count(api) == before
 
 
+def test_targets_must_exist_and_a_target_user_cannot_be_deleted(api: Api) -> None:
+    error = assert_error(
+        _post(api, {"name": "ghost", "escalation_rules": [_rule(5, target_user("PGHOST1"))]}),
+        400,
+        2001,
+    )
+    assert error["errors"] == ["escalation_rules[1].targets[1]: user PGHOST1 does not exist"]
+    made = _post(api, {"name": "keeps Dana", "escalation_rules": [_rule(5, target_user("@Dana"))]})
+    assert made.status_code == 201, made.text
+    refused = api.call("DELETE", f"/users/{api.user('Dana')}", role="admin")
+    error = assert_error(refused, 400, 2001)
+    assert "keeps Dana" in error["errors"][0]
+    assert api.call("DELETE", f"/escalation_policies/{made.json()[ROOT]['id']}").status_code == 204
+    assert api.call("DELETE", f"/users/{api.user('Dana')}", role="admin").status_code == 204
+
+
 def test_a_single_rule_without_loops_may_have_a_zero_delay(api: Api) -> None:
     assert _post(api, {"name": "zero ok", "escalation_rules": [_rule(0)]}).status_code == 201
 
@@ -142,7 +162,9 @@ def test_update_replaces_rules_and_keeps_named_rule_ids(api: Api) -> None:
     made = api.create_policy("updating")
     kept = made["escalation_rules"][0]
     path = f"/escalation_policies/{made['id']}"
-    body = {"escalation_rules": [{**kept, "escalation_delay_in_minutes": 15}, _rule(5)]}
+    body = api.with_users(
+        {"escalation_rules": [{**kept, "escalation_delay_in_minutes": 15}, _rule(5)]}
+    )
     r = api.call("PUT", path, json={ROOT: body})
     assert r.status_code == 200, r.text
     rules = r.json()[ROOT]["escalation_rules"]
@@ -211,8 +233,10 @@ def test_oncalls_list_user_targets_per_policy_level(api: Api) -> None:
         {
             "name": "Oncall check",
             "escalation_rules": [
-                _rule(5, target_user("PONCALL1")),
-                _rule(10, target_user("PONCALL2"), {"type": "schedule_reference", "id": "PNOSCHD"}),
+                _rule(5, target_user("@Oncall One")),
+                _rule(
+                    10, target_user("@Oncall Two"), {"type": "schedule_reference", "id": "PNOSCHD"}
+                ),
             ],
         },
     ).json()[ROOT]
@@ -220,15 +244,18 @@ def test_oncalls_list_user_targets_per_policy_level(api: Api) -> None:
     assert r.status_code == 200, r.text
     got = r.json()["oncalls"]
     assert [(o["escalation_level"], o["user"]["id"]) for o in got] == [
-        (1, "PONCALL1"),
-        (2, "PONCALL2"),
+        (1, api.user("Oncall One")),
+        (2, api.user("Oncall Two")),
     ]
+    assert got[0]["user"]["summary"] == "Oncall One"
     first = got[0]
     assert first["escalation_policy"]["id"] == made["id"]
     assert first["escalation_policy"]["summary"] == "Oncall check"
     assert first["user"]["type"] == "user_reference"
     assert (first["schedule"], first["start"], first["end"]) == (None, None, None)  # permanent
-    by_user = api.call("GET", "/oncalls", params={"user_ids[]": "PONCALL2"}).json()["oncalls"]
+    by_user = api.call("GET", "/oncalls", params={"user_ids[]": api.user("Oncall Two")}).json()[
+        "oncalls"
+    ]
     assert [(o["escalation_policy"]["id"], o["escalation_level"]) for o in by_user] == [
         (made["id"], 2)
     ]

@@ -10,6 +10,8 @@ from html import escape
 import pytest
 
 from gateway.core import escalation_policies as ep
+from gateway.core import users
+from gateway.store import Tx
 from gateway.store.offline import write_sync
 from tests.ui.harness import UiGateway, post_form, signed_in, ui_running
 
@@ -22,7 +24,15 @@ def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiGateway]:
         yield gateway
 
 
+def _lead(tx: Tx) -> str:
+    found = tx.user_by_email("lead@example.com")
+    if found is not None:
+        return found.id
+    return users.create_user(tx, users.UserInput(name="Lena Lead", email="lead@example.com")).id
+
+
 def _policy(gw: UiGateway, name: str) -> str:
+    lead = write_sync(gw.daemon.db_path, _lead)
     rules = [
         ep.rule_input(
             {
@@ -34,7 +44,7 @@ def _policy(gw: UiGateway, name: str) -> str:
             {
                 "escalation_delay_in_minutes": 30,
                 "escalation_rule_assignment_strategy": "round_robin",
-                "targets": [{"type": "user_reference", "id": "PLEAD01"}],
+                "targets": [{"type": "user_reference", "id": lead}],
             }
         ),
     ]
@@ -53,6 +63,7 @@ def test_list_and_policy_page_show_levels_delays_and_services(gw: UiGateway) -> 
         text = page.text
         assert "Escalates after 15 min." in text and "Escalates after 30 min." in text
         assert "PSCHED1" in text and "on-call on schedule" in text and "one at a time" in text
+        assert "Lena Lead" in text  # users by name
         assert "repeats 2 times" in text
         assert "Delete this policy" not in text  # an observer
         assert ui.get("/ui/escalation_policies/PNOSUCH").status_code == 404

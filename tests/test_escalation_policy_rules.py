@@ -10,6 +10,7 @@ import pytest
 from gateway.clock import FakeClock, iso
 from gateway.core import escalation_policies as ep
 from gateway.core import services as svc
+from gateway.core import users
 from gateway.core.inputs import CONFIG, Agent, ServiceInput, ServicePatch
 from gateway.errors import Invalid, NotFound, Refused
 from gateway.store import Reader, Tx, connect
@@ -88,12 +89,21 @@ def test_a_fresh_database_has_the_default_policy_and_services_get_it(tmp_path: P
         write_sync(db, lambda tx: ep.get_policy(tx, "PNOSUCH"))
 
 
+def _user(tx: Tx, n: int) -> str:
+    """The id of user ``n`` (made the first time)."""
+    email = f"user{n}@example.com"
+    found = tx.user_by_email(email)
+    if found is not None:
+        return found.id
+    return users.create_user(tx, users.UserInput(name=f"User {n}", email=email)).id
+
+
 def _policy(tx: Tx, name: str, loops: int = 0, rules: int = 1) -> str:
     rule = [
         ep.rule_input(
             {
                 "escalation_delay_in_minutes": 5 * (n + 1),
-                "targets": [{"type": "user_reference", "id": f"PU{n}"}],
+                "targets": [{"type": "user_reference", "id": _user(tx, n)}],
             }
         )
         for n in range(rules)
@@ -113,7 +123,8 @@ def test_levels_and_rules_for_the_escalation_engine(tmp_path: Path) -> None:
     assert [r.escalation_delay_in_minutes for r in delays if r] == [5, 10, 5, 10]
     assert ep.rule_at(policy, 0) is None and ep.rule_at(policy, 5) is None
     second = ep.rule_at(policy, 4)
-    assert second is not None and [t.id for t in second.targets] == ["PU1"]
+    user1 = write_sync(db, lambda tx: _user(tx, 1))
+    assert second is not None and [t.id for t in second.targets] == [user1]
     with pytest.raises(NotFound):
         write_sync(db, lambda tx: ep.policy_for_service(tx, "PNOSUCH"))
 

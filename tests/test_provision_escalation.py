@@ -17,6 +17,14 @@ from gateway.plugins import PluginHost, load_plugins
 from gateway.store.offline import read_sync, write_sync
 
 FILE = """
+[[users]]
+name = "Lead One"
+email = "lead1@example.com"
+
+[[users]]
+name = "Lead Two"
+email = "Lead2@Example.com"
+
 [[escalation_policies]]
 name = "Checkout on-call"
 description = "primary, then the lead"
@@ -27,7 +35,7 @@ num_loops = 1
   schedules = ["PSCHED1"]
   [[escalation_policies.escalation_rules]]
   escalation_delay_in_minutes = 20
-  users = ["PLEAD01", "PLEAD02"]
+  users = ["lead1@example.com", "lead2@example.com"]
 
 [[services]]
 name = "Checkout"
@@ -65,9 +73,10 @@ def test_the_file_declares_policies_and_services_name_them(
         (10, "round_robin"),
         (20, "assign_to_everyone"),
     ]
+    leads = [read_sync(db, lambda r, n=n: r.user_by_email(f"lead{n}@example.com")) for n in (1, 2)]
     assert [[(t.type, t.id) for t in r.targets] for r in policy.rules] == [
         [("schedule", "PSCHED1")],
-        [("user", "PLEAD01"), ("user", "PLEAD02")],
+        [("user", u.id) for u in leads if u],
     ]
     services = dict(rows(db, "SELECT name, escalation_policy_id FROM services"))
     # A block without escalation_policy gets the Default policy, as a new REST service does.
@@ -127,6 +136,12 @@ def test_runtime_edits_of_what_the_file_declares_are_refused(
         (
             '[[escalation_policies]]\nname = "Empty"\n',
             "at least one rule",
+            "escalation_policies[0]",
+        ),
+        (
+            '[[escalation_policies]]\nname = "Ghost"\n'
+            '[[escalation_policies.escalation_rules]]\nusers = ["ghost@example.com"]\n',
+            "user ghost@example.com does not exist",
             "escalation_policies[0]",
         ),
         (

@@ -8,6 +8,7 @@ PagerDuty's rules, kept here once:
 
 - ``name`` is required and unique; ``num_loops`` ≥ 0; ``on_call_handoff_notifications`` is
   ``if_has_services`` (the default) or ``always``.
+- A user who is a target cannot be deleted (:data:`gateway.core.users.IN_USE_CHECKS`).
 - At least one rule. Each rule has 1 to 10 targets (``user_reference`` or
   ``schedule_reference`` to one that exists: :func:`target_exists`), no target twice, an
   ``escalation_rule_assignment_strategy`` (``assign_to_everyone``, the default, or
@@ -32,9 +33,16 @@ from typing import Any, Final
 
 import structlog
 
+from gateway.core import users
 from gateway.core.inputs import CONFIG, SYSTEM, UNSET, Agent, Unset
 from gateway.core.ownership import DECLARED
-from gateway.domain import ASSIGNMENT_STRATEGIES, EscalationPolicy, EscalationRule, EscalationTarget
+from gateway.domain import (
+    ASSIGNMENT_STRATEGIES,
+    EscalationPolicy,
+    EscalationRule,
+    EscalationTarget,
+    User,
+)
 from gateway.errors import Invalid, NotFound, Refused
 from gateway.ids import new_object_id
 from gateway.store import Reader, Tx
@@ -59,12 +67,13 @@ __all__ = [
     "rule_input",
     "target_exists",
     "target_name",
+    "targeting_policies",
     "update_policy",
 ]
 
 log = structlog.get_logger("gateway.escalation_policies")
 
-#: The policy the upgrade made (schema migration 13) and a service without one gets.
+#: The policy the upgrade made (the escalation policies migration) and a service without one gets.
 DEFAULT_POLICY_ID: Final = "PDEFALT"
 DEFAULT_POLICY_NAME: Final = "Default"
 HANDOFFS: Final = ("if_has_services", "always")
@@ -134,10 +143,12 @@ def rule_input(data: Mapping[str, Any]) -> RuleInput:
 def target_exists(reader: Reader, target_type: str, target_id: str) -> bool:
     """Whether the user or schedule ``target_id`` exists: the one check every face relies on.
 
-    Users and schedules are separate features; where one is not part of this build yet,
-    any well-formed id is taken, so policies can be written before their people are.
+    Schedules are a separate feature; where they are not part of this build yet, any
+    well-formed schedule id is taken, so policies can be written before their schedules.
     """
-    lookup = getattr(reader, target_type, None)  # Reader.user / Reader.schedule, when built
+    if target_type == "user":
+        return reader.user(target_id) is not None
+    lookup = getattr(reader, target_type, None)  # Reader.schedule, once schedules are built
     if lookup is None:
         return True
     return lookup(target_id) is not None
@@ -145,10 +156,33 @@ def target_exists(reader: Reader, target_type: str, target_id: str) -> bool:
 
 def target_name(reader: Reader, target: EscalationTarget) -> str:
     """What the pages call a target: the user's or schedule's name, else its id."""
+    if target.type == "user":
+        user = reader.user(target.id, deleted=True)
+        return user.name if user is not None else target.id
     lookup = getattr(reader, target.type, None)
     found = lookup(target.id) if lookup is not None else None
     name = getattr(found, "name", None)
     return name if isinstance(name, str) and name else target.id
+
+
+def targeting_policies(reader: Reader, target_type: str, target_id: str) -> list[str]:
+    """The names of the policies with this user or schedule as a target (then it may not
+    be deleted: the policy would page nobody at that level)."""
+    return [name for _, name in reader.policies_targeting(target_type, target_id)]
+
+
+def _user_in_use(reader: Reader, user: User) -> str | None:
+    names = targeting_policies(reader, "user", user.id)
+    if not names:
+        return None
+    return (
+        f"{user.name} is a target of the escalation policies {', '.join(names)}; "
+        "take them off those policies first"
+    )
+
+
+# Deleting a user asks every aggregate that names users (gateway.core.users).
+users.IN_USE_CHECKS.append(_user_in_use)
 
 
 # -- reads ----------------------------------------------------------------------------------------

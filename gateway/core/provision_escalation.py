@@ -36,23 +36,24 @@ if TYPE_CHECKING:
 
 __all__ = ["find_target", "provision_policies", "service_policy"]
 
-#: How a file names a target besides its id: a user's email, a schedule's name.
-_BY_HANDLE = {"user": "user_by_email", "schedule": "schedule_by_name"}
-
 
 def find_target(reader: Reader, kind: Literal["user", "schedule"], handle: str) -> str:
-    """The id of the user (by id or email) or schedule (by id or name) ``handle`` names.
+    """The id of the user (by id or email) or schedule (by id or name) ``handle`` names; the
+    handle itself when nothing matches (the policy rules then refuse it, naming it).
 
-    Where users or schedules are not part of this build, the handle is taken as an id.
+    Where schedules are not part of this build, a schedule handle is taken as its id.
     """
-    by_id = getattr(reader, kind, None)
+    if kind == "user":
+        user = reader.user(handle) or reader.user_by_email(handle)
+        return user.id if user is not None else handle
+    by_id = getattr(reader, "schedule", None)
     if by_id is not None and by_id(handle) is not None:
         return handle
-    by_handle = getattr(reader, _BY_HANDLE[kind], None)
-    if by_handle is not None:
-        found = by_handle(handle)
-        if found is not None:
-            return str(found.id)
+    by_name = getattr(reader, "schedules_by_name", None)
+    if by_name is not None:
+        named = by_name(handle)
+        if len(named) == 1:
+            return str(named[0].id)
     return handle
 
 

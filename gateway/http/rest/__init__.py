@@ -1,4 +1,5 @@
-"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows, webhooks.
+"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows, webhooks,
+users.
 
 Each resource is a blueprint in its own module; :func:`register` mounts them
 all and installs the JSON error handler every resource relies on.
@@ -11,6 +12,7 @@ from quart_trio import QuartTrio
 
 from gateway.errors import OperationError
 from gateway.http.rest import (
+    contact_methods,
     escalation_policies,
     forwarding,
     incidents,
@@ -18,6 +20,7 @@ from gateway.http.rest import (
     maintenance_windows,
     oncalls,
     services,
+    users,
     vendors,
     webhook_subscriptions,
 )
@@ -33,6 +36,8 @@ BLUEPRINTS = (
     maintenance_windows.blueprint,
     forwarding.blueprint,
     webhook_subscriptions.blueprint,
+    users.blueprint,
+    contact_methods.blueprint,
     escalation_policies.blueprint,
     oncalls.blueprint,
 )

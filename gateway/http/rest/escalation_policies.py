@@ -37,20 +37,21 @@ ROOT = "escalation_policy"
 # -- rendering --------------------------------------------------------------------------------
 
 
-def rule_body(urls: Urls, rule: EscalationRule) -> dict[str, Any]:
-    """One ``escalation_rules[]`` entry, targets as references."""
+def rule_body(urls: Urls, reader: Reader, rule: EscalationRule) -> dict[str, Any]:
+    """One ``escalation_rules[]`` entry, targets as references named as the pages name them."""
     return {
         "id": rule.id,
         "escalation_delay_in_minutes": rule.escalation_delay_in_minutes,
         "escalation_rule_assignment_strategy": rule.assignment_strategy,
         "targets": [
-            reference(urls, t.type, t.id, None, f"/{t.type}s/{t.id}") for t in rule.targets
+            reference(urls, t.type, t.id, policies.target_name(reader, t), f"/{t.type}s/{t.id}")
+            for t in rule.targets
         ],
     }
 
 
 def policy_body(
-    urls: Urls, policy: EscalationPolicy, services: list[tuple[str, str]]
+    urls: Urls, reader: Reader, policy: EscalationPolicy, services: list[tuple[str, str]]
 ) -> dict[str, Any]:
     """PagerDuty's ``escalation_policy`` object; ``services`` are the live ones using it."""
     path = f"{POLICIES}/{policy.id}"
@@ -61,7 +62,7 @@ def policy_body(
         description=policy.description,
         num_loops=policy.num_loops,
         on_call_handoff_notifications=policy.on_call_handoff_notifications,
-        escalation_rules=[rule_body(urls, r) for r in policy.rules],
+        escalation_rules=[rule_body(urls, reader, r) for r in policy.rules],
         services=[
             reference(urls, "service", sid, name, f"/services/{sid}") for sid, name in services
         ],
@@ -74,7 +75,7 @@ def policy_body(
 
 def _render(urls: Urls, reader: Reader, found: list[EscalationPolicy]) -> list[dict[str, Any]]:
     using = reader.policy_services([p.id for p in found])
-    return [policy_body(urls, p, using[p.id]) for p in found]
+    return [policy_body(urls, reader, p, using[p.id]) for p in found]
 
 
 # -- reading JSON -----------------------------------------------------------------------------
