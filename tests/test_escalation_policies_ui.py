@@ -113,3 +113,17 @@ def test_service_form_picks_a_policy_and_the_page_links_it(gw: UiGateway) -> Non
         assert (
             gw.daemon.scalar("SELECT count(*) FROM escalation_policies WHERE id = ?", unused) == 0
         )
+
+
+def test_a_policy_page_lists_its_first_100_services_and_counts_the_rest(gw: UiGateway) -> None:
+    pid = _policy(gw, "Crowded")
+
+    def many(tx: Tx) -> None:
+        for n in range(103):
+            tx.insert_service(name=f"crowd {n:03d}", escalation_policy_id=pid)
+
+    write_sync(gw.daemon.db_path, many)
+    with signed_in(gw, "observer") as ui:
+        page = ui.get(f"/ui/escalation_policies/{pid}").text
+    assert "crowd 099" in page and "crowd 100" not in page
+    assert "and 3 more (103 in all)." in page
