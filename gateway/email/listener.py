@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import ssl
 import threading
@@ -28,6 +27,7 @@ import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.email.bridge import Bridge, BridgeClosed
+from gateway.email.data_reader import TOO_LONG, DataReader
 from gateway.email.delivery import (
     SHUTTING_DOWN,
     STORE_UNAVAILABLE,
@@ -52,31 +52,6 @@ _SIZE_REPLIES = {
         "552 5.3.4 Message size exceeds fixed maximum message size"
     ),
 }
-
-
-#: Seconds of reading DATA between two GIL hand-overs (see _YieldingReader).
-YIELD_EVERY = 0.001
-
-
-class _YieldingReader(asyncio.StreamReader):
-    """aiosmtpd's stream reader, handing the GIL over every YIELD_EVERY seconds.
-
-    aiosmtpd reads DATA one line at a time, in Python. While lines are buffered
-    this thread never waits, so it kept the GIL until CPython forced a switch
-    (5 ms): a 2 MB message of short lines delayed every GIL hand-over of the
-    event loop and the store's writer for the seconds it took to receive (the
-    process runs on one CPU). ``os.sched_yield`` releases the GIL and the CPU.
-    """
-
-    _yielded = 0.0
-
-    async def readuntil(self, separator: bytes = b"\n") -> bytes:  # type: ignore[override]
-        """As ``StreamReader.readuntil``, yielding to other threads now and then."""
-        now = time.perf_counter()
-        if now - self._yielded >= YIELD_EVERY:
-            os.sched_yield()
-            self._yielded = now
-        return await super().readuntil(separator)
 
 
 class _Envelope(Envelope):
@@ -106,8 +81,39 @@ class _Session(SMTP):
     ) -> None:
         # The same object, another class: aiosmtpd reaches into the reader's private
         # fields on STARTTLS, so a wrapper would not do.
-        reader.__class__ = _YieldingReader
+        reader.__class__ = DataReader
         super()._cb_client_connected(reader, writer)
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802  # aiosmtpd's command name
+        """aiosmtpd's DATA, receiving the message in chunks (gateway/email/data_reader.py)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        assert isinstance(self._reader, DataReader)
+        try:
+            data = await self._reader.read_data(self.data_size_limit, self.line_length_limit)
+        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+            # The connection was lost during DATA (aiosmtpd cancels this coroutine).
+            self._writer.close()
+            raise
+        if data.refused is not None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            if data.refused == TOO_LONG:
+                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+            else:
+                await self.push("552 Error: Too much mail data")  # made 5.3.4 by push
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
 
     @property
     def idle(self) -> bool:
