@@ -17,8 +17,9 @@ lines that steps a line-length window at a time. Its results are aiosmtpd's:
 - a line that starts with a dot loses that dot (RFC 5321 §4.5.2);
 - more bytes than the size limit (counted before unstuffing, the final ``.``
   CRLF not counted) → :data:`TOO_MUCH`; a line longer than the line limit, CRLF
-  included → :data:`TOO_LONG`; either way the data is read to its end and
-  thrown away, and the reply comes after it (RFC 5321 §4.2.5);
+  included → :data:`TOO_LONG` (of the two, the one reached first); either way
+  the data is read to its end and thrown away, and the reply comes after it
+  (RFC 5321 §4.2.5);
 - bytes the client sent after the end of data (pipelined commands) stay in the
   reader for the next command.
 """
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+
+from aiosmtpd.smtp import MISSING, SMTP
 
 #: The end of data, with the CRLF of the line before it.
 END = b"\r\n.\r\n"
@@ -58,7 +61,8 @@ def unstuff(stuffed: bytes | bytearray) -> bytes:
 def has_long_line(content: bytes | bytearray, limit: int) -> bool:
     """Whether a line of ``content`` is longer than ``limit`` bytes, its CRLF included.
 
-    ``content`` starts at a line start and ends with CRLF. Each step jumps to the
+    ``content`` starts at a line start; a last line without CRLF counts if it is
+    longer than ``limit`` already. Each step jumps to the
     last CRLF within ``limit`` bytes of the current line start, so a message of
     short lines costs ``len(content) / limit`` searches, not one per line.
     """
@@ -66,7 +70,7 @@ def has_long_line(content: bytes | bytearray, limit: int) -> bool:
     while start < size:
         end = content.rfind(b"\r\n", start, start + limit)
         if end < 0:
-            return True
+            return size - start > limit
         start = end + 2
     return False
 
@@ -90,12 +94,14 @@ class DataReader(asyncio.StreamReader):
         # The CRLF of the DATA command is kept in front: the end is always END.
         window = bytearray(b"\r\n")
         dropped = 0  # bytes thrown away from the front of window (too much data)
+        refused: str | None = None
         searched = 0  # window[:searched] holds no start of END
         while (end := window.find(END, searched)) < 0:
             searched = max(0, len(window) - len(END) + 1)
             # Received minus the DATA line's CRLF minus at most ".\r" of END: the
             # content is over the limit for sure, so only what may start END is kept.
             if size_limit and dropped + len(window) - 4 > size_limit:
+                refused = refused or self._over_limit(window[2:], size_limit, line_limit)
                 dropped += searched
                 del window[:searched]
                 searched = 0
@@ -106,9 +112,57 @@ class DataReader(asyncio.StreamReader):
         rest = window[end + len(END) :]
         if rest:
             self._buffer[:0] = rest  # type: ignore[attr-defined]  # the client's next commands
-        if dropped or (size_limit and end > size_limit):
-            return Data(b"", TOO_MUCH)
         stuffed = window[2 : end + 2]
-        if has_long_line(stuffed, line_limit):
-            return Data(b"", TOO_LONG)
-        return Data(unstuff(stuffed))
+        if refused is None and size_limit and end > size_limit:
+            refused = self._over_limit(stuffed, size_limit, line_limit)
+        if refused is None and has_long_line(stuffed, line_limit):
+            refused = TOO_LONG
+        return Data(b"", refused) if refused else Data(unstuff(stuffed))
+
+    @staticmethod
+    def _over_limit(received: bytearray, size_limit: int, line_limit: int) -> str:
+        """Which refusal aiosmtpd gives: the bound the message crossed first."""
+        return TOO_LONG if has_long_line(received[:size_limit], line_limit) else TOO_MUCH
+
+
+class ChunkedDataSMTP(SMTP):
+    """aiosmtpd's SMTP protocol with DATA received by :class:`DataReader`; the rest as is."""
+
+    def _cb_client_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        # The same object, another class: aiosmtpd reaches into the reader's private
+        # fields on STARTTLS, so a wrapper would not do.
+        reader.__class__ = DataReader
+        super()._cb_client_connected(reader, writer)
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802  # aiosmtpd's command name
+        """aiosmtpd's DATA, with the message received by :meth:`DataReader.read_data`."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        assert isinstance(self._reader, DataReader)
+        try:
+            data = await self._reader.read_data(self.data_size_limit, self.line_length_limit)
+        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+            # The connection was lost during DATA (aiosmtpd cancels this coroutine).
+            self._writer.close()
+            raise
+        if data.refused is not None:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            if data.refused == TOO_LONG:
+                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+            else:
+                await self.push("552 Error: Too much mail data")  # aiosmtpd's texts
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push("250 OK" if status is MISSING else status)

@@ -27,7 +27,7 @@ import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.email.bridge import Bridge, BridgeClosed
-from gateway.email.data_reader import TOO_LONG, DataReader
+from gateway.email.data_reader import ChunkedDataSMTP
 from gateway.email.delivery import (
     SHUTTING_DOWN,
     STORE_UNAVAILABLE,
@@ -62,7 +62,7 @@ class _Envelope(Envelope):
         self.open = False
 
 
-class _Session(SMTP):
+class _Session(ChunkedDataSMTP):
     """One SMTP connection; tracked so that shutdown can wait for it."""
 
     # Mail from real tools breaks RFC 5321's 1,000-byte line limit (long HTML lines):
@@ -75,45 +75,6 @@ class _Session(SMTP):
 
     def _create_envelope(self) -> Envelope:
         return _Envelope()
-
-    def _cb_client_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        # The same object, another class: aiosmtpd reaches into the reader's private
-        # fields on STARTTLS, so a wrapper would not do.
-        reader.__class__ = DataReader
-        super()._cb_client_connected(reader, writer)
-
-    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802  # aiosmtpd's command name
-        """aiosmtpd's DATA, receiving the message in chunks (gateway/email/data_reader.py)."""
-        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
-            return
-        assert self.envelope is not None
-        if not self.envelope.rcpt_tos:
-            await self.push("503 Error: need RCPT command")
-            return
-        if arg:
-            await self.push("501 Syntax: DATA")
-            return
-        await self.push("354 End data with <CR><LF>.<CR><LF>")
-        assert isinstance(self._reader, DataReader)
-        try:
-            data = await self._reader.read_data(self.data_size_limit, self.line_length_limit)
-        except (asyncio.CancelledError, asyncio.IncompleteReadError):
-            # The connection was lost during DATA (aiosmtpd cancels this coroutine).
-            self._writer.close()
-            raise
-        if data.refused is not None:
-            self._set_post_data_state()  # type: ignore[no-untyped-call]
-            if data.refused == TOO_LONG:
-                await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
-            else:
-                await self.push("552 Error: Too much mail data")  # made 5.3.4 by push
-            return
-        self.envelope.content = self.envelope.original_content = data.content
-        status = await self._call_handler_hook("DATA")
-        self._set_post_data_state()  # type: ignore[no-untyped-call]
-        await self.push(status)
 
     @property
     def idle(self) -> bool:
