@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.email.data_reader import (
+    SLICE,
     TOO_LONG,
     TOO_MUCH,
     ChunkedDataSMTP,
@@ -101,6 +102,16 @@ def test_a_line_longer_than_the_limit_refuses_the_message() -> None:
 def test_end_of_stream_before_the_end_of_data_raises() -> None:
     with pytest.raises(asyncio.IncompleteReadError):
         read([b"a\r\n.", b"\r"])
+
+
+def test_a_large_message_is_unstuffed_across_slices() -> None:
+    # Lines of every length around the slice size, half of them dot-stuffed.
+    stuffed = b"".join((b".." if n % 2 else b"") + b"y" * (n % 997) + b"\r\n" for n in range(3000))
+    expected = (b"\r\n" + stuffed).replace(b"\r\n.", b"\r\n")[2:]
+    assert len(stuffed) > 20 * SLICE
+    assert unstuff(stuffed) == expected
+    chunks = [stuffed[i : i + 65521] for i in range(0, len(stuffed), 65521)] + [b".\r\n"]
+    assert read(chunks, line_limit=2000) == (Data(expected), b"")
 
 
 def test_helpers() -> None:
