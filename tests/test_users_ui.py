@@ -9,6 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.core import users
+from gateway.store import Tx
+from gateway.store.offline import write_sync
 from tests.ui.harness import UiGateway, create_token, post_form, signed_in, ui_running
 
 pytestmark = pytest.mark.slow  # a real daemon process and the token CLI
@@ -118,3 +121,20 @@ def test_a_user_changes_their_own_contact_methods_only(gw: UiGateway) -> None:
             type="email_contact_method", label="Home", address="home2@ui.example",
         )  # fmt: skip
         assert refused.status_code == 403 and "own token" in refused.text
+
+
+def test_the_list_pages_by_25_and_searches(gw: UiGateway) -> None:
+    def add(tx: Tx) -> None:
+        for n in range(30):
+            users.create_user(
+                tx, users.UserInput(name=f"Paged {n:02d}", email=f"p{n}@page.example")
+            )
+
+    write_sync(gw.daemon.db_path, add)
+    with signed_in(gw, "observer") as ui:
+        first = ui.get("/ui/users?query=page.example").text
+        assert "30 users match" in first and "showing 1\u201325" in first and "Paged 24" in first
+        assert "Paged 25" not in first and 'rel="next"' in first
+        second = ui.get("/ui/users?query=page.example&offset=25").text
+        assert "showing 26\u201330" in second and "Paged 29" in second and 'rel="prev"' in second
+        assert ui.get("/ui/users?offset=-1").status_code == 400

@@ -52,11 +52,30 @@ class Person:
     rules: list[tuple[NotificationRule, ContactMethod | None]]
 
 
-def _rows(reader: Reader, query: str | None) -> list[UserRow]:
-    return [
-        UserRow(u, len(reader.contact_methods(u.id)), len(reader.notification_rules(u.id)))
-        for u in users.list_users(reader, query=query)
-    ]
+#: Users a list page shows (the rest through Previous/Next links, as the Service Directory).
+PAGE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    """One page of the user list: its rows, where it starts, and how many match in all."""
+
+    rows: list[UserRow]
+    offset: int
+    total: int
+
+    @property
+    def more(self) -> bool:
+        """Whether a next page exists."""
+        return self.offset + len(self.rows) < self.total
+
+
+def _rows(reader: Reader, query: str | None, offset: int = 0) -> UserPage:
+    found = users.list_users(reader, query=query)
+    window = found[offset : offset + PAGE]
+    counts = cm.contact_counts(reader, window)
+    rows = [UserRow(u, *counts.get(u.id, (0, 0))) for u in window]
+    return UserPage(rows, offset, len(found))
 
 
 def _person(reader: Reader, user_id: str) -> Person:
@@ -100,17 +119,23 @@ def _types() -> dict[str, contact_types.ContactMethodType]:
 async def user_list() -> ResponseReturnValue:
     """Every user (``query`` narrows by name or email), and the form to add one."""
     query = request.args.get("query") or None
-    rows = await read(lambda r: _rows(r, query))
-    return await _list_page(rows, query, {}, [])
+    text = request.args.get("offset", "0").strip() or "0"
+    if not text.isdigit():
+        raise Invalid(["'offset' must be a whole number of at least 0"])
+    offset = int(text)
+    found = await read(lambda r: _rows(r, query, offset))
+    return await _list_page(found, query, {}, [])
 
 
 async def _list_page(
-    rows: list[UserRow], query: str | None, values: dict[str, str], errors: list[str]
+    found: UserPage, query: str | None, values: dict[str, str], errors: list[str]
 ) -> ResponseReturnValue:
     return await page(
         "users.html",
         status=400 if errors else 200,
-        rows=rows,
+        found=found,
+        rows=found.rows,
+        limit=PAGE,
         query=query or "",
         values=values,
         errors=errors,
