@@ -28,6 +28,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     incidents,
     integrations,
     links,
+    people,
     services,
     vendors,
     webhooks,
