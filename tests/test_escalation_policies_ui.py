@@ -63,7 +63,8 @@ def test_list_and_policy_page_show_levels_delays_and_services(gw: UiGateway) -> 
         text = page.text
         assert "Escalates after 15 min." in text and "Escalates after 30 min." in text
         assert "PSCHED1" in text and "on-call on schedule" in text and "one at a time" in text
-        assert "Lena Lead" in text  # users by name
+        lead = gw.daemon.scalar("SELECT id FROM users WHERE email = 'lead@example.com'")
+        assert f'<a href="/ui/users/{lead}">Lena Lead</a>' in text  # users by name, linked
         assert "repeats 2 times" in text
         assert "Delete this policy" not in text  # an observer
         assert ui.get("/ui/escalation_policies/PNOSUCH").status_code == 404
