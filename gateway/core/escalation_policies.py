@@ -2,7 +2,8 @@
 
 Pure functions over a :class:`~gateway.store.Tx` or :class:`~gateway.store.Reader`, called
 alike by the REST API, the web UI, the CLI and configuration provisioning. Each write checks
-everything before it changes anything (:class:`~gateway.errors.Invalid` lists every problem).
+everything before it changes anything (:class:`~gateway.errors.Invalid` lists every problem;
+the value checks are :mod:`gateway.core.escalation_checks`).
 
 PagerDuty's rules, kept here once:
 
@@ -27,17 +28,27 @@ What the escalation engine reads: :func:`policy_for_service`, :func:`rule_at` an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
 
 from gateway.core import users
+from gateway.core.escalation_checks import (
+    RuleInput,
+    check_delays,
+    check_description,
+    check_handoff,
+    check_loops,
+    check_name,
+    check_rules,
+    rule_input,
+    target_exists,
+)
 from gateway.core.inputs import CONFIG, SYSTEM, UNSET, Agent, Unset
 from gateway.core.ownership import DECLARED
 from gateway.domain import (
-    ASSIGNMENT_STRATEGIES,
     EscalationPolicy,
     EscalationRule,
     EscalationTarget,
@@ -76,27 +87,7 @@ log = structlog.get_logger("gateway.escalation_policies")
 #: The policy the upgrade made (the escalation policies migration) and a service without one gets.
 DEFAULT_POLICY_ID: Final = "PDEFALT"
 DEFAULT_POLICY_NAME: Final = "Default"
-HANDOFFS: Final = ("if_has_services", "always")
-MAX_TARGETS: Final = 10
-MAX_NAME: Final = 255
 SORTS: Final = ("name", "name:asc", "name:desc")
-#: PagerDuty's target types, each with the stored type it means.
-TARGET_TYPES: Final = {
-    "user_reference": "user",
-    "user": "user",
-    "schedule_reference": "schedule",
-    "schedule": "schedule",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RuleInput:
-    """One rule as a face read it (values unchecked); ``targets`` are ``(type, id)`` pairs."""
-
-    escalation_delay_in_minutes: object
-    targets: object
-    assignment_strategy: object = None
-    id: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,39 +110,6 @@ class PolicyPatch:
     num_loops: object | Unset = UNSET
     on_call_handoff_notifications: object | Unset = UNSET
     rules: Sequence[RuleInput] | object | Unset = UNSET
-
-
-def rule_input(data: Mapping[str, Any]) -> RuleInput:
-    """A rule from PagerDuty's JSON shape (REST and the configuration file's tables)."""
-    raw = data.get("targets")
-    targets: object = raw
-    if isinstance(raw, list):
-        targets = [
-            (t.get("type"), t.get("id")) if isinstance(t, Mapping) else (None, None) for t in raw
-        ]
-    return RuleInput(
-        escalation_delay_in_minutes=data.get("escalation_delay_in_minutes"),
-        targets=targets,
-        assignment_strategy=data.get("escalation_rule_assignment_strategy"),
-        id=data.get("id"),
-    )
-
-
-# -- what exists ----------------------------------------------------------------------------------
-
-
-def target_exists(reader: Reader, target_type: str, target_id: str) -> bool:
-    """Whether the user or schedule ``target_id`` exists: the one check every face relies on.
-
-    Schedules are a separate feature; where they are not part of this build yet, any
-    well-formed schedule id is taken, so policies can be written before their schedules.
-    """
-    if target_type == "user":
-        return reader.user(target_id) is not None
-    lookup = getattr(reader, target_type, None)  # Reader.schedule, once schedules are built
-    if lookup is None:
-        return True
-    return lookup(target_id) is not None
 
 
 def target_name(reader: Reader, target: EscalationTarget) -> str:
@@ -285,14 +243,14 @@ def create_policy(
 ) -> EscalationPolicy:
     """Make a policy with its rules; :class:`Invalid` lists every problem."""
     errors: list[str] = []
-    loops = _loops(data.num_loops, errors)
+    loops = check_loops(data.num_loops, errors)
     columns = {
-        "name": _name(tx, data.name, None, errors),
-        "description": _description(data.description, errors),
+        "name": check_name(tx, data.name, None, errors),
+        "description": check_description(data.description, errors),
         "num_loops": loops,
-        "on_call_handoff_notifications": _handoff(data.on_call_handoff_notifications, errors),
+        "on_call_handoff_notifications": check_handoff(data.on_call_handoff_notifications, errors),
     }
-    rules = _rules(tx, data.rules, loops, {}, errors)
+    rules = check_rules(tx, data.rules, loops, {}, errors)
     if errors:
         raise Invalid(errors)
     new_id = policy_id or new_object_id()
@@ -310,21 +268,21 @@ def update_policy(
     errors: list[str] = []
     columns: dict[str, Any] = {}
     if not isinstance(patch.name, Unset):
-        columns["name"] = _name(tx, patch.name, policy.id, errors)
+        columns["name"] = check_name(tx, patch.name, policy.id, errors)
     if not isinstance(patch.description, Unset):
-        columns["description"] = _description(patch.description, errors)
+        columns["description"] = check_description(patch.description, errors)
     if not isinstance(patch.num_loops, Unset):
-        columns["num_loops"] = _loops(patch.num_loops, errors)
+        columns["num_loops"] = check_loops(patch.num_loops, errors)
     if not isinstance(patch.on_call_handoff_notifications, Unset):
-        columns["on_call_handoff_notifications"] = _handoff(
+        columns["on_call_handoff_notifications"] = check_handoff(
             patch.on_call_handoff_notifications, errors
         )
     loops = columns.get("num_loops", policy.num_loops)
     rules: list[RuleRow] | None = None
     if not isinstance(patch.rules, Unset):
-        rules = _rules(tx, patch.rules, loops, {r.id: r for r in policy.rules}, errors)
+        rules = check_rules(tx, patch.rules, loops, {r.id: r for r in policy.rules}, errors)
     elif "num_loops" in columns and policy.rules:  # the delays must still fit the loops
-        _check_delays([r.escalation_delay_in_minutes for r in policy.rules], loops, errors)
+        check_delays([r.escalation_delay_in_minutes for r in policy.rules], loops, errors)
     if errors:
         raise Invalid(errors)
     current = {
@@ -396,123 +354,3 @@ def _refuse_declared(policy: EscalationPolicy, changes: Sequence[str], by: Agent
             f"change it there (refused: {', '.join(sorted(set(changes)))})"
         ],
     )
-
-
-# -- value checks ---------------------------------------------------------------------------------
-
-
-def _name(reader: Reader, value: object, own_id: str | None, errors: list[str]) -> str:
-    if not isinstance(value, str) or not value.strip():
-        errors.append("name is required")
-        return ""
-    name = value.strip()
-    if len(name) > MAX_NAME:
-        errors.append(f"name must be at most {MAX_NAME} characters")
-    other = reader.escalation_policy_by_name(name)
-    if other is not None and other.id != own_id:
-        errors.append(f"an escalation policy is already named {name!r}")
-    return name
-
-
-def _description(value: object, errors: list[str]) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    errors.append("description must be a string")
-    return None
-
-
-def _loops(value: object, errors: list[str]) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        errors.append("num_loops must be an integer of at least 0")
-        return 0
-    return value
-
-
-def _handoff(value: object, errors: list[str]) -> str:
-    if value is None:
-        return HANDOFFS[0]
-    if value not in HANDOFFS:
-        errors.append(f"on_call_handoff_notifications must be one of {', '.join(HANDOFFS)}")
-        return HANDOFFS[0]
-    return str(value)
-
-
-def _rules(
-    reader: Reader,
-    value: object,
-    loops: int,
-    existing: Mapping[str, EscalationRule],
-    errors: list[str],
-) -> list[RuleRow]:
-    """Check every rule; the rows to store (ids kept when an existing rule is named)."""
-    if not isinstance(value, (list, tuple)) or not value:
-        errors.append("escalation_rules must list at least one rule")
-        return []
-    rows: list[RuleRow] = []
-    used: set[str] = set()
-    delays: list[int] = []
-    for n, rule in enumerate(value, start=1):
-        where = f"escalation_rules[{n}]"
-        if not isinstance(rule, RuleInput):
-            errors.append(f"{where} must be an object")
-            continue
-        delay = rule.escalation_delay_in_minutes
-        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            errors.append(f"{where}.escalation_delay_in_minutes must be an integer of at least 0")
-            delay = 0
-        delays.append(delay)
-        strategy = rule.assignment_strategy or ASSIGNMENT_STRATEGIES[0]
-        if strategy not in ASSIGNMENT_STRATEGIES:
-            errors.append(
-                f"{where}.escalation_rule_assignment_strategy must be one of "
-                f"{', '.join(ASSIGNMENT_STRATEGIES)}"
-            )
-        targets = _rule_targets(reader, where, rule.targets, errors)
-        rule_id = rule.id if isinstance(rule.id, str) and rule.id in existing else None
-        if rule_id is None or rule_id in used:
-            rule_id = new_object_id()
-        used.add(rule_id)
-        rows.append((rule_id, delay, str(strategy), targets))
-    _check_delays(delays, loops, errors)
-    return rows
-
-
-def _check_delays(delays: Sequence[int], loops: int, errors: list[str]) -> None:
-    """PagerDuty's floor: a delay leads somewhere when there is another rule or a loop."""
-    if len(delays) < 2 and loops == 0:
-        return
-    for n, delay in enumerate(delays, start=1):
-        if delay < 1:
-            errors.append(
-                f"escalation_rules[{n}].escalation_delay_in_minutes must be at least 1 when "
-                "the policy has more than one rule or repeats (num_loops)"
-            )
-
-
-def _rule_targets(
-    reader: Reader, where: str, value: object, errors: list[str]
-) -> tuple[EscalationTarget, ...]:
-    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_TARGETS:
-        errors.append(f"{where}.targets must list 1 to {MAX_TARGETS} users or schedules")
-        return ()
-    found: list[EscalationTarget] = []
-    for m, pair in enumerate(value, start=1):
-        kind, target_id = pair if isinstance(pair, tuple) and len(pair) == 2 else (None, None)
-        stored = TARGET_TYPES.get(kind) if isinstance(kind, str) else None
-        if stored is None:
-            errors.append(f"{where}.targets[{m}].type must be user_reference or schedule_reference")
-            continue
-        if not isinstance(target_id, str) or not target_id:
-            errors.append(f"{where}.targets[{m}].id must be a string")
-            continue
-        if not target_exists(reader, stored, target_id):
-            errors.append(f"{where}.targets[{m}]: {stored} {target_id} does not exist")
-            continue
-        target = EscalationTarget("user" if stored == "user" else "schedule", target_id)
-        if target in found:
-            errors.append(f"{where}.targets[{m}]: {stored} {target_id} is listed twice")
-            continue
-        found.append(target)
-    return tuple(found)
