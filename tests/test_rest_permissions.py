@@ -30,7 +30,8 @@ from tests.scaffold import TestGateway, config, gateway_running
 # acknowledge and resolve incidents; Managers (users), admins and the owner add, edit and
 # delete services, integrations and maintenance windows (and retry or drop what a service
 # forwards upstream, a gateway extension kept at the Manager's level); Managers and above
-# create and manage webhook subscriptions, everyone views them. Y: allowed, -: 403.
+# create and manage webhook subscriptions, everyone views them; Managers and above create,
+# edit and delete on-call schedules and their overrides, everyone views them. Y: allowed, -: 403.
 MATRIX = """
                                                    obs ro  rol ra  lu  u   adm own
 GET    /services                                    Y   Y   Y   Y   Y   Y   Y   Y
@@ -74,6 +75,15 @@ POST   /maintenance_windows                         -   -   -   -   -   Y   Y   
 GET    /maintenance_windows/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
 DELETE /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /schedules                                   Y   Y   Y   Y   Y   Y   Y   Y
+POST   /schedules                                   -   -   -   -   -   Y   Y   Y
+GET    /schedules/{id}                              Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /schedules/{id}                              -   -   -   -   -   Y   Y   Y
+DELETE /schedules/{id}                              -   -   -   -   -   Y   Y   Y
+GET    /schedules/{id}/overrides                    Y   Y   Y   Y   Y   Y   Y   Y
+POST   /schedules/{id}/overrides                    -   -   -   -   -   Y   Y   Y
+DELETE /schedules/{id}/overrides/{override_id}      -   -   -   -   -   Y   Y   Y
+GET    /schedules/{id}/users                        Y   Y   Y   Y   Y   Y   Y   Y
 """
 
 ROLES = (

@@ -60,6 +60,7 @@ __all__ = [
     "schedule_in_use",
     "update_schedule",
     "user_problem",
+    "user_summary",
 ]
 
 log = structlog.get_logger("gateway.schedules")
@@ -113,6 +114,12 @@ def user_problem(reader: Reader, user_id: str) -> str | None:
     """
     if len(user_id) > 64 or not user_id.isprintable() or user_id != user_id.strip():
         return f"user {user_id!r} is not a user id"
+    return None
+
+
+def user_summary(reader: Reader, user_id: str) -> str | None:
+    """The name a user reference shows (``None`` while users are not stored: faces then show
+    the id)."""
     return None
 
 

@@ -58,6 +58,10 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/webhook_subscriptions"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>/deliveries"): RouteQuery(),
+    ("GET", "/schedules"): RouteQuery(unsupported={"team_ids": _NO_TEAMS}),
+    ("GET", "/schedules/<schedule_id>"): RouteQuery(),
+    ("GET", "/schedules/<schedule_id>/overrides"): RouteQuery(),
+    ("GET", "/schedules/<schedule_id>/users"): RouteQuery(),
 }
 
 
