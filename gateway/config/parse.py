@@ -9,6 +9,7 @@ from pathlib import Path
 from gateway.config.forwarding import forwarding_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
+from gateway.config.schedules import schedule_configs
 from gateway.config.sections import (
     logging_settings,
     logging_table,
@@ -36,6 +37,7 @@ _SECTIONS = {
     "outbound",
     "forwarding",
     "webhook_subscriptions",
+    "schedules",
 }
 
 
@@ -72,6 +74,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         outbound=outbound_settings(r, data),
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
+        schedules=schedule_configs(r, data),
         source=source,
     )
 
