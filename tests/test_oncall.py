@@ -366,6 +366,8 @@ def test_shift_at_and_next_shift() -> None:
     now = utc(2026, 1, 1, 15)
     assert shift_at(sched, now) == Entry("a", utc(2026, 1, 1), utc(2026, 1, 2))
     assert next_shift(sched, now) == Entry("b", utc(2026, 1, 2), utc(2026, 1, 3))
+    # From the end of the current shift: the one starting right then.
+    assert next_shift(sched, utc(2026, 1, 2)) == Entry("b", utc(2026, 1, 2), utc(2026, 1, 3))
 
 
 def test_layer_entries_with_no_users_are_empty() -> None:

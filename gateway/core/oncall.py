@@ -357,9 +357,10 @@ def shift_at(
 def next_shift(
     schedule: Schedule, after: datetime, horizon: timedelta = timedelta(days=35)
 ) -> Entry | None:
-    """The first final-schedule entry that starts after ``after`` (within ``horizon``)."""
+    """The first final-schedule entry starting at or after ``after`` (within ``horizon``):
+    pass the end of the current shift to learn who is next."""
     after = after.astimezone(UTC)
-    for entry in final_schedule(schedule, after, after + horizon):
-        if entry.start > after:
+    for entry in final_schedule(schedule, after - horizon, after + horizon):
+        if entry.start >= after:
             return entry
     return None
