@@ -129,3 +129,44 @@ def test_pdpyras_creates_lists_pings_and_deletes_a_webhook_subscription(api: Api
         assert b"pagey.ping" in rx.received[0].body
         s.rdelete(f"webhook_subscriptions/{made['id']}")
     assert made["id"] not in {w["id"] for w in s.list_all("webhook_subscriptions")}
+
+
+def test_pdpyras_drives_schedules_overrides_and_on_call_users(api: Api) -> None:
+    s = session(api)
+    layer = {
+        "start": "2026-03-27T09:00:00+01:00",
+        "rotation_virtual_start": "2026-03-27T09:00:00+01:00",
+        "rotation_turn_length_seconds": 86400,
+        "users": [{"user": {"id": "PALICE1", "type": "user_reference"}},
+                  {"user": {"id": "PBOBBY1", "type": "user_reference"}}],
+    }  # fmt: skip
+    made = s.rpost(
+        "schedules",
+        json={
+            "schedule": {
+                "type": "schedule",
+                "name": "pdpyras on call",
+                "time_zone": "Europe/Berlin",
+                "schedule_layers": [layer],
+            }
+        },
+    )
+    assert s.find("schedules", "pdpyras on call")["id"] == made["id"]
+    span = {"since": "2026-03-29T07:00:00Z", "until": "2026-03-30T07:00:00Z"}
+    got = s.rget(f"schedules/{made['id']}", params=span)
+    entries = got["final_schedule"]["rendered_schedule_entries"]
+    assert [(e["user"]["id"], e["start"]) for e in entries] == [
+        ("PALICE1", "2026-03-29T09:00:00+02:00")
+    ]
+    override = {"start": "2026-03-29T12:00:00Z", "end": "2026-03-29T13:00:00Z",
+                "user": {"id": "PCAROL1", "type": "user_reference"}}  # fmt: skip
+    answer = s.post(f"schedules/{made['id']}/overrides", json={"overrides": [override]})
+    assert answer.status_code == 201, answer.text
+    listed = s.rget(f"schedules/{made['id']}/overrides", params=span)
+    assert [o["user"]["id"] for o in listed] == ["PCAROL1"]
+    users = s.rget(f"schedules/{made['id']}/users", params=span)
+    assert [u["id"] for u in users] == ["PALICE1", "PCAROL1"]
+    s.rput(f"schedules/{made['id']}", json={"schedule": {**made, "name": "pdpyras renamed"}})
+    assert s.rget(f"schedules/{made['id']}")["name"] == "pdpyras renamed"
+    s.rdelete(f"schedules/{made['id']}")
+    assert made["id"] not in {x["id"] for x in s.list_all("schedules")}
