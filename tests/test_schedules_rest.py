@@ -146,6 +146,7 @@ async def test_since_alone_renders_two_weeks_from_it_and_bad_ranges_are_400(
             {"since": "yesterday"},
             {"time_zone": "Mars/Olympus"},
             {"overflow": "true"},
+            {"since": "1900-01-01T00:00:00Z"},
         ):
             answer = await api.call("GET", path, params=params)
             assert answer.status_code == 400, (params, answer.text)
@@ -263,6 +264,14 @@ async def test_invalid_schedules_get_every_problem_and_change_nothing(tmp_path: 
             "schedule_layers[0].restrictions[2].duration_seconds must be an integer from 1 to",
         ):
             assert any(e.startswith(expected) for e in errors), (expected, errors)
+        short = {**berlin_rotation()["schedule_layers"][0], "rotation_turn_length_seconds": 30}
+        old = {**berlin_rotation()["schedule_layers"][0], "start": "1900-01-01T00:00:00Z"}
+        answer = await api.call(
+            "POST", "/schedules", json={"schedule": berlin_rotation(schedule_layers=[short, old])}
+        )
+        errors = answer.json()["error"]["errors"]
+        assert any("rotation_turn_length_seconds must be from 60" in e for e in errors), errors
+        assert any("schedule_layers[1].start' must be between the years" in e for e in errors)
         for bad in ({"schedule": []}, {"name": "x", "time_zone": "UTC"}, "[]"):
             answer = await api.call("POST", "/schedules", json=bad)
             assert answer.status_code == 400, answer.text
@@ -331,3 +340,16 @@ async def test_users_defaults_to_the_next_day_from_the_clock(tmp_path: Path) -> 
         clock.set(datetime(2026, 3, 29, 8, tzinfo=UTC))  # 10:00 CEST: alice until tomorrow 09:00
         users = (await api.call("GET", f"/schedules/{made['id']}/users")).json()["users"]
         assert [u["id"] for u in users] == ["PALICE1", "PBOBBY1"]
+
+
+async def test_a_range_of_too_many_short_turns_is_refused(tmp_path: Path) -> None:
+    async with running(tmp_path) as api:
+        layer = {**berlin_rotation()["schedule_layers"][0], "rotation_turn_length_seconds": 60}
+        made = await api.create(berlin_rotation(schedule_layers=[layer]))
+        path = f"/schedules/{made['id']}"
+        year = {"since": "2026-04-01T00:00:00Z", "until": "2027-03-01T00:00:00Z"}
+        answer = await api.call("GET", path, params=year)
+        assert answer.status_code == 400 and "shorter range" in answer.text
+        day = {"since": "2026-04-01T00:00:00Z", "until": "2026-04-02T00:00:00Z"}
+        entries = (await api.call("GET", path, params=day)).json()["schedule"]["final_schedule"]
+        assert len(entries["rendered_schedule_entries"]) == 1440

@@ -20,7 +20,11 @@ from gateway.errors import Invalid
 
 __all__ = [
     "DAILY",
+    "FIRST_YEAR",
+    "LAST_YEAR",
     "MAX_LAYERS",
+    "MAX_TURN",
+    "MIN_TURN",
     "WEEKLY",
     "check_layers",
     "check_time_zone",
@@ -33,6 +37,11 @@ __all__ = [
 DAILY = "daily_restriction"
 WEEKLY = "weekly_restriction"
 MAX_LAYERS = 50
+#: Turns shorter than a minute are not a rotation people work; longer than five years, a typo.
+MIN_TURN = 60
+MAX_TURN = 5 * 365 * 86400
+#: Times outside these years are typos, and would overflow date arithmetic near year 9999.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
 MAX_USERS = 500
 _TIME_OF_DAY = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2}))?$")
 
@@ -55,9 +64,12 @@ def check_time_zone(value: object, problems: list[str]) -> str:
 def time_problem(value: object, name: str) -> tuple[datetime | None, str | None]:
     """``(parsed, None)`` or ``(None, why)`` for an ISO 8601 date-time field."""
     try:
-        return parse_time(value, name), None  # type: ignore[arg-type]
+        parsed = parse_time(value, name)  # type: ignore[arg-type]
     except Invalid as exc:
         return None, exc.errors[0]
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        return None, f"'{name}' must be between the years {FIRST_YEAR} and {LAST_YEAR}"
+    return parsed, None
 
 
 def _user_id(item: object) -> object:
@@ -154,6 +166,11 @@ def _layer(
     turn = raw.get("rotation_turn_length_seconds")
     if not isinstance(turn, int) or isinstance(turn, bool) or turn <= 0:
         problems.append(f"{where}.rotation_turn_length_seconds must be a positive integer")
+    elif not MIN_TURN <= turn <= MAX_TURN:
+        problems.append(
+            f"{where}.rotation_turn_length_seconds must be from {MIN_TURN} (a minute) "
+            f"to {MAX_TURN} (five years)"
+        )
     users_raw = raw.get("users")
     if not isinstance(users_raw, list) or not users_raw:
         problems.append(f"{where}.users must list at least one user")

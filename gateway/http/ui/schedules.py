@@ -27,6 +27,7 @@ from gateway.store import Reader
 
 #: How far around now the list looks for the current shift's bounds and the next one.
 HORIZON = timedelta(days=35)
+DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,13 +80,16 @@ def _shift(reader: Reader, entry: oncall.Entry, zone: ZoneInfo) -> Shift:
 
 
 def _row(reader: Reader, details: ScheduleDetails, now: datetime) -> ScheduleRow:
+    # Short turns look less far, so one schedule of minute-long turns cannot slow the list.
+    shortest = min((la.rotation_turn_length_seconds for la in details.layers), default=DAY)
+    horizon = min(HORIZON, timedelta(seconds=shortest * 500))
     around = schedules.get_schedule(
-        reader, details.schedule.id, since=now - HORIZON, until=now + HORIZON
+        reader, details.schedule.id, since=now - horizon, until=now + horizon
     )
     computed = schedules.as_oncall(around)
     zone = ZoneInfo(details.schedule.time_zone)
-    current = oncall.shift_at(computed, now, HORIZON)
-    upcoming = oncall.next_shift(computed, current.end if current else now, HORIZON)
+    current = oncall.shift_at(computed, now, horizon)
+    upcoming = oncall.next_shift(computed, current.end if current else now, horizon)
     return ScheduleRow(
         details,
         _shift(reader, current, zone) if current else None,
