@@ -326,6 +326,7 @@ def _workload(t: Any) -> None:
     over = t.insert_schedule_override(sched.id, user_id="PUSER2", start=start, end=end)
     assert t.schedule_override(sched.id, over.id) == over
     assert t.schedule_overrides(sched.id, since=start, until=end) == [over]
+    assert t.user_override_schedule_ids("PUSER2", start) == [sched.id]
     assert t.delete_schedule_override(sched.id, over.id)
     t.set_declared_schedules({sched.id})
     t.delete_schedule_row(sched.id)

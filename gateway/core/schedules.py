@@ -61,6 +61,7 @@ __all__ = [
     "on_call_users",
     "render_schedule",
     "schedule_in_use",
+    "schedules_naming_user",
     "update_schedule",
     "user_problem",
     "user_summary",
@@ -127,6 +128,18 @@ def user_summary(reader: Reader, user_id: str) -> str | None:
     """The name a user reference shows (``None`` while users are not stored: faces then show
     the id)."""
     return None
+
+
+def schedules_naming_user(reader: Reader, user_id: str) -> list[str]:
+    """The names of the schedules that still need ``user_id``: on a layer, or with an override
+    not yet over. Deleting that user is refused while this is not empty."""
+    now = iso(reader.clock.now())
+    wanted = set(reader.user_override_schedule_ids(user_id, now))
+    everything = reader.schedules()
+    for layer in reader.schedule_layers([s.id for s in everything]):
+        if user_id in layer.users:
+            wanted.add(layer.schedule_id)
+    return [s.name for s in everything if s.id in wanted]
 
 
 def schedule_in_use(reader: Reader, schedule_id: str) -> bool:

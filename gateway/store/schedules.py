@@ -91,6 +91,15 @@ class ScheduleReads(ReadBase):
         )
         return [StoredOverride(*r) for r in rows]
 
+    def user_override_schedule_ids(self, user_id: str, after: str) -> list[str]:
+        """The schedules with an override of ``user_id`` that ends after ``after``."""
+        rows = self._db.fetch_all(
+            "SELECT DISTINCT schedule_id FROM schedule_overrides"
+            " WHERE user_id = ? AND ends_at > ? ORDER BY schedule_id",
+            (user_id, after),
+        )
+        return [str(r[0]) for r in rows]
+
     def schedule_override(self, schedule_id: str, override_id: str) -> StoredOverride | None:
         """One override of one schedule, or ``None``."""
         row = self._db.fetch_one(
