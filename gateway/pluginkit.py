@@ -30,7 +30,8 @@ The groups:
 * outbound delivery kinds (``register_delivery_kinds``): :class:`DeliveryKind`,
   :class:`RetryPolicy`, the attempt outcomes :class:`Delivered`, :class:`Retry`,
   :class:`Drop`, :class:`OutboundMessage`, :class:`SendEnv`, :func:`classify_status`,
-  and the queue's :func:`enqueue` and :func:`register_producer`.
+  and the queue's :func:`enqueue` and :func:`register_producer`;
+* user contact method types (``register_contact_method_types``): :class:`ContactMethodType`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from gateway.model import (
     MAX_SUMMARY_CHARS,
     SEVERITIES,
     SMTP_METHOD,
+    ContactMethodType,
     Event,
     EventAction,
     Image,
@@ -93,6 +95,7 @@ __all__ = [
     "SEVERITIES",
     "SIZE_ERROR_DETAILS",
     "SMTP_METHOD",
+    "ContactMethodType",
     "Delivered",
     "DeliveryKind",
     "Drop",
