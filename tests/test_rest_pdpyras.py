@@ -172,13 +172,18 @@ def test_pdpyras_drives_users_contact_methods_and_notification_rules(api: Api) -
 
 
 def test_pdpyras_drives_schedules_overrides_and_on_call_users(api: Api) -> None:
+    admin = session(api, "admin")
+    ids = {
+        name: admin.rpost("users", json={"name": name, "email": f"{name}@sched.example"})["id"]
+        for name in ("alice", "bob", "carol")
+    }
     s = session(api)
     layer = {
         "start": "2026-03-27T09:00:00+01:00",
         "rotation_virtual_start": "2026-03-27T09:00:00+01:00",
         "rotation_turn_length_seconds": 86400,
-        "users": [{"user": {"id": "PALICE1", "type": "user_reference"}},
-                  {"user": {"id": "PBOBBY1", "type": "user_reference"}}],
+        "users": [{"user": {"id": ids["alice"], "type": "user_reference"}},
+                  {"user": {"id": ids["bob"], "type": "user_reference"}}],
     }  # fmt: skip
     made = s.rpost(
         "schedules",
@@ -195,17 +200,17 @@ def test_pdpyras_drives_schedules_overrides_and_on_call_users(api: Api) -> None:
     span = {"since": "2026-03-29T07:00:00Z", "until": "2026-03-30T07:00:00Z"}
     got = s.rget(f"schedules/{made['id']}", params=span)
     entries = got["final_schedule"]["rendered_schedule_entries"]
-    assert [(e["user"]["id"], e["start"]) for e in entries] == [
-        ("PALICE1", "2026-03-29T09:00:00+02:00")
+    assert [(e["user"]["summary"], e["start"]) for e in entries] == [
+        ("alice", "2026-03-29T09:00:00+02:00")
     ]
     override = {"start": "2026-03-29T12:00:00Z", "end": "2026-03-29T13:00:00Z",
-                "user": {"id": "PCAROL1", "type": "user_reference"}}  # fmt: skip
+                "user": {"id": ids["carol"], "type": "user_reference"}}  # fmt: skip
     answer = s.post(f"schedules/{made['id']}/overrides", json={"overrides": [override]})
     assert answer.status_code == 201, answer.text
     listed = s.rget(f"schedules/{made['id']}/overrides", params=span)
-    assert [o["user"]["id"] for o in listed] == ["PCAROL1"]
+    assert [o["user"]["summary"] for o in listed] == ["carol"]
     users = s.rget(f"schedules/{made['id']}/users", params=span)
-    assert [u["id"] for u in users] == ["PALICE1", "PCAROL1"]
+    assert [u["summary"] for u in users] == ["alice", "carol"]
     s.rput(f"schedules/{made['id']}", json={"schedule": {**made, "name": "pdpyras renamed"}})
     assert s.rget(f"schedules/{made['id']}")["name"] == "pdpyras renamed"
     s.rdelete(f"schedules/{made['id']}")

@@ -14,24 +14,33 @@ from gateway.testing import gateway_running
 from tests.incident_helpers import headers, make_tokens
 from tests.scaffold import config
 
+PEOPLE = "".join(
+    f'\n[[users]]\nname = "{name}"\nemail = "{name}@example.com"\n'
+    for name in ("alice", "bob", "carol")
+)
+
 
 def _text(*, zone: str = "Europe/Berlin", turn: int = 86400, extra: str = "") -> str:
-    return config() + (
-        "\n[[schedules]]\n"
-        'name = "Primary"\n'
-        f'time_zone = "{zone}"\n'
-        'description = "first line"\n'
-        "\n[[schedules.layers]]\n"
-        'name = "Days"\n'
-        "start = 2026-03-27T09:00:00+01:00\n"
-        f"rotation_turn_length_seconds = {turn}\n"
-        'users = ["PALICE1", "PBOBBY1"]\n'
-        f"{extra}"
-        "\n[[schedules.layers.restrictions]]\n"
-        'type = "weekly_restriction"\n'
-        'start_time_of_day = "09:00:00"\n'
-        "duration_seconds = 378000\n"
-        "start_day_of_week = 1\n"
+    return (
+        config()
+        + PEOPLE
+        + (
+            "\n[[schedules]]\n"
+            'name = "Primary"\n'
+            f'time_zone = "{zone}"\n'
+            'description = "first line"\n'
+            "\n[[schedules.layers]]\n"
+            'name = "Days"\n'
+            "start = 2026-03-27T09:00:00+01:00\n"
+            f"rotation_turn_length_seconds = {turn}\n"
+            'users = ["alice@example.com", "BOB@example.com"]\n'
+            f"{extra}"
+            "\n[[schedules.layers.restrictions]]\n"
+            'type = "weekly_restriction"\n'
+            'start_time_of_day = "09:00:00"\n'
+            "duration_seconds = 378000\n"
+            "start_day_of_week = 1\n"
+        )
     )
 
 
@@ -42,6 +51,8 @@ async def test_a_declared_schedule_is_provisioned_owned_and_released(tmp_path: P
         h = headers((await make_tokens(gw))["user"])
         (made,) = (await gw.client.get("/schedules", headers=h)).json()["schedules"]
         path = f"/schedules/{made['id']}"
+        found = await gw.client.get("/users", headers=h, params={"query": "carol"})
+        (carol,) = [u["id"] for u in found.json()["users"]]
         # Monday 30 March, 09:00 CEST to Friday 3 April 17:00: the weekly window.
         span = {"since": "2026-03-30T00:00:00Z", "until": "2026-03-31T00:00:00Z"}
         rendered = (await gw.client.get(path, headers=h, params=span)).json()["schedule"]
@@ -54,7 +65,7 @@ async def test_a_declared_schedule_is_provisioned_owned_and_released(tmp_path: P
                 "override": {
                     "start": "2026-04-01T00:00:00Z",
                     "end": "2026-04-02T00:00:00Z",
-                    "user": {"id": "PCAROL1"},
+                    "user": {"id": carol},
                 }
             },
         )
@@ -71,8 +82,8 @@ async def test_a_declared_schedule_is_provisioned_owned_and_released(tmp_path: P
     assert layer["restrictions"][0]["start_day_of_week"] == 1
     assert layer["rotation_virtual_start"] == "2026-03-27T09:00:00+01:00"
     entries = rendered["final_schedule"]["rendered_schedule_entries"]
-    assert [(e["user"]["id"], e["start"], e["end"]) for e in entries] == [
-        ("PBOBBY1", "2026-03-30T09:00:00+02:00", "2026-03-31T02:00:00+02:00")
+    assert [(e["user"]["summary"], e["start"], e["end"]) for e in entries] == [
+        ("bob", "2026-03-30T09:00:00+02:00", "2026-03-31T02:00:00+02:00")
     ]
     for answer in (put, delete):
         assert answer.status_code == 400, answer.text
@@ -90,7 +101,7 @@ def test_shapes_are_refused_at_parse_time_with_their_line() -> None:
     with pytest.raises(ConfigError, match="at least one"):
         parse_settings('[[schedules]]\nname = "x"\ntime_zone = "UTC"\n')
     with pytest.raises(ConfigError, match="same name"):
-        parse_settings(_text() + _text().replace(config(), ""))
+        parse_settings(_text() + _text().replace(config() + PEOPLE, ""))
 
 
 async def test_rules_are_refused_at_start_naming_the_block(tmp_path: Path) -> None:
@@ -105,3 +116,16 @@ async def test_rules_are_refused_at_start_naming_the_block(tmp_path: Path) -> No
     assert isinstance(error, ConfigError)
     assert error.key == "schedules[0]" and error.line is not None
     assert "Mars/Olympus" in str(error) and "rotation_turn_length_seconds" in str(error)
+
+
+async def test_an_unknown_user_in_a_layer_stops_the_start(tmp_path: Path) -> None:
+    text = _text().replace("BOB@example.com", "nobody@example.com")
+    with pytest.raises(BaseException) as caught:
+        async with gateway_running(tmp_path, text):
+            pass
+    errors = [caught.value]
+    while isinstance(errors[0], BaseExceptionGroup):
+        errors = list(errors[0].exceptions)
+    (error,) = errors
+    assert isinstance(error, ConfigError) and error.key == "schedules[0]"
+    assert "user 'nobody@example.com' does not exist" in str(error)

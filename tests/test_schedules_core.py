@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.clock import FakeClock
-from gateway.core import schedules
+from gateway.core import schedules, users
 from gateway.core.inputs import CONFIG, Agent
 from gateway.errors import Invalid, NotFound, Refused
 from gateway.store import Tx, open_sync
@@ -20,25 +20,39 @@ from gateway.store import Tx, open_sync
 API = Agent("api_token", "T1")
 
 
+PEOPLE = ("PA", "PB", "PC", "PX", "PY", "PZ")  # user names; IDS maps them to their ids
+IDS: dict[str, str] = {}
+
+
 @pytest.fixture
 def tx(tmp_path: Path) -> Iterator[Tx]:
     conn: sqlite3.Connection = open_sync(tmp_path / "schedules.db")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        yield Tx(conn, FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
+        tx = Tx(conn, FakeClock(datetime(2026, 3, 1, tzinfo=UTC)))
+        for name in PEOPLE:
+            made = users.UserInput(name=name, email=f"{name.lower()}@example.com")
+            IDS[name] = users.create_user(tx, made, defaults=False).id
+        yield tx
     finally:
         conn.execute("ROLLBACK")
         conn.close()
 
 
-def _layer(*users: str, **extra: Any) -> dict[str, Any]:
+def _layer(*names: str, **extra: Any) -> dict[str, Any]:
     return {
         "start": "2026-03-02T09:00:00-05:00",
         "rotation_virtual_start": "2026-03-02T09:00:00-05:00",
         "rotation_turn_length_seconds": 604800,
-        "users": [{"user": {"id": u}} for u in users],
+        "users": [{"user": {"id": IDS[n]}} for n in names],
         **extra,
     }
+
+
+def _who(tx: Tx, schedule_id: str, at: datetime) -> str | None:
+    """The name of who is on call (the test's names, not ids)."""
+    found = schedules.on_call_user(tx, schedule_id, at)
+    return next((n for n, i in IDS.items() if i == found), None)
 
 
 def _make(tx: Tx, *layers: dict[str, Any], by: Agent = API) -> schedules.ScheduleDetails:
@@ -50,17 +64,17 @@ def test_on_call_user_across_the_new_york_spring_change(tx: Tx) -> None:
     made = _make(tx)
     sid = made.schedule.id
     # Weekly handoff Monday 09:00 local: 14:00 UTC in EST, 13:00 UTC after 8 March (EDT).
-    assert schedules.on_call_user(tx, sid, datetime(2026, 3, 9, 12, 59, tzinfo=UTC)) == "PA"
-    assert schedules.on_call_user(tx, sid, datetime(2026, 3, 9, 13, tzinfo=UTC)) == "PB"
-    assert schedules.on_call_user(tx, sid, datetime(2026, 3, 1, tzinfo=UTC)) is None
+    assert _who(tx, sid, datetime(2026, 3, 9, 12, 59, tzinfo=UTC)) == "PA"
+    assert _who(tx, sid, datetime(2026, 3, 9, 13, tzinfo=UTC)) == "PB"
+    assert _who(tx, sid, datetime(2026, 3, 1, tzinfo=UTC)) is None
     schedules.create_overrides(
         tx,
         sid,
-        [schedules.OverrideInput("2026-03-09T13:00:00Z", "2026-03-09T14:00:00Z", "PC")],
+        [schedules.OverrideInput("2026-03-09T13:00:00Z", "2026-03-09T14:00:00Z", IDS["PC"])],
         by=API,
     )
-    assert schedules.on_call_user(tx, sid, datetime(2026, 3, 9, 13, 30, tzinfo=UTC)) == "PC"
-    assert schedules.on_call_user(tx, sid, datetime(2026, 3, 9, 14, tzinfo=UTC)) == "PB"
+    assert _who(tx, sid, datetime(2026, 3, 9, 13, 30, tzinfo=UTC)) == "PC"
+    assert _who(tx, sid, datetime(2026, 3, 9, 14, tzinfo=UTC)) == "PB"
     with pytest.raises(NotFound):
         schedules.on_call_user(tx, "PNOPE00", datetime(2026, 3, 9, tzinfo=UTC))
 
@@ -68,12 +82,12 @@ def test_on_call_user_across_the_new_york_spring_change(tx: Tx) -> None:
 def test_schedules_naming_user_counts_layers_and_overrides_not_yet_over(tx: Tx) -> None:
     first = _make(tx).schedule
     second = _make(tx, _layer("PZ")).schedule
-    past = schedules.OverrideInput("2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z", "PY")
-    future = schedules.OverrideInput("2026-04-01T00:00:00Z", "2026-04-02T00:00:00Z", "PX")
+    past = schedules.OverrideInput("2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z", IDS["PY"])
+    future = schedules.OverrideInput("2026-04-01T00:00:00Z", "2026-04-02T00:00:00Z", IDS["PX"])
     schedules.create_overrides(tx, second.id, [past, future], by=API)
-    assert schedules.schedules_naming_user(tx, "PA") == [first.name]
-    assert schedules.schedules_naming_user(tx, "PX") == [second.name]
-    assert schedules.schedules_naming_user(tx, "PY") == []  # its override is over
+    assert schedules.schedules_naming_user(tx, IDS["PA"]) == [first.name]
+    assert schedules.schedules_naming_user(tx, IDS["PX"]) == [second.name]
+    assert schedules.schedules_naming_user(tx, IDS["PY"]) == []  # its override is over
     assert schedules.schedules_naming_user(tx, "PQ") == []
 
 

@@ -1,11 +1,12 @@
 """Declarative on-call schedules from the configuration, through the schedule rules.
 
 Each ``[[schedules]]`` block is matched to a schedule by its ``name`` (one the file declared
-first, then the oldest). An unmatched block creates one; a matched one is made what the
-block says, layers included. As for services (:mod:`gateway.core.provision`), the file owns
-what it declares (``source = 'config'``: REST and the UI refuse to change or delete it;
-overrides stay open), releases what it no longer declares, and leaves runtime schedules
-alone.
+first, then the oldest); its layers name users by email address (or id): ``[[users]]`` are
+provisioned before schedules, so the file may declare both. An unmatched block creates one;
+a matched one is made what the block says, layers included. As for services
+(:mod:`gateway.core.provision`), the file owns what it declares (``source = 'config'``: REST
+and the UI refuse to change or delete it; overrides stay open), releases what it no longer
+declares, and leaves runtime schedules alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.core.inputs import Agent
 from gateway.core.schedules import ScheduleInput, create_schedule, update_schedule
-from gateway.errors import ConfigError, OperationError
+from gateway.core.users import find_user
+from gateway.errors import ConfigError, NotFound, OperationError
 from gateway.store import Tx
 
 if TYPE_CHECKING:
@@ -36,11 +38,21 @@ def provision_schedules(
     tx.set_declared_schedules(declared)
 
 
+def _user_id(tx: Tx, ref: str) -> str:
+    """A user named in the file by email address (any case) or id; an unknown one is left as
+    written, for the schedule rules to refuse by name."""
+    try:
+        return find_user(tx, ref).id
+    except NotFound:
+        return ref
+
+
 def _apply(tx: Tx, block: ScheduleConfig, by: Agent) -> str:
     layers: list[dict[str, Any]] = []
     for layer in block.layers:
         # The rules read PagerDuty's shape: users as references; ids of matched layers kept.
-        layers.append({**layer, "users": [{"user": {"id": u}} for u in layer["users"]]})
+        refs = [{"user": {"id": _user_id(tx, u)}} for u in layer["users"]]
+        layers.append({**layer, "users": refs})
     data = ScheduleInput(
         name=block.name, time_zone=block.time_zone, layers=layers, description=block.description
     )

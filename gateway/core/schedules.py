@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from gateway.clock import iso, parse_iso
-from gateway.core import oncall
+from gateway.core import oncall, users
 from gateway.core.inputs import CONFIG, Agent
 from gateway.core.ownership import DECLARED
 from gateway.core.schedule_checks import (
@@ -39,7 +39,7 @@ from gateway.core.schedule_checks import (
     restriction_of,
     time_problem,
 )
-from gateway.domain import StoredLayer, StoredOverride, StoredSchedule
+from gateway.domain import StoredLayer, StoredOverride, StoredSchedule, User
 from gateway.errors import Invalid, NotFound, Refused
 from gateway.store import Reader, Tx
 
@@ -114,20 +114,20 @@ class ScheduleDetails:
 
 
 def user_problem(reader: Reader, user_id: str) -> str | None:
-    """Why ``user_id`` cannot be put on a schedule; ``None`` when it can.
+    """Why ``user_id`` cannot be put on a schedule (no live user has it); ``None`` when it can.
 
-    The one place schedules ask about users: for now it checks the id's form (users are not
-    stored yet); once they are, it asks the store whether the user exists.
+    The one place schedules ask about users (:mod:`gateway.core.users` owns them).
     """
-    if len(user_id) > 64 or not user_id.isprintable() or user_id != user_id.strip():
-        return f"user {user_id!r} is not a user id"
+    if not users.users_exist(reader, [user_id]):
+        return f"user {user_id!r} does not exist"
     return None
 
 
 def user_summary(reader: Reader, user_id: str) -> str | None:
-    """The name a user reference shows (``None`` while users are not stored: faces then show
-    the id)."""
-    return None
+    """The name a user reference shows; a deleted user keeps its last name (``None``: an id no
+    user ever had)."""
+    found = reader.user(user_id, deleted=True)
+    return found.name if found is not None else None
 
 
 def schedules_naming_user(reader: Reader, user_id: str) -> list[str]:
@@ -149,6 +149,19 @@ def schedule_in_use(reader: Reader, schedule_id: str) -> bool:
     deletes a schedule (REST, UI, provisioning) is refused alike.
     """
     return False
+
+
+def _user_in_use(reader: Reader, user: User) -> str | None:
+    """Deleting a user still on a schedule (a layer, or an override not yet over) is refused:
+    the schedule would page nobody there without anyone noticing."""
+    names = schedules_naming_user(reader, user.id)
+    if not names:
+        return None
+    listed = ", ".join(repr(n) for n in names)
+    return f"{user.name} is on the schedule(s) {listed}: take them off first"
+
+
+users.IN_USE_CHECKS.append(_user_in_use)
 
 
 # -- reads ------------------------------------------------------------------------------------
