@@ -272,3 +272,13 @@ def test_unknown_user_is_404_everywhere(api: Api) -> None:
     ):
         r = api.call("GET", path, role="observer")
         assert r.status_code == 404, (path, r.text)
+
+
+def test_a_deleted_users_token_keeps_working_as_an_account_token(api: Api) -> None:
+    made = _user(api, "Leaving", "leaving@example.com", role="user")
+    own = _user_token(api, made["id"])
+    assert api.http.get("/users/me", headers=_as(own)).status_code == 200
+    assert api.call("DELETE", f"/users/{made['id']}", role="admin").status_code == 204
+    assert api.http.get("/services", headers=_as(own)).status_code == 200
+    me = api.http.get("/users/me", headers=_as(own))
+    assert me.status_code == 400 and "account token" in me.text

@@ -260,10 +260,15 @@ def _workload(t: Any) -> None:
     t.update_notification_rule(rule.id, start_delay_in_minutes=5)
     assert t.notification_rule(rule.id) and t.notification_rules(person.id, urgency="high")
     assert t.rules_using(method.id) == t.notification_rules(person.id)
+    assert t.contact_counts([person.id, "PNONE"]) == {person.id: (1, 1), "PNONE": (0, 0)}
     linked = t.insert_token(
         name="p", role="user", token_hash="p" * 64, last4="pppp", user_id=person.id
     )
     assert t.set_token_user(linked.id, None) and t.set_token_user(linked.id, person.id)
+    t.set_declared_people([person.id], [method.id], [rule.id])
+    assert t.user(person.id).source == t.contact_method(method.id).source == "config"
+    t.set_declared_people([], [], [])
+    assert t.notification_rule(rule.id).source == "api"
     t.delete_notification_rule(rule.id)
     t.delete_contact_method(method.id)
     t.delete_user(person.id)

@@ -36,6 +36,7 @@ __all__ = [
     "ContactMethodPatch",
     "RuleInput",
     "RulePatch",
+    "contact_counts",
     "contact_methods_for",
     "create_contact_method",
     "create_rule",
@@ -113,6 +114,11 @@ def notification_rules_for(
     ``reader.contact_method(rule.contact_method_id)``.
     """
     return reader.notification_rules(user if isinstance(user, str) else user.id, urgency=urgency)
+
+
+def contact_counts(reader: Reader, users: Iterable[User]) -> dict[str, tuple[int, int]]:
+    """``{user id: (contact methods, notification rules)}``: how reachable each user is."""
+    return reader.contact_counts([u.id for u in users])
 
 
 # -- contact methods -----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import ssl
 import threading
@@ -28,6 +27,7 @@ import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway.email.bridge import Bridge, BridgeClosed
+from gateway.email.data_reader import ChunkedDataSMTP
 from gateway.email.delivery import (
     SHUTTING_DOWN,
     STORE_UNAVAILABLE,
@@ -54,31 +54,6 @@ _SIZE_REPLIES = {
 }
 
 
-#: Seconds of reading DATA between two GIL hand-overs (see _YieldingReader).
-YIELD_EVERY = 0.001
-
-
-class _YieldingReader(asyncio.StreamReader):
-    """aiosmtpd's stream reader, handing the GIL over every YIELD_EVERY seconds.
-
-    aiosmtpd reads DATA one line at a time, in Python. While lines are buffered
-    this thread never waits, so it kept the GIL until CPython forced a switch
-    (5 ms): a 2 MB message of short lines delayed every GIL hand-over of the
-    event loop and the store's writer for the seconds it took to receive (the
-    process runs on one CPU). ``os.sched_yield`` releases the GIL and the CPU.
-    """
-
-    _yielded = 0.0
-
-    async def readuntil(self, separator: bytes = b"\n") -> bytes:  # type: ignore[override]
-        """As ``StreamReader.readuntil``, yielding to other threads now and then."""
-        now = time.perf_counter()
-        if now - self._yielded >= YIELD_EVERY:
-            os.sched_yield()
-            self._yielded = now
-        return await super().readuntil(separator)
-
-
 class _Envelope(Envelope):
     """aiosmtpd's envelope, knowing whether a transaction (MAIL FROM) is open."""
 
@@ -87,7 +62,7 @@ class _Envelope(Envelope):
         self.open = False
 
 
-class _Session(SMTP):
+class _Session(ChunkedDataSMTP):
     """One SMTP connection; tracked so that shutdown can wait for it."""
 
     # Mail from real tools breaks RFC 5321's 1,000-byte line limit (long HTML lines):
@@ -100,14 +75,6 @@ class _Session(SMTP):
 
     def _create_envelope(self) -> Envelope:
         return _Envelope()
-
-    def _cb_client_connected(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        # The same object, another class: aiosmtpd reaches into the reader's private
-        # fields on STARTTLS, so a wrapper would not do.
-        reader.__class__ = _YieldingReader
-        super()._cb_client_connected(reader, writer)
 
     @property
     def idle(self) -> bool:

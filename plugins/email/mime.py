@@ -11,6 +11,9 @@ Here the parse is bounded *while it runs*, before the expensive part:
 - the stdlib ``FeedParser`` attaches every part it creates to its parent with
   ``Message.attach``; :class:`_Part` counts there and knows its depth, so the
   parse stops at the first part over :data:`MAX_PARTS` or :data:`MAX_DEPTH`;
+- before the first part is read, the top multipart's delimiter lines are counted
+  (a ``find`` each): a message with more of them than :data:`MAX_PARTS` is refused
+  without parsing any part (:meth:`Budget.count_delimiters`);
 - the structure is parsed with ``policy.compat32`` (about 15 times cheaper per part);
   the few headers the rules read are decoded with ``policy.default`` afterwards
   (``mail.py``), which gives the same text as before;
@@ -80,6 +83,10 @@ class Limits:
     cpu_seconds: float = CPU_SECONDS
 
 
+def _too_many_parts(limit: int) -> UnrecognizedEvent:
+    return UnrecognizedEvent(f"more than {limit} MIME parts; this gateway reads at most {limit}")
+
+
 class Budget:
     """What one read of one message may still spend; create it in the reading thread."""
 
@@ -88,14 +95,45 @@ class Budget:
         self.parts = 1  # the message itself
         self._started = self._yielded = time.thread_time()
 
+    def count_delimiters(self, raw: bytes, boundary: str) -> None:
+        """Refuse ``raw`` at once if its top multipart has more delimiter lines than parts allowed.
+
+        Each ``--boundary`` line before the closing one starts a part of the top
+        multipart (the parser ends nested parts at any of them), so their count is
+        a lower bound of the parts the parse would create. Counting them costs a
+        ``find`` per line; the parse, ~14 µs per part: a mail of 50,000 parts is
+        refused in well under a millisecond instead of parsing 1,000 parts first.
+        The scan stops after a few times the bound of candidates (lines that only
+        start like a delimiter), leaving the rest to the parse's own count.
+        """
+        try:
+            needle = b"--" + boundary.encode("ascii", "surrogateescape")
+        except UnicodeEncodeError:
+            return
+        delimiters, candidates, at = 0, 0, 0
+        while candidates < 4 * self.limits.parts and (at := raw.find(needle, at)) > 0:
+            candidates += 1
+            end = at + len(needle)
+            at = end
+            if raw[end - len(needle) - 1] not in b"\r\n":
+                continue  # not at a line start
+            close = raw.startswith(b"--", end)
+            tail = end + 2 if close else end
+            while tail < len(raw) and raw[tail] in b" \t":
+                tail += 1
+            if tail < len(raw) and raw[tail] not in b"\r\n":
+                continue  # more on the line: not a delimiter
+            if close:
+                return  # the rest is the epilogue
+            delimiters += 1
+            if 1 + delimiters > self.limits.parts:
+                raise _too_many_parts(self.limits.parts)
+
     def add_part(self, depth: int) -> None:
         """Count one more part at ``depth``; refuse the message past a bound."""
         self.parts += 1
         if self.parts > self.limits.parts:
-            raise UnrecognizedEvent(
-                f"more than {self.limits.parts} MIME parts; this gateway reads at most "
-                f"{self.limits.parts}"
-            )
+            raise _too_many_parts(self.limits.parts)
         if depth > self.limits.depth:
             raise UnrecognizedEvent(
                 f"MIME parts nested more than {self.limits.depth} deep; this gateway reads "
@@ -118,14 +156,18 @@ class Budget:
 class _Part(Message):
     """A stdlib message part that counts itself into its read's budget when attached."""
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(self, budget: Budget, raw: bytes = b"") -> None:
         super().__init__(policy.compat32)
         self.budget = budget
         self.depth = 0
+        self.raw = raw  # the whole message, on the root only (for its first attach)
 
     def attach(self, payload: Any) -> None:
         """The parser attaches each new part to its parent here: count it first."""
         if isinstance(payload, _Part):
+            if self.raw and (boundary := self.get_boundary()) is not None:
+                raw, self.raw = self.raw, b""
+                self.budget.count_delimiters(raw, boundary)
             payload.depth = self.depth + 1
             self.budget.add_part(payload.depth)
         super().attach(payload)
@@ -137,9 +179,14 @@ def parse_bounded(raw: bytes, budget: Budget) -> Message:
     Raises :class:`~gateway.pluginkit.UnrecognizedEvent` over a bound, with a
     text that says which (it becomes the SMTP reply).
     """
-    parser: BytesFeedParser[Message] = BytesFeedParser(
-        lambda: _Part(budget), policy=policy.compat32
-    )
+    parts = 0
+
+    def part() -> _Part:
+        nonlocal parts
+        parts += 1
+        return _Part(budget, raw if parts == 1 else b"")  # the first is the root
+
+    parser: BytesFeedParser[Message] = BytesFeedParser(part, policy=policy.compat32)
     try:
         for start in range(0, len(raw), SLICE_BYTES):
             parser.feed(raw[start : start + SLICE_BYTES])

@@ -305,6 +305,30 @@ def test_mail_with_more_mime_parts_than_the_limit_is_refused() -> None:
         parse(wide_mail(50_000))  # the 2.2 MB message; refused after 1,000 parts
 
 
+def test_too_many_top_level_parts_are_refused_before_the_parse() -> None:
+    # Counting the delimiter lines refuses at the first part: no CPU budget is spent.
+    # (Parsing, the first 1 KB slice would already exceed a budget of 0 s.)
+    no_cpu = email_vendor.Limits(cpu_seconds=0.0)
+    with pytest.raises(UnrecognizedEvent, match="more than 1000 MIME parts"):
+        email_vendor.read_mail(wide_mail(50_000), no_cpu)
+
+
+def test_only_real_delimiter_lines_are_counted() -> None:
+    parts = email_vendor.MAX_PARTS - 1
+    # After the closing delimiter: the epilogue, whatever it holds.
+    epilogue = wide_mail(parts) + b"--B\r\n" * 5_000
+    assert len(one(epilogue).custom_details["body"]) > 0
+    # Lines that only start like a delimiter, and delimiters with trailing blanks.
+    lookalikes = wide_mail(parts).replace(
+        b"xxxxxxxx\r\n--B--", b"xxxxxxxx\r\n" + b"--Bx\r\n-B\r\n --B\r\n" * 2_000 + b"--B--"
+    )
+    assert len(one(lookalikes).custom_details["body"]) > 0
+    blanks = wide_mail(parts).replace(b"--B\r\n", b"--B \t\r\n")
+    assert len(one(blanks).custom_details["body"]) > 0
+    with pytest.raises(UnrecognizedEvent, match="more than 999 MIME parts"):
+        email_vendor.read_mail(blanks, email_vendor.Limits(parts=parts, cpu_seconds=0.0))
+
+
 def test_mime_nested_past_the_limit_is_refused_not_a_recursion_error() -> None:
     # deep_mail(n): the text part sits at depth n (the message itself is depth 0).
     assert one(deep_mail(email_vendor.MAX_DEPTH)).custom_details["body"].strip() == "x"

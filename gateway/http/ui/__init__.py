@@ -27,6 +27,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     incidents,
     integrations,
     links,
+    people,
     schedules,
     services,
     vendors,
