@@ -39,6 +39,7 @@ async def test_the_list_shows_who_is_on_call_now_and_next(tmp_path: Path) -> Non
         assert "Primary" in row and "first line" in row and "Europe/Berlin" in row
         now_cell = row[row.index('class="oncall-now"') : row.index('class="oncall-next"')]
         assert "bob" in now_cell
+        assert f'href="/ui/users/{api.ids["bob"]}"' in now_cell  # names link to the user
         assert 'datetime="2026-03-29T07:00:00.000Z"' in now_cell  # 09:00 CEST
         assert 'title="2026-03-29 07:00:00 UTC"' in now_cell
         next_cell = row[row.index('class="oncall-next"') :]

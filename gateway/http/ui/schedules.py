@@ -32,8 +32,10 @@ DAY = 86400
 
 @dataclass(frozen=True, slots=True)
 class Shift:
-    """An entry as a page shows it: a name, and both ends as ISO text and local clock time."""
+    """An entry as a page shows it: a name (and the user's id for the link), and both ends as
+    ISO text, local clock time and the exact UTC time."""
 
+    user_id: str
     name: str
     start: str
     end: str
@@ -69,6 +71,7 @@ def _shift(reader: Reader, entry: oncall.Entry, zone: ZoneInfo) -> Shift:
         return when.astimezone(zone).strftime("%a %H:%M")
 
     return Shift(
+        entry.user_id,
         _name(reader, entry.user_id),
         iso(entry.start),
         iso(entry.end),
@@ -173,7 +176,7 @@ async def schedule_page(schedule_id: str) -> ResponseReturnValue:
         layers = [
             {
                 "name": layer.name or f"Layer {layer.position + 1}",
-                "users": [names[u] for u in layer.users],
+                "users": [(u, names[u]) for u in layer.users],
                 "turn": _duration(layer.rotation_turn_length_seconds),
                 "restrictions": [_restriction_words(r) for r in layer.restrictions],
             }
