@@ -33,6 +33,7 @@ class Api:
         self.http = daemon.client()
         self.tokens: dict[str, str] = {}
         self.users: dict[str, str] = {}
+        self.schedules: dict[str, str] = {}
         for role in ROLES:
             secret = new_token()
             write_sync(
@@ -68,6 +69,22 @@ class Api:
             assert r.status_code == 201, r.text
             self.users[name] = r.json()["user"]["id"]
         return self.users[name]
+
+    def schedule(self, name: str, user: str = "Rota Person") -> str:
+        """The id of a schedule ``name`` with ``user`` always on call (one layer of one person,
+        made through ``POST /schedules`` the first time)."""
+        if name not in self.schedules:
+            layer = {
+                "start": "2026-01-01T00:00:00Z",
+                "rotation_virtual_start": "2026-01-01T00:00:00Z",
+                "rotation_turn_length_seconds": 86400,
+                "users": [{"user": {"id": self.user(user), "type": "user_reference"}}],
+            }
+            body = {"name": name, "time_zone": "UTC", "schedule_layers": [layer]}
+            r = self.call("POST", "/schedules", json={"schedule": body})
+            assert r.status_code == 201, r.text
+            self.schedules[name] = r.json()["schedule"]["id"]
+        return self.schedules[name]
 
     def with_users(self, value: Any) -> Any:
         """``value`` with every ``"@name"`` id replaced by that user's (:meth:`user`)."""

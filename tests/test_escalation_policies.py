@@ -32,7 +32,8 @@ def _count(api: Api) -> int:
 
 
 def test_create_get_and_list_in_pagerduty_shape(api: Api) -> None:
-    schedule = {"type": "schedule_reference", "id": "PSCHED1"}
+    primary = api.schedule("Checkout primary")
+    schedule = {"type": "schedule_reference", "id": primary}
     r = _post(
         api,
         {
@@ -54,7 +55,8 @@ def test_create_get_and_list_in_pagerduty_shape(api: Api) -> None:
     first, second = made["escalation_rules"]
     assert first["escalation_rule_assignment_strategy"] == "round_robin"
     assert first["targets"][0]["type"] == "schedule_reference"
-    assert first["targets"][0]["id"] == "PSCHED1"
+    assert first["targets"][0]["id"] == primary
+    assert first["targets"][0]["summary"] == "Checkout primary"
     assert second["escalation_rule_assignment_strategy"] == "assign_to_everyone"
     assert [t["id"] for t in second["targets"]] == [api.user("Lead One"), api.user("Lead Two")]
     assert [t["summary"] for t in second["targets"]] == ["Lead One", "Lead Two"]
@@ -227,44 +229,52 @@ def test_unsupported_query_parameters_are_refused(api: Api) -> None:
     assert_error(api.call("GET", "/escalation_policies", params={"sort_by": "id"}), 400, 2001)
 
 
-def test_oncalls_list_user_targets_per_policy_level(api: Api) -> None:
+def test_oncalls_list_users_and_schedule_shifts_per_policy_level(api: Api) -> None:
+    rota = api.schedule("Oncall rota", user="Rota Person")
     made = _post(
         api,
         {
             "name": "Oncall check",
             "escalation_rules": [
                 _rule(5, target_user("@Oncall One")),
-                _rule(
-                    10, target_user("@Oncall Two"), {"type": "schedule_reference", "id": "PNOSCHD"}
-                ),
+                _rule(10, target_user("@Oncall Two"), {"type": "schedule_reference", "id": rota}),
             ],
         },
     ).json()[ROOT]
-    r = api.call("GET", "/oncalls", params={"escalation_policy_ids[]": made["id"]}, role="observer")
+    params = {"escalation_policy_ids[]": made["id"]}
+    r = api.call("GET", "/oncalls", params=params, role="observer")
     assert r.status_code == 200, r.text
     got = r.json()["oncalls"]
-    assert [(o["escalation_level"], o["user"]["id"]) for o in got] == [
-        (1, api.user("Oncall One")),
-        (2, api.user("Oncall Two")),
+    # Level 2: the user target (always: no start or end) and whoever the rota has now.
+    assert [(o["escalation_level"], o["user"]["summary"]) for o in got] == [
+        (1, "Oncall One"),
+        (2, "Oncall Two"),
+        (2, "Rota Person"),
     ]
-    assert got[0]["user"]["summary"] == "Oncall One"
-    first = got[0]
+    first, _, shift = got
     assert first["escalation_policy"]["id"] == made["id"]
     assert first["escalation_policy"]["summary"] == "Oncall check"
     assert first["user"]["type"] == "user_reference"
+    assert first["user"]["id"] == api.user("Oncall One")
     assert (first["schedule"], first["start"], first["end"]) == (None, None, None)  # permanent
-    by_user = api.call("GET", "/oncalls", params={"user_ids[]": api.user("Oncall Two")}).json()[
-        "oncalls"
-    ]
-    assert [(o["escalation_policy"]["id"], o["escalation_level"]) for o in by_user] == [
+    assert shift["schedule"]["id"] == rota and shift["schedule"]["summary"] == "Oncall rota"
+    assert shift["start"] and shift["end"] and shift["start"] < shift["end"]
+    by_user = api.call("GET", "/oncalls", params={"user_ids[]": api.user("Oncall Two")}).json()
+    assert [(o["escalation_policy"]["id"], o["escalation_level"]) for o in by_user["oncalls"]] == [
         (made["id"], 2)
     ]
-    # Asking for schedules leaves out users' permanent on-calls (a schedule without shifts:
-    # nobody).
-    only = api.call("GET", "/oncalls", params={"schedule_ids[]": "PNOSCHD"}).json()["oncalls"]
-    assert only == []
-    earliest = {"escalation_policy_ids[]": made["id"], "earliest": "true"}
-    assert len(api.call("GET", "/oncalls", params=earliest).json()["oncalls"]) == 2
+    # Asking for schedules leaves out users' permanent on-calls.
+    only = api.call("GET", "/oncalls", params={"schedule_ids[]": rota}).json()["oncalls"]
+    assert [(o["user"]["summary"], o["schedule"]["id"]) for o in only] == [("Rota Person", rota)]
+    # A week of a daily rota of one person: one on-call per day's turn, or one merged stretch;
+    # earliest keeps the first per policy, level and user.
+    week = {**params, "since": "2026-03-02T00:00:00Z", "until": "2026-03-09T00:00:00Z"}
+    shifts = [
+        o for o in api.call("GET", "/oncalls", params=week).json()["oncalls"] if o["schedule"]
+    ]
+    assert shifts and shifts[0]["start"] <= "2026-03-02T00:00:00.000Z"
+    earliest = api.call("GET", "/oncalls", params={**week, "earliest": "true"}).json()["oncalls"]
+    assert len(earliest) == 3
 
 
 @pytest.mark.parametrize(
@@ -280,3 +290,18 @@ def test_oncalls_list_user_targets_per_policy_level(api: Api) -> None:
 )
 def test_oncalls_refuse_what_they_cannot_answer(api: Api, params: dict[str, str]) -> None:
     assert_error(api.call("GET", "/oncalls", params=params), 400, 2001)
+
+
+def test_a_schedule_a_policy_targets_cannot_be_deleted(api: Api) -> None:
+    held = api.schedule("Held rota")
+    target = {"type": "schedule_reference", "id": held}
+    made = _post(api, {"name": "holds a rota", "escalation_rules": [_rule(5, target)]}).json()
+    refused = assert_error(api.call("DELETE", f"/schedules/{held}"), 400, 2001)
+    assert "escalation policy" in refused["errors"][0]
+    assert api.call("DELETE", f"/escalation_policies/{made[ROOT]['id']}").status_code == 204
+    assert api.call("DELETE", f"/schedules/{held}").status_code == 204
+    ghost = {"type": "schedule_reference", "id": held}
+    error = assert_error(
+        _post(api, {"name": "ghost rota", "escalation_rules": [_rule(5, ghost)]}), 400, 2001
+    )
+    assert error["errors"] == [f"escalation_rules[1].targets[1]: schedule {held} does not exist"]

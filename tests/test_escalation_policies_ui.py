@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from html import escape
 
+import httpx
 import pytest
 
 from gateway.core import escalation_policies as ep
@@ -31,13 +32,35 @@ def _lead(tx: Tx) -> str:
     return users.create_user(tx, users.UserInput(name="Lena Lead", email="lead@example.com")).id
 
 
+def _schedule(gw: UiGateway, lead: str) -> str:
+    """The "Primary" schedule (Lena Lead always on call), through the REST API."""
+    found = gw.daemon.scalar("SELECT id FROM schedules WHERE name = 'Primary'")
+    if found:
+        return str(found)
+    layer = {
+        "start": "2026-01-01T00:00:00Z",
+        "rotation_virtual_start": "2026-01-01T00:00:00Z",
+        "rotation_turn_length_seconds": 86400,
+        "users": [{"user": {"id": lead, "type": "user_reference"}}],
+    }
+    body = {"schedule": {"name": "Primary", "time_zone": "UTC", "schedule_layers": [layer]}}
+    headers = {
+        "Accept": "application/vnd.pagerduty+json;version=2",
+        "Authorization": f"Token token={gw.tokens['manager']}",
+    }
+    made = httpx.post(f"{gw.base_url}/schedules", json=body, headers=headers, timeout=10)
+    assert made.status_code == 201, made.text
+    return str(made.json()["schedule"]["id"])
+
+
 def _policy(gw: UiGateway, name: str) -> str:
     lead = write_sync(gw.daemon.db_path, _lead)
+    primary = _schedule(gw, lead)
     rules = [
         ep.rule_input(
             {
                 "escalation_delay_in_minutes": 15,
-                "targets": [{"type": "schedule_reference", "id": "PSCHED1"}],
+                "targets": [{"type": "schedule_reference", "id": primary}],
             }
         ),
         ep.rule_input(
@@ -62,7 +85,9 @@ def test_list_and_policy_page_show_levels_delays_and_services(gw: UiGateway) -> 
         assert page.status_code == 200
         text = page.text
         assert "Escalates after 15 min." in text and "Escalates after 30 min." in text
-        assert "PSCHED1" in text and "on-call on schedule" in text and "one at a time" in text
+        primary = gw.daemon.scalar("SELECT id FROM schedules WHERE name = 'Primary'")
+        assert f'<a href="/ui/schedules/{primary}">Primary</a>' in text
+        assert "on-call on schedule" in text and "one at a time" in text
         lead = gw.daemon.scalar("SELECT id FROM users WHERE email = 'lead@example.com'")
         assert f'<a href="/ui/users/{lead}">Lena Lead</a>' in text  # users by name, linked
         assert "repeats 2 times" in text

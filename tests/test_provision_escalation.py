@@ -25,6 +25,14 @@ email = "lead1@example.com"
 name = "Lead Two"
 email = "Lead2@Example.com"
 
+[[schedules]]
+name = "Checkout primary"
+time_zone = "Europe/Berlin"
+  [[schedules.layers]]
+  start = "2026-01-05T09:00:00+01:00"
+  rotation_turn_length_seconds = 604800
+  users = ["lead1@example.com", "lead2@example.com"]
+
 [[escalation_policies]]
 name = "Checkout on-call"
 description = "primary, then the lead"
@@ -32,7 +40,7 @@ num_loops = 1
   [[escalation_policies.escalation_rules]]
   escalation_delay_in_minutes = 10
   escalation_rule_assignment_strategy = "round_robin"
-  schedules = ["PSCHED1"]
+  schedules = ["Checkout primary"]
   [[escalation_policies.escalation_rules]]
   escalation_delay_in_minutes = 20
   users = ["lead1@example.com", "lead2@example.com"]
@@ -74,8 +82,9 @@ def test_the_file_declares_policies_and_services_name_them(
         (20, "assign_to_everyone"),
     ]
     leads = [read_sync(db, lambda r, n=n: r.user_by_email(f"lead{n}@example.com")) for n in (1, 2)]
+    (primary,) = read_sync(db, lambda r: r.schedules_by_name("Checkout primary"))
     assert [[(t.type, t.id) for t in r.targets] for r in policy.rules] == [
-        [("schedule", "PSCHED1")],
+        [("schedule", primary.id)],
         [("user", u.id) for u in leads if u],
     ]
     services = dict(rows(db, "SELECT name, escalation_policy_id FROM services"))

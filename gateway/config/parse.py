@@ -10,6 +10,7 @@ from gateway.config.escalation import escalation_policy_configs
 from gateway.config.forwarding import forwarding_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
+from gateway.config.schedules import schedule_configs
 from gateway.config.sections import (
     logging_settings,
     logging_table,
@@ -39,6 +40,7 @@ _SECTIONS = {
     "forwarding",
     "webhook_subscriptions",
     "users",
+    "schedules",
     "escalation_policies",
 }
 
@@ -77,6 +79,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
         users=user_configs(r, data),
+        schedules=schedule_configs(r, data),
         escalation_policies=escalation_policy_configs(r, data),
         source=source,
     )

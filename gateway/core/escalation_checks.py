@@ -76,17 +76,10 @@ def rule_input(data: Mapping[str, Any]) -> RuleInput:
 
 
 def target_exists(reader: Reader, target_type: str, target_id: str) -> bool:
-    """Whether the user or schedule ``target_id`` exists: the one check every face relies on.
-
-    Schedules are a separate feature; where they are not part of this build yet, any
-    well-formed schedule id is taken, so policies can be written before their schedules.
-    """
+    """Whether the user or schedule ``target_id`` exists: the one check every face relies on."""
     if target_type == "user":
         return reader.user(target_id) is not None
-    lookup = getattr(reader, target_type, None)  # Reader.schedule, once schedules are built
-    if lookup is None:
-        return True
-    return lookup(target_id) is not None
+    return reader.schedule(target_id) is not None
 
 
 def check_name(reader: Reader, value: object, own_id: str | None, errors: list[str]) -> str:

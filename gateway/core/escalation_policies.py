@@ -117,10 +117,8 @@ def target_name(reader: Reader, target: EscalationTarget) -> str:
     if target.type == "user":
         user = reader.user(target.id, deleted=True)
         return user.name if user is not None else target.id
-    lookup = getattr(reader, target.type, None)
-    found = lookup(target.id) if lookup is not None else None
-    name = getattr(found, "name", None)
-    return name if isinstance(name, str) and name else target.id
+    schedule = reader.schedule(target.id)
+    return schedule.name if schedule is not None else target.id
 
 
 def targeting_policies(reader: Reader, target_type: str, target_id: str) -> list[str]:

@@ -9,13 +9,13 @@ count from 1 and do not repeat for ``num_loops``, as PagerDuty lists them.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.clock import iso
+from gateway.core import schedules
 from gateway.core.escalation_policies import list_policies
 from gateway.core.inputs import parse_time
 from gateway.errors import Invalid, NotFound
@@ -45,15 +45,8 @@ def schedule_shifts(
     reader: Reader, schedule_id: str, since: datetime, until: datetime
 ) -> list[tuple[str, datetime, datetime]]:
     """``(user_id, start, end)`` of each shift of the schedule's final schedule overlapping
-    ``[since, until]``, in order; none for a schedule that does not exist.
-
-    Schedules are a separate feature (``gateway.core.schedules``); where it is not part of
-    this build there are no shifts. Once it is, this is a plain import.
-    """
-    try:
-        schedules = importlib.import_module("gateway.core.schedules")
-    except ImportError:
-        return []
+    ``[since, until]``, in order (:func:`gateway.core.schedules.render_schedule`); none for
+    a schedule that does not exist."""
     try:
         _, rendered = schedules.render_schedule(
             reader, schedule_id, since, max(until, since + timedelta(seconds=1))

@@ -59,6 +59,7 @@ from gateway.core.integrations import (
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
 from gateway.core.provision_escalation import provision_policies, service_policy
+from gateway.core.provision_schedules import provision_schedules
 from gateway.core.provision_users import provision_users
 from gateway.core.provision_webhooks import provision_webhooks
 from gateway.core.services import create_service, update_service
@@ -119,8 +120,9 @@ class ProvisionReport:
 
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
     """Upsert the configured escalation policies (:mod:`gateway.core.provision_escalation`),
-    services, integrations, maintenance windows and webhook subscriptions
-    (:mod:`gateway.core.provision_webhooks`).
+    services, integrations, maintenance windows, webhook subscriptions
+    (:mod:`gateway.core.provision_webhooks`) and on-call schedules
+    (:mod:`gateway.core.provision_schedules`).
 
     Raises :class:`ConfigError` (key and line of the block) for anything the
     service layer refuses; the caller's transaction then rolls every change back.
@@ -162,12 +164,13 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     """
     by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
     report = ProvisionReport()
-    # People first: what names them (escalation policies, then services) comes after.
+    # People first: what names them (schedules, escalation policies, services) comes after.
     types = contact_types.available(plugins.contact_types)
     provision_users(tx, settings.users, types, by, report.problems)
-    service_ids: dict[str, str] = {}
-    # Policies first: a service block may name one the same file declares.
+    # Schedules, then policies (their targets), then services (which name a policy).
+    provision_schedules(tx, settings.schedules, by, report.problems)
     provision_policies(tx, settings.escalation_policies, by, report.problems)
+    service_ids: dict[str, str] = {}
     for config in settings.services:
         try:
             service_ids[config.name] = _service(tx, config, plugins, by, report)

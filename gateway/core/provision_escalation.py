@@ -38,23 +38,16 @@ __all__ = ["find_target", "provision_policies", "service_policy"]
 
 
 def find_target(reader: Reader, kind: Literal["user", "schedule"], handle: str) -> str:
-    """The id of the user (by id or email) or schedule (by id or name) ``handle`` names; the
-    handle itself when nothing matches (the policy rules then refuse it, naming it).
-
-    Where schedules are not part of this build, a schedule handle is taken as its id.
-    """
+    """The id of the user (by id or email) or schedule (by id, or its name when one schedule
+    has it) ``handle`` names; the handle itself when nothing matches (the policy rules then
+    refuse it, naming it)."""
     if kind == "user":
         user = reader.user(handle) or reader.user_by_email(handle)
         return user.id if user is not None else handle
-    by_id = getattr(reader, "schedule", None)
-    if by_id is not None and by_id(handle) is not None:
+    if reader.schedule(handle) is not None:
         return handle
-    by_name = getattr(reader, "schedules_by_name", None)
-    if by_name is not None:
-        named = by_name(handle)
-        if len(named) == 1:
-            return str(named[0].id)
-    return handle
+    named = reader.schedules_by_name(handle)
+    return named[0].id if len(named) == 1 else handle
 
 
 def provision_policies(

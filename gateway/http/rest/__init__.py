@@ -19,6 +19,7 @@ from gateway.http.rest import (
     integrations,
     maintenance_windows,
     oncalls,
+    schedules,
     services,
     users,
     vendors,
@@ -38,6 +39,7 @@ BLUEPRINTS = (
     webhook_subscriptions.blueprint,
     users.blueprint,
     contact_methods.blueprint,
+    schedules.blueprint,
     escalation_policies.blueprint,
     oncalls.blueprint,
 )
