@@ -30,6 +30,7 @@ __all__ = [
     "reference",
     "service_object",
     "service_reference",
+    "user_reference",
 ]
 
 
@@ -110,6 +111,17 @@ def log_entry_object(
         channel = {"type": entry.details.get("channel", "api"), "summary": entry.summary}
     # The incident's service (it follows a moved integration), else the entry's own.
     service_id = incident.service_id if incident else entry.service_id
+    extra: dict[str, Any] = {}
+    if entry.type == "notify_log_entry":
+        # Who was told, and how: the channel carries the notification, as PagerDuty's does.
+        user = user_reference(urls, entry.details.get("user") or {})
+        channel["notification"] = {
+            **(entry.details.get("notification") or {}),
+            "started_at": entry.created_at,
+            "user": user,
+        }
+        channel["user"] = user
+        extra["user"] = user
     return {
         "id": entry.id,
         "type": entry.type,
@@ -123,7 +135,14 @@ def log_entry_object(
         "incident": incident_reference(urls, incident) if incident else None,
         "teams": [],
         "contexts": [],
+        **extra,
     }
+
+
+def user_reference(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
+    """A ``user_reference`` from stored ``{id, name}`` (the name as it was when written)."""
+    user_id = str(user.get("id") or "")
+    return reference(urls, "user", user_id, user.get("name"), f"/users/{user_id}")
 
 
 def incident_object(

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 from gateway.config.forwarding import forwarding_settings
+from gateway.config.notifications import notification_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
 from gateway.config.sections import (
@@ -36,6 +37,7 @@ _SECTIONS = {
     "outbound",
     "forwarding",
     "webhook_subscriptions",
+    "notifications",
 }
 
 
@@ -73,6 +75,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
         source=source,
+        notifications=notification_settings(r, data, base),
     )
 
 

@@ -29,6 +29,7 @@ from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
+from gateway.store.notifications import NotificationReads, NotificationWrites
 from gateway.store.outbox import OutboxReads, OutboxWrites
 from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
@@ -65,6 +66,7 @@ class Reader(
     OutboxReads,
     ForwardingReads,
     WebhookReads,
+    NotificationReads,
 ):
     """Read-only queries over one connection.
 
@@ -95,6 +97,7 @@ class Tx(
     OutboxWrites,
     ForwardingWrites,
     WebhookWrites,
+    NotificationWrites,
     Reader,
     WriteBase,
 ):
