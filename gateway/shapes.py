@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.core.incident_reads import IncidentDetails
 from gateway.core.service_reads import ServiceDetails
-from gateway.domain import Alert, Incident, Integration, LogEntry
+from gateway.domain import Alert, Incident, Integration, LogEntry, Notification
 from gateway.store import Reader
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "integration_path",
     "integration_ref",
     "log_entry_object",
+    "notification_object",
     "reference",
     "service_object",
     "service_reference",
@@ -143,6 +144,27 @@ def user_reference(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
     """A ``user_reference`` from stored ``{id, name}`` (the name as it was when written)."""
     user_id = str(user.get("id") or "")
     return reference(urls, "user", user_id, user.get("name"), f"/users/{user_id}")
+
+
+def notification_object(
+    urls: Urls, notification: Notification, *, full_user: bool = False
+) -> dict[str, Any]:
+    """A notification as ``GET /notifications`` lists it (``full_user``: ``include[]=users``).
+
+    ``status`` is its delivery's state (``pending``, ``delivered``, ``failed``), ``null``
+    once the delivery queue no longer keeps it.
+    """
+    user = user_reference(urls, {"id": notification.user_id, "name": notification.user_name})
+    if full_user:
+        user = {**user, "type": "user", "name": notification.user_name}
+    return {
+        "id": notification.id,
+        "type": notification.type,
+        "started_at": notification.started_at,
+        "address": notification.address,
+        "user": user,
+        "status": notification.status,
+    }
 
 
 def incident_object(

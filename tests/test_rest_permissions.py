@@ -74,6 +74,7 @@ POST   /maintenance_windows                         -   -   -   -   -   Y   Y   
 GET    /maintenance_windows/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
 DELETE /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /notifications                               Y   Y   Y   Y   Y   Y   Y   Y
 """
 
 ROLES = (

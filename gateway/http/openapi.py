@@ -361,6 +361,15 @@ SCHEMAS: dict[str, Any] = {
         deliveries=_array(_ref("WebhookDelivery")),
         limit={"type": "integer"},
     ),
+    "Notification": _obj(
+        ["id", "type", "started_at", "address", "user"],
+        id=_str(),
+        type=_str(),
+        started_at=TIMESTAMP,
+        address=_str(),
+        user={"type": "object"},
+        status=_nullable(_str(enum=["pending", "delivered", "failed"])),
+    ),
 }
 for _root, _item in (
     ("services", "Service"),
@@ -370,6 +379,7 @@ for _root, _item in (
     ("log_entries", "LogEntry"),
     ("maintenance_windows", "MaintenanceWindow"),
     ("webhook_subscriptions", "WebhookSubscription"),
+    ("notifications", "Notification"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -538,6 +548,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/webhook_subscriptions/{id}/deliveries/{message_id}",
               "Extension: drop a delivery that was not delivered", "webhooks",
               {204: None, **_FOUND}),
+    # -- notifications ---------------------------------------------------------------------
+    Operation("get", "/notifications",
+              "Notifications sent to people from since to until (both required), newest first",
+              "notifications", {200: "NotificationList", **_ERRORS},
+              query=("since", "until", "filter", "include[]", "time_zone", *_LIST)),
 )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from gateway.http.rest import (
     incidents,
     integrations,
     maintenance_windows,
+    notifications,
     services,
     vendors,
     webhook_subscriptions,
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     maintenance_windows.blueprint,
     forwarding.blueprint,
     webhook_subscriptions.blueprint,
+    notifications.blueprint,
 )
 
 

@@ -58,6 +58,7 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/webhook_subscriptions"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>/deliveries"): RouteQuery(),
+    ("GET", "/notifications"): RouteQuery(frozenset({"users"}), {"time_zone": _UTC_ONLY}),
 }
 
 
