@@ -90,6 +90,8 @@ class EmailNotificationKind:
     drop_on_overflow: bool = False  # a page is never refused for a busy address
     #: The TLS context for STARTTLS and TLS (the system's trust store by default).
     context: ssl.SSLContext | None = None
+    #: Sessions open to the relay at once.
+    connections: int = CONNECTIONS
     policy: RetryPolicy = field(init=False)
     _limiter: trio.CapacityLimiter = field(init=False)
 
@@ -102,7 +104,7 @@ class EmailNotificationKind:
             max_delay=MAX_DELAY,
             timeout=timeout,
         )
-        self._limiter = trio.CapacityLimiter(CONNECTIONS)
+        self._limiter = trio.CapacityLimiter(self.connections)
         if self.context is None:
             self.context = ssl.create_default_context()
 
