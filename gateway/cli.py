@@ -122,9 +122,10 @@ def check_config(config_file: Path) -> None:
         sys.exit(2)
     integrations = sum(len(s.integrations) for s in settings.services)
     skipped = f"; {len(report.warnings)} block(s) skipped" if report.warnings else ""
+    people = f", {len(settings.users)} users" if settings.users else ""
     click.echo(
-        f"{config_file}: OK ({len(settings.services)} services, {integrations} integrations)"
-        f" checked against {against}{skipped}"
+        f"{config_file}: OK ({len(settings.services)} services, {integrations} integrations"
+        f"{people}) checked against {against}{skipped}"
     )
 
 
@@ -160,6 +161,7 @@ def _register_extra_commands() -> None:
     from gateway.cli_outbox import outbox
     from gateway.cli_services import integrations, services
     from gateway.cli_tokens import token
+    from gateway.cli_users import users_group
 
     main.add_command(db)
     main.add_command(services)
@@ -167,6 +169,7 @@ def _register_extra_commands() -> None:
     main.add_command(maintenance)
     main.add_command(token)
     main.add_command(outbox)
+    main.add_command(users_group)
 
 
 _register_extra_commands()

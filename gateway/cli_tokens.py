@@ -24,20 +24,35 @@ def token() -> None:
 
 @token.command("create")
 @CONFIG_OPTION
-@click.option("--role", required=True, help="observer, limited_user, user, admin or owner.")
+@click.option(
+    "--role",
+    default=None,
+    help="observer, limited_user, user, admin or owner (default with --user: the user's role).",
+)
 @click.option("--name", required=True, help="Who or what the token is for.")
-def token_create(config_path: Path, role: str, name: str) -> None:
+@click.option(
+    "--user",
+    "user_ref",
+    default=None,
+    help="The user (id or email) the token belongs to: REST From defaults to them.",
+)
+def token_create(config_path: Path, role: str | None, name: str, user_ref: str | None) -> None:
     """Create a token; it is printed once, as the last word of the last line."""
     try:
-        api_role = tokens.check_role(role)
+        api_role = tokens.check_role(role) if role is not None else None
+        if api_role is None and user_ref is None:
+            raise Invalid(["--role is required for a token without --user"])
     except Invalid as exc:
         fail(exc, status=2)  # a usage error, like a bad option: nothing is stored
 
     def create(tx: Tx) -> tuple[ApiToken, str]:
-        return tokens.create_token(tx, name=name, role=api_role)
+        return tokens.create_token(tx, name=name, role=api_role, user=user_ref)
 
     created, secret = write_store(database_path(config_path), create)
-    click.echo(f"created token {created.id} ({name!r}, role {api_role}); it is shown only once:")
+    owner = f", user {created.user_id}" if created.user_id else ""
+    click.echo(
+        f"created token {created.id} ({name!r}, role {created.role}{owner}); it is shown only once:"
+    )
     click.echo(f"token: {secret}")
 
 
@@ -52,8 +67,10 @@ def token_list(config_path: Path, include_revoked: bool) -> None:
 
     for item in read_store(database_path(config_path), listing, must_exist=False):
         revoked = f"  revoked {item.revoked_at}" if item.revoked_at else ""
+        owner = f"  user {item.user_id}" if item.user_id else ""
         click.echo(
-            f"{item.id}  {item.name}  {item.role}  ...{item.last4}  {item.created_at}{revoked}"
+            f"{item.id}  {item.name}  {item.role}  ...{item.last4}  {item.created_at}"
+            f"{owner}{revoked}"
         )
 
 

@@ -192,6 +192,8 @@ class ApiToken:
     created_at: str
     last_used_at: str | None
     revoked_at: str | None
+    #: The user the token belongs to (REST ``From`` defaults to them); ``None``: an account token.
+    user_id: str | None = None
 
 
 #: The states of an outbound message (``outbox_messages.state``).
@@ -310,6 +312,59 @@ class WebhookSubscription:
     source: str
     #: The configuration file sets the secret (so it is rotated there, not at runtime).
     secret_declared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who can be notified (PagerDuty's ``user``).
+
+    ``email`` is unique among live users whatever its case; ``time_zone`` is an IANA name;
+    ``role`` one of PagerDuty's eight REST roles (:mod:`gateway.auth`). ``source`` is
+    ``config`` when the configuration file declares the user. A deleted user keeps its row
+    (``deleted_at``) so what names them still can.
+    """
+
+    id: str
+    name: str
+    email: str
+    time_zone: str
+    role: str
+    description: str | None
+    job_title: str | None
+    created_at: str
+    updated_at: str
+    deleted_at: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactMethod:
+    """Where a user can be reached: ``type`` (``email_contact_method``, or a plugin's), a
+    ``label`` such as "Work" and the ``address`` the type's deliverer sends to."""
+
+    id: str
+    user_id: str
+    type: str
+    label: str
+    address: str
+    created_at: str
+    updated_at: str
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRule:
+    """When to use a contact method: ``start_delay_in_minutes`` after a user is assigned an
+    incident of ``urgency`` (``high`` or ``low``) that is still unacknowledged."""
+
+    id: str
+    user_id: str
+    contact_method_id: str
+    start_delay_in_minutes: int
+    urgency: str
+    created_at: str
+    updated_at: str
+    source: str = "api"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ plugin and the hook.
 
 Phases, in the order an event meets them:
 
-1. start-up: :func:`register_vendors`, :func:`register_delivery_kinds`
+1. start-up: :func:`register_vendors`, :func:`register_delivery_kinds`,
+   :func:`register_contact_method_types`
 2. each event, before routing: :func:`enrich_event`, then :func:`filter_event`
 3. after commit: :func:`incident_changed`
 """
@@ -32,7 +33,7 @@ from typing import Any
 
 import pluggy
 
-from gateway.model import Event, IncidentChange, Vendor
+from gateway.model import ContactMethodType, Event, IncidentChange, Vendor
 
 PROJECT = "alert_gateway"
 
@@ -105,4 +106,18 @@ def incident_changed(change: IncidentChange) -> None:
     own, because this runs on the event loop. An exception here is logged
     (``plugin.hook_failed`` with the plugin's name), does not undo the change
     and does not keep the other plugins' implementations from running.
+    """
+
+
+@hookspec
+def register_contact_method_types() -> list[ContactMethodType]:  # type: ignore[empty-body]
+    """Return the kinds of user contact method this plugin can reach people through.
+
+    Called once at start-up. Each :class:`~gateway.pluginkit.ContactMethodType` has a
+    ``name`` (the contact method ``type``, e.g. ``sms_contact_method``), a ``summary``
+    for people ("SMS") and ``check_address(address) -> list[str]``, the problems with an
+    address (empty when valid). Only types some loaded plugin (or the gateway itself:
+    ``email_contact_method``) registers can be stored; others are refused with a 400.
+    Two plugins registering one name, a name the gateway has built in, or anything but a
+    list of ``ContactMethodType`` is a start-up ``ConfigError`` naming the plugin.
     """

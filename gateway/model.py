@@ -187,3 +187,19 @@ class IncidentChange:
     urgency: str
     action: str
     at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactMethodType:
+    """A kind of user contact method a plugin offers (``register_contact_method_types``).
+
+    ``name`` is PagerDuty's contact method ``type`` (``sms_contact_method``) or a plugin's
+    own ending in ``_contact_method``; ``summary`` names it for people ("SMS"). ``check_address``
+    returns one message per problem with an address (empty when it is fine); it runs before
+    a contact method of this type is stored. Messages are delivered by a delivery kind the
+    plugin registers (``register_delivery_kinds``); the type only says what may be stored.
+    """
+
+    name: str
+    summary: str
+    check_address: Callable[[str], list[str]]

@@ -31,6 +31,7 @@ The groups:
   :class:`RetryPolicy`, the attempt outcomes :class:`Delivered`, :class:`Retry`,
   :class:`Drop`, :class:`OutboundMessage`, :class:`SendEnv`, :func:`classify_status`,
   and the queue's :func:`enqueue` and :func:`register_producer`;
+* user contact method types (``register_contact_method_types``): :class:`ContactMethodType`;
 * notifications to people: :func:`register_contact_delivery` (a contact method type →
   the delivery kind that carries it).
 """
@@ -67,6 +68,7 @@ from gateway.model import (
     MAX_SUMMARY_CHARS,
     SEVERITIES,
     SMTP_METHOD,
+    ContactMethodType,
     Event,
     EventAction,
     Image,
@@ -96,6 +98,7 @@ __all__ = [
     "SEVERITIES",
     "SIZE_ERROR_DETAILS",
     "SMTP_METHOD",
+    "ContactMethodType",
     "Delivered",
     "DeliveryKind",
     "Drop",

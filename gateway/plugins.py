@@ -17,7 +17,7 @@ from gateway import hookspecs
 from gateway.domain import Integration
 from gateway.errors import ConfigError, PluginFailure
 from gateway.logs import redact
-from gateway.model import Event, IncidentChange, Vendor
+from gateway.model import ContactMethodType, Event, IncidentChange, Vendor
 
 ENTRY_POINT_GROUP = "alert_gateway.plugins"
 
@@ -61,6 +61,9 @@ class PluginHost:
     #: Delivery kinds plugins registered (``register_delivery_kinds``), by name.
     delivery_kinds: dict[str, Any] = field(default_factory=dict)
     delivery_kind_plugin: dict[str, str] = field(default_factory=dict)
+    #: User contact method types plugins registered (``register_contact_method_types``).
+    contact_types: dict[str, ContactMethodType] = field(default_factory=dict)
+    contact_type_plugin: dict[str, str] = field(default_factory=dict)
 
     def vendor(self, ref: str) -> Vendor | None:
         """Find a vendor by id, name or alias (case-insensitive for names)."""
@@ -300,6 +303,7 @@ def load_plugins(
         for vendor in vendors:
             host._add_vendor(vendor, name)
         _add_delivery_kinds(host, name)
+        _add_contact_types(host, name)
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
         host.plugins.append(
             PluginInfo(name, module, dist_name, version, tuple(v.id for v in vendors))
@@ -352,6 +356,53 @@ def _add_delivery_kinds(host: PluginHost, name: str) -> None:
             )
         host.delivery_kinds[kind.name] = kind
         host.delivery_kind_plugin[kind.name] = name
+
+
+#: Contact method types the gateway delivers itself; a plugin may not register them again.
+BUILT_IN_CONTACT_TYPES = frozenset({"email_contact_method"})
+
+
+def _add_contact_types(host: PluginHost, name: str) -> None:
+    """Collect one plugin's ``register_contact_method_types``, refusing a bad or clashing type."""
+    impl = next(
+        (
+            i
+            for i in host.manager.hook.register_contact_method_types.get_hookimpls()
+            if i.plugin_name == name
+        ),
+        None,
+    )
+    if impl is None:
+        return
+    try:
+        returned = impl.function()
+    except Exception as exc:
+        log.exception("plugin.hook_failed", plugin=name, hook="register_contact_method_types")
+        raise ConfigError(
+            f"plugin {name!r}: register_contact_method_types raised {type(exc).__name__}: {exc}",
+            key="plugins",
+        ) from exc
+    if not isinstance(returned, list | tuple) or not all(
+        isinstance(t, ContactMethodType) for t in returned
+    ):
+        raise ConfigError(
+            f"plugin {name!r}: register_contact_method_types must return a list of "
+            "ContactMethodType",
+            key="plugins",
+        )
+    for kind in returned:
+        if kind.name in BUILT_IN_CONTACT_TYPES:
+            raise ConfigError(
+                f"plugin {name!r}: contact method type {kind.name!r} is built in", key="plugins"
+            )
+        if kind.name in host.contact_types:
+            raise ConfigError(
+                f"contact method type {kind.name!r} is registered by both "
+                f"{host.contact_type_plugin[kind.name]!r} and {name!r}",
+                key="plugins",
+            )
+        host.contact_types[kind.name] = kind
+        host.contact_type_plugin[kind.name] = name
 
 
 def import_plugin(dotted: str) -> object:

@@ -7,9 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+from structlog.testing import capture_logs
+
 from gateway.clock import FakeClock
 from gateway.core.notifications import ContactPoint, NotifiedUser, contact_delivery, notify
+from gateway.hookspecs import hookimpl
+from gateway.pluginkit import ContactMethodType
 from gateway.testing import gateway_running
+from tests.incident_helpers import headers, make_tokens
 from tests.outbox_support import Received, receiver
 from tests.scaffold import config, key, v2, v2_service
 
@@ -55,3 +60,50 @@ async def test_a_chat_webhook_contact_gets_the_notification(tmp_path: Path) -> N
     )
     assert got[0].headers["x-alert-gateway-message-id"] == done.message_id
     assert [(n.type, n.address) for n in listed] == [("chat_webhook_notification", rx.url)]
+
+
+async def test_people_may_store_the_plugins_type_and_get_notified_through_it(
+    tmp_path: Path,
+) -> None:
+    text = config(v2_service("Checkout", KEY))
+    with receiver() as rx:
+        plugins = [("example", alert_gateway_example)]
+        async with gateway_running(tmp_path, text, plugins=plugins) as gw:
+            h = headers((await make_tokens(gw))["admin"])
+            made = await gw.client.post(
+                "/users", headers=h, json={"user": {"name": "Bob Roe", "email": "bob@example.com"}}
+            )
+            assert made.status_code == 201, made.text
+            user = made.json()["user"]
+            base = f"/users/{user['id']}/contact_methods"
+            room = {"type": "chat_webhook_contact_method", "label": "Ops", "address": rx.url}
+            added = await gw.client.post(base, headers=h, json={"contact_method": room})
+            assert added.status_code == 201, added.text
+            bad = {**room, "address": "not a url"}
+            refused = await gw.client.post(base, headers=h, json={"contact_method": bad})
+            assert refused.status_code == 400
+            assert "incoming webhook URL" in refused.text
+            method = added.json()["contact_method"]
+            await gw.client.post("/v2/enqueue", json=v2(KEY, summary="Queue stuck"))
+            (incident,) = await gw.incidents()
+            point = ContactPoint(method["id"], method["type"], method["address"], method["label"])
+            who = NotifiedUser(user["id"], user["name"], user["email"])
+            await gw.store.write(lambda tx: notify(tx, incident, who, point))
+            (got,) = await rx.wait_for(1)
+    assert json.loads(got.body)["text"].startswith("Bob Roe: incident #1 Queue stuck")
+
+
+class _TypeOnly:
+    """A plugin that lets people store a type but delivers it with nothing."""
+
+    @hookimpl
+    def register_contact_method_types(self) -> list[ContactMethodType]:
+        return [ContactMethodType("pigeon_contact_method", "Pigeon", lambda _: [])]
+
+
+async def test_a_type_no_kind_delivers_is_warned_about_at_start(tmp_path: Path) -> None:
+    with capture_logs() as logs:
+        async with gateway_running(tmp_path, config(), plugins=[("pigeon", _TypeOnly())]):
+            pass
+    warned = [e for e in logs if e["event"] == "notification.type_without_kind"]
+    assert [e["contact_method_type"] for e in warned] == ["pigeon_contact_method"]

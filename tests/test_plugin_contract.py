@@ -29,8 +29,10 @@ import structlog
 from structlog.testing import capture_logs
 
 from gateway import hookspecs
+from gateway.core import tokens
 from gateway.errors import ConfigError
 from gateway.pluginkit import (
+    ContactMethodType,
     Event,
     InboundRequest,
     IncidentChange,
@@ -94,6 +96,7 @@ def test_the_contract_is_found() -> None:
         "enrich_event",
         "filter_event",
         "incident_changed",
+        "register_contact_method_types",
         "register_delivery_kinds",
         "register_vendors",
     ]
@@ -520,6 +523,85 @@ def test_register_delivery_kinds_that_raises_is_a_start_up_config_error() -> Non
     assert [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin.hook_failed"] == [
         ("faulty", "register_delivery_kinds")
     ]
+
+
+class RaisingContactTypes:
+    @hookimpl
+    def register_contact_method_types(self) -> list[object]:
+        raise RuntimeError("a bug in the types")
+
+
+def test_register_contact_method_types_that_raises_is_a_start_up_config_error() -> None:
+    with (
+        capture_logs() as logs,
+        pytest.raises(
+            ConfigError, match="'faulty': register_contact_method_types raised RuntimeError"
+        ),
+    ):
+        load_plugins(extra=[("faulty", RaisingContactTypes())])
+    assert [(e["plugin"], e["hook"]) for e in logs if e["event"] == "plugin.hook_failed"] == [
+        ("faulty", "register_contact_method_types")
+    ]
+
+
+def _digits(address: str) -> list[str]:
+    return [] if address.isdigit() else ["digits only"]
+
+
+class SmsTypes:
+    @hookimpl
+    def register_contact_method_types(self) -> list[ContactMethodType]:
+        return [ContactMethodType("sms_contact_method", "SMS", _digits)]
+
+
+class EmailAgain:
+    @hookimpl
+    def register_contact_method_types(self) -> list[object]:
+        return [ContactMethodType("email_contact_method", "Mail", _digits)]
+
+
+class NotTypes:
+    @hookimpl
+    def register_contact_method_types(self) -> list[object]:
+        return ["sms_contact_method"]
+
+
+def test_register_contact_method_types_refuses_clashes_and_other_objects() -> None:
+    with pytest.raises(
+        ConfigError, match="'mail': contact method type 'email_contact_method' is built in"
+    ):
+        load_plugins(extra=[("mail", EmailAgain())])
+    with pytest.raises(ConfigError, match="registered by both 'one' and 'two'"):
+        load_plugins(extra=[("one", SmsTypes()), ("two", SmsTypes())])
+    with pytest.raises(ConfigError, match="must return a list of ContactMethodType"):
+        load_plugins(extra=[("odd", NotTypes())])
+
+
+async def test_register_contact_method_types_lets_users_have_that_type(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG, plugins=[("sms", SmsTypes())]) as gw:
+        assert gw.running.context.plugins.contact_type_plugin == {"sms_contact_method": "sms"}
+        admin = await _admin_token(gw)
+        headers = {"Authorization": f"Token token={admin}"}
+        made = await gw.client.post(
+            "/users", headers=headers, json={"user": {"name": "Texted", "email": "t@example.com"}}
+        )
+        base = f"/users/{made.json()['user']['id']}/contact_methods"
+        sms = {"type": "sms_contact_method", "label": "Mobile"}
+        bad = await gw.client.post(
+            base, headers=headers, json={"contact_method": {**sms, "address": "call me"}}
+        )
+        assert bad.status_code == 400 and "digits only" in bad.text
+        good = await gw.client.post(
+            base, headers=headers, json={"contact_method": {**sms, "address": "5551234"}}
+        )
+        assert good.status_code == 201 and good.json()["contact_method"]["type"] == sms["type"]
+
+
+async def _admin_token(gw: TestGateway) -> str:
+    _, secret = await gw.store.write(
+        lambda tx: tokens.create_token(tx, name="contract admin", role="admin")
+    )
+    return secret
 
 
 class RaisingFilter:

@@ -129,3 +129,43 @@ def test_pdpyras_creates_lists_pings_and_deletes_a_webhook_subscription(api: Api
         assert b"pagey.ping" in rx.received[0].body
         s.rdelete(f"webhook_subscriptions/{made['id']}")
     assert made["id"] not in {w["id"] for w in s.list_all("webhook_subscriptions")}
+
+
+def test_pdpyras_drives_users_contact_methods_and_notification_rules(api: Api) -> None:
+    s = session(api, "admin")
+    for i in range(27):  # more than one page of 25
+        s.rpost("users", json={"name": f"pdpyras person {i:02d}", "email": f"pp{i:02d}@py.example"})
+    people = [u for u in s.list_all("users", params={"query": "py.example"})]
+    assert len(people) == 27 and people[0]["type"] == "user"
+    found = s.find("users", "pp05@py.example", attribute="email")
+    assert found is not None and found["name"] == "pdpyras person 05"
+    user = s.rget(f"users/{found['id']}", params={"include[]": ["contact_methods"]})
+    assert user["contact_methods"][0]["address"] == "pp05@py.example"
+
+    base = f"users/{user['id']}"
+    method = s.rpost(
+        f"{base}/contact_methods",
+        json={"type": "email_contact_method", "label": "Work", "address": "work05@py.example"},
+    )
+    assert method["type"] == "email_contact_method"
+    assert [m["label"] for m in s.rget(f"{base}/contact_methods")] == ["Default", "Work"]
+    rule = s.rpost(
+        f"{base}/notification_rules",
+        json={
+            "type": "assignment_notification_rule",
+            "start_delay_in_minutes": 5,
+            "urgency": "high",
+            "contact_method": {"id": method["id"], "type": "email_contact_method_reference"},
+        },
+    )
+    assert rule["contact_method"]["id"] == method["id"]
+    rules = s.rget(f"{base}/notification_rules", params={"urgency": "high"})
+    assert [r["start_delay_in_minutes"] for r in rules] == [0, 5]
+    changed = s.rput(f"{base}/notification_rules/{rule['id']}", json={"start_delay_in_minutes": 9})
+    assert changed["start_delay_in_minutes"] == 9
+    s.rdelete(f"{base}/notification_rules/{rule['id']}")
+    s.rdelete(f"{base}/contact_methods/{method['id']}")
+    renamed = s.rput(base, json={"name": "pdpyras person five"})
+    assert renamed["name"] == "pdpyras person five"
+    s.rdelete(base)
+    assert s.find("users", "pp05@py.example", attribute="email") is None

@@ -30,7 +30,10 @@ from tests.scaffold import TestGateway, config, gateway_running
 # acknowledge and resolve incidents; Managers (users), admins and the owner add, edit and
 # delete services, integrations and maintenance windows (and retry or drop what a service
 # forwards upstream, a gateway extension kept at the Manager's level); Managers and above
-# create and manage webhook subscriptions, everyone views them. Y: allowed, -: 403.
+# create and manage webhook subscriptions, everyone views them. Admins and the owner add,
+# change and delete users and anyone's contact methods and notification rules (a user's own
+# token may change their own: tests/test_rest_users.py; these tokens belong to nobody).
+# Y: allowed, -: 403.
 MATRIX = """
                                                    obs ro  rol ra  lu  u   adm own
 GET    /services                                    Y   Y   Y   Y   Y   Y   Y   Y
@@ -74,6 +77,22 @@ POST   /maintenance_windows                         -   -   -   -   -   Y   Y   
 GET    /maintenance_windows/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
 DELETE /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /users                                       Y   Y   Y   Y   Y   Y   Y   Y
+POST   /users                                       -   -   -   -   -   -   Y   Y
+GET    /users/me                                    Y   Y   Y   Y   Y   Y   Y   Y
+GET    /users/{id}                                  Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /users/{id}                                  -   -   -   -   -   -   Y   Y
+DELETE /users/{id}                                  -   -   -   -   -   -   Y   Y
+GET    /users/{id}/contact_methods                  Y   Y   Y   Y   Y   Y   Y   Y
+POST   /users/{id}/contact_methods                  -   -   -   -   -   -   Y   Y
+GET    /users/{id}/contact_methods/{contact_method_id} Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /users/{id}/contact_methods/{contact_method_id} -   -   -   -   -   -   Y   Y
+DELETE /users/{id}/contact_methods/{contact_method_id} -   -   -   -   -   -   Y   Y
+GET    /users/{id}/notification_rules               Y   Y   Y   Y   Y   Y   Y   Y
+POST   /users/{id}/notification_rules               -   -   -   -   -   -   Y   Y
+GET    /users/{id}/notification_rules/{notification_rule_id} Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /users/{id}/notification_rules/{notification_rule_id} -   -   -   -   -   -   Y   Y
+DELETE /users/{id}/notification_rules/{notification_rule_id} -   -   -   -   -   -   Y   Y
 GET    /notifications                               Y   Y   Y   Y   Y   Y   Y   Y
 """
 
@@ -145,6 +164,8 @@ async def test_permission_matrix(tmp_path: Path) -> None:
                 template.replace("{id}", "PNOSUCH")
                 .replace("{integration_id}", "PNOSUCH")
                 .replace("{message_id}", "MNOSUCH")
+                .replace("{contact_method_id}", "PNOSUCH")
+                .replace("{notification_rule_id}", "PNOSUCH")
             )
             status, code, _ = await _call(gw, method, path, None)
             if (status, code) != (401, 2006):

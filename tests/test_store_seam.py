@@ -250,6 +250,35 @@ def _workload(t: Any) -> None:
     assert t.tokens() == [] and t.tokens(include_revoked=True)
     assert t.token(token.id) == t.tokens(include_revoked=True)[0]
 
+    person = t.insert_user(
+        name="Seam Person", email="Seam@Example.com", time_zone="Etc/UTC", role="user",
+        description=None, job_title=None,
+    )  # fmt: skip
+    t.update_user(person.id, email="seam.person@example.com", job_title="t")
+    assert t.user(person.id) and t.user_by_email("SEAM.PERSON@example.com")
+    assert t.users() == t.users(ids=[person.id]) and t.live_user_ids([person.id, "PNONE"])
+    method = t.insert_contact_method(
+        user_id=person.id, type="email_contact_method", label="w", address="a@example.com"
+    )
+    t.update_contact_method(method.id, label="Work")
+    assert t.contact_method(method.id) and t.contact_methods(person.id)
+    rule = t.insert_notification_rule(
+        user_id=person.id, contact_method_id=method.id, start_delay_in_minutes=0, urgency="high"
+    )
+    t.update_notification_rule(rule.id, start_delay_in_minutes=5)
+    assert t.notification_rule(rule.id) and t.notification_rules(person.id, urgency="high")
+    assert t.rules_using(method.id) == t.notification_rules(person.id)
+    linked = t.insert_token(
+        name="p", role="user", token_hash="p" * 64, last4="pppp", user_id=person.id
+    )
+    assert t.set_token_user(linked.id, None) and t.set_token_user(linked.id, person.id)
+    t.set_declared_people([person.id], [method.id], [rule.id])
+    t.delete_notification_rule(rule.id)
+    t.delete_contact_method(method.id)
+    t.delete_user(person.id)
+    assert t.user(person.id) is None and t.user(person.id, deleted=True)
+    assert t.token(linked.id).user_id is None
+
     user = t.insert_token(name="ui", role="user", token_hash="u" * 64, last4="uuuu")
     t.insert_ui_session("s" * 64, user.id)
     assert t.ui_session("s" * 64) is not None

@@ -13,6 +13,7 @@ Settings``); its modules each have one job:
   single tables;
 - :mod:`~gateway.config.services`: ``[[services]]``, their integrations and the
   maintenance windows, with the parse-time domain rules;
+- :mod:`~gateway.config.users`: ``[[users]]`` with their contact methods and rules;
 - :mod:`~gateway.config.parse`: :func:`parse_settings` and :func:`load_settings`.
 """
 
@@ -41,6 +42,7 @@ from gateway.config.settings import (
     Settings,
     SmtpSettings,
     StorageSettings,
+    UserConfig,
     WebhookConfig,
 )
 
@@ -64,6 +66,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "StorageSettings",
+    "UserConfig",
     "WebhookConfig",
     "load_settings",
     "locate_keys",

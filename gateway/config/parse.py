@@ -22,6 +22,7 @@ from gateway.config.sections import (
 )
 from gateway.config.services import maintenance_configs, service_configs
 from gateway.config.settings import Settings
+from gateway.config.users import user_configs
 from gateway.config.webhooks import webhook_configs
 from gateway.errors import ConfigError
 
@@ -37,6 +38,7 @@ _SECTIONS = {
     "outbound",
     "forwarding",
     "webhook_subscriptions",
+    "users",
     "notifications",
 }
 
@@ -74,6 +76,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         outbound=outbound_settings(r, data),
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
+        users=user_configs(r, data),
         source=source,
         notifications=notification_settings(r, data, base),
     )

@@ -168,6 +168,49 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class ContactMethodConfig:
+    """One ``[[users.contact_methods]]`` block, matched to the user's contact method by label."""
+
+    label: str
+    type: str
+    address: str
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class NotificationRuleConfig:
+    """One ``[[users.notification_rules]]`` block; ``contact_method`` is a block's label."""
+
+    contact_method: str
+    start_delay_in_minutes: int
+    urgency: str
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """One ``[[users]]`` block, matched to a user by email address (whatever its case).
+
+    ``contact_methods`` and ``notification_rules`` are ``None`` when the block declares
+    neither: the user then keeps (or, when new, gets) PagerDuty's defaults, editable at
+    runtime. Values are checked by the user rules when provisioned.
+    """
+
+    name: str
+    email: str
+    role: str | None
+    time_zone: str | None
+    description: str | None
+    job_title: str | None
+    contact_methods: tuple[ContactMethodConfig, ...] | None
+    notification_rules: tuple[NotificationRuleConfig, ...] | None
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class PluginSettings:
     """``[plugins]``: which entry-point plugins not to load, and which must load."""
 
@@ -255,6 +298,7 @@ class Settings:
     services: tuple[ServiceConfig, ...] = ()
     maintenance_windows: tuple[MaintenanceConfig, ...] = ()
     webhook_subscriptions: tuple[WebhookConfig, ...] = ()
+    users: tuple[UserConfig, ...] = ()
     smtp: SmtpSettings | None = None
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)

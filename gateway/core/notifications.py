@@ -19,12 +19,14 @@ it) never raises into the caller: escalation is timer-driven and goes on regardl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from gateway.core import outbox, webhook_events
+from gateway.core.contact_types import EMAIL as EMAIL_CONTACT
 from gateway.domain import Incident
 from gateway.store import Tx
 
@@ -37,13 +39,13 @@ __all__ = [
     "notification_type",
     "notify",
     "register_contact_delivery",
+    "undelivered_types",
     "unregister_contact_delivery",
 ]
 
 log = structlog.get_logger("gateway.notifications")
 
-#: The built-in contact method type and the kind that delivers it.
-EMAIL_CONTACT = "email_contact_method"
+#: The kind that delivers the built-in contact method type, ``email_contact_method``.
 EMAIL_KIND = "email_notification"
 
 
@@ -109,6 +111,13 @@ def unregister_contact_delivery(contact_type: str) -> None:
     """Forget a plugin's mapping (tests); the built-in email mapping stays."""
     if contact_type != EMAIL_CONTACT:
         _deliveries.pop(contact_type, None)
+
+
+def undelivered_types(contact_types: Iterable[str], kinds: Iterable[str]) -> list[str]:
+    """The contact method types among ``contact_types`` no kind in ``kinds`` delivers (a
+    plugin that registered a type but no mapping, or a mapping to a kind nobody loaded)."""
+    loaded = set(kinds)
+    return sorted(t for t in contact_types if contact_delivery(t) not in loaded)
 
 
 def contact_delivery(contact_type: str) -> str | None:

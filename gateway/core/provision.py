@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from gateway.clock import iso
+from gateway.core import contact_types
 from gateway.core.email_integrations import normalize_email
 from gateway.core.forwarding import TargetInput, set_forwarding
 from gateway.core.inputs import (
@@ -57,6 +58,7 @@ from gateway.core.integrations import (
 )
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
+from gateway.core.provision_users import provision_users
 from gateway.core.provision_webhooks import provision_webhooks
 from gateway.core.services import create_service, update_service
 from gateway.domain import GENERIC_EMAIL, Integration
@@ -158,6 +160,9 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     """
     by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
     report = ProvisionReport()
+    # People first: what names them (escalation policies, then services) comes after.
+    types = contact_types.available(plugins.contact_types)
+    provision_users(tx, settings.users, types, by, report.problems)
     service_ids: dict[str, str] = {}
     for config in settings.services:
         try:

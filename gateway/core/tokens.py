@@ -11,12 +11,14 @@ from __future__ import annotations
 import structlog
 
 from gateway.auth import ROLE_LEVELS, hash_token, new_token, normalize_role
-from gateway.domain import ApiToken
+from gateway.core import users
+from gateway.domain import ApiToken, User
 from gateway.errors import Invalid
 from gateway.store import Reader, Tx
 
 __all__ = [
     "authenticate",
+    "authenticate_user",
     "check_role",
     "create_token",
     "list_tokens",
@@ -33,6 +35,15 @@ def authenticate(reader: Reader, token: str | None) -> ApiToken | None:
     return reader.token_by_hash(hash_token(token))
 
 
+def authenticate_user(reader: Reader, token: str | None) -> tuple[ApiToken | None, User | None]:
+    """:func:`authenticate`, and the live user the token belongs to (``None`` for an account
+    token), read in one snapshot."""
+    found = authenticate(reader, token)
+    if found is None or found.user_id is None:
+        return found, None
+    return found, reader.user(found.user_id)
+
+
 def check_role(role: str) -> str:
     """The API role for ``role`` (an API role or a UI name such as ``manager``).
 
@@ -44,17 +55,31 @@ def check_role(role: str) -> str:
     return api_role
 
 
-def create_token(tx: Tx, *, name: str, role: str) -> tuple[ApiToken, str]:
+def create_token(
+    tx: Tx, *, name: str, role: str | None, user: str | None = None
+) -> tuple[ApiToken, str]:
     """A new token for ``role`` (see :func:`check_role`) and its secret.
 
+    ``user`` (an id or email address) makes it the user's token: REST ``From`` defaults to
+    them and ``/users/me`` answers; ``role`` may then be ``None`` to take the user's role.
     The secret is returned once and never stored, only its digest and last four.
     """
-    api_role = check_role(role)
+    owner = users.find_user(tx, user) if user is not None else None
+    if role is not None:
+        api_role = check_role(role)
+    elif owner is not None:
+        api_role = owner.role
+    else:
+        raise Invalid(["a token needs a role, or a user whose role it takes"])
     secret = new_token()
     created = tx.insert_token(
-        name=name, role=api_role, token_hash=hash_token(secret), last4=secret[-4:]
+        name=name,
+        role=api_role,
+        token_hash=hash_token(secret),
+        last4=secret[-4:],
+        user_id=owner.id if owner else None,
     )
-    log.info("token.created", token_id=created.id, role=api_role)
+    log.info("token.created", token_id=created.id, role=api_role, user=created.user_id)
     return created, secret
 
 

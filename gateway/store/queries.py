@@ -6,7 +6,7 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``, ``sessions``, ``outbox``, ``webhooks``); this module composes them and binds
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``); this module composes them and binds
 them to SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
@@ -36,6 +36,7 @@ from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
 from gateway.store.timeline import TimelineReads, TimelineWrites
 from gateway.store.tokens import TokenReads, TokenWrites
+from gateway.store.users import UserReads, UserWrites
 from gateway.store.webhooks import WebhookReads, WebhookWrites
 
 __all__ = ["INCIDENT_ORDER", "TABLES", "Reader", "Tx", "dumps", "loads"]
@@ -50,6 +51,9 @@ TABLES = frozenset(
         "log_entries",
         "change_events",
         "maintenance_windows",
+        "users",
+        "contact_methods",
+        "notification_rules",
     }
 )
 
@@ -66,6 +70,7 @@ class Reader(
     OutboxReads,
     ForwardingReads,
     WebhookReads,
+    UserReads,
     NotificationReads,
 ):
     """Read-only queries over one connection.
@@ -97,6 +102,7 @@ class Tx(
     OutboxWrites,
     ForwardingWrites,
     WebhookWrites,
+    UserWrites,
     NotificationWrites,
     Reader,
     WriteBase,

@@ -292,6 +292,57 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX webhook_subscriptions_live ON webhook_subscriptions(filter_id)
         WHERE active = 1 AND temporarily_disabled = 0;
     """,
+    # people (gateway/core/users.py): users, their contact methods and notification rules, and
+    # the user an API token may belong to (then REST's From defaults to them, /users/me
+    # answers). email_key is the address lower-cased in Python (SQLite's lower() folds ASCII
+    # only), unique among live users; a deleted user keeps its row so references name them.
+    # source as for services: 'config' when the configuration file declares the row.
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        email_key TEXT NOT NULL,
+        time_zone TEXT NOT NULL,
+        role TEXT NOT NULL,
+        description TEXT,
+        job_title TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE UNIQUE INDEX users_email ON users(email_key) WHERE deleted_at IS NULL;
+    CREATE INDEX users_name ON users(name, id) WHERE deleted_at IS NULL;
+
+    CREATE TABLE contact_methods (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        type TEXT NOT NULL,
+        label TEXT NOT NULL,
+        address TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE INDEX contact_methods_user ON contact_methods(user_id, created_at);
+
+    CREATE TABLE notification_rules (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        contact_method_id TEXT NOT NULL REFERENCES contact_methods(id),
+        start_delay_in_minutes INTEGER NOT NULL CHECK (start_delay_in_minutes >= 0),
+        urgency TEXT NOT NULL CHECK (urgency IN ('high', 'low')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE INDEX notification_rules_user
+        ON notification_rules(user_id, urgency, start_delay_in_minutes);
+    CREATE INDEX notification_rules_contact ON notification_rules(contact_method_id);
+
+    ALTER TABLE api_tokens ADD COLUMN user_id TEXT REFERENCES users(id);
+    """,
     # notifications sent to people (gateway/core/notifications.py), one row per message, written
     # with its notify_log_entry and its outbox message in one transaction: GET /notifications
     # pages them by time through notifications_started without decoding log entries, and

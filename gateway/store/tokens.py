@@ -6,7 +6,7 @@ from gateway.domain import ApiToken
 from gateway.ids import new_object_id
 from gateway.store.base import ReadBase, WriteBase
 
-TOKEN_COLS = "id, name, role, last4, created_at, last_used_at, revoked_at"  # noqa: S105
+TOKEN_COLS = "id, name, role, last4, created_at, last_used_at, revoked_at, user_id"  # noqa: S105
 
 
 class TokenReads(ReadBase):
@@ -37,15 +37,17 @@ class TokenReads(ReadBase):
 class TokenWrites(TokenReads, WriteBase):
     """Creating and revoking tokens."""
 
-    def insert_token(self, *, name: str, role: str, token_hash: str, last4: str) -> ApiToken:
-        """Store a new token's digest."""
+    def insert_token(
+        self, *, name: str, role: str, token_hash: str, last4: str, user_id: str | None = None
+    ) -> ApiToken:
+        """Store a new token's digest (``user_id``: the user it belongs to, if any)."""
         token_id = new_object_id()
         self._db.execute(
-            "INSERT INTO api_tokens (id, name, role, token_hash, last4, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (token_id, name, role, token_hash, last4, self.now),
+            "INSERT INTO api_tokens (id, name, role, token_hash, last4, created_at, user_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, name, role, token_hash, last4, self.now, user_id),
         )
-        return ApiToken(token_id, name, role, last4, self.now, None, None)
+        return ApiToken(token_id, name, role, last4, self.now, None, None, user_id)
 
     def revoke_token(self, token_id: str) -> bool:
         """Revoke a token by id; ``False`` when no live token has that id."""

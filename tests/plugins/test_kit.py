@@ -62,6 +62,8 @@ def test_pluginkit_exports_exactly_what_a_vendor_plugin_needs() -> None:
             # A delivery kind's half (docs/plugins.md, register_delivery_kinds).
             *("DeliveryKind", "OutboundMessage", "RetryPolicy", "SendEnv", "classify_status"),
             *("Delivered", "Retry", "Drop", "enqueue", "register_producer"),
+            # A contact method type (register_contact_method_types).
+            "ContactMethodType",
         ]
     )
     for name in pluginkit.__all__:

@@ -1,4 +1,5 @@
-"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows, webhooks.
+"""PagerDuty's REST API v2 subset: services, integrations, vendors, incidents, windows, webhooks,
+users.
 
 Each resource is a blueprint in its own module; :func:`register` mounts them
 all and installs the JSON error handler every resource relies on.
@@ -11,12 +12,14 @@ from quart_trio import QuartTrio
 
 from gateway.errors import OperationError
 from gateway.http.rest import (
+    contact_methods,
     forwarding,
     incidents,
     integrations,
     maintenance_windows,
     notifications,
     services,
+    users,
     vendors,
     webhook_subscriptions,
 )
@@ -32,6 +35,8 @@ BLUEPRINTS = (
     maintenance_windows.blueprint,
     forwarding.blueprint,
     webhook_subscriptions.blueprint,
+    users.blueprint,
+    contact_methods.blueprint,
     notifications.blueprint,
 )
 

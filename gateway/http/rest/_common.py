@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.auth import Level, level_of, parse_authorization
 from gateway.context import GatewayContext
 from gateway.core import tokens
-from gateway.domain import ApiToken
+from gateway.domain import ApiToken, User
 from gateway.errors import Conflict, NotFound, OperationError, PastWindow
 from gateway.http.rest.query import query_problems
 from gateway.http.urls import absolute_url
@@ -121,9 +121,10 @@ async def authenticate() -> ApiToken:
     token = parse_authorization(request.headers.get("Authorization"))
     if token is None:
         raise RestError(401, "Authentication failed", 2006, ["Missing or malformed API token"])
-    found = await context().store.read(lambda reader: tokens.authenticate(reader, token))
+    found, user = await context().store.read(lambda reader: tokens.authenticate_user(reader, token))
     if found is None:
         raise RestError(401, "Authentication failed", 2006, ["Unknown or revoked API token"])
+    g.token_user = user
     return found
 
 
@@ -164,8 +165,14 @@ def requires(level: Level) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, 
 
 
 def requester() -> str:
-    """The ``From`` header's email address, required on incident and window writes."""
+    """The ``From`` header's email address, required on incident and window writes.
+
+    A token that belongs to a user (``alert-gateway token create --user``) needs no
+    ``From``: it defaults to that user's address.
+    """
     value = request.headers.get("From", "").strip()
+    if not value and (user := token_user()) is not None:
+        return user.email
     if not value:
         raise RestError(
             400,
@@ -175,6 +182,12 @@ def requester() -> str:
     if not _EMAIL.match(value):
         raise RestError(400, 'Malformed "From" header', 1028)
     return value
+
+
+def token_user() -> User | None:
+    """The user this request's token belongs to (``None``: an account token)."""
+    user: User | None = g.get("token_user")
+    return user
 
 
 # -- bodies and query arguments -------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 __all__ = ["query_problems"]
 
 _NO_TEAMS = "teams do not exist in alert-gateway: every object belongs to the whole account"
-_NO_USERS = "users do not exist in alert-gateway yet"
+_NO_USERS = "incidents are not assigned to users yet"
 _UTC_ONLY = "times are always given in UTC; leave time_zone out or set it to UTC"
 
 
@@ -36,6 +36,8 @@ _INCIDENT = RouteQuery(
 )
 _TIMELINE = RouteQuery(unsupported={"team_ids": _NO_TEAMS, "time_zone": _UTC_ONLY})
 _WINDOW = RouteQuery(unsupported={"team_ids": _NO_TEAMS})
+_USER = RouteQuery(frozenset({"contact_methods", "notification_rules"}), {"team_ids": _NO_TEAMS})
+_RULES = RouteQuery(frozenset({"contact_methods"}))
 
 ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/services"): _SERVICE,
@@ -58,6 +60,13 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/webhook_subscriptions"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>"): RouteQuery(),
     ("GET", "/webhook_subscriptions/<subscription_id>/deliveries"): RouteQuery(),
+    ("GET", "/users"): _USER,
+    ("GET", "/users/me"): _USER,
+    ("GET", "/users/<user_id>"): _USER,
+    ("GET", "/users/<user_id>/contact_methods"): RouteQuery(),
+    ("GET", "/users/<user_id>/contact_methods/<method_id>"): RouteQuery(),
+    ("GET", "/users/<user_id>/notification_rules"): _RULES,
+    ("GET", "/users/<user_id>/notification_rules/<rule_id>"): _RULES,
     ("GET", "/notifications"): RouteQuery(frozenset({"users"}), {"time_zone": _UTC_ONLY}),
 }
 

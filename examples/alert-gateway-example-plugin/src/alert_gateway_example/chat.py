@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.pluginkit import (
+    ContactMethodType,
     DeliveryKind,
     Drop,
     OutboundMessage,
@@ -28,6 +30,18 @@ from gateway.pluginkit import (
 
 CONTACT_TYPE = "chat_webhook_contact_method"
 KIND = "chat_webhook_notification"
+
+
+def check_webhook_url(address: str) -> list[str]:
+    """An incoming webhook is an http(s) URL with a host (what people paste from the chat)."""
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ["must be the room's incoming webhook URL (https://chat.example.com/hooks/...)"]
+    return []
+
+
+#: What people may store (``register_contact_method_types``).
+CHAT_TYPE = ContactMethodType(CONTACT_TYPE, "Chat room (incoming webhook)", check_webhook_url)
 
 
 def chat_text(body: dict[str, Any]) -> str:
