@@ -26,12 +26,18 @@ async def test_notifications_are_listed_and_shown_in_the_timeline(tmp_path: Path
     register_contact_delivery("sms_contact_method", "test_sms")
     try:
         async with gateway_running(tmp_path, CONFIG, clock=clock) as gw:
-            token = (await make_tokens(gw))["observer"]
+            tokens = await make_tokens(gw)
+            token, admin = tokens["observer"], headers(tokens["admin"])
+            made = await gw.client.post("/users", headers=admin, json={
+                "user": {"name": "Alice Doe", "email": "alice@example.com"}})  # fmt: skip
+            assert made.status_code == 201, made.text
+            alice_id = made.json()["user"]["id"]
+            alice = NotifiedUser(alice_id, "Alice Doe", "alice@example.com")
             await trigger(gw.client, WEB_KEY, "disk")
             (incident,) = await gw.incidents()
             email = ContactPoint("PCM0001", "email_contact_method", "alice@example.com")
             sms = ContactPoint("PCM0002", "sms_contact_method", "+15550100")
-            await gw.store.write(lambda tx: notify(tx, incident, ALICE, email))
+            await gw.store.write(lambda tx: notify(tx, incident, alice, email))
             clock.advance(60)
             await gw.store.write(lambda tx: notify(tx, incident, BOB, sms))
             h = headers(token)
@@ -51,16 +57,19 @@ async def test_notifications_are_listed_and_shown_in_the_timeline(tmp_path: Path
     }
     assert oldest["type"] == "email_notification" and oldest["address"] == "alice@example.com"
     assert oldest["user"]["type"] == "user_reference"
-    assert (oldest["user"]["id"], oldest["user"]["summary"]) == ("PALICE1", "Alice Doe")
+    assert (oldest["user"]["id"], oldest["user"]["summary"]) == (alice_id, "Alice Doe")
     assert oldest["status"] in ("pending", "failed")  # no relay in this test
     assert [n["type"] for n in only.json()["notifications"]] == ["sms_notification"]
-    assert users.json()["notifications"][0]["user"]["type"] == "user"
+    # Bob is no stored user: named as he was; Alice is one: the whole user object.
+    by_id = {n["user"]["id"]: n["user"] for n in users.json()["notifications"]}
+    assert by_id["PBOB001"]["type"] == "user" and by_id["PBOB001"]["name"] == "Bob Roe"
+    assert by_id[alice_id]["email"] == "alice@example.com" and "contact_methods" in by_id[alice_id]
     assert (len(paged["notifications"]), paged["more"]) == (1, True)
     notified = [e for e in timeline.json()["log_entries"] if e["type"] == "notify_log_entry"]
     assert [e["summary"] for e in notified] == ["Notified Alice Doe by email",
                                                 "Notified Bob Roe by sms"]  # fmt: skip
     first = notified[0]
-    assert first["user"]["id"] == "PALICE1"
+    assert first["user"]["id"] == alice_id
     assert first["channel"]["type"] == "auto"
     assert first["channel"]["notification"]["type"] == "email_notification"
     assert first["channel"]["notification"]["address"] == "alice@example.com"

@@ -14,6 +14,7 @@ from gateway.auth import Level
 from gateway.core import notification_reads
 from gateway.http.rest._common import context, list_arg, page_args, requires
 from gateway.http.rest.bodies import rest_urls
+from gateway.http.rest.users import user_body
 from gateway.store import Reader
 
 __all__ = ["blueprint"]
@@ -41,9 +42,13 @@ async def list_notifications() -> dict[str, Any]:
             offset=page.offset,
             total=page.total,
         )
-        items = [
-            shapes.notification_object(urls, n, full_user=full_user) for n in found.notifications
-        ]
+        items = []
+        for n in found.notifications:
+            item = shapes.notification_object(urls, n, full_user=full_user)
+            person = reader.user(n.user_id) if full_user else None
+            if person is not None:  # a deleted user stays as they were named when notified
+                item["user"] = user_body(urls, reader, person, frozenset())
+            items.append(item)
         return items, found
 
     items, found = await context().store.read(job)
