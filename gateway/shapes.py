@@ -116,9 +116,12 @@ def log_entry_object(
     if entry.type == "notify_log_entry":
         # Who was told, and how: the channel carries the notification, as PagerDuty's does.
         user = user_reference(urls, entry.details.get("user") or {})
+        message_id = entry.details.get("message_id")
+        message = reader.outbox_entry(message_id) if message_id else None
         channel["notification"] = {
             **(entry.details.get("notification") or {}),
             "started_at": entry.created_at,
+            "status": message.state if message else None,
             "user": user,
         }
         channel["user"] = user

@@ -16,6 +16,7 @@ import trio
 from structlog.testing import capture_logs
 
 from gateway.clock import FakeClock, parse_iso
+from gateway.core import outbox
 from gateway.core.notifications import ContactPoint, Notified, NotifiedUser, notify
 from gateway.testing import TestGateway, gateway_running
 from tests.scaffold import config, key, v2, v2_service
@@ -90,7 +91,7 @@ async def test_an_email_names_the_incident_and_how_to_acknowledge(tmp_path: Path
     assert [(e.summary, e.details["notification"]) for e in notified] == [
         (
             "Notified Alice Doe by email",
-            {"type": "email_notification", "address": "alice@example.com", "status": "pending"},
+            {"type": "email_notification", "address": "alice@example.com"},
         )
     ]
 
@@ -219,3 +220,21 @@ async def test_without_a_relay_notifications_fail_saying_why(tmp_path: Path) -> 
         await wait_state(gw, [("failed", 1)])
         (entry,) = await gw.store.read(lambda r: r.outbox_entries(kind="email_notification"))
     assert entry.last_error == "no [notifications.smtp] relay is configured"
+
+
+async def test_a_body_that_is_no_notification_is_dropped_not_retried(tmp_path: Path) -> None:
+    with smtp_receiver() as rx:
+        async with gateway(tmp_path, smtp_toml(rx.port)) as gw:
+            await gw.store.write(
+                lambda tx: outbox.enqueue(
+                    tx,
+                    kind="email_notification",
+                    destination="alice@example.com",
+                    order_key="k",
+                    body=b"not json",
+                )
+            )
+            await wait_state(gw, [("failed", 1)])
+            (entry,) = await gw.store.read(lambda r: r.outbox_entries(kind="email_notification"))
+    assert (entry.last_error or "").startswith("cannot build the email")
+    assert rx.messages == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import trio
+
 from gateway.clock import FakeClock
 from gateway.core.notifications import (
     ContactPoint,
@@ -40,6 +42,11 @@ async def test_notifications_are_listed_and_shown_in_the_timeline(tmp_path: Path
             await gw.store.write(lambda tx: notify(tx, incident, alice, email))
             clock.advance(60)
             await gw.store.write(lambda tx: notify(tx, incident, BOB, sms))
+            with trio.fail_after(10):  # no relay here: the email fails at its first attempt
+                while not await gw.store.read(
+                    lambda r: r.outbox_entries(kind="email_notification", states=["failed"])
+                ):
+                    await trio.sleep(0.02)
             h = headers(token)
             listed = (await gw.client.get(f"/notifications?{RANGE}&total=true", headers=h)).json()
             only = await gw.client.get(f"/notifications?{RANGE}&filter=sms_notification", headers=h)
@@ -58,7 +65,7 @@ async def test_notifications_are_listed_and_shown_in_the_timeline(tmp_path: Path
     assert oldest["type"] == "email_notification" and oldest["address"] == "alice@example.com"
     assert oldest["user"]["type"] == "user_reference"
     assert (oldest["user"]["id"], oldest["user"]["summary"]) == (alice_id, "Alice Doe")
-    assert oldest["status"] in ("pending", "failed")  # no relay in this test
+    assert (oldest["status"], newest["status"]) == ("failed", "pending")  # nothing sends SMS
     assert [n["type"] for n in only.json()["notifications"]] == ["sms_notification"]
     # Bob is no stored user: named as he was; Alice is one: the whole user object.
     by_id = {n["user"]["id"]: n["user"] for n in users.json()["notifications"]}
@@ -73,6 +80,7 @@ async def test_notifications_are_listed_and_shown_in_the_timeline(tmp_path: Path
     assert first["channel"]["type"] == "auto"
     assert first["channel"]["notification"]["type"] == "email_notification"
     assert first["channel"]["notification"]["address"] == "alice@example.com"
+    assert first["channel"]["notification"]["status"] == oldest["status"]  # read when shown
     assert first["channel"]["user"]["summary"] == "Alice Doe"
 
 

@@ -187,11 +187,9 @@ def notify(tx: Tx, incident: Incident, user: NotifiedUser, method: ContactPoint)
         body=json.dumps(body, separators=(",", ":")).encode(),
         headers={"content-type": "application/json"},
     )
-    notification = {
-        "type": delivery.notification_type,
-        "address": method.address,
-        "status": "pending" if message_id else "refused",
-    }
+    # The delivery's state is read from its message when shown, never stored here: this
+    # entry is written once and the state changes after.
+    notification = {"type": delivery.notification_type, "address": method.address}
     entry_id = tx.insert_log_entry(
         "notify_log_entry",
         service_id=incident.service_id,

@@ -116,14 +116,17 @@ class EmailNotificationKind:
         recipient = message.destination
         if "@" not in recipient or header_text(recipient) != recipient:
             return Drop(f"not an email address: {header_text(recipient, 100)!r}"), None
-        email = build_message(
-            message.body,
-            outbox_id=message.id,
-            sender=smtp.sender,
-            recipient=recipient,
-            date=env.clock.now(),
-        )
-        data = email.as_bytes()
+        try:
+            data = build_message(
+                message.body,
+                outbox_id=message.id,
+                sender=smtp.sender,
+                recipient=recipient,
+                date=env.clock.now(),
+            ).as_bytes()
+        except (ValueError, TypeError, AttributeError) as exc:
+            # A body that is not a notification never becomes one by waiting.
+            return Drop(f"cannot build the email: {type(exc).__name__}: {exc}"[:300]), None
         # abandon_on_cancel: the engine's timeout returns at once; the thread ends at its
         # own socket timeout. A message the relay took meanwhile is sent again later, with
         # the same Message-ID (at-least-once, as every kind).
