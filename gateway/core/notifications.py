@@ -27,7 +27,7 @@ import structlog
 
 from gateway.core import outbox, webhook_events
 from gateway.core.contact_types import EMAIL as EMAIL_CONTACT
-from gateway.domain import Incident
+from gateway.domain import ContactMethod, Incident, User
 from gateway.store import Tx
 
 __all__ = [
@@ -57,6 +57,11 @@ class NotifiedUser:
     name: str
     email: str | None = None
 
+    @classmethod
+    def of(cls, user: User) -> NotifiedUser:
+        """From a stored user."""
+        return cls(user.id, user.name, user.email)
+
 
 @dataclass(frozen=True, slots=True)
 class ContactPoint:
@@ -66,6 +71,11 @@ class ContactPoint:
     type: str
     address: str
     label: str | None = None
+
+    @classmethod
+    def of(cls, method: ContactMethod) -> ContactPoint:
+        """From a stored contact method."""
+        return cls(method.id, method.type, method.address, method.label)
 
 
 @dataclass(frozen=True, slots=True)
