@@ -15,7 +15,7 @@ from gateway import logs
 from gateway.clock import Clock
 from gateway.config import Settings, load_settings
 from gateway.context import GatewayContext
-from gateway.core import CreatedIntegration, Ingest, provision, webhook_events
+from gateway.core import CreatedIntegration, Ingest, notifications, provision, webhook_events
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.http.server import serve
@@ -262,6 +262,9 @@ async def _serve_outbox(
         if name in kinds:
             raise ConfigError(f"delivery kind {name!r} is built in", key="plugins")
         kinds[name] = kind
+    # A contact method type people may store but no loaded kind sends would page nobody.
+    for contact_type in notifications.undelivered_types(context.plugins.contact_types, kinds):
+        log.warning("notification.type_without_kind", contact_method_type=contact_type)
     outbound = settings.outbound
     await serve_outbox(
         context.store,

@@ -411,3 +411,27 @@ class StoredOverride:
     start: str
     end: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One notification sent to a person (``GET /notifications``), as it was sent.
+
+    ``type`` is PagerDuty's word (``email_notification``…); ``status`` is its outbox
+    message's state (``pending``, ``delivered``, ``failed``), ``None`` once the delivery
+    queue no longer keeps that message.
+    """
+
+    id: str
+    type: str
+    started_at: str
+    address: str
+    user_id: str
+    user_name: str | None
+    contact_method_id: str | None
+    contact_method_type: str
+    incident_id: str
+    service_id: str | None
+    log_entry_id: str
+    message_id: str | None
+    status: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.core.incident_reads import IncidentDetails
 from gateway.core.service_reads import ServiceDetails
-from gateway.domain import Alert, Incident, Integration, LogEntry
+from gateway.domain import Alert, Incident, Integration, LogEntry, Notification
 from gateway.store import Reader
 
 __all__ = [
@@ -27,9 +27,11 @@ __all__ = [
     "integration_path",
     "integration_ref",
     "log_entry_object",
+    "notification_object",
     "reference",
     "service_object",
     "service_reference",
+    "user_reference",
 ]
 
 
@@ -110,6 +112,20 @@ def log_entry_object(
         channel = {"type": entry.details.get("channel", "api"), "summary": entry.summary}
     # The incident's service (it follows a moved integration), else the entry's own.
     service_id = incident.service_id if incident else entry.service_id
+    extra: dict[str, Any] = {}
+    if entry.type == "notify_log_entry":
+        # Who was told, and how: the channel carries the notification, as PagerDuty's does.
+        user = user_reference(urls, entry.details.get("user") or {})
+        message_id = entry.details.get("message_id")
+        message = reader.outbox_entry(message_id) if message_id else None
+        channel["notification"] = {
+            **(entry.details.get("notification") or {}),
+            "started_at": entry.created_at,
+            "status": message.state if message else None,
+            "user": user,
+        }
+        channel["user"] = user
+        extra["user"] = user
     return {
         "id": entry.id,
         "type": entry.type,
@@ -123,6 +139,34 @@ def log_entry_object(
         "incident": incident_reference(urls, incident) if incident else None,
         "teams": [],
         "contexts": [],
+        **extra,
+    }
+
+
+def user_reference(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
+    """A ``user_reference`` from stored ``{id, name}`` (the name as it was when written)."""
+    user_id = str(user.get("id") or "")
+    return reference(urls, "user", user_id, user.get("name"), f"/users/{user_id}")
+
+
+def notification_object(
+    urls: Urls, notification: Notification, *, full_user: bool = False
+) -> dict[str, Any]:
+    """A notification as ``GET /notifications`` lists it (``full_user``: ``include[]=users``).
+
+    ``status`` is its delivery's state (``pending``, ``delivered``, ``failed``), ``null``
+    once the delivery queue no longer keeps it.
+    """
+    user = user_reference(urls, {"id": notification.user_id, "name": notification.user_name})
+    if full_user:
+        user = {**user, "type": "user", "name": notification.user_name}
+    return {
+        "id": notification.id,
+        "type": notification.type,
+        "started_at": notification.started_at,
+        "address": notification.address,
+        "user": user,
+        "status": notification.status,
     }
 
 

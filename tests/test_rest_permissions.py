@@ -104,6 +104,7 @@ GET    /schedules/{id}/overrides                    Y   Y   Y   Y   Y   Y   Y   
 POST   /schedules/{id}/overrides                    -   -   -   -   -   Y   Y   Y
 DELETE /schedules/{id}/overrides/{override_id}      -   -   -   -   -   Y   Y   Y
 GET    /schedules/{id}/users                        Y   Y   Y   Y   Y   Y   Y   Y
+GET    /notifications                               Y   Y   Y   Y   Y   Y   Y   Y
 """
 
 ROLES = (

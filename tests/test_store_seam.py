@@ -236,6 +236,14 @@ def _workload(t: Any) -> None:
     t.set_log_entry_details(last.id, {"d": 2})
     assert t.log_entry(entry).details == {"d": 2}
     t.insert_change_event(service_id=svc.id, integration_id=integ.id, summary="c", body={})
+    note = t.insert_notification(
+        type="email_notification", address="a@example.com", user_id="PU", user_name="A",
+        contact_method_id="PC", contact_method_type="email_contact_method",
+        incident_id=inc.id, service_id=svc.id, log_entry_id=entry, message_id=None,
+    )  # fmt: skip
+    (listed,) = t.notifications_page(since=start, until=end, types=["email_notification"], limit=5)
+    assert listed.id == note and t.incident_notifications(inc.id) == [listed]
+    assert t.count_notifications(since=start, until=end) == 1
 
     token = t.insert_token(name="n", role="admin", token_hash="h" * 64, last4="abcd")
     assert t.token_by_hash("h" * 64) and t.revoke_token(token.id)
@@ -307,6 +315,7 @@ def _workload(t: Any) -> None:
     assert t.delete_suppressed_before(later, 10) == 0
     assert t.delete_change_events_before(later, 10) == 1
     assert t.delete_incident_log_entries(inc.id, 10) == 1
+    assert t.delete_incident_notifications(inc.id) == 1
     assert t.delete_resolved_incident(inc.id) == 0  # its alert still refers to it
     assert t.delete_incident_alerts(inc.id, 10) == 1
     assert t.delete_resolved_incident(inc.id) == 1

@@ -497,6 +497,15 @@ SCHEMAS: dict[str, Any] = {
         )
     ),
     "OnCallUsers": _obj(["users"], users=_array(_ref("Reference"))),
+    "Notification": _obj(
+        ["id", "type", "started_at", "address", "user"],
+        id=_str(),
+        type=_str(),
+        started_at=TIMESTAMP,
+        address=_str(),
+        user={"type": "object"},
+        status=_nullable(_str(enum=["pending", "delivered", "failed"])),
+    ),
 }  # fmt: skip
 for _root, _item in (
     ("services", "Service"),
@@ -508,6 +517,7 @@ for _root, _item in (
     ("webhook_subscriptions", "WebhookSubscription"),
     ("users", "User"),
     ("schedules", "Schedule"),
+    ("notifications", "Notification"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -734,6 +744,11 @@ OPERATIONS: tuple[Operation, ...] = (
               "schedules", {204: None, **_FOUND}),
     Operation("get", "/schedules/{id}/users", "Users on call on a schedule in since/until",
               "schedules", {200: "OnCallUsers", **_FOUND}, query=("since", "until")),
+    # -- notifications ---------------------------------------------------------------------
+    Operation("get", "/notifications",
+              "Notifications sent to people from since to until (both required), newest first",
+              "notifications", {200: "NotificationList", **_ERRORS},
+              query=("since", "until", "filter", "include[]", "time_zone", *_LIST)),
 )  # fmt: skip
 
 

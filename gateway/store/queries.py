@@ -29,6 +29,7 @@ from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
+from gateway.store.notifications import NotificationReads, NotificationWrites
 from gateway.store.outbox import OutboxReads, OutboxWrites
 from gateway.store.schedules import ScheduleReads, ScheduleWrites
 from gateway.store.services import ServiceReads, ServiceWrites
@@ -72,6 +73,7 @@ class Reader(
     WebhookReads,
     UserReads,
     ScheduleReads,
+    NotificationReads,
 ):
     """Read-only queries over one connection.
 
@@ -104,6 +106,7 @@ class Tx(
     WebhookWrites,
     UserWrites,
     ScheduleWrites,
+    NotificationWrites,
     Reader,
     WriteBase,
 ):

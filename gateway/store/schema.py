@@ -384,6 +384,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX schedule_overrides_schedule ON schedule_overrides(schedule_id, ends_at);
     """,
+    # notifications sent to people (gateway/core/notifications.py), one row per message, written
+    # with its notify_log_entry and its outbox message in one transaction: GET /notifications
+    # pages them by time through notifications_started without decoding log entries, and
+    # they stay listable after the outbox's delivered rows are removed. user_name and address
+    # are kept as sent: the list says who was told where, even after the user changes.
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        address TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT,
+        contact_method_id TEXT,
+        contact_method_type TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        service_id TEXT,
+        log_entry_id TEXT NOT NULL,
+        message_id TEXT
+    );
+    CREATE INDEX notifications_started ON notifications(started_at, id);
+    CREATE INDEX notifications_incident ON notifications(incident_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ from gateway.http.rest import (
     incidents,
     integrations,
     maintenance_windows,
+    notifications,
     schedules,
     services,
     users,
@@ -38,6 +39,7 @@ BLUEPRINTS = (
     users.blueprint,
     contact_methods.blueprint,
     schedules.blueprint,
+    notifications.blueprint,
 )
 
 
