@@ -16,6 +16,7 @@ from gateway.clock import Clock
 from gateway.config import Settings, load_settings
 from gateway.context import GatewayContext
 from gateway.core import CreatedIntegration, Ingest, provision, webhook_events
+from gateway.core.timer_scheduler import Scheduler, SchedulerConfig, serve_timers
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.http.server import serve
@@ -42,6 +43,8 @@ class Running:
     smtp_binds: list[str] = field(default_factory=list)
     #: The outbound deliverers (``wake()`` them after moving a fake clock in tests).
     outbox: Engine | None = None
+    #: The timer scheduler (``wake()`` it after moving a fake clock in tests).
+    timers: Scheduler | None = None
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -234,6 +237,7 @@ async def run(
                 prune_periodically, store, _retention(settings), metrics.observe_pruned
             )
             running.outbox = await nursery.start(_serve_outbox, context, clock)
+            running.timers = await nursery.start(_serve_timers, context, clock)
             task_status.started(running)
             await shutdown.wait()
             notifier.stopping()
@@ -273,6 +277,22 @@ async def _serve_outbox(
             lease_seconds=outbound.lease_seconds,
         ),
         policy=AddressPolicy.parse(outbound.deny, outbound.allow),
+        clock=clock,
+        metrics=context.metrics,
+        task_status=task_status,
+    )
+
+
+async def _serve_timers(
+    context: GatewayContext,
+    clock: Clock | None,
+    task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The timer scheduler, beside the deliverers, claiming under the same node id and lease."""
+    outbound = context.settings.outbound
+    await serve_timers(
+        context.store,
+        config=SchedulerConfig(node_id=outbound.node_id, lease_seconds=outbound.lease_seconds),
         clock=clock,
         metrics=context.metrics,
         task_status=task_status,

@@ -310,3 +310,19 @@ class WebhookSubscription:
     source: str
     #: The configuration file sets the secret (so it is rotated there, not at runtime).
     secret_declared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A due action (``gateway.core.timers``): what to do, to which incident, and when.
+
+    ``payload`` is the kind's own JSON; ``attempts`` counts the firings that failed.
+    """
+
+    id: str
+    kind: str
+    incident_id: str | None
+    due_at: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str

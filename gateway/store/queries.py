@@ -6,7 +6,7 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``, ``sessions``, ``outbox``, ``webhooks``); this module composes them and binds
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``timers``); this module composes them and binds
 them to SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
@@ -34,6 +34,7 @@ from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
 from gateway.store.timeline import TimelineReads, TimelineWrites
+from gateway.store.timers import TimerReads, TimerWrites
 from gateway.store.tokens import TokenReads, TokenWrites
 from gateway.store.webhooks import WebhookReads, WebhookWrites
 
@@ -65,6 +66,7 @@ class Reader(
     OutboxReads,
     ForwardingReads,
     WebhookReads,
+    TimerReads,
 ):
     """Read-only queries over one connection.
 
@@ -95,6 +97,7 @@ class Tx(
     OutboxWrites,
     ForwardingWrites,
     WebhookWrites,
+    TimerWrites,
     Reader,
     WriteBase,
 ):
@@ -113,3 +116,4 @@ class Tx(
         self._now = None
         self.outbox_enqueued = set()
         self.outbox_memo = {} if memo is None else memo
+        self.timers_earliest = None
