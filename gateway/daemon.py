@@ -288,11 +288,18 @@ async def _serve_timers(
     clock: Clock | None,
     task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """The timer scheduler, beside the deliverers, claiming under the same node id and lease."""
+    """The timer scheduler, beside the deliverers, claiming under the same node id and lease.
+
+    With an injected clock (tests) it fires only when told (``Running.timers.wake()``): a
+    fake clock moves only when a test says so, and so do the timers, which keeps every
+    test that jumps a day ahead free of auto-resolutions it did not ask for.
+    """
     outbound = context.settings.outbound
     await serve_timers(
         context.store,
-        config=SchedulerConfig(node_id=outbound.node_id, lease_seconds=outbound.lease_seconds),
+        config=SchedulerConfig(
+            node_id=outbound.node_id, lease_seconds=outbound.lease_seconds, manual=clock is not None
+        ),
         clock=clock,
         metrics=context.metrics,
         task_status=task_status,

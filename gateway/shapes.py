@@ -71,7 +71,7 @@ def service_reference(urls: Urls, reader: Reader, service_id: str) -> dict[str, 
 def agent_reference(
     urls: Urls, reader: Reader, agent: tuple[str | None, str | None]
 ) -> dict[str, Any] | None:
-    """Who did something: a user (the ``From`` address) or an integration."""
+    """Who did something: a user (the ``From`` address), an integration or a service."""
     kind, ident = agent
     if ident is None:
         return None
@@ -81,6 +81,12 @@ def agent_reference(
         path = f"/services/{integration.service_id}/integrations/{ident}" if integration else ""
         return reference(
             urls, "inbound_integration", ident, integration.name if integration else None, path
+        )
+    if kind == "service":
+        # A timeout's own action (an auto-resolution, an acknowledgement timeout).
+        service = reader.service(ident) or reader.deleted_service(ident)
+        return reference(
+            urls, "service", ident, service.name if service else None, f"/services/{ident}"
         )
     # The gateway has no user objects: the From address is the user's id and name.
     return {"id": ident, "type": "user_reference", "summary": ident, "self": None, "html_url": None}
@@ -123,6 +129,22 @@ def log_entry_object(
         "incident": incident_reference(urls, incident) if incident else None,
         "teams": [],
         "contexts": [],
+        **({"note": entry.details.get("content")} if entry.type == "annotate_log_entry" else {}),
+    }
+
+
+def note_object(urls: Urls, reader: Reader, entry: LogEntry, incident: Incident) -> dict[str, Any]:
+    """A note (an ``annotate_log_entry``) as PagerDuty's ``IncidentNote``."""
+    return {
+        "id": entry.id,
+        "type": "incident_note",
+        "user": agent_reference(urls, reader, (entry.agent_type, entry.agent_id)),
+        "channel": {"summary": entry.details.get("channel", "api")},
+        "content": entry.details.get("content", ""),
+        "created_at": entry.created_at,
+        "updated_at": entry.created_at,
+        "incident": incident_reference(urls, incident),
+        "trimmed": False,
     }
 
 

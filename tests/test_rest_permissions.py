@@ -74,6 +74,9 @@ POST   /maintenance_windows                         -   -   -   -   -   Y   Y   
 GET    /maintenance_windows/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
 DELETE /maintenance_windows/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /incidents/{id}/notes                        Y   Y   Y   Y   Y   Y   Y   Y
+POST   /incidents/{id}/notes                        -   -   -   -   Y   Y   Y   Y
+POST   /incidents/{id}/snooze                       -   -   -   -   Y   Y   Y   Y
 """
 
 ROLES = (

@@ -17,6 +17,7 @@ stepped forwards fires each due timer once, in due order, in batches.
 
 from __future__ import annotations
 
+import math
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,9 @@ class SchedulerConfig:
     batch: int = 256
     #: Real seconds between looks at the table when nothing woke the scheduler.
     poll_interval: float = 1.0
+    #: Look only when :meth:`Scheduler.wake` is called without a due time (tests driving
+    #: a fake clock): no polling, and commits do not wake it.
+    manual: bool = False
 
     @property
     def node(self) -> str:
@@ -78,7 +82,9 @@ class Scheduler:
         The store calls it after every commit that scheduled timers, with the earliest of
         them: a timer due after the one already awaited costs the scheduler nothing.
         """
-        if due_at is not None and self._target is not None and due_at >= self._target:
+        if due_at is not None and (
+            self.config.manual or (self._target is not None and due_at >= self._target)
+        ):
             return
         self._wakeup.set()
 
@@ -92,6 +98,8 @@ class Scheduler:
             delay = await self._step()
             if delay is None:
                 continue  # more is due right now
+            if self.config.manual:
+                delay = math.inf
             with trio.move_on_after(delay):
                 await self._wakeup.wait()
             self._wakeup = trio.Event()

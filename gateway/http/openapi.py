@@ -361,6 +361,22 @@ SCHEMAS: dict[str, Any] = {
         deliveries=_array(_ref("WebhookDelivery")),
         limit={"type": "integer"},
     ),
+    "IncidentNote": _obj(
+        ["id", "content"],
+        id=_str(),
+        type=_str(const="incident_note"),
+        user=_nullable({"type": "object"}),
+        channel={"type": "object"},
+        content=_str(),
+        created_at=TIMESTAMP,
+        updated_at=TIMESTAMP,
+        incident=_ref("Reference"),
+    ),
+    "IncidentNoteInput": _obj(["content"], content=_str(minLength=1)),
+    "IncidentNoteList": _obj(["notes"], notes=_array(_ref("IncidentNote"))),
+    "SnoozeInput": _obj(
+        ["duration"], duration={"type": "integer", "minimum": 1, "maximum": 604800}
+    ),
 }
 for _root, _item in (
     ("services", "Service"),
@@ -538,6 +554,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("delete", "/webhook_subscriptions/{id}/deliveries/{message_id}",
               "Extension: drop a delivery that was not delivered", "webhooks",
               {204: None, **_FOUND}),
+    # -- incident notes and snooze -------------------------------------------------------------
+    Operation("get", "/incidents/{id}/notes", "An incident's notes, oldest first", "incidents",
+              {200: "IncidentNoteList", **_FOUND}),
+    Operation("post", "/incidents/{id}/notes", "Add a note to an incident", "incidents",
+              {200: "IncidentNote", **_FOUND}, "IncidentNoteInput", "note", from_header=True),
+    Operation("post", "/incidents/{id}/snooze",
+              "Snooze an acknowledged incident: triggered again after 'duration' seconds",
+              "incidents", {201: "Incident", **_FOUND}, "SnoozeInput", from_header=True),
 )  # fmt: skip
 
 
@@ -579,6 +603,7 @@ WRAPPED = {
     "ForwardedMessage": "message",
     "WebhookSubscription": "webhook_subscription",
     "WebhookDelivery": "delivery",
+    "IncidentNote": "note",
 }
 
 

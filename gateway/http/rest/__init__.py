@@ -12,6 +12,7 @@ from quart_trio import QuartTrio
 from gateway.errors import OperationError
 from gateway.http.rest import (
     forwarding,
+    incident_actions,
     incidents,
     integrations,
     maintenance_windows,
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     maintenance_windows.blueprint,
     forwarding.blueprint,
     webhook_subscriptions.blueprint,
+    incident_actions.blueprint,
 )
 
 
