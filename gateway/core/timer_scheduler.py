@@ -119,10 +119,11 @@ class Scheduler:
                 return poll
             return min(poll, (due - now).total_seconds())
         self._target = None
+        # After a firing look again at once (more may be due, or the next is near).
         return None if await self._fire() else poll
 
     async def _fire(self) -> bool:
-        """One write job firing up to ``batch`` due timers; True when more may be due."""
+        """One write job firing up to ``batch`` due timers; False when the store failed."""
         config = self.config
 
         def job(tx: Tx) -> timers.FireResult:
@@ -138,7 +139,7 @@ class Scheduler:
             return False
         for fired in result.fired:
             self._report(fired)
-        return result.more
+        return True
 
     def _report(self, fired: timers.Fired) -> None:
         timer = fired.timer
