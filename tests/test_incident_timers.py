@@ -116,6 +116,8 @@ async def test_auto_resolution_resolves_the_incident_and_its_alerts(tmp_path: Pa
     async with gateway_running(tmp_path, CONFIG, clock=clock) as gw:
         await trigger(gw.client, KEY, "disk")
         incident = await _one(gw)
+        scrape = (await gw.client.get("/metrics")).text
+        assert 'alert_gateway_timers_pending{kind="auto_resolve"} 1.0' in scrape
         assert await pending(gw, incident.id) == [
             ("auto_resolve", iso(T0 + timedelta(seconds=3600)))
         ]
@@ -125,6 +127,9 @@ async def test_auto_resolution_resolves_the_incident_and_its_alerts(tmp_path: Pa
         resolved = await _one(gw)
         assert resolved.status == "resolved"
         assert [a.status for a in await gw.alerts(incident.id)] == ["resolved"]
+        scrape = (await gw.client.get("/metrics")).text
+        assert 'alert_gateway_timers_fired_total{kind="auto_resolve",outcome="fired"} 1.0' in scrape
+        assert "alert_gateway_timers_pending" in scrape
         entry = (await gw.log_entries(incident.id))[-1]
         assert entry.type == "resolve_log_entry"
         assert (entry.agent_type, entry.agent_id) == ("service", incident.service_id)

@@ -337,6 +337,7 @@ def _workload(t: Any) -> None:
     )
     assert [x.id for x in t.incident_timers(inc.id)] == [t1, t2]
     assert t.timer_counts() == [("k", 1), ("k2", 1)]
+    assert t.service_timeouts(svc.id) == (0, 0) and t.service_timeouts("PNONE") == (0, 0)
     assert [x.payload for x in t.claim_timers([t1], node="n", lease_until=late)] == [{"a": 1}]
     assert t.claim_timers([], node="n", lease_until=late) == []
     t.count_timer_failure(t1)

@@ -47,13 +47,7 @@ def _timeouts(tx: Tx, service_id: str, memo: dict[str, tuple[int, int]]) -> tupl
     """``(acknowledgement_timeout, auto_resolve_timeout)`` of a service, 0 for off."""
     found = memo.get(service_id)
     if found is None:
-        service = tx.service(service_id) or tx.deleted_service(service_id)
-        found = (
-            (service.acknowledgement_timeout or 0, service.auto_resolve_timeout or 0)
-            if service is not None
-            else (0, 0)
-        )
-        memo[service_id] = found
+        found = memo[service_id] = tx.service_timeouts(service_id)
     return found
 
 

@@ -148,7 +148,10 @@ class Scheduler:
             self.fired += 1
         if self.metrics is not None:
             self.metrics.observe_timer(timer.kind, outcome, fired.lateness)
-        log.info(
+        # Fired timers at debug: the action logs its own line (incident.auto_resolved…), and
+        # at thousands a second one more info line each would cost more than the firing.
+        emit = log.debug if fired.ok else log.warning
+        emit(
             "timer.fired" if fired.ok else "timer.failed",
             timer=timer.id,
             kind=timer.kind,

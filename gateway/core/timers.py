@@ -98,11 +98,9 @@ def schedule(
     than what it sleeps towards.
     """
     due = due_at if isinstance(due_at, str) else iso(due_at)
-    timer_id = tx.insert_timer(
-        kind=kind, incident_id=incident_id, due_at=due, payload=payload or {}
-    )
-    log.debug("timer.scheduled", timer=timer_id, kind=kind, incident=incident_id, due_at=due)
-    return timer_id
+    # No log line here: this runs for every new incident on the ingest path, and the
+    # action that schedules (incident.created, incident.acknowledged…) logs already.
+    return tx.insert_timer(kind=kind, incident_id=incident_id, due_at=due, payload=payload or {})
 
 
 def schedule_in(
@@ -118,10 +116,7 @@ def schedule_in(
 
 def cancel(tx: Tx, incident_id: str, kinds: Sequence[str] = ()) -> int:
     """Remove an incident's pending timers of ``kinds`` (all when empty); return how many."""
-    removed = tx.delete_incident_timers(incident_id, kinds)
-    if removed:
-        log.debug("timer.cancelled", incident=incident_id, kinds=list(kinds) or "all", n=removed)
-    return removed
+    return tx.delete_incident_timers(incident_id, kinds)
 
 
 # -- firing (the scheduler) ----------------------------------------------------------------

@@ -75,6 +75,15 @@ class TimerReads(ReadBase):
         )
         return [_timer(row) for row in rows]
 
+    def service_timeouts(self, service_id: str) -> tuple[int, int]:
+        """``(acknowledgement_timeout, auto_resolve_timeout)`` of a service (deleted ones
+        too), 0 for off or unknown: two columns by primary key, read per new incident."""
+        row = self._db.fetch_one(
+            "SELECT acknowledgement_timeout, auto_resolve_timeout FROM services WHERE id = ?",
+            (service_id,),
+        )
+        return (0, 0) if row is None else (int(row[0] or 0), int(row[1] or 0))
+
     def timer_counts(self) -> list[tuple[str, int]]:
         """``(kind, pending timers)`` for every kind with any (the metrics' gauge)."""
         rows = self._db.fetch_all("SELECT kind, count(*) FROM timers GROUP BY kind ORDER BY kind")
