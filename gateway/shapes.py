@@ -191,7 +191,7 @@ def incident_object(
             "alert_counts": details.alert_counts,
             "is_mergeable": True,
             "incident_type": {"name": "incident_default"},
-            "pending_actions": [],
+            "pending_actions": [{"type": kind, "at": at} for kind, at in details.pending_actions],
             "alert_grouping": None,
         }
     )

@@ -63,6 +63,10 @@ async def test_the_acknowledgement_timeout_returns_the_incident_to_triggered(
         incident = await _one(gw)
         due = iso(T0 + timedelta(seconds=600))
         assert ("ack_timeout", due) in await pending(gw, incident.id)
+        assert answer.json()["incident"]["pending_actions"] == [
+            {"type": "unacknowledge", "at": due},
+            {"type": "resolve", "at": iso(T0 + timedelta(seconds=3600))},
+        ]
         await tick(gw, clock, 599)
         assert (await _one(gw)).status == "acknowledged"
         await tick(gw, clock, 1)
@@ -80,6 +84,12 @@ async def test_the_acknowledgement_timeout_returns_the_incident_to_triggered(
         last = timeline.json()["log_entries"][-1]
         assert last["agent"]["type"] == "service_reference"
         assert last["agent"]["id"] == incident.service_id and last["channel"]["type"] == "timeout"
+        shown = await gw.client.get("/incidents/1", headers=headers(tokens["observer"]))
+        body = shown.json()["incident"]
+        assert body["last_status_change_by"]["type"] == "service_reference"
+        assert body["pending_actions"] == [
+            {"type": "resolve", "at": iso(T0 + timedelta(seconds=3600))}
+        ]
         # Only the auto-resolution is left; nothing fires twice.
         assert [kind for kind, _ in await pending(gw, incident.id)] == ["auto_resolve"]
         await tick(gw, clock, 60)
