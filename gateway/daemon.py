@@ -15,7 +15,7 @@ from gateway import logs
 from gateway.clock import Clock
 from gateway.config import Settings, load_settings
 from gateway.context import GatewayContext
-from gateway.core import CreatedIntegration, Ingest, provision, webhook_events
+from gateway.core import CreatedIntegration, Ingest, incident_timers, provision, webhook_events
 from gateway.core.timer_scheduler import Scheduler, SchedulerConfig, serve_timers
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
@@ -182,6 +182,10 @@ async def run(
     webhook_events.set_public_url(settings.server.public_url, settings.server.listen)
     try:
         created = await store.write(lambda tx: provision(tx, settings, plugins))
+        # A database from before timers: its open incidents get their timeouts now.
+        backfilled = await store.write(incident_timers.backfill)
+        if backfilled:
+            log.info("timers.backfilled", timers=backfilled)
         metrics = Metrics()
         store.stats.observers.append(metrics.observe_batch)
         store.stats.failure_observers.append(metrics.commit_failures.inc)

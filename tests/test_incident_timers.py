@@ -262,3 +262,32 @@ async def test_timers_run_through_webhooks_as_pagerduty_events(tmp_path: Path) -
     assert annotated["agent"]["id"] == "oncall@example.com"
     assert resolved["agent"]["type"] == "service_reference"
     assert resolved["occurred_at"] == iso(T0 + timedelta(seconds=3600))
+
+
+async def test_open_incidents_from_before_timers_get_them_at_start(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    async with gateway_running(tmp_path, CONFIG, clock=clock) as gw:
+        tokens = await make_tokens(gw)
+        await trigger(gw.client, KEY, "open")
+        await trigger(gw.client, KEY, "acked")
+        clock.advance(60)
+        await gw.client.put("/incidents/2", headers=headers(tokens["user"]), json=ACK)
+        await trigger(gw.client, KEY, "done")
+        await gw.client.put("/incidents/3", headers=headers(tokens["user"]), json=RESOLVE)
+        # As a database written before timers existed: no timer rows at all.
+        await gw.store.write(lambda tx: tx._db.execute("DELETE FROM timers"))
+    clock.advance(60)
+    async with gateway_running(tmp_path, CONFIG, clock=clock) as gw:
+        rows = await gw.store.read(
+            lambda r: r._db.fetch_all(
+                "SELECT i.number, t.kind, t.due_at FROM timers t JOIN incidents i"
+                " ON i.id = t.incident_id ORDER BY i.number, t.kind"
+            )
+        )
+    assert rows == [
+        (1, "auto_resolve", iso(T0 + timedelta(seconds=3600))),
+        (2, "ack_timeout", iso(T0 + timedelta(seconds=660))),
+        (2, "auto_resolve", iso(T0 + timedelta(seconds=3600))),
+    ]
+    async with gateway_running(tmp_path, CONFIG, clock=clock) as gw:  # once only
+        assert await gw.store.read(lambda r: sum(n for _, n in r.timer_counts())) == 3

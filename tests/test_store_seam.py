@@ -338,6 +338,7 @@ def _workload(t: Any) -> None:
     assert [x.id for x in t.incident_timers(inc.id)] == [t1, t2]
     assert t.timer_counts() == [("k", 1), ("k2", 1)]
     assert t.service_timeouts(svc.id) == (0, 0) and t.service_timeouts("PNONE") == (0, 0)
+    assert t.any_timer() and inc.id not in [row[0] for row in t.open_incidents_without_timers()]
     assert [x.payload for x in t.claim_timers([t1], node="n", lease_until=late)] == [{"a": 1}]
     assert t.claim_timers([], node="n", lease_until=late) == []
     t.count_timer_failure(t1)

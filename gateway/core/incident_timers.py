@@ -32,6 +32,7 @@ __all__ = [
     "AUTO_RESOLVE",
     "SNOOZE_END",
     "acknowledged",
+    "backfill",
     "on_changes",
     "start_snooze",
 ]
@@ -66,6 +67,40 @@ def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
                 timers.schedule_in(tx, AUTO_RESOLVE, change.incident_id, auto)
         else:  # back to triggered
             timers.cancel(tx, change.incident_id, _ACK_KINDS)
+
+
+def backfill(tx: Tx) -> int:
+    """Give the open incidents of a database from before timers the timers they lacked.
+
+    Run by the daemon at start, and only while the table is empty (the first start after
+    the upgrade; later a cheap look): each open incident gets its auto-resolution at
+    creation + the service's ``auto_resolve_timeout``, and an acknowledged one its
+    acknowledgement timeout from its last status change. Either may be due already: it
+    fires at once. Returns how many timers were written.
+    """
+    if tx.any_timer():
+        return 0
+    memo: dict[str, tuple[int, int]] = {}
+    written = 0
+    for (
+        incident_id,
+        service_id,
+        status,
+        created_at,
+        changed_at,
+    ) in tx.open_incidents_without_timers():
+        ack, auto = _timeouts(tx, service_id, memo)
+        if auto > 0:
+            timers.schedule(tx, AUTO_RESOLVE, incident_id, parse_iso(created_at) + _s(auto))
+            written += 1
+        if status == "acknowledged" and ack > 0:
+            timers.schedule(tx, ACK_TIMEOUT, incident_id, parse_iso(changed_at) + _s(ack))
+            written += 1
+    return written
+
+
+def _s(seconds: int) -> timedelta:
+    return timedelta(seconds=seconds)
 
 
 def acknowledged(tx: Tx, incident: Incident) -> None:

@@ -84,6 +84,21 @@ class TimerReads(ReadBase):
         )
         return (0, 0) if row is None else (int(row[0] or 0), int(row[1] or 0))
 
+    def any_timer(self) -> bool:
+        """Whether the table holds any timer at all (one index step)."""
+        return self._db.fetch_one("SELECT 1 FROM timers LIMIT 1") is not None
+
+    def open_incidents_without_timers(self) -> list[tuple[str, str, str, str, str]]:
+        """``(id, service_id, status, created_at, last_status_change_at)`` of every open
+        incident with no timer (a database from before timers: read once, at start)."""
+        rows = self._db.fetch_all(
+            "SELECT i.id, i.service_id, i.status, i.created_at, i.last_status_change_at"
+            " FROM incidents AS i WHERE i.status != 'resolved'"
+            " AND NOT EXISTS (SELECT 1 FROM timers AS t WHERE t.incident_id = i.id)"
+            " ORDER BY i.number"
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
     def timer_counts(self) -> list[tuple[str, int]]:
         """``(kind, pending timers)`` for every kind with any (the metrics' gauge)."""
         rows = self._db.fetch_all("SELECT kind, count(*) FROM timers GROUP BY kind ORDER BY kind")
