@@ -435,3 +435,19 @@ class Notification:
     log_entry_id: str
     message_id: str | None
     status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A due action (``gateway.core.timers``): what to do, to which incident, and when.
+
+    ``payload`` is the kind's own JSON; ``attempts`` counts the firings that failed.
+    """
+
+    id: str
+    kind: str
+    incident_id: str | None
+    due_at: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str

@@ -73,7 +73,7 @@ def service_reference(urls: Urls, reader: Reader, service_id: str) -> dict[str, 
 def agent_reference(
     urls: Urls, reader: Reader, agent: tuple[str | None, str | None]
 ) -> dict[str, Any] | None:
-    """Who did something: a user (the ``From`` address) or an integration."""
+    """Who did something: a user (the ``From`` address), an integration or a service."""
     kind, ident = agent
     if ident is None:
         return None
@@ -83,6 +83,12 @@ def agent_reference(
         path = f"/services/{integration.service_id}/integrations/{ident}" if integration else ""
         return reference(
             urls, "inbound_integration", ident, integration.name if integration else None, path
+        )
+    if kind == "service":
+        # A timeout's own action (an auto-resolution, an acknowledgement timeout).
+        service = reader.service(ident) or reader.deleted_service(ident)
+        return reference(
+            urls, "service", ident, service.name if service else None, f"/services/{ident}"
         )
     # The gateway has no user objects: the From address is the user's id and name.
     return {"id": ident, "type": "user_reference", "summary": ident, "self": None, "html_url": None}
@@ -140,6 +146,7 @@ def log_entry_object(
         "teams": [],
         "contexts": [],
         **extra,
+        **({"note": entry.details.get("content")} if entry.type == "annotate_log_entry" else {}),
     }
 
 
@@ -167,6 +174,21 @@ def notification_object(
         "address": notification.address,
         "user": user,
         "status": notification.status,
+    }
+
+
+def note_object(urls: Urls, reader: Reader, entry: LogEntry, incident: Incident) -> dict[str, Any]:
+    """A note (an ``annotate_log_entry``) as PagerDuty's ``IncidentNote``."""
+    return {
+        "id": entry.id,
+        "type": "incident_note",
+        "user": agent_reference(urls, reader, (entry.agent_type, entry.agent_id)),
+        "channel": {"summary": entry.details.get("channel", "api")},
+        "content": entry.details.get("content", ""),
+        "created_at": entry.created_at,
+        "updated_at": entry.created_at,
+        "incident": incident_reference(urls, incident),
+        "trimmed": False,
     }
 
 
@@ -213,7 +235,7 @@ def incident_object(
             "alert_counts": details.alert_counts,
             "is_mergeable": True,
             "incident_type": {"name": "incident_default"},
-            "pending_actions": [],
+            "pending_actions": [{"type": kind, "at": at} for kind, at in details.pending_actions],
             "alert_grouping": None,
         }
     )

@@ -388,6 +388,29 @@ def _workload(t: Any) -> None:
     assert t.webhook_deliveries("webhook", hook.id, states=["pending"], limit=5) == []
     assert t.delete_webhook(hook.id) and t.webhook(hook.id) is None
 
+    # Durable timers: schedule, what is due, claims (leases), cancel, fire, release.
+    soon, late = "2026-01-01T00:00:00.000Z", "2098-01-01T00:00:00.000Z"
+    t1 = t.insert_timer(kind="k", incident_id=inc.id, due_at=soon, payload={"a": 1})
+    t2 = t.insert_timer(kind="k2", incident_id=inc.id, due_at=late, payload={})
+    assert (
+        t.timers_next_due(["k", "k2"], now=t.now) == soon
+        and t.timers_next_due([], now=t.now) is None
+    )
+    assert (
+        t.timers_due(["k"], now=t.now, limit=5) == [t1]
+        and t.timers_due([], now=t.now, limit=1) == []
+    )
+    assert [x.id for x in t.incident_timers(inc.id)] == [t1, t2]
+    assert t.timer_counts() == [("k", 1), ("k2", 1)]
+    assert t.service_timeouts(svc.id) == (0, 0) and t.service_timeouts("PNONE") == (0, 0)
+    assert t.any_timer() and inc.id not in [row[0] for row in t.open_incidents_without_timers()]
+    assert [x.payload for x in t.claim_timers([t1], node="n", lease_until=late)] == [{"a": 1}]
+    assert t.claim_timers([], node="n", lease_until=late) == []
+    t.count_timer_failure(t1)
+    assert t.release_timer_claims("n") == 1
+    assert t.delete_timer(t1) and t.delete_incident_timers(inc.id, ["k2"]) == 1
+    assert t.delete_incident_timers(inc.id) == 0
+
 
 def test_the_sql_that_crosses_the_seam_is_portable(
     conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch

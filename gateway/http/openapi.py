@@ -506,6 +506,22 @@ SCHEMAS: dict[str, Any] = {
         user={"type": "object"},
         status=_nullable(_str(enum=["pending", "delivered", "failed"])),
     ),
+    "IncidentNote": _obj(
+        ["id", "content"],
+        id=_str(),
+        type=_str(const="incident_note"),
+        user=_nullable({"type": "object"}),
+        channel={"type": "object"},
+        content=_str(),
+        created_at=TIMESTAMP,
+        updated_at=TIMESTAMP,
+        incident=_ref("Reference"),
+    ),
+    "IncidentNoteInput": _obj(["content"], content=_str(minLength=1)),
+    "IncidentNoteList": _obj(["notes"], notes=_array(_ref("IncidentNote"))),
+    "SnoozeInput": _obj(
+        ["duration"], duration={"type": "integer", "minimum": 1, "maximum": 604800}
+    ),
 }  # fmt: skip
 for _root, _item in (
     ("services", "Service"),
@@ -749,6 +765,14 @@ OPERATIONS: tuple[Operation, ...] = (
               "Notifications sent to people from since to until (both required), newest first",
               "notifications", {200: "NotificationList", **_ERRORS},
               query=("since", "until", "filter", "include[]", "time_zone", *_LIST)),
+    # -- incident notes and snooze -------------------------------------------------------------
+    Operation("get", "/incidents/{id}/notes", "An incident's notes, oldest first", "incidents",
+              {200: "IncidentNoteList", **_FOUND}),
+    Operation("post", "/incidents/{id}/notes", "Add a note to an incident", "incidents",
+              {200: "IncidentNote", **_FOUND}, "IncidentNoteInput", "note", from_header=True),
+    Operation("post", "/incidents/{id}/snooze",
+              "Snooze an acknowledged incident: triggered again after 'duration' seconds",
+              "incidents", {201: "Incident", **_FOUND}, "SnoozeInput", from_header=True),
 )  # fmt: skip
 
 
@@ -794,6 +818,7 @@ WRAPPED = {
     "ContactMethod": "contact_method",
     "NotificationRule": "notification_rule",
     "Schedule": "schedule",
+    "IncidentNote": "note",
 }
 
 

@@ -8,6 +8,8 @@ Each aggregate's reads and writes live in a module of their own, as a pair of mi
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
 ``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``); this module
 composes them and binds them to SQLite.
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``timers``); this module composes them and binds
+them to SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
@@ -36,6 +38,7 @@ from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
 from gateway.store.timeline import TimelineReads, TimelineWrites
+from gateway.store.timers import TimerReads, TimerWrites
 from gateway.store.tokens import TokenReads, TokenWrites
 from gateway.store.users import UserReads, UserWrites
 from gateway.store.webhooks import WebhookReads, WebhookWrites
@@ -74,6 +77,7 @@ class Reader(
     UserReads,
     ScheduleReads,
     NotificationReads,
+    TimerReads,
 ):
     """Read-only queries over one connection.
 
@@ -107,6 +111,7 @@ class Tx(
     UserWrites,
     ScheduleWrites,
     NotificationWrites,
+    TimerWrites,
     Reader,
     WriteBase,
 ):
@@ -125,3 +130,4 @@ class Tx(
         self._now = None
         self.outbox_enqueued = set()
         self.outbox_memo = {} if memo is None else memo
+        self.timers_earliest = None

