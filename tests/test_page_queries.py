@@ -301,3 +301,37 @@ def test_a_page_of_services_reads_whole_rows_for_that_page_only(
     assert services.page_services(reader, sort_by="name:desc", limit=2)[0][0].name == "svc 39"
     with pytest.raises(Invalid):
         services.page_services(reader, sort_by="id")
+
+
+def test_the_incident_key_filter_reads_both_keys_indexes(conn: sqlite3.Connection) -> None:
+    """``incident_key`` matches the incident's key or any alert's ``alert_key`` (a time-grouped
+    incident holds alerts with other keys): found through incidents_key and alerts_key, not a
+    scan of every incident probing its alerts."""
+    clock = FakeClock()
+    services = fill(conn, clock)
+    tx = Tx(conn, clock)
+    own = tx.insert_incident(
+        service=services[0], integration_id=None, title="own", urgency="high", incident_key="k-1"
+    )
+    grouped = tx.insert_incident(
+        service=services[1], integration_id=None, title="grouped", urgency="low", incident_key="g"
+    )
+    for key in ("g", "k-2"):
+        tx.insert_alert(
+            incident=grouped, integration_id=None, alert_key=key, severity=None, summary="", body={}
+        )
+    tx.insert_alert(
+        incident=own, integration_id=None, alert_key="k-1", severity=None, summary="", body={}
+    )
+    reader = Reader(conn, clock)
+    with traced(reader) as seen:
+        by_incident = reads.list_incidents(reader, incident_key="k-1", count=True)
+    assert [i.id for i in by_incident.incidents] == [own.id] and by_incident.total == 1
+    by_alert = reads.list_incidents(reader, incident_key="k-2", date_range="all")
+    assert [i.id for i in by_alert.incidents] == [grouped.id]
+    assert reads.list_incidents(reader, incident_key="nothing").incidents == []
+    for select in incident_selects(seen):
+        lines = plan(conn, select)
+        assert any("USING INDEX incidents_key" in line for line in lines), lines
+        assert any("alerts_key" in line for line in lines), lines
+        assert not [line for line in lines if line.startswith("SCAN")], lines

@@ -109,9 +109,11 @@ class IncidentListReads(ReadBase):
                 where.append(f"{column} IN ({marks(values)})")
                 params.extend(values)
         if incident_key is not None:
+            # The ids from each key's own index (incidents_key, alerts_key), not an OR with
+            # EXISTS: no index serves that OR, so it read every incident and its alerts.
             where.append(
-                "(incident_key = ? OR EXISTS (SELECT 1 FROM alerts a "
-                "WHERE a.incident_id = incidents.id AND a.alert_key = ?))"
+                "id IN (SELECT id FROM incidents WHERE incident_key = ? "
+                "UNION SELECT incident_id FROM alerts WHERE alert_key = ?)"
             )
             params.extend((incident_key, incident_key))
         if since is not None:

@@ -292,6 +292,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX webhook_subscriptions_live ON webhook_subscriptions(filter_id)
         WHERE active = 1 AND temporarily_disabled = 0;
     """,
+    # 13: GET /incidents?incident_key= (PagerDuty's rule: the incident's own key or any of its
+    # alerts' alert_key) scanned every incident and probed each one's alerts: no index had
+    # either key first. alerts_open_key only holds open alerts and leads with the integration.
+    # Costs one index write per new incident and per new alert; v2 ingest A/B in
+    # bench/README.md ("the incident_key filter").
+    """
+    CREATE INDEX incidents_key ON incidents(incident_key);
+    CREATE INDEX alerts_key ON alerts(alert_key);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
