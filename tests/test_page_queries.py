@@ -19,10 +19,10 @@ import pytest
 
 from gateway.clock import FakeClock, iso
 from gateway.core import incident_reads as reads
-from gateway.core import service_reads, services
+from gateway.core import log_reads, service_reads, services
 from gateway.domain import Service
 from gateway.errors import Invalid
-from gateway.store import Reader, Tx, connect, open_sync
+from gateway.store import Reader, Tx, account_log, connect, open_sync
 from gateway.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from gateway.store.seam import Database
 
@@ -194,7 +194,12 @@ def test_no_count_unless_the_total_is_asked_for(conn: sqlite3.Connection) -> Non
     with traced(reader) as seen:
         counted = reads.list_incidents(reader, limit=5, offset=10, count=True)
     assert counted.total == 12 and not counted.more and len(counted.incidents) == 2
-    assert [q for q in seen if "count(" in q[0]]
+    (count,) = [q for q in seen if "count(" in q[0]]
+    # The count reads incidents_created alone: the number bound helps only the ordered walk.
+    assert "min(" not in count[0]
+    assert plan(conn, count) == [
+        "SEARCH incidents USING COVERING INDEX incidents_created (created_at>?)"
+    ]
 
 
 def test_metrics_counts_group_open_incidents_by_service_through_their_index(
@@ -335,3 +340,32 @@ def test_the_incident_key_filter_reads_both_keys_indexes(conn: sqlite3.Connectio
         assert any("USING INDEX incidents_key" in line for line in lines), lines
         assert any("alerts_key" in line for line in lines), lines
         assert not [line for line in lines if line.startswith("SCAN")], lines
+
+
+def test_the_overview_total_counts_every_entry_less_the_others(conn: sqlite3.Connection) -> None:
+    """``GET /log_entries?is_overview=true&total=true``: all entries minus those of other
+    types (their partial index), not a scan of every row checking its type."""
+    clock = FakeClock()
+    fill(conn, clock)  # 12 triggers, 3 acknowledgements, 3 resolutions
+    tx = Tx(conn, clock)
+    tx.insert_log_entry("suppress_log_entry", service_id=None, integration_id=None)
+    tx.insert_log_entry("reach_trigger_limit_log_entry", service_id=None, integration_id=None)
+    tx.insert_log_entry("annotate_log_entry", service_id=None, integration_id=None)
+    assert account_log.OVERVIEW_TYPES == log_reads.OVERVIEW_TYPES
+    reader = Reader(conn, clock)
+    with traced(reader) as seen:
+        page = log_reads.account_log_entries(reader, is_overview=True, limit=5, total=True)
+    every = conn.execute("SELECT type FROM log_entries").fetchall()
+    expected = sum(1 for (t,) in every if t in log_reads.OVERVIEW_TYPES)
+    assert page.total == expected == len(every) - 2
+    counts = [q for q in seen if "count(" in q[0]]
+    assert counts
+    for query in counts:
+        lines = plan(conn, query)
+        assert not [line for line in lines if line == "SCAN log_entries"], lines
+    assert any("log_entries_not_overview" in line for q in counts for line in plan(conn, q)), counts
+    since = iso(clock.now() - timedelta(days=1))
+    dated = log_reads.account_log_entries(
+        reader, is_overview=True, since=since, limit=5, total=True
+    )
+    assert dated.total == expected  # a range counts the rows themselves, as before
