@@ -19,9 +19,11 @@ import pytest
 
 from gateway.clock import FakeClock, iso
 from gateway.core import incident_reads as reads
-from gateway.core import log_reads, service_reads, services
+from gateway.core import incidents, log_reads, service_reads, services
+from gateway.core.rules import apply_event
 from gateway.domain import Service
 from gateway.errors import Invalid
+from gateway.model import Event
 from gateway.store import Reader, Tx, account_log, connect, open_sync
 from gateway.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from gateway.store.seam import Database
@@ -309,37 +311,70 @@ def test_a_page_of_services_reads_whole_rows_for_that_page_only(
 
 
 def test_the_incident_key_filter_reads_both_keys_indexes(conn: sqlite3.Connection) -> None:
-    """``incident_key`` matches the incident's key or any alert's ``alert_key`` (a time-grouped
-    incident holds alerts with other keys): found through incidents_key and alerts_key, not a
-    scan of every incident probing its alerts."""
+    """``incident_key`` matches the incident's key or any alert's ``alert_key``, for incidents
+    made every way: through alerts (single and time-grouped: a grouped incident holds other
+    keys), on an incident-only service, and by hand. Found through alerts_key and
+    incidents_key (the incidents without alerts), not a scan probing every incident's alerts.
+    """
     clock = FakeClock()
-    services = fill(conn, clock)
+    fill(conn, clock)
     tx = Tx(conn, clock)
-    own = tx.insert_incident(
-        service=services[0], integration_id=None, title="own", urgency="high", incident_key="k-1"
-    )
-    grouped = tx.insert_incident(
-        service=services[1], integration_id=None, title="grouped", urgency="low", incident_key="g"
-    )
-    for key in ("g", "k-2"):
-        tx.insert_alert(
-            incident=grouped, integration_id=None, alert_key=key, severity=None, summary="", body={}
+    keys = {}
+    for name, fields in (
+        ("single", {}),
+        ("grouped", {"alert_grouping": "time", "alert_grouping_timeout": 10}),
+        ("incident-only", {"alert_creation": "create_incidents"}),
+    ):
+        service = tx.insert_service(name=name, **fields)
+        keys[name] = f"{len(keys) + 1:032x}"
+        tx.insert_integration(
+            service_id=service.id,
+            name="v2",
+            type="events_api_v2",
+            vendor_id=None,
+            integration_key=keys[name],
         )
-    tx.insert_alert(
-        incident=own, integration_id=None, alert_key="k-1", severity=None, summary="", body={}
-    )
+
+    def trigger(service: str, dedup_key: str) -> str:
+        tx = Tx(conn, clock)
+        event = Event(routing_key=keys[service], event_action="trigger", dedup_key=dedup_key)
+        integration_id = apply_event(tx, event).integration_id or ""
+        alert = tx.open_alert(integration_id, dedup_key)
+        if alert is not None:
+            return alert.incident_id
+        incident = tx.open_incident_by_key(integration_id, dedup_key)
+        assert incident is not None
+        return incident.id
+
+    single = trigger("single", "k-single")
+    grouped = trigger("grouped", "k-first")
+    assert trigger("grouped", "k-second") == grouped
+    incident_only = trigger("incident-only", "k-incident")
+    by_hand = incidents.create_incident(
+        Tx(conn, clock), single_service(conn), "by hand", by="ops", incident_key="k-hand"
+    ).id
     reader = Reader(conn, clock)
-    with traced(reader) as seen:
-        by_incident = reads.list_incidents(reader, incident_key="k-1", count=True)
-    assert [i.id for i in by_incident.incidents] == [own.id] and by_incident.total == 1
-    by_alert = reads.list_incidents(reader, incident_key="k-2", date_range="all")
-    assert [i.id for i in by_alert.incidents] == [grouped.id]
-    assert reads.list_incidents(reader, incident_key="nothing").incidents == []
-    for select in incident_selects(seen):
-        lines = plan(conn, select)
-        assert any("USING INDEX incidents_key" in line for line in lines), lines
-        assert any("alerts_key" in line for line in lines), lines
-        assert not [line for line in lines if line.startswith("SCAN")], lines
+    for key, expected in (
+        ("k-single", single),
+        ("k-first", grouped),
+        ("k-second", grouped),
+        ("k-incident", incident_only),
+        ("k-hand", by_hand),
+    ):
+        with traced(reader) as seen:
+            found = reads.list_incidents(reader, incident_key=key, count=True)
+        assert [i.id for i in found.incidents] == [expected] and found.total == 1, key
+        for select in incident_selects(seen):
+            lines = plan(conn, select)
+            assert any("USING INDEX incidents_key" in line for line in lines), lines
+            assert any("USING INDEX alerts_key" in line for line in lines), lines
+            assert not [line for line in lines if line.startswith("SCAN")], lines
+    assert reads.list_incidents(reader, incident_key="nothing", date_range="all").incidents == []
+
+
+def single_service(conn: sqlite3.Connection) -> str:
+    (service_id,) = conn.execute("SELECT id FROM services WHERE name = 'single'").fetchone()
+    return str(service_id)
 
 
 def test_the_overview_total_counts_every_entry_less_the_others(conn: sqlite3.Connection) -> None:

@@ -109,10 +109,13 @@ class IncidentListReads(ReadBase):
                 where.append(f"{column} IN ({marks(values)})")
                 params.extend(values)
         if incident_key is not None:
-            # The ids from each key's own index (incidents_key, alerts_key), not an OR with
-            # EXISTS: no index serves that OR, so it read every incident and its alerts.
+            # Ids from two indexes (schema 13), not an OR with EXISTS, which no index serves:
+            # it read every incident and its alerts. An incident with alerts (it has an
+            # alert_grouping_key) carries its first alert's key, so alerts_key finds it;
+            # incidents_key holds only those without alerts, sparing v2 ingest a write.
             where.append(
                 "id IN (SELECT id FROM incidents WHERE incident_key = ? "
+                "AND alert_grouping_key IS NULL "
                 "UNION SELECT incident_id FROM alerts WHERE alert_key = ?)"
             )
             params.extend((incident_key, incident_key))
