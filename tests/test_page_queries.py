@@ -404,3 +404,47 @@ def test_the_overview_total_counts_every_entry_less_the_others(conn: sqlite3.Con
         reader, is_overview=True, since=since, limit=5, total=True
     )
     assert dated.total == expected  # a range counts the rows themselves, as before
+
+
+def test_a_pages_details_read_the_timeline_in_a_few_statements(
+    conn: sqlite3.Connection,
+) -> None:
+    """A list's first trigger and last resolution come in one statement each for the page,
+    not one per incident (100 incidents: ~250 statements); the entries are the same."""
+    clock = FakeClock()
+    fill(conn, clock)
+    reader = Reader(conn, clock)
+    found = reads.list_incidents(reader, limit=12).incidents
+    kinds = {"resolved": "resolve_log_entry", "acknowledged": "acknowledge_log_entry"}
+    for step in range(2):  # each incident's timeline: two of each kind, interleaved
+        for incident in found:
+            for kind in ("trigger_log_entry", kinds.get(incident.status)):
+                if kind is not None:
+                    Tx(conn, clock).insert_log_entry(
+                        kind,
+                        service_id=incident.service_id,
+                        integration_id=None,
+                        incident_id=incident.id,
+                        agent_type="user_reference",
+                        agent_id=f"{kind}-{incident.number}-{step}",
+                    )
+    with traced(reader) as seen:
+        details = reads.incident_details(reader, found)
+    acknowledged = [i for i in found if i.status == "acknowledged"]
+    timeline = [q for q in seen if "FROM log_entries" in q[0]]
+    assert len(timeline) == 2 + len(acknowledged), timeline  # acks: up to 10 each, per incident
+    for detail in details:
+        incident = detail.incident
+        first = reader.first_log_entry(incident.id, "trigger_log_entry")
+        assert first is not None and detail.first_trigger_log_entry == first
+        assert first.agent_id == f"trigger_log_entry-{incident.number}-0"
+        kind = kinds.get(incident.status, "trigger_log_entry")
+        step = 0 if kind == "trigger_log_entry" else 1  # the first trigger, else the latest
+        assert detail.last_status_change_by == (
+            "user_reference",
+            f"{kind}-{incident.number}-{step}",
+        )
+    for query in timeline[:2]:
+        lines = plan(conn, query)
+        assert any("log_entries_incident" in line for line in lines), lines
+        assert not [line for line in lines if line.startswith("SCAN")], lines
