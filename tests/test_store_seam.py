@@ -21,6 +21,7 @@ import gateway.store
 from gateway import domain
 from gateway.clock import FakeClock
 from gateway.store import Tx, open_sync, queries
+from gateway.store.account_log import OVERVIEW_TYPES
 from gateway.store.incident_lists import INCIDENT_ORDER, order_table
 from gateway.store.seam import Database, Params, Row
 from gateway.store.sqlite import SqliteDatabase
@@ -221,12 +222,21 @@ def _workload(t: Any) -> None:
     )
     assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
     assert t.latest_log_entry(inc.id, "trigger_log_entry") == t.log_entry(entry)
+    assert t.edge_log_entries([inc.id, "QNONE"], "trigger_log_entry") == {
+        inc.id: t.first_log_entry(inc.id, "trigger_log_entry")
+    }
+    assert t.edge_log_entries([inc.id], "trigger_log_entry", newest=True) == {
+        inc.id: t.log_entry(entry)
+    }
+    assert t.edge_log_entries([], "trigger_log_entry") == {}
     assert t.log_entries(incident_id=inc.id) == t.log_entries(service_id=svc.id)
     assert t.incident_log_page(inc.id, limit=5) == t.log_entries(incident_id=inc.id)
     assert t.incident_log_page(inc.id, limit=5, offset=1, newest_first=True) == []
     assert t.count_incident_log_entries(inc.id) == 1
     assert t.account_log_page(since=start, until=end, types=("trigger_log_entry",), limit=5)
     assert t.count_account_log_entries(since=None, until=None) >= 1
+    overview = t.count_account_log_entries(since=None, until=None, types=OVERVIEW_TYPES)
+    assert overview == t.count_account_log_entries(since=start, until=None, types=OVERVIEW_TYPES)
     assert t.suppressed_log(svc.id, since=start, limit=5) == []
     assert t.count_suppressed(svc.id, since=start, at_most=10) == 0
     assert t.service_name(svc.id) == "Seam"

@@ -240,11 +240,18 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
     A few entries of each timeline are read, each with ``LIMIT``: never a whole
     timeline, so a list costs the same whatever its incidents' histories.
     """
-    counts = reader.alert_counts([i.id for i in incidents])
+    ids = [i.id for i in incidents]
+    counts = reader.alert_counts(ids)
+    # Two statements for the page rather than two per incident (bench/pages: 100 incidents
+    # took ~10 ms in per-incident queries).
+    firsts = reader.edge_log_entries(ids, "trigger_log_entry")
+    resolves = reader.edge_log_entries(
+        [i.id for i in incidents if i.status == "resolved"], "resolve_log_entry", newest=True
+    )
     out = []
     for incident in incidents:
         triggered, resolved = counts.get(incident.id, (0, 0))
-        first = reader.first_log_entry(incident.id, "trigger_log_entry")
+        first = firsts.get(incident.id)
         # The newest entry of the current status's kind is the change that put it there (a
         # re-ack counts, as in PagerDuty). An incident is triggered again only by a timeout
         # (unacknowledge_log_entry), and then its status changed after its creation: only
@@ -261,7 +268,7 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
             )
             last = acks[-1] if acks else first
         elif incident.status == "resolved":
-            last = next(iter(reader.last_log_entries(incident.id, "resolve_log_entry", 1)), first)
+            last = resolves.get(incident.id, first)
         out.append(
             IncidentDetails(
                 incident=incident,

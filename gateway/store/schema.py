@@ -433,6 +433,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX timers_incident ON timers(incident_id, kind) WHERE incident_id IS NOT NULL;
     CREATE INDEX timers_kind ON timers(kind);
     """,
+    # GET /incidents?incident_key= (PagerDuty's rule: the incident's own key or any of its
+    # alerts' alert_key) scanned every incident and probed each one's alerts: no index had
+    # either key first (alerts_open_key holds open alerts only, behind the integration).
+    # alerts_key finds every incident that has alerts: the incident's key is its first
+    # alert's (rules._incident_for_new_alert), and only such incidents have an
+    # alert_grouping_key. incidents_key holds the others (incident-only services, REST
+    # POST /incidents), so a new v2 alert costs one index write, not two (v2 ingest A/B in
+    # bench/README.md, "the page budget, continued"). log_entries_not_overview: the
+    # is_overview=true total is every entry less these few (gateway/store/account_log.py
+    # repeats the condition word for word); overview entries, nearly all, never write to it.
+    """
+    CREATE INDEX incidents_key ON incidents(incident_key) WHERE alert_grouping_key IS NULL;
+    CREATE INDEX alerts_key ON alerts(alert_key);
+    CREATE INDEX log_entries_not_overview ON log_entries(seq)
+        WHERE type NOT IN ('trigger_log_entry', 'acknowledge_log_entry', 'resolve_log_entry',
+            'suppress_log_entry');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
