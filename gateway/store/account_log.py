@@ -61,7 +61,7 @@ class AccountLogReads(ReadBase):
 
         The whole log of the overview types (REST ``is_overview=true``) is counted as every
         entry less the others: ``count(*)`` of the table reads its narrowest index, the
-        others have the partial index ``log_entries_not_overview`` (schema 13), and
+        others have the partial index ``log_entries_not_overview`` (schema 17), and
         nearly every entry is of an overview type, so counting those read every row.
         """
         if since is None and until is None and sorted(types) == sorted(OVERVIEW_TYPES):

@@ -109,7 +109,7 @@ class IncidentListReads(ReadBase):
                 where.append(f"{column} IN ({marks(values)})")
                 params.extend(values)
         if incident_key is not None:
-            # Ids from two indexes (schema 13), not an OR with EXISTS, which no index serves:
+            # Ids from two indexes (schema 17), not an OR with EXISTS, which no index serves:
             # it read every incident and its alerts. An incident with alerts (it has an
             # alert_grouping_key) carries its first alert's key, so alerts_key finds it;
             # incidents_key holds only those without alerts, sparing v2 ingest a write.
