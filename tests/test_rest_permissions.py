@@ -105,6 +105,10 @@ GET    /schedules/{id}/overrides                    Y   Y   Y   Y   Y   Y   Y   
 POST   /schedules/{id}/overrides                    -   -   -   -   -   Y   Y   Y
 DELETE /schedules/{id}/overrides/{override_id}      -   -   -   -   -   Y   Y   Y
 GET    /schedules/{id}/users                        Y   Y   Y   Y   Y   Y   Y   Y
+GET    /notifications                               Y   Y   Y   Y   Y   Y   Y   Y
+GET    /incidents/{id}/notes                        Y   Y   Y   Y   Y   Y   Y   Y
+POST   /incidents/{id}/notes                        -   -   -   -   Y   Y   Y   Y
+POST   /incidents/{id}/snooze                       -   -   -   -   Y   Y   Y   Y
 GET    /escalation_policies                         Y   Y   Y   Y   Y   Y   Y   Y
 POST   /escalation_policies                         -   -   -   -   -   Y   Y   Y
 GET    /escalation_policies/{id}                    Y   Y   Y   Y   Y   Y   Y   Y

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.config.escalation import escalation_policy_configs
 from gateway.config.forwarding import forwarding_settings
+from gateway.config.notifications import notification_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
 from gateway.config.schedules import schedule_configs
@@ -41,6 +42,7 @@ _SECTIONS = {
     "webhook_subscriptions",
     "users",
     "schedules",
+    "notifications",
     "escalation_policies",
 }
 
@@ -82,6 +84,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         schedules=schedule_configs(r, data),
         escalation_policies=escalation_policy_configs(r, data),
         source=source,
+        notifications=notification_settings(r, data, base),
     )
 
 

@@ -6,8 +6,9 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``,
-``escalation_policies``); this module composes them and binds them to SQLite.
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``, ``timers``,
+``notifications``, ``escalation_policies``); this module composes them and binds them to
+SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
@@ -30,12 +31,14 @@ from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
+from gateway.store.notifications import NotificationReads, NotificationWrites
 from gateway.store.outbox import OutboxReads, OutboxWrites
 from gateway.store.schedules import ScheduleReads, ScheduleWrites
 from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
 from gateway.store.timeline import TimelineReads, TimelineWrites
+from gateway.store.timers import TimerReads, TimerWrites
 from gateway.store.tokens import TokenReads, TokenWrites
 from gateway.store.users import UserReads, UserWrites
 from gateway.store.webhooks import WebhookReads, WebhookWrites
@@ -73,6 +76,8 @@ class Reader(
     WebhookReads,
     UserReads,
     ScheduleReads,
+    NotificationReads,
+    TimerReads,
     EscalationPolicyReads,
 ):
     """Read-only queries over one connection.
@@ -106,6 +111,8 @@ class Tx(
     WebhookWrites,
     UserWrites,
     ScheduleWrites,
+    NotificationWrites,
+    TimerWrites,
     EscalationPolicyWrites,
     Reader,
     WriteBase,
@@ -125,3 +132,4 @@ class Tx(
         self._now = None
         self.outbox_enqueued = set()
         self.outbox_memo = {} if memo is None else memo
+        self.timers_earliest = None

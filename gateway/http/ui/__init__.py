@@ -25,6 +25,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     contexts,
     escalation_policies,
     forwarding,
+    incident_actions,
     incidents,
     integrations,
     links,
