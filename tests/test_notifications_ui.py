@@ -26,3 +26,19 @@ async def test_the_incident_page_lists_the_notification(tmp_path: Path) -> None:
         page = await gw.client.get(f"/ui/incidents/{incident.id}")
     assert page.status_code == 200, page.text
     assert "Notified Alice Doe by email" in page.text
+
+
+async def test_the_incident_page_names_the_address_and_the_policy(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        token = (await make_tokens(gw))["observer"]
+        await trigger(gw.client, WEB_KEY, "disk")
+        (incident,) = await gw.incidents()
+        alice = NotifiedUser("PALICE1", "Alice Doe", "alice@example.com")
+        email = ContactPoint("PCM0001", "email_contact_method", "alice@example.com")
+        await gw.store.write(lambda tx: notify(tx, incident, alice, email))
+        login = await gw.client.get("/ui/login")
+        await gw.client.post("/ui/login", data={"token": token, "csrf_token": csrf_of(login.text)})
+        page = (await gw.client.get(f"/ui/incidents/{incident.id}")).text
+    assert "to <code>alice@example.com</code> (email)" in page
+    policy = page.split('id="incident-policy">', 1)[1].split("</dd>", 1)[0]
+    assert "Default" in policy and "/ui/escalation_policies/" in policy

@@ -147,6 +147,8 @@ class IncidentView:
     notes: list[LogEntry]
     #: When a snooze ends (``None``: not snoozed).
     snoozed_until: str | None
+    #: The escalation policy that pages for it: ``(id, name)``, ``None`` when there is none.
+    policy: tuple[str, str] | None = None
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -178,7 +180,16 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         agents={pair: agent_name(reader, *pair) for pair in pairs},
         notes=notes,
         snoozed_until=snoozes[-1].due_at if snoozes else None,
+        policy=_policy(reader, incident),
     )
+
+
+def _policy(reader: Reader, incident: Incident) -> tuple[str, str] | None:
+    """The escalation policy paging for ``incident``: its service's (a rendering read)."""
+    service = reader.service(incident.service_id)
+    policy_id = service.escalation_policy_id if service else None
+    policy = reader.escalation_policy(policy_id) if policy_id else None
+    return (policy.id, policy.name) if policy else None
 
 
 def _timeline_offset() -> int:

@@ -16,6 +16,7 @@ from gateway.http.ui._web import blueprint
 
 __all__ = [
     "exact_time",
+    "notification_words",
     "relative_time",
     "setting_label",
     "setting_value",
@@ -116,3 +117,9 @@ def setting_value(field: str, value: str | None) -> str:
 def status_words(shown: str) -> str:
     """A service's displayed status as a sentence, not the API's one word."""
     return _STATUS_WORDS.get(shown, shown.capitalize())
+
+
+@blueprint.app_template_filter("notification_words")
+def notification_words(kind: str) -> str:
+    """A notification's medium in words: ``email_notification`` → "email"."""
+    return kind.removesuffix("_notification").replace("_", " ")
