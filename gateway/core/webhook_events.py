@@ -36,6 +36,7 @@ __all__ = [
     "ping",
     "produce_annotated",
     "produce_incident_events",
+    "produce_reassigned",
     "produce_service_event",
     "public_urls",
     "set_public_url",
@@ -159,13 +160,30 @@ def produce_annotated(tx: Tx, incident: Incident, entry: LogEntry) -> None:
     Called by :func:`gateway.core.incident_notes.add_note`: a note changes no status, so
     no incident change carries it to :func:`produce_incident_events`.
     """
-    event_type = "incident.annotated"
+    _produce_entry_event(tx, "incident.annotated", incident, entry)
+
+
+def produce_reassigned(tx: Tx, incident: Incident, entry: LogEntry) -> None:
+    """``incident.reassigned`` for a responder's reassignment (``entry``, its
+    ``assign_log_entry``), in ``tx``: the incident as it now is, assignees included.
+
+    Called by :func:`gateway.core.incident_reassign.reassign`; a reassignment changes no
+    status, so no incident change carries it.
+    """
+    _produce_entry_event(tx, "incident.reassigned", incident, entry)
+
+
+def _produce_entry_event(tx: Tx, event_type: str, incident: Incident, entry: LogEntry) -> None:
+    """One message per subscription that wants ``event_type`` for a log entry's event."""
     live = tx.live_webhooks({incident.service_id})
     wanted = [s for s in live if _matches(s, event_type, incident.service_id)]
     if not wanted:
         return
     urls = public_urls()
-    data = shapes.note_object(urls, tx, entry, incident)
+    if event_type == "incident.annotated":
+        data = shapes.note_object(urls, tx, entry, incident)
+    else:
+        data = shapes.incident_core(urls, tx, incident)
     agent = shapes.agent_reference(urls, tx, (entry.agent_type, entry.agent_id))
     body = envelope(event_type, "incident", entry.created_at, data, agent=agent)
     for subscription in wanted:

@@ -16,6 +16,7 @@ from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import incidents as core
 from gateway.core import log_reads
+from gateway.core.incident_reassign import Reassignment, reassign
 from gateway.domain import Incident, LogEntry
 from gateway.http.rest._common import (
     Page,
@@ -102,7 +103,9 @@ async def get_incident(ident: str) -> dict[str, Any]:
     return await _one(ident, _include())
 
 
-def _status(item: dict[str, Any], where: str) -> str:
+def _status(item: dict[str, Any], where: str) -> str | None:
+    if "status" not in item:
+        return None
     status = item.get("status")
     if status not in ("acknowledged", "resolved"):
         raise RestError(
@@ -114,15 +117,79 @@ def _status(item: dict[str, Any], where: str) -> str:
     return str(status)
 
 
+def _update(item: dict[str, Any], where: str) -> tuple[str | None, Reassignment | None]:
+    """What one incident's update asks: a status, a reassignment, or both (in that order).
+
+    ``assignments`` is ``[{"assignee": {"id": ..., "type": "user_reference"}}, ...]``;
+    ``escalation_level`` a whole number. ``escalation_policy`` (delegating to another
+    policy) is refused rather than ignored.
+    """
+    status = _status(item, where)
+    problems = []
+    if "escalation_policy" in item:
+        problems.append(
+            f"{where}'escalation_policy': delegating an incident to another escalation policy "
+            "is not supported; reassign it with 'assignments' or 'escalation_level'"
+        )
+    user_ids: list[str] = []
+    given = item.get("assignments")
+    if "assignments" in item:
+        if not isinstance(given, list) or not given:
+            problems.append(f"{where}'assignments' must be a non-empty array")
+        else:
+            for n, one in enumerate(given):
+                assignee = one.get("assignee") if isinstance(one, dict) else None
+                ident = assignee.get("id") if isinstance(assignee, dict) else None
+                if not isinstance(ident, str) or not ident:
+                    problems.append(
+                        f"{where}assignments[{n}] must be {{\"assignee\": {{\"id\": ..., "
+                        '"type": "user_reference"}}'
+                    )
+                elif assignee.get("type", "user_reference") != "user_reference":  # type: ignore[union-attr]
+                    problems.append(f"{where}assignments[{n}]: only users can be assignees")
+                else:
+                    user_ids.append(ident)
+    level = item.get("escalation_level")
+    if "escalation_level" in item and (isinstance(level, bool) or not isinstance(level, int)):
+        problems.append(f"{where}'escalation_level' must be a whole number")
+    if "assignments" in item and "escalation_level" in item:
+        problems.append(f"{where}give either 'assignments' or 'escalation_level', not both")
+    if problems:
+        raise RestError(400, "Invalid Input Provided", 2001, problems)
+    change = None
+    if "assignments" in item or "escalation_level" in item:
+        change = Reassignment(tuple(user_ids), level if "escalation_level" in item else None)
+    if status is None and change is None:
+        raise RestError(
+            400,
+            "Invalid Input Provided",
+            2001,
+            [f"{where}give 'status', 'assignments' or 'escalation_level'"],
+        )
+    return status, change
+
+
+def _apply(tx: Tx, ident: str | int, update: tuple[str | None, Reassignment | None], by: str) -> str:
+    """Reassign first, then change the status: a resolve after a reassignment still works."""
+    status, change = update
+    incident_id = reads.find_incident(tx, ident).id
+    if change is not None:
+        reassign(tx, incident_id, change, by=by)
+    if status is not None:
+        core.update_incidents(tx, [(incident_id, status)], by=by)
+    return incident_id
+
+
 @blueprint.put("/incidents/<ident>")
 @requires(Level.RESPOND)
 async def update_incident(ident: str) -> dict[str, Any]:
-    """``PUT /incidents/{id}`` with ``{"incident":{"type":"incident_reference","status":...}}``."""
+    """``PUT /incidents/{id}`` with ``{"incident":{"type":"incident_reference",...}}``:
+    ``status`` (acknowledged, resolved), ``assignments`` or ``escalation_level``."""
     by = requester()
-    status = _status(await json_body("incident"), "")
+    update = _update(await json_body("incident"), "")
 
     def job(tx: Tx) -> str:
-        return core.update_incidents(tx, [(ident, status)], by=by)[0].id
+        return _apply(tx, ident, update, by)
 
     return await _one(await context().store.write(job))
 
@@ -130,7 +197,8 @@ async def update_incident(ident: str) -> dict[str, Any]:
 @blueprint.put("/incidents")
 @requires(Level.RESPOND)
 async def update_incidents() -> dict[str, Any]:
-    """Bulk ``PUT /incidents`` with ``{"incidents":[{"id","type","status"},...]}`` (max 250)."""
+    """Bulk ``PUT /incidents`` with ``{"incidents":[{"id","type",...},...]}`` (max 250), each
+    as ``PUT /incidents/{id}`` takes it; all or nothing."""
     by = requester()
     data = await json_value()
     items = data.get("incidents") if isinstance(data, dict) else None
@@ -149,10 +217,10 @@ async def update_incidents() -> dict[str, Any]:
     for n, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("id"), str | int):
             raise RestError(400, "Invalid Input Provided", 2001, [f"incidents[{n}] needs an 'id'"])
-        updates.append((item["id"], _status(item, f"incidents[{n}]: ")))
+        updates.append((item["id"], _update(item, f"incidents[{n}]: ")))
 
     def job(tx: Tx) -> list[str]:
-        return [i.id for i in core.update_incidents(tx, updates, by=by)]
+        return [_apply(tx, ident, update, by) for ident, update in updates]
 
     ids = await context().store.write(job)
 
