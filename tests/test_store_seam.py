@@ -443,6 +443,23 @@ def _workload(t: Any) -> None:
     assert t.delete_timer(t1) and t.delete_incident_timers(inc.id, ["k2"]) == 1
     assert t.delete_incident_timers(inc.id) == 0
 
+    # The escalation engine: assignees, the incident's level, a round-robin rule's turn.
+    t.replace_incident_assignments(inc.id, ["PU1", "PU2", "PU1"])
+    assert [u for u, _ in t.incident_assignees([inc.id])[inc.id]] == ["PU1", "PU2"]
+    assert t.incident_assignees([]) == {} and t.assigned_incident_ids(["PU2"]) == [inc.id]
+    assert t.assigned_incident_ids([]) == []
+    t.set_incident_escalation(inc.id, "PEP1", 1, 0)
+    t.set_incident_escalation(inc.id, "PEP1", 2, 1)
+    assert t.incident_escalation(inc.id) == ("PEP1", 2, 1) and t.incident_escalation("PX") is None
+    assert t.incident_escalations([inc.id]) == {inc.id: ("PEP1", 2, 1)}
+    assert t.incident_escalations([]) == {}
+    assert t.rule_turn("PR1") == 0
+    t.set_rule_turn("PR1", 1)
+    t.set_rule_turn("PR1", 2)
+    assert t.rule_turn("PR1") == 2
+    t.delete_incident_escalation(inc.id)
+    assert t.incident_escalation(inc.id) is None and t.incident_assignees([inc.id]) == {}
+
 
 def test_the_sql_that_crosses_the_seam_is_portable(
     conn: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch

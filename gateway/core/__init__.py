@@ -19,4 +19,7 @@ from gateway.core import webhook_events  # noqa: F401  isort: skip
 # Registers the incident timers' kinds and their producer (the CLI's writes schedule too).
 from gateway.core import incident_expiry  # noqa: F401  isort: skip
 
+# Registers the escalation engine's timer kinds and its producer (assigns new incidents).
+from gateway.core import escalation  # noqa: F401  isort: skip
+
 __all__ = ["CreatedIntegration", "Ingest", "apply_event", "provision"]

@@ -73,15 +73,22 @@ def kinds() -> list[KindRules]:
     return [_kinds[name] for name in sorted(_kinds)]
 
 
-def register_producer(fn: Callable[[Tx, list[IncidentChange]], None]) -> None:
+def register_producer(
+    fn: Callable[[Tx, list[IncidentChange]], None], *, first: bool = False
+) -> None:
     """Have ``fn(tx, changes)`` called in every job that changed incidents, before it commits.
 
     ``changes`` are the incident changes that job made, in order; ``fn`` enqueues what
     they cause. It runs in the writer thread, inside the job's savepoint: an exception
     rolls back the job's change too. Registering the same function twice is a no-op.
+    ``first``: call it before the producers registered so far (the escalation engine
+    assigns a new incident before the webhooks describe it with its assignees).
     """
     if fn not in PRODUCERS:
-        PRODUCERS.append(fn)
+        if first:
+            PRODUCERS.insert(0, fn)
+        else:
+            PRODUCERS.append(fn)
 
 
 def unregister_producer(fn: Callable[[Tx, list[IncidentChange]], None]) -> None:

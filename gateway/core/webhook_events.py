@@ -35,6 +35,7 @@ __all__ = [
     "envelope",
     "ping",
     "produce_annotated",
+    "produce_escalated",
     "produce_incident_events",
     "produce_reassigned",
     "produce_service_event",
@@ -186,6 +187,32 @@ def _produce_entry_event(tx: Tx, event_type: str, incident: Incident, entry: Log
         data = shapes.incident_core(urls, tx, incident)
     agent = shapes.agent_reference(urls, tx, (entry.agent_type, entry.agent_id))
     body = envelope(event_type, "incident", entry.created_at, data, agent=agent)
+    for subscription in wanted:
+        outbox.enqueue(
+            tx,
+            kind=KIND,
+            destination=subscription.id,
+            order_key=f"{subscription.id}:{incident.id}",
+            body=body,
+        )
+
+
+def produce_escalated(tx: Tx, incident: Incident) -> None:
+    """``incident.escalated`` for an incident just moved to another level, in ``tx``.
+
+    Called by :mod:`gateway.core.escalation`: an escalation changes no status, so no
+    incident change carries it to :func:`produce_incident_events`.
+    """
+    event_type = "incident.escalated"
+    wanted = [
+        s
+        for s in tx.live_webhooks({incident.service_id})
+        if _matches(s, event_type, incident.service_id)
+    ]
+    if not wanted:
+        return
+    data = shapes.incident_core(public_urls(), tx, incident)
+    body = envelope(event_type, "incident", tx.now, data)
     for subscription in wanted:
         outbox.enqueue(
             tx,

@@ -508,6 +508,31 @@ MIGRATIONS: tuple[str, ...] = (
     WHERE escalation_policy_id IS NULL
        OR escalation_policy_id NOT IN (SELECT id FROM escalation_policies);
     """,
+    # The escalation engine: who an incident is assigned to, where it is on its policy,
+    # and each round-robin rule's turn. Incidents from before start with no row here: the
+    # engine acts only on incidents opened (or returned to triggered) from now on.
+    """
+    CREATE TABLE incident_assignments (
+        incident_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        PRIMARY KEY (incident_id, user_id)
+    );
+    CREATE INDEX incident_assignments_user ON incident_assignments(user_id, incident_id);
+
+    CREATE TABLE incident_escalations (
+        incident_id TEXT PRIMARY KEY,
+        escalation_policy_id TEXT NOT NULL,
+        escalation_level INTEGER NOT NULL,
+        escalation_loop INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE escalation_rule_turns (
+        rule_id TEXT PRIMARY KEY,
+        next_target INTEGER NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,294 @@
+"""The escalation engine: a new incident reaches a person, and moves on while nobody acts.
+
+A producer (:func:`on_changes`) sees every committed job's incident changes in the job's
+own transaction, whoever opened or changed the incident (Events API, email, ``POST
+/incidents``, the UI, a timer), so no path can skip escalation:
+
+- **a new incident** follows its service's escalation policy from level 1: it is assigned
+  to the first rule's targets (:mod:`gateway.core.escalation_targets`), an
+  ``assign_log_entry`` names them, and each is notified by their notification rules for
+  the incident's urgency (a delay of 0 now, a later one a ``notify`` timer). A high-urgency
+  incident also gets an ``escalate`` timer at the rule's ``escalation_delay_in_minutes``;
+- **the escalate timer** (:func:`escalate`) moves an incident still triggered to the next
+  level (``escalate_log_entry``, the new level's assignees replace the old ones, new
+  notifications, webhook ``incident.escalated``); after the last level it starts again
+  from the first, ``num_loops`` times (``repeat_escalation_path_log_entry``), then stays
+  (``exhaust_escalation_path_log_entry``);
+- a level whose targets have **nobody on call** is logged and the incident escalates on at
+  once (high urgency);
+- **low urgency** is assigned and notified by low-urgency rules, and never escalates;
+- **acknowledge** cancels the incident's ``escalate`` and ``notify`` timers; the return
+  to triggered (the acknowledgement timeout, a snooze's end) notifies the assignees again
+  and restarts the current level's delay; **resolve** unassigns everyone (its timers are
+  cancelled by :mod:`gateway.core.incident_timers`).
+
+Each step is one transaction with the timer firing it, so after a crash a step happens
+once: never lost, never twice. An ``escalate`` timer names the level it leaves; one that
+finds the incident elsewhere (reassigned in the meantime) does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import structlog
+
+from gateway.core import escalation_policies, outbox, timers, webhook_events
+from gateway.core.escalation_targets import NOTIFY, Memo, notify_assignee, resolve, send
+from gateway.domain import EscalationPolicy, Incident, Timer, User
+from gateway.errors import NotFound
+from gateway.model import IncidentChange
+from gateway.store import Tx
+
+__all__ = [
+    "ESCALATE",
+    "NOTIFY",
+    "enter_level",
+    "escalate",
+    "notify_due",
+    "on_changes",
+    "policy_of",
+    "restart",
+    "restart_delay",
+    "start",
+    "step",
+]
+
+log = structlog.get_logger("gateway.escalation")
+
+#: The timer kind that moves an unacknowledged incident to its next level.
+ESCALATE: Final = "escalate"
+#: What an acknowledgement stops.
+_ACTIVE: Final = (ESCALATE, NOTIFY)
+
+
+def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
+    """The producer: start, stop and restart escalation for the changed incidents, in ``tx``."""
+    memo = Memo()
+    for change in changes:
+        if change.previous_status is None:
+            if change.status == "triggered":
+                incident = tx.incident(change.incident_id)
+                if incident is not None:
+                    start(tx, incident, memo)
+        elif change.status == "acknowledged":
+            timers.cancel(tx, change.incident_id, _ACTIVE)
+        elif change.status == "resolved":
+            timers.cancel(tx, change.incident_id, _ACTIVE)
+            tx.replace_incident_assignments(change.incident_id, [])
+        elif change.status == "triggered" and change.previous_status == "acknowledged":
+            incident = tx.incident(change.incident_id)
+            if incident is not None:
+                restart(tx, incident, memo)
+
+
+def _policy(tx: Tx, service_id: str, memo: Memo) -> EscalationPolicy | None:
+    if service_id not in memo.policies:
+        try:
+            memo.policies[service_id] = escalation_policies.policy_for_service(tx, service_id)
+        except NotFound:
+            memo.policies[service_id] = None
+    return memo.policies[service_id]
+
+
+def start(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
+    """A new incident: level 1 of its service's policy (nothing when the policy has no levels)."""
+    memo = memo or Memo()
+    policy = _policy(tx, incident.service_id, memo)
+    if policy is None or not policy.rules:
+        return
+    enter_level(tx, incident, policy, 1, 0, memo, channel="auto")
+
+
+def enter_level(
+    tx: Tx,
+    incident: Incident,
+    policy: EscalationPolicy,
+    level: int,
+    loop: int,
+    memo: Memo,
+    *,
+    channel: str,
+    agent: tuple[str, str | None] = ("system", None),
+    hops: int = 0,
+    notify: bool = True,
+) -> list[User]:
+    """Assign ``incident`` to level ``level`` (1-based) of ``policy`` in loop ``loop``.
+
+    The level's users replace the assignees (an ``assign_log_entry`` names them, with the
+    schedules that had nobody on call), each is notified, and a high-urgency incident gets
+    the level's ``escalate`` timer — or escalates on at once when the level reached nobody.
+    Returns the assignees. ``notify=False`` (an acknowledged incident reassigned by hand)
+    assigns only: nobody is notified and nothing escalates until it is triggered again.
+    """
+    rule = policy.rules[level - 1]
+    reached = resolve(tx, rule, memo)
+    tx.set_incident_escalation(incident.id, policy.id, level, loop)
+    timers.cancel(tx, incident.id, _ACTIVE)
+    tx.replace_incident_assignments(incident.id, [u.id for u in reached.users])
+    names = ", ".join(u.name for u in reached.users)
+    summary = f"Assigned to {names}" if reached.users else "Assigned to nobody"
+    if reached.nobody_on_call:
+        summary += f" (nobody on call on {', '.join(reached.nobody_on_call)})"
+    tx.insert_log_entry(
+        "assign_log_entry",
+        service_id=incident.service_id,
+        integration_id=None,
+        incident_id=incident.id,
+        agent_type=agent[0],
+        agent_id=agent[1],
+        summary=f"{summary}, level {level}",
+        details={
+            "channel": channel,
+            "assignees": [{"id": u.id, "name": u.name} for u in reached.users],
+            "escalation_policy": {"id": policy.id, "name": policy.name},
+            "escalation_level": level,
+            "escalation_loop": loop,
+            "nobody_on_call": reached.nobody_on_call,
+        },
+    )
+    if not notify:
+        return reached.users
+    for user in reached.users:
+        notify_assignee(tx, incident, user, memo)
+    if incident.urgency != "high":
+        return reached.users  # PagerDuty: low-urgency incidents never escalate
+    if not reached.users and hops < escalation_policies.levels(policy):
+        log.info("escalation.nobody_on_call", incident=incident.id, level=level)
+        step(tx, incident, policy, level, loop, memo, hops=hops + 1)
+        return []
+    payload = {"level": level, "loop": loop}
+    timers.schedule_in(tx, ESCALATE, incident.id, rule.escalation_delay_in_minutes * 60, payload)
+    return reached.users
+
+
+def step(
+    tx: Tx,
+    incident: Incident,
+    policy: EscalationPolicy,
+    level: int,
+    loop: int,
+    memo: Memo,
+    *,
+    hops: int = 0,
+) -> None:
+    """Move ``incident`` on from ``(level, loop)``: the next level, the first again, or stay."""
+    if level < len(policy.rules):
+        kind, new_level, new_loop = "escalate_log_entry", level + 1, loop
+        summary = f"Escalated to level {new_level}"
+    elif loop < policy.num_loops:
+        kind, new_level, new_loop = "repeat_escalation_path_log_entry", 1, loop + 1
+        summary = f"Repeated escalation path (loop {new_loop} of {policy.num_loops})"
+    else:
+        _log(tx, incident, "exhaust_escalation_path_log_entry", "Escalation path exhausted",
+             {"escalation_level": level, "escalation_loop": loop})  # fmt: skip
+        log.info("escalation.exhausted", incident=incident.id, policy=policy.id)
+        return
+    _log(tx, incident, kind, summary,
+         {"escalation_level": new_level, "escalation_loop": new_loop,
+          "escalation_policy": {"id": policy.id, "name": policy.name}})  # fmt: skip
+    enter_level(tx, incident, policy, new_level, new_loop, memo, channel="timeout", hops=hops)
+    webhook_events.produce_escalated(tx, incident)
+    log.info("incident.escalated", incident=incident.id, level=new_level, loop=new_loop)
+
+
+def _log(tx: Tx, incident: Incident, kind: str, summary: str, details: dict[str, Any]) -> None:
+    tx.insert_log_entry(
+        kind,
+        service_id=incident.service_id,
+        integration_id=None,
+        incident_id=incident.id,
+        agent_type="system",
+        summary=summary,
+        details={"channel": "timeout", **details},
+    )
+
+
+def policy_of(tx: Tx, incident: Incident, memo: Memo | None = None) -> EscalationPolicy | None:
+    """The policy ``incident`` follows: the one it started on while that exists, else its
+    service's (``None``: neither has levels)."""
+    memo = memo or Memo()
+    state = tx.incident_escalation(incident.id)
+    policy = tx.escalation_policy(state[0]) if state else None
+    policy = policy or _policy(tx, incident.service_id, memo)
+    return policy if policy is not None and policy.rules else None
+
+
+def _current(tx: Tx, incident: Incident, memo: Memo) -> tuple[EscalationPolicy, int, int] | None:
+    """The incident's policy, level and loop (the level kept within a policy that shrank)."""
+    state = tx.incident_escalation(incident.id)
+    if state is None:
+        return None
+    policy = policy_of(tx, incident, memo)
+    if policy is None:
+        return None
+    _, level, loop = state
+    return policy, min(level, len(policy.rules)), min(loop, policy.num_loops)
+
+
+def escalate(tx: Tx, timer: Timer) -> None:
+    """The ``escalate`` timer: a triggered incident still at the timer's level moves on."""
+    incident = tx.incident(timer.incident_id or "")
+    if incident is None or incident.status != "triggered":
+        return
+    memo = Memo()
+    current = _current(tx, incident, memo)
+    if current is None:
+        return
+    policy, level, loop = current
+    if (level, loop) != (timer.payload.get("level"), timer.payload.get("loop")):
+        return  # moved since (reassigned): this timer's step is not the incident's
+    step(tx, incident, policy, level, loop, memo)
+
+
+def notify_due(tx: Tx, timer: Timer) -> None:
+    """The ``notify`` timer: a delayed notification rule, if its user is still assigned."""
+    incident = tx.incident(timer.incident_id or "")
+    if incident is None or incident.status != "triggered":
+        return
+    user_id = str(timer.payload.get("user_id") or "")
+    assigned = {u for u, _ in tx.incident_assignees([incident.id]).get(incident.id, [])}
+    user = tx.user(user_id)
+    if user is None or user_id not in assigned:
+        return
+    send(tx, incident, user, str(timer.payload.get("contact_method_id") or ""))
+
+
+def restart(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
+    """Back to triggered (acknowledgement timeout, snooze's end): notify the assignees again
+    and restart the current level's delay; an incident nobody holds re-enters its level."""
+    memo = memo or Memo()
+    current = _current(tx, incident, memo)
+    if current is None:
+        return
+    policy, level, loop = current
+    assigned = [
+        user
+        for user_id, _ in tx.incident_assignees([incident.id]).get(incident.id, [])
+        if (user := memo.user(tx, user_id)) is not None
+    ]
+    if not assigned:
+        enter_level(tx, incident, policy, level, loop, memo, channel="timeout")
+        return
+    timers.cancel(tx, incident.id, _ACTIVE)
+    for user in assigned:
+        notify_assignee(tx, incident, user, memo)
+    restart_delay(tx, incident, memo)
+
+
+def restart_delay(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
+    """A high-urgency incident's current level starts its delay again from now (its pending
+    ``escalate`` timer replaced): after a return to triggered or a reassignment."""
+    timers.cancel(tx, incident.id, (ESCALATE,))
+    current = _current(tx, incident, memo or Memo())
+    if current is None or incident.urgency != "high":
+        return
+    policy, level, loop = current
+    delay = policy.rules[level - 1].escalation_delay_in_minutes * 60
+    timers.schedule_in(tx, ESCALATE, incident.id, delay, {"level": level, "loop": loop})
+
+
+timers.register(ESCALATE, escalate)
+timers.register(NOTIFY, notify_due)
+# First: the webhooks' producer then describes a new incident with its assignees.
+outbox.register_producer(on_changes, first=True)

@@ -1,0 +1,155 @@
+"""Who a level of an escalation policy reaches, and how each of them is notified.
+
+Two questions the engine (:mod:`gateway.core.escalation`) asks at every level:
+
+- :func:`resolve` — the users an escalation rule assigns right now: a user target is that
+  user; a schedule target is whoever is on call there at this instant (nobody: noted, the
+  level may still reach its other targets); ``round_robin`` takes one target in turn,
+  the rule's turn stored so consecutive incidents go to consecutive targets;
+- :func:`notify_assignee` — a user's notification rules for the incident's urgency: a
+  rule without delay notifies in this transaction, a later one is a ``notify`` timer.
+
+A :class:`Memo` lives for one job: an alert storm opens many incidents in one job, and
+they all read the same policy, schedules and notification rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import structlog
+
+from gateway.clock import parse_iso
+from gateway.core import notifications, schedules, timers
+from gateway.domain import EscalationPolicy, EscalationRule, Incident, NotificationRule, User
+from gateway.errors import NotFound
+from gateway.store import Tx
+
+__all__ = ["NOTIFY", "Memo", "Reached", "notify_assignee", "resolve", "send"]
+
+log = structlog.get_logger("gateway.escalation")
+
+#: The timer kind of a notification rule with a start delay.
+NOTIFY: Final = "notify"
+ROUND_ROBIN: Final = "round_robin"
+
+
+@dataclass
+class Memo:
+    """What one job has read already (policies per service, users, notification rules)."""
+
+    policies: dict[str, EscalationPolicy | None] = field(default_factory=dict)
+    users: dict[str, User | None] = field(default_factory=dict)
+    rules: dict[tuple[str, str], list[NotificationRule]] = field(default_factory=dict)
+
+    def user(self, tx: Tx, user_id: str) -> User | None:
+        """A live user, read once per job."""
+        if user_id not in self.users:
+            self.users[user_id] = tx.user(user_id)
+        return self.users[user_id]
+
+    def notification_rules(self, tx: Tx, user_id: str, urgency: str) -> list[NotificationRule]:
+        """A user's rules for ``urgency``, read once per job."""
+        key = (user_id, urgency)
+        if key not in self.rules:
+            self.rules[key] = tx.notification_rules(user_id, urgency=urgency)
+        return self.rules[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """Who a level assigns, and the schedule targets that had nobody on call."""
+
+    users: list[User]
+    nobody_on_call: list[str]  # schedule names
+
+
+def _target_users(tx: Tx, memo: Memo, kind: str, target_id: str) -> tuple[User | None, str | None]:
+    """``(user, None)`` or ``(None, schedule name)`` when a schedule has nobody on call."""
+    if kind == "user":
+        return memo.user(tx, target_id), None
+    try:
+        user_id = schedules.on_call_user(tx, target_id, parse_iso(tx.now))
+    except NotFound:  # deleted under the policy: as good as nobody on call
+        user_id = None
+    if user_id is None:
+        schedule = tx.schedule(target_id)
+        return None, schedule.name if schedule is not None else target_id
+    return memo.user(tx, user_id), None
+
+
+def resolve(tx: Tx, rule: EscalationRule, memo: Memo) -> Reached:
+    """The users ``rule`` assigns now (each once, in target order)."""
+    users: dict[str, User] = {}
+    nobody: list[str] = []
+    targets = list(rule.targets)
+    if rule.assignment_strategy == ROUND_ROBIN and targets:
+        # One target, the rule's next; one with nobody on call passes the turn on.
+        turn = tx.rule_turn(rule.id)
+        for step in range(len(targets)):
+            index = (turn + step) % len(targets)
+            user, schedule = _target_users(tx, memo, targets[index].type, targets[index].id)
+            if schedule is not None:
+                nobody.append(schedule)
+            if user is not None:
+                users[user.id] = user
+                tx.set_rule_turn(rule.id, (index + 1) % len(targets))
+                break
+        return Reached(list(users.values()), nobody)
+    for target in targets:
+        user, schedule = _target_users(tx, memo, target.type, target.id)
+        if schedule is not None:
+            nobody.append(schedule)
+        if user is not None:
+            users.setdefault(user.id, user)
+    return Reached(list(users.values()), nobody)
+
+
+def notify_assignee(tx: Tx, incident: Incident, user: User, memo: Memo) -> int:
+    """Notify ``user`` of ``incident`` by their rules for its urgency; return the rules used.
+
+    A rule without delay notifies now, in ``tx``; a later one becomes a ``notify`` timer
+    (the acknowledgement cancels it, an escalation or reassignment away from the user
+    makes it do nothing).
+    """
+    rules = memo.notification_rules(tx, user.id, incident.urgency)
+    for rule in rules:
+        if rule.start_delay_in_minutes <= 0:
+            send(tx, incident, user, rule.contact_method_id)
+        else:
+            payload = {"user_id": user.id, "contact_method_id": rule.contact_method_id}
+            timers.schedule_in(
+                tx, NOTIFY, incident.id, rule.start_delay_in_minutes * 60, payload=payload
+            )
+    return len(rules)
+
+
+def send(tx: Tx, incident: Incident, user: User, contact_method_id: str) -> bool:
+    """One notification through one contact method; ``False`` when it could not be queued.
+
+    A failure is the notification's alone: it is undone in its own savepoint and logged,
+    and escalation goes on (PagerDuty's rule: a failed notification never stops it).
+    """
+    method = tx.contact_method(contact_method_id)
+    if method is None or method.user_id != user.id:
+        log.warning(
+            "notification.contact_method_gone", incident=incident.id, user=user.id,
+            contact_method=contact_method_id,
+        )  # fmt: skip
+        return False
+    try:
+        with tx.outbox_savepoint():
+            done = notifications.notify(
+                tx,
+                incident,
+                notifications.NotifiedUser.of(user),
+                notifications.ContactPoint.of(method),
+            )
+    except Exception as exc:  # the notification's failure, never the escalation's
+        log.error(
+            "notification.failed", incident=incident.id, user=user.id,
+            error=f"{type(exc).__name__}: {exc}"[:300],
+        )  # fmt: skip
+        return False
+    return done is not None
