@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.core.assignee_reads import Assignee, Escalation, assignees, escalations
 from gateway.core.incident_reads import IncidentDetails
 from gateway.core.service_reads import ServiceDetails
 from gateway.domain import Alert, Incident, Integration, LogEntry, Notification
@@ -22,6 +23,7 @@ __all__ = [
     "Urls",
     "agent_reference",
     "alert_object",
+    "assignee_reference",
     "incident_object",
     "incident_reference",
     "integration_path",
@@ -221,7 +223,7 @@ def incident_object(
                 "html_url": None,
             }
         )
-    obj = incident_core(urls, reader, incident)
+    obj = incident_core(urls, reader, incident, (details.assignees, details.escalation))
     obj.update(
         {
             "incident_number": incident.number,
@@ -243,19 +245,41 @@ def incident_object(
             "alert_grouping": None,
         }
     )
-    obj["assignments"] = obj.pop("assignees")
+    del obj["assignees"]  # the REST object says when each was assigned
+    obj["assignments"] = [
+        {"at": a.at, "assignee": assignee_reference(urls, a)} for a in details.assignees
+    ]
     del obj["number"]  # the REST object names it incident_number
     if "body" in include:
         obj["body"] = details.body or {"type": "incident_body", "details": None}
     return obj
 
 
-def incident_core(urls: Urls, reader: Reader, incident: Incident) -> dict[str, Any]:
+def incident_core(
+    urls: Urls,
+    reader: Reader,
+    incident: Incident,
+    held: tuple[list[Assignee], Escalation | None] | None = None,
+) -> dict[str, Any]:
     """The fields of an incident both its REST object and a v3 webhook's ``data`` carry.
 
     This is the webhook ``data`` as it is (``number``, ``assignees``); the REST object
-    adds its own fields (:func:`incident_object`).
+    adds its own fields (:func:`incident_object`). ``held`` is the incident's assignees
+    and escalation when the caller has read them already (a page of incidents); else
+    they are read here.
     """
+    if held is None:
+        service = reader.service(incident.service_id)
+        policy_id = service.escalation_policy_id if service else None
+        escalation = escalations(reader, [(incident.id, policy_id)]).get(incident.id)
+        held = (assignees(reader, [incident.id])[incident.id], escalation)
+    people, escalation = held
+    policy = None
+    if escalation is not None:
+        path = f"/escalation_policies/{escalation.policy_id}"
+        policy = reference(
+            urls, "escalation_policy", escalation.policy_id, escalation.policy_name, path
+        )
     return {
         "id": incident.id,
         "type": "incident",
@@ -268,14 +292,19 @@ def incident_core(urls: Urls, reader: Reader, incident: Incident) -> dict[str, A
         "created_at": incident.created_at,
         "title": incident.title,
         "service": service_reference(urls, reader, incident.service_id),
-        "assignees": [],
-        "escalation_policy": None,
+        "assignees": [assignee_reference(urls, a) for a in people],
+        "escalation_policy": policy,
         "teams": [],
         "priority": None,
         "urgency": incident.urgency,
         "conference_bridge": None,
         "resolve_reason": None,
     }
+
+
+def assignee_reference(urls: Urls, assignee: Assignee) -> dict[str, Any]:
+    """A ``user_reference`` to an incident's assignee (a deleted user's last name)."""
+    return user_reference(urls, {"id": assignee.user_id, "name": assignee.name})
 
 
 def _contexts(body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from gateway.clock import iso
+from gateway.core.assignee_reads import Assignee, Escalation, assignees, escalations
 from gateway.core.inputs import parse_time
 from gateway.domain import (
     INCIDENT_SORT_FIELDS,
@@ -118,6 +119,7 @@ def list_incidents(
     limit: int = 25,
     offset: int = 0,
     count: bool = False,
+    user_ids: Sequence[str] = (),
 ) -> IncidentPage:
     """One page of incidents with PagerDuty's filters; the number that match if ``count``.
 
@@ -125,6 +127,7 @@ def list_incidents(
     nor ``until`` and no ``date_range="all"``, only the last 30 days are listed
     (PagerDuty's default range); ``until`` alone means the 30 days before it.
     Counting reads every match, so it happens only when asked (REST ``total=true``).
+    ``user_ids`` keeps the triggered and acknowledged incidents assigned to any of them.
     """
     problems = [
         f"'statuses' value {s!r} is not valid" for s in statuses if s not in INCIDENT_STATUSES
@@ -148,6 +151,7 @@ def list_incidents(
         service_ids=tuple(dict.fromkeys(service_ids)),
         urgencies=tuple(dict.fromkeys(urgencies)),
         incident_key=incident_key or None,
+        user_ids=tuple(dict.fromkeys(user_ids)),
         since=iso(start) if start else None,
         until=iso(end) if end else None,
         order=order,
@@ -232,6 +236,10 @@ class IncidentDetails:
     body: dict[str, Any] | None = None
     #: PagerDuty's ``pending_actions``: ``(type, at)`` from the incident's timers.
     pending_actions: list[tuple[str, str]] = field(default_factory=list)
+    #: Who holds it now (empty once resolved).
+    assignees: list[Assignee] = field(default_factory=list)
+    #: Its escalation policy and level, ``None`` without a policy.
+    escalation: Escalation | None = None
 
 
 def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[IncidentDetails]:
@@ -248,6 +256,10 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
     resolves = reader.edge_log_entries(
         [i.id for i in incidents if i.status == "resolved"], "resolve_log_entry", newest=True
     )
+    held = assignees(reader, ids)
+    # One read per service on the page (the policy of incidents escalation never took).
+    policy_of = {sid: _service_policy(reader, sid) for sid in {i.service_id for i in incidents}}
+    paths = escalations(reader, [(i.id, policy_of[i.service_id]) for i in incidents])
     out = []
     for incident in incidents:
         triggered, resolved = counts.get(incident.id, (0, 0))
@@ -282,9 +294,17 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
                 acknowledgements=[(e.created_at, (e.agent_type, e.agent_id)) for e in acks],
                 body=first.details.get("incident_body") if first else None,
                 pending_actions=_pending_actions(reader, incident),
+                assignees=held.get(incident.id, []),
+                escalation=paths.get(incident.id),
             )
         )
     return out
+
+
+def _service_policy(reader: Reader, service_id: str) -> str | None:
+    """The escalation policy of a live service (``None`` once deleted)."""
+    service = reader.service(service_id)
+    return service.escalation_policy_id if service else None
 
 
 #: PagerDuty's ``pending_actions[].type`` for each timer kind that has one.

@@ -6,8 +6,8 @@ escalation goes on from there). The REST API and the web UI both call :func:`rea
 the assignment itself (assignees replaced, ``assign_log_entry`` / ``escalate_log_entry``,
 the new assignees notified by their rules, the escalation delay restarted) is the
 escalation engine's :func:`gateway.core.assignments.reassign`. This adds what a person's
-reassignment says to the world: the ``incident.reassigned`` webhook (a level change is an
-escalation, and the engine emits ``incident.escalated`` for it).
+reassignment says to the world: the ``incident.reassigned`` webhook, or
+``incident.escalated`` for a level (PagerDuty counts a manual escalation as one).
 
 Refused, with nothing changed: both or neither of users and level (:class:`Invalid`),
 unknown users or a level the policy does not have (:class:`Invalid`, from the engine), a
@@ -71,6 +71,9 @@ def reassign(
         entry = tx.latest_log_entry(incident.id, "assign_log_entry")
         if entry is not None:
             webhook_events.produce_reassigned(tx, updated, entry)
+    else:
+        # The engine emits it for the escalations its timers make; a person's is here.
+        webhook_events.produce_escalated(tx, updated)
     log.info(
         "incident.reassigned",
         incident=incident.id,
@@ -80,4 +83,3 @@ def reassign(
         level=level,
     )
     return updated
-

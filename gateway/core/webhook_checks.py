@@ -62,6 +62,7 @@ EMITTED: Final = (
     "service.updated",
     "service.deleted",
     "incident.escalated",
+    "incident.reassigned",
 )
 #: What a custom header's value reads as in every answer.
 REDACTED: Final = "[REDACTED]"

@@ -81,6 +81,7 @@ class IncidentListReads(ReadBase):
         service_ids: Sequence[str] = (),
         urgencies: Sequence[str] = (),
         incident_key: str | None = None,
+        user_ids: Sequence[str] = (),
         since: str | None = None,
         until: str | None = None,
         order: Sequence[tuple[str, bool]] = (("incident_number", False),),
@@ -94,9 +95,10 @@ class IncidentListReads(ReadBase):
         (PagerDuty's rule); ``since`` is inclusive, ``until`` exclusive, both on
         ``created_at``. ``order`` is ``(INCIDENT_ORDER name, descending)`` pairs;
         the incident number breaks ties, in the last pair's direction, so pages never
-        overlap and one index serves both directions. ``more`` comes from reading one
-        row past the page; ``total`` (how many match in all) is counted only when
-        ``count`` asks, since counting reads every match.
+        overlap and one index serves both directions. ``user_ids`` keeps open incidents
+        assigned to any of those users (PagerDuty's rule: never resolved ones). ``more``
+        comes from reading one row past the page; ``total`` (how many match in all) is
+        counted only when ``count`` asks, since counting reads every match.
         """
         where: list[str] = []
         params: list[Any] = []
@@ -119,6 +121,14 @@ class IncidentListReads(ReadBase):
                 "UNION SELECT incident_id FROM alerts WHERE alert_key = ?)"
             )
             params.extend((incident_key, incident_key))
+        if user_ids:
+            # The assignments' (user_id, incident_id) index finds the few incidents a
+            # person holds; resolving unassigns, and the status test says so anyway.
+            where.append(
+                "id IN (SELECT incident_id FROM incident_assignments "
+                f"WHERE user_id IN ({marks(user_ids)})) AND status != 'resolved'"
+            )
+            params.extend(user_ids)
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)

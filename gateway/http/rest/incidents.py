@@ -31,8 +31,9 @@ from gateway.http.rest._common import (
     requester,
     requires,
 )
-from gateway.http.rest.bodies import alert_object, incident_object, log_entry_object
+from gateway.http.rest.bodies import alert_object, incident_object, log_entry_object, rest_urls
 from gateway.http.rest.services import load_service, service_body
+from gateway.people_shapes import user_object
 from gateway.store import Reader, Tx
 
 __all__ = ["blueprint"]
@@ -47,7 +48,32 @@ def _include() -> set[str]:
 def _render(
     reader: Reader, incidents: list[Incident], include: set[str] | frozenset[str]
 ) -> list[dict[str, Any]]:
-    return [incident_object(reader, d, include) for d in reads.incident_details(reader, incidents)]
+    details = reads.incident_details(reader, incidents)
+    found = [incident_object(reader, d, include) for d in details]
+    if "assignees" in include:
+        _expand_assignees(reader, details, found)
+    return found
+
+
+def _expand_assignees(
+    reader: Reader, details: list[reads.IncidentDetails], found: list[dict[str, Any]]
+) -> None:
+    """``include[]=assignees``: each assignment's assignee as its whole ``user`` (a deleted
+    user stays a reference), each user read once for the page."""
+    urls = rest_urls()
+    users: dict[str, dict[str, Any]] = {}
+    for detail, body in zip(details, found, strict=True):
+        for assignment, held in zip(body["assignments"], detail.assignees, strict=True):
+            if held.user is None:
+                continue
+            if held.user_id not in users:
+                users[held.user_id] = user_object(
+                    urls,
+                    held.user,
+                    reader.contact_methods(held.user_id),
+                    reader.notification_rules(held.user_id),
+                )
+            assignment["assignee"] = users[held.user_id]
 
 
 async def _one(ident: str, include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -63,8 +89,8 @@ async def _one(ident: str, include: set[str] | frozenset[str] = frozenset()) -> 
 @blueprint.get("/incidents")
 @requires(Level.VIEW)
 async def list_incidents() -> dict[str, Any]:
-    """``GET /incidents`` with statuses[], service_ids[], urgencies[], incident_key, since,
-    until, date_range, sort_by, include[], limit/offset/total."""
+    """``GET /incidents`` with statuses[], service_ids[], urgencies[], user_ids[],
+    incident_key, since, until, date_range, sort_by, include[], limit/offset/total."""
     page = page_args()
     args = request.args
     include = _include()
@@ -76,6 +102,7 @@ async def list_incidents() -> dict[str, Any]:
             service_ids=list_arg("service_ids"),
             urgencies=list_arg("urgencies"),
             incident_key=args.get("incident_key"),
+            user_ids=list_arg("user_ids"),
             since=args.get("since"),
             until=args.get("until"),
             date_range=args.get("date_range"),
@@ -142,7 +169,7 @@ def _update(item: dict[str, Any], where: str) -> tuple[str | None, Reassignment 
                 ident = assignee.get("id") if isinstance(assignee, dict) else None
                 if not isinstance(ident, str) or not ident:
                     problems.append(
-                        f"{where}assignments[{n}] must be {{\"assignee\": {{\"id\": ..., "
+                        f'{where}assignments[{n}] must be {{"assignee": {{"id": ..., '
                         '"type": "user_reference"}}'
                     )
                 elif assignee.get("type", "user_reference") != "user_reference":  # type: ignore[union-attr]
@@ -169,7 +196,9 @@ def _update(item: dict[str, Any], where: str) -> tuple[str | None, Reassignment 
     return status, change
 
 
-def _apply(tx: Tx, ident: str | int, update: tuple[str | None, Reassignment | None], by: str) -> str:
+def _apply(
+    tx: Tx, ident: str | int, update: tuple[str | None, Reassignment | None], by: str
+) -> str:
     """Reassign first, then change the status: a resolve after a reassignment still works."""
     status, change = update
     incident_id = reads.find_incident(tx, ident).id

@@ -1,6 +1,6 @@
 """Query parameters PagerDuty documents that the gateway cannot honour: refused, never ignored.
 
-A filter the gateway silently dropped (``team_ids[]``, ``user_ids[]``) answered with
+A filter the gateway silently dropped (``team_ids[]``) answered with
 everything, and a script acting on that answer acts on the wrong incidents; an
 ``include[]`` it skipped left references where the client expected objects. So each REST
 route names the ``include[]`` values it implements, and every parameter PagerDuty
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 __all__ = ["query_problems"]
 
 _NO_TEAMS = "teams do not exist in alert-gateway: every object belongs to the whole account"
-_NO_USERS = "incidents are not assigned to users yet"
 _UTC_ONLY = "times are always given in UTC; leave time_zone out or set it to UTC"
 
 
@@ -31,8 +30,8 @@ class RouteQuery:
 
 _SERVICE = RouteQuery(frozenset({"integrations"}), {"team_ids": _NO_TEAMS, "time_zone": _UTC_ONLY})
 _INCIDENT = RouteQuery(
-    frozenset({"body", "first_trigger_log_entries"}),
-    {"team_ids": _NO_TEAMS, "user_ids": _NO_USERS, "time_zone": _UTC_ONLY},
+    frozenset({"body", "first_trigger_log_entries", "assignees"}),
+    {"team_ids": _NO_TEAMS, "time_zone": _UTC_ONLY},
 )
 _TIMELINE = RouteQuery(unsupported={"team_ids": _NO_TEAMS, "time_zone": _UTC_ONLY})
 _WINDOW = RouteQuery(unsupported={"team_ids": _NO_TEAMS})
