@@ -1,6 +1,7 @@
-"""An incident page's forms beyond acknowledge and resolve: add a note, snooze.
+"""An incident page's forms beyond acknowledge and resolve: add a note, snooze, reassign.
 
-Forms over :mod:`gateway.core.incident_notes` and :func:`gateway.core.incidents.snooze`;
+Forms over :mod:`gateway.core.incident_notes`, :func:`gateway.core.incidents.snooze` and
+:func:`gateway.core.incident_reassign.reassign`;
 a refusal comes back to the incident page as a notice, nothing changed.
 """
 
@@ -11,6 +12,7 @@ from quart.typing import ResponseReturnValue
 from gateway.auth import Level
 from gateway.core import incident_notes
 from gateway.core import incidents as inc
+from gateway.core.incident_reassign import Reassignment, reassign
 from gateway.errors import OperationError
 from gateway.http.ui._web import back, blueprint, context, form, requires
 from gateway.http.ui.incidents import responder
@@ -50,3 +52,27 @@ async def incident_snooze(incident_id: str) -> ResponseReturnValue:
         detail = "; ".join(exc.errors) or exc.message
         return back("ui.incident_page", f"Not snoozed: {detail}.", incident_id=incident_id)
     return back("ui.incident_page", "Incident snoozed.", incident_id=incident_id)
+
+
+@blueprint.post("/incidents/<incident_id>/reassign")
+@requires(Level.RESPOND)
+async def incident_reassign(incident_id: str) -> ResponseReturnValue:
+    """Reassign to the chosen user (``user_id``) or escalation level (``escalation_level``)."""
+    by, values = responder(), await form()
+    user_id, level = values.get("user_id", ""), values.get("escalation_level", "")
+    if level:
+        # -1 is out of every range: the core refuses it naming the levels there are.
+        change = Reassignment(escalation_level=int(level) if level.isdigit() else -1)
+    else:
+        change = Reassignment(user_ids=(user_id,) if user_id else ())
+
+    def job(tx: Tx) -> None:
+        reassign(tx, incident_id, change, by=by)
+
+    try:
+        await context().store.write(job)
+    except OperationError as exc:
+        detail = "; ".join(exc.errors) or exc.message
+        return back("ui.incident_page", f"Not reassigned: {detail}.", incident_id=incident_id)
+    word = f"escalated to level {level}" if level else "reassigned"
+    return back("ui.incident_page", f"Incident {word}.", incident_id=incident_id)

@@ -8,7 +8,7 @@ an error page through :func:`gateway.http.ui._web.page_error`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from quart import g, request
@@ -22,6 +22,7 @@ from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
 from gateway.core.agents import agent_name
+from gateway.core.assignee_reads import Assignee, assignees
 from gateway.core.incident_timers import SNOOZE_END
 from gateway.core.inputs import parse_time
 from gateway.domain import (
@@ -64,23 +65,27 @@ def _choices(name: str, allowed: tuple[str, ...]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class IncidentRow:
-    """An incident in a list, with its service's name."""
+    """An incident in a list, with its service's name and who holds it."""
 
     incident: Incident
     service_name: str
+    assignees: list[Assignee] = field(default_factory=list)
 
 
 def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow]:
-    """Pair incidents with their service names (deleted services show their id).
+    """Pair incidents with their service names (deleted services show their id) and
+    their assignees.
 
-    A rendering helper: it only reads the names of the services it shows.
+    A rendering helper: it reads the names of the services it shows and the page's
+    assignees in one go.
     """
     names: dict[str, str] = {}
     for incident in incidents:
         if incident.service_id not in names:
             service = reader.service(incident.service_id)
             names[incident.service_id] = service.name if service else incident.service_id
-    return [IncidentRow(i, names[i.service_id]) for i in incidents]
+    held = assignees(reader, [i.id for i in incidents])
+    return [IncidentRow(i, names[i.service_id], held[i.id]) for i in incidents]
 
 
 @blueprint.get("/incidents")
@@ -147,8 +152,10 @@ class IncidentView:
     notes: list[LogEntry]
     #: When a snooze ends (``None``: not snoozed).
     snoozed_until: str | None
-    #: The escalation policy that pages for it: ``(id, name)``, ``None`` when there is none.
-    policy: tuple[str, str] | None = None
+    #: Who it can be reassigned to: ``(user id, name)`` of every user, by name.
+    people: list[tuple[str, str]] = field(default_factory=list)
+    #: How many levels its escalation policy has (the reassign form's choices).
+    levels: int = 0
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -180,16 +187,17 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         agents={pair: agent_name(reader, *pair) for pair in pairs},
         notes=notes,
         snoozed_until=snoozes[-1].due_at if snoozes else None,
-        policy=_policy(reader, incident),
+        people=[(u.id, u.name) for u in reader.users()],
+        levels=_levels(reader, details),
     )
 
 
-def _policy(reader: Reader, incident: Incident) -> tuple[str, str] | None:
-    """The escalation policy paging for ``incident``: its service's (a rendering read)."""
-    service = reader.service(incident.service_id)
-    policy_id = service.escalation_policy_id if service else None
-    policy = reader.escalation_policy(policy_id) if policy_id else None
-    return (policy.id, policy.name) if policy else None
+def _levels(reader: Reader, details: reads.IncidentDetails) -> int:
+    """How many levels the incident's escalation policy has (0 without one)."""
+    if details.escalation is None:
+        return 0
+    policy = reader.escalation_policy(details.escalation.policy_id)
+    return len(policy.rules) if policy else 0
 
 
 def _timeline_offset() -> int:
