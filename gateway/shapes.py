@@ -136,6 +136,8 @@ def log_entry_object(
         }
         channel["user"] = user
         extra["user"] = user
+    elif entry.type in _ESCALATION_ENTRIES:
+        extra = _escalation_fields(urls, entry)
     return {
         "id": entry.id,
         "type": entry.type,
@@ -152,6 +154,35 @@ def log_entry_object(
         **extra,
         **({"note": entry.details.get("content")} if entry.type == "annotate_log_entry" else {}),
     }
+
+
+#: The escalation engine's entries: who was assigned, and at which level of which policy.
+_ESCALATION_ENTRIES = frozenset(
+    {
+        "assign_log_entry",
+        "escalate_log_entry",
+        "repeat_escalation_path_log_entry",
+        "exhaust_escalation_path_log_entry",
+    }
+)
+
+
+def _escalation_fields(urls: Urls, entry: LogEntry) -> dict[str, Any]:
+    """``assignees`` (an ``assign_log_entry``'s, as PagerDuty's), ``escalation_level`` and
+    the ``escalation_policy`` reference, where the entry recorded them."""
+    details = entry.details
+    extra: dict[str, Any] = {}
+    if entry.type == "assign_log_entry":
+        extra["assignees"] = [user_reference(urls, u) for u in details.get("assignees") or []]
+    if "escalation_level" in details:
+        extra["escalation_level"] = details["escalation_level"]
+    policy = details.get("escalation_policy")
+    if isinstance(policy, dict) and policy.get("id"):
+        path = f"{POLICIES}/{policy['id']}"
+        extra["escalation_policy"] = reference(
+            urls, "escalation_policy", policy["id"], policy.get("name"), path
+        )
+    return extra
 
 
 def user_reference(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +252,7 @@ def incident_object(
                 "html_url": None,
             }
         )
-    obj = incident_core(urls, reader, incident)
+    obj = incident_core(urls, reader, incident, details)
     obj.update(
         {
             "incident_number": incident.number,
@@ -243,19 +274,31 @@ def incident_object(
             "alert_grouping": None,
         }
     )
-    obj["assignments"] = obj.pop("assignees")
+    del obj["assignees"]  # the REST object says when each was assigned
+    obj["assignments"] = [
+        {"at": at, "assignee": user_reference(urls, {"id": user_id, "name": name})}
+        for user_id, at, name in details.assignments
+    ]
     del obj["number"]  # the REST object names it incident_number
     if "body" in include:
         obj["body"] = details.body or {"type": "incident_body", "details": None}
     return obj
 
 
-def incident_core(urls: Urls, reader: Reader, incident: Incident) -> dict[str, Any]:
+def incident_core(
+    urls: Urls, reader: Reader, incident: Incident, details: IncidentDetails | None = None
+) -> dict[str, Any]:
     """The fields of an incident both its REST object and a v3 webhook's ``data`` carry.
 
     This is the webhook ``data`` as it is (``number``, ``assignees``); the REST object
-    adds its own fields (:func:`incident_object`).
+    adds its own fields (:func:`incident_object`). The assignees and the escalation
+    policy come from ``details`` (read for the whole page), else are read here.
     """
+    if details is not None:
+        assignments, policy = details.assignments, details.escalation_policy
+    else:
+        assignments = reader.incident_assignees([incident.id]).get(incident.id, [])
+        policy = reader.incident_policy_refs([incident.id]).get(incident.id)
     return {
         "id": incident.id,
         "type": "incident",
@@ -268,8 +311,12 @@ def incident_core(urls: Urls, reader: Reader, incident: Incident) -> dict[str, A
         "created_at": incident.created_at,
         "title": incident.title,
         "service": service_reference(urls, reader, incident.service_id),
-        "assignees": [],
-        "escalation_policy": None,
+        "assignees": [user_reference(urls, {"id": u, "name": n}) for u, _, n in assignments],
+        "escalation_policy": (
+            reference(urls, "escalation_policy", policy[0], policy[1], f"{POLICIES}/{policy[0]}")
+            if policy
+            else None
+        ),
         "teams": [],
         "priority": None,
         "urgency": incident.urgency,

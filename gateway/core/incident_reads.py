@@ -232,6 +232,10 @@ class IncidentDetails:
     body: dict[str, Any] | None = None
     #: PagerDuty's ``pending_actions``: ``(type, at)`` from the incident's timers.
     pending_actions: list[tuple[str, str]] = field(default_factory=list)
+    #: The current assignees as ``(user id, assigned_at, user name)``.
+    assignments: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: ``(id, name)`` of the escalation policy the incident follows.
+    escalation_policy: tuple[str, str] | None = None
 
 
 def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[IncidentDetails]:
@@ -248,6 +252,8 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
     resolves = reader.edge_log_entries(
         [i.id for i in incidents if i.status == "resolved"], "resolve_log_entry", newest=True
     )
+    assignees = reader.incident_assignees(ids)
+    policies = reader.incident_policy_refs(ids)
     out = []
     for incident in incidents:
         triggered, resolved = counts.get(incident.id, (0, 0))
@@ -282,6 +288,8 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
                 acknowledgements=[(e.created_at, (e.agent_type, e.agent_id)) for e in acks],
                 body=first.details.get("incident_body") if first else None,
                 pending_actions=_pending_actions(reader, incident),
+                assignments=assignees.get(incident.id, []),
+                escalation_policy=policies.get(incident.id),
             )
         )
     return out
@@ -292,6 +300,7 @@ _PENDING_TYPES = {
     "ack_timeout": "unacknowledge",
     "snooze_end": "unacknowledge",
     "auto_resolve": "resolve",
+    "escalate": "escalate",
 }
 
 
