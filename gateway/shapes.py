@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.core.assignee_reads import Assignee, Escalation, assignees, escalations
 from gateway.core.incident_reads import IncidentDetails
 from gateway.core.service_reads import ServiceDetails
 from gateway.domain import Alert, Incident, Integration, LogEntry, Notification
@@ -23,7 +22,6 @@ __all__ = [
     "Urls",
     "agent_reference",
     "alert_object",
-    "assignee_reference",
     "incident_object",
     "incident_reference",
     "integration_path",
@@ -138,6 +136,8 @@ def log_entry_object(
         }
         channel["user"] = user
         extra["user"] = user
+    elif entry.type in _ESCALATION_ENTRIES:
+        extra = _escalation_fields(urls, entry)
     return {
         "id": entry.id,
         "type": entry.type,
@@ -154,6 +154,35 @@ def log_entry_object(
         **extra,
         **({"note": entry.details.get("content")} if entry.type == "annotate_log_entry" else {}),
     }
+
+
+#: The escalation engine's entries: who was assigned, and at which level of which policy.
+_ESCALATION_ENTRIES = frozenset(
+    {
+        "assign_log_entry",
+        "escalate_log_entry",
+        "repeat_escalation_path_log_entry",
+        "exhaust_escalation_path_log_entry",
+    }
+)
+
+
+def _escalation_fields(urls: Urls, entry: LogEntry) -> dict[str, Any]:
+    """``assignees`` (an ``assign_log_entry``'s, as PagerDuty's), ``escalation_level`` and
+    the ``escalation_policy`` reference, where the entry recorded them."""
+    details = entry.details
+    extra: dict[str, Any] = {}
+    if entry.type == "assign_log_entry":
+        extra["assignees"] = [user_reference(urls, u) for u in details.get("assignees") or []]
+    if "escalation_level" in details:
+        extra["escalation_level"] = details["escalation_level"]
+    policy = details.get("escalation_policy")
+    if isinstance(policy, dict) and policy.get("id"):
+        path = f"{POLICIES}/{policy['id']}"
+        extra["escalation_policy"] = reference(
+            urls, "escalation_policy", policy["id"], policy.get("name"), path
+        )
+    return extra
 
 
 def user_reference(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
@@ -223,7 +252,7 @@ def incident_object(
                 "html_url": None,
             }
         )
-    obj = incident_core(urls, reader, incident, (details.assignees, details.escalation))
+    obj = incident_core(urls, reader, incident, details)
     obj.update(
         {
             "incident_number": incident.number,
@@ -247,7 +276,8 @@ def incident_object(
     )
     del obj["assignees"]  # the REST object says when each was assigned
     obj["assignments"] = [
-        {"at": a.at, "assignee": assignee_reference(urls, a)} for a in details.assignees
+        {"at": at, "assignee": user_reference(urls, {"id": user_id, "name": name})}
+        for user_id, at, name in details.assignments
     ]
     del obj["number"]  # the REST object names it incident_number
     if "body" in include:
@@ -256,30 +286,19 @@ def incident_object(
 
 
 def incident_core(
-    urls: Urls,
-    reader: Reader,
-    incident: Incident,
-    held: tuple[list[Assignee], Escalation | None] | None = None,
+    urls: Urls, reader: Reader, incident: Incident, details: IncidentDetails | None = None
 ) -> dict[str, Any]:
     """The fields of an incident both its REST object and a v3 webhook's ``data`` carry.
 
     This is the webhook ``data`` as it is (``number``, ``assignees``); the REST object
-    adds its own fields (:func:`incident_object`). ``held`` is the incident's assignees
-    and escalation when the caller has read them already (a page of incidents); else
-    they are read here.
+    adds its own fields (:func:`incident_object`). The assignees and the escalation
+    policy come from ``details`` (read for the whole page), else are read here.
     """
-    if held is None:
-        service = reader.service(incident.service_id)
-        policy_id = service.escalation_policy_id if service else None
-        escalation = escalations(reader, [(incident.id, policy_id)]).get(incident.id)
-        held = (assignees(reader, [incident.id])[incident.id], escalation)
-    people, escalation = held
-    policy = None
-    if escalation is not None:
-        path = f"/escalation_policies/{escalation.policy_id}"
-        policy = reference(
-            urls, "escalation_policy", escalation.policy_id, escalation.policy_name, path
-        )
+    if details is not None:
+        assignments, policy = details.assignments, details.escalation_policy
+    else:
+        assignments = reader.incident_assignees([incident.id]).get(incident.id, [])
+        policy = reader.incident_policy_refs([incident.id]).get(incident.id)
     return {
         "id": incident.id,
         "type": "incident",
@@ -292,19 +311,18 @@ def incident_core(
         "created_at": incident.created_at,
         "title": incident.title,
         "service": service_reference(urls, reader, incident.service_id),
-        "assignees": [assignee_reference(urls, a) for a in people],
-        "escalation_policy": policy,
+        "assignees": [user_reference(urls, {"id": u, "name": n}) for u, _, n in assignments],
+        "escalation_policy": (
+            reference(urls, "escalation_policy", policy[0], policy[1], f"{POLICIES}/{policy[0]}")
+            if policy
+            else None
+        ),
         "teams": [],
         "priority": None,
         "urgency": incident.urgency,
         "conference_bridge": None,
         "resolve_reason": None,
     }
-
-
-def assignee_reference(urls: Urls, assignee: Assignee) -> dict[str, Any]:
-    """A ``user_reference`` to an incident's assignee (a deleted user's last name)."""
-    return user_reference(urls, {"id": assignee.user_id, "name": assignee.name})
 
 
 def _contexts(body: dict[str, Any]) -> list[dict[str, Any]]:

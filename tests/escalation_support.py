@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import trio
+
 from gateway.clock import FakeClock
 from gateway.domain import Incident, LogEntry
 from gateway.testing import TestGateway, gateway_running
@@ -101,3 +103,13 @@ def recipients(rx: SmtpReceiver) -> list[str]:
     """Who got mail, in order."""
     with rx.lock:
         return [to for _, tos, _ in rx.messages for to in tos]
+
+
+async def drained(gw: TestGateway) -> None:
+    """Wait until no notification is waiting for delivery: the fake clock may then jump
+    without a delivery in flight outliving its lease."""
+    with trio.fail_after(10):
+        while await gw.store.read(
+            lambda r: r.outbox_entries(kind="email_notification", states=["pending"])
+        ):
+            await trio.sleep(0.01)

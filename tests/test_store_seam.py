@@ -445,7 +445,9 @@ def _workload(t: Any) -> None:
 
     # The escalation engine: assignees, the incident's level, a round-robin rule's turn.
     t.replace_incident_assignments(inc.id, ["PU1", "PU2", "PU1"])
-    assert [u for u, _ in t.incident_assignees([inc.id])[inc.id]] == ["PU1", "PU2"]
+    assert [u for u, _, _ in t.incident_assignees([inc.id])[inc.id]] == ["PU1", "PU2"]
+    assert isinstance(t.incident_policy_refs([inc.id]), dict)  # its service is deleted by now
+    assert t.incident_policy_refs([]) == {}
     assert t.incident_assignees([]) == {} and t.assigned_incident_ids(["PU2"]) == [inc.id]
     assert t.assigned_incident_ids([]) == []
     t.set_incident_escalation(inc.id, "PEP1", 1, 0)

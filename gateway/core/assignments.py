@@ -47,12 +47,12 @@ def assignees_of(reader: Reader, incident_ids: Sequence[str]) -> dict[str, list[
     """``{incident id: [Assignment…]}`` for ``incident_ids`` (two reads whatever their number);
     an incident nobody holds maps to an empty list."""
     rows = reader.incident_assignees(list(incident_ids))
-    user_ids = sorted({u for pairs in rows.values() for u, _ in pairs})
+    user_ids = sorted({u for pairs in rows.values() for u, _, _ in pairs})
     users: dict[str, User | None] = {u.id: u for u in reader.users(ids=user_ids)}
     for gone in (u for u in user_ids if u not in users):  # deleted since: still named
         users[gone] = reader.user(gone, deleted=True)
     return {
-        incident_id: [Assignment(u, users.get(u), at) for u, at in rows.get(incident_id, [])]
+        incident_id: [Assignment(u, users.get(u), at) for u, at, _ in rows.get(incident_id, [])]
         for incident_id in incident_ids
     }
 

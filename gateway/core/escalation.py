@@ -247,7 +247,7 @@ def notify_due(tx: Tx, timer: Timer) -> None:
     if incident is None or incident.status != "triggered":
         return
     user_id = str(timer.payload.get("user_id") or "")
-    assigned = {u for u, _ in tx.incident_assignees([incident.id]).get(incident.id, [])}
+    assigned = {u for u, _, _ in tx.incident_assignees([incident.id]).get(incident.id, [])}
     user = tx.user(user_id)
     if user is None or user_id not in assigned:
         return
@@ -264,7 +264,7 @@ def restart(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
     policy, level, loop = current
     assigned = [
         user
-        for user_id, _ in tx.incident_assignees([incident.id]).get(incident.id, [])
+        for user_id, _, _ in tx.incident_assignees([incident.id]).get(incident.id, [])
         if (user := memo.user(tx, user_id)) is not None
     ]
     if not assigned:

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from gateway.clock import iso
-from gateway.core.assignee_reads import Assignee, Escalation, assignees, escalations
 from gateway.core.inputs import parse_time
 from gateway.domain import (
     INCIDENT_SORT_FIELDS,
@@ -236,10 +235,10 @@ class IncidentDetails:
     body: dict[str, Any] | None = None
     #: PagerDuty's ``pending_actions``: ``(type, at)`` from the incident's timers.
     pending_actions: list[tuple[str, str]] = field(default_factory=list)
-    #: Who holds it now (empty once resolved).
-    assignees: list[Assignee] = field(default_factory=list)
-    #: Its escalation policy and level, ``None`` without a policy.
-    escalation: Escalation | None = None
+    #: The current assignees as ``(user id, assigned_at, user name)``.
+    assignments: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: ``(id, name)`` of the escalation policy the incident follows.
+    escalation_policy: tuple[str, str] | None = None
 
 
 def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[IncidentDetails]:
@@ -256,10 +255,8 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
     resolves = reader.edge_log_entries(
         [i.id for i in incidents if i.status == "resolved"], "resolve_log_entry", newest=True
     )
-    held = assignees(reader, ids)
-    # One read per service on the page (the policy of incidents escalation never took).
-    policy_of = {sid: _service_policy(reader, sid) for sid in {i.service_id for i in incidents}}
-    paths = escalations(reader, [(i.id, policy_of[i.service_id]) for i in incidents])
+    assignees = reader.incident_assignees(ids)
+    policies = reader.incident_policy_refs(ids)
     out = []
     for incident in incidents:
         triggered, resolved = counts.get(incident.id, (0, 0))
@@ -294,17 +291,11 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
                 acknowledgements=[(e.created_at, (e.agent_type, e.agent_id)) for e in acks],
                 body=first.details.get("incident_body") if first else None,
                 pending_actions=_pending_actions(reader, incident),
-                assignees=held.get(incident.id, []),
-                escalation=paths.get(incident.id),
+                assignments=assignees.get(incident.id, []),
+                escalation_policy=policies.get(incident.id),
             )
         )
     return out
-
-
-def _service_policy(reader: Reader, service_id: str) -> str | None:
-    """The escalation policy of a live service (``None`` once deleted)."""
-    service = reader.service(service_id)
-    return service.escalation_policy_id if service else None
 
 
 #: PagerDuty's ``pending_actions[].type`` for each timer kind that has one.
@@ -312,6 +303,7 @@ _PENDING_TYPES = {
     "ack_timeout": "unacknowledge",
     "snooze_end": "unacknowledge",
     "auto_resolve": "resolve",
+    "escalate": "escalate",
 }
 
 

@@ -20,21 +20,41 @@ EscalationState = tuple[str, int, int]
 class EscalationReads(ReadBase):
     """Assignees and escalation state, for many incidents in one statement."""
 
-    def incident_assignees(self, incident_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-        """``{incident id: [(user id, assigned_at)…]}`` in assignment order; an incident with
+    def incident_assignees(
+        self, incident_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str, str | None]]]:
+        """``{incident id: [(user id, assigned_at, user name)…]}`` in assignment order (the
+        name of a deleted user too; ``None`` for a user never stored); an incident with
         nobody assigned is absent."""
-        found: dict[str, list[tuple[str, str]]] = {}
+        found: dict[str, list[tuple[str, str, str | None]]] = {}
         if not incident_ids:
             return found
         rows = self._db.fetch_all(
-            "SELECT incident_id, user_id, assigned_at FROM incident_assignments"
-            f" WHERE incident_id IN ({marks(incident_ids)}) ORDER BY incident_id, assigned_at,"
-            " user_id",
+            "SELECT a.incident_id, a.user_id, a.assigned_at, u.name FROM incident_assignments a"
+            " LEFT JOIN users u ON u.id = a.user_id"
+            f" WHERE a.incident_id IN ({marks(incident_ids)})"
+            " ORDER BY a.incident_id, a.assigned_at, a.user_id",
             tuple(incident_ids),
         )
-        for incident_id, user_id, assigned_at in rows:
-            found.setdefault(incident_id, []).append((user_id, assigned_at))
+        for incident_id, user_id, assigned_at, name in rows:
+            found.setdefault(incident_id, []).append((user_id, assigned_at, name))
         return found
+
+    def incident_policy_refs(self, incident_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """``{incident id: (policy id, name)}``: the policy each incident follows (the one
+        escalation started it on, else its service's); absent when there is none."""
+        if not incident_ids:
+            return {}
+        rows = self._db.fetch_all(
+            "SELECT i.id, p.id, p.name FROM incidents i"
+            " LEFT JOIN incident_escalations e ON e.incident_id = i.id"
+            " JOIN services s ON s.id = i.service_id"
+            " JOIN escalation_policies p"
+            " ON p.id = COALESCE(e.escalation_policy_id, s.escalation_policy_id)"
+            f" WHERE i.id IN ({marks(incident_ids)})",
+            tuple(incident_ids),
+        )
+        return {r[0]: (str(r[1]), str(r[2])) for r in rows}
 
     def incident_escalation(self, incident_id: str) -> EscalationState | None:
         """Where an incident is on its policy, or ``None`` when the engine never took it."""

@@ -61,19 +61,21 @@ def _expand_assignees(
     """``include[]=assignees``: each assignment's assignee as its whole ``user`` (a deleted
     user stays a reference), each user read once for the page."""
     urls = rest_urls()
-    users: dict[str, dict[str, Any]] = {}
+    wanted = sorted({user_id for d in details for user_id, _, _ in d.assignments})
+    users = {u.id: u for u in reader.users(ids=wanted)}
+    bodies: dict[str, dict[str, Any]] = {}
     for detail, body in zip(details, found, strict=True):
-        for assignment, held in zip(body["assignments"], detail.assignees, strict=True):
-            if held.user is None:
+        for assignment, (user_id, _, _) in zip(
+            body["assignments"], detail.assignments, strict=True
+        ):
+            user = users.get(user_id)
+            if user is None:
                 continue
-            if held.user_id not in users:
-                users[held.user_id] = user_object(
-                    urls,
-                    held.user,
-                    reader.contact_methods(held.user_id),
-                    reader.notification_rules(held.user_id),
+            if user_id not in bodies:
+                bodies[user_id] = user_object(
+                    urls, user, reader.contact_methods(user_id), reader.notification_rules(user_id)
                 )
-            assignment["assignee"] = users[held.user_id]
+            assignment["assignee"] = bodies[user_id]
 
 
 async def _one(ident: str, include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
 from gateway.core.agents import agent_name
-from gateway.core.assignee_reads import Assignee, assignees
 from gateway.core.incident_timers import SNOOZE_END
 from gateway.core.inputs import parse_time
 from gateway.domain import (
@@ -69,7 +68,8 @@ class IncidentRow:
 
     incident: Incident
     service_name: str
-    assignees: list[Assignee] = field(default_factory=list)
+    #: ``(user id, assigned_at, name)`` of each assignee (a deleted user's last name).
+    assignees: list[tuple[str, str, str | None]] = field(default_factory=list)
 
 
 def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow]:
@@ -84,8 +84,8 @@ def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow
         if incident.service_id not in names:
             service = reader.service(incident.service_id)
             names[incident.service_id] = service.name if service else incident.service_id
-    held = assignees(reader, [i.id for i in incidents])
-    return [IncidentRow(i, names[i.service_id], held[i.id]) for i in incidents]
+    held = reader.incident_assignees([i.id for i in incidents])
+    return [IncidentRow(i, names[i.service_id], held.get(i.id, [])) for i in incidents]
 
 
 @blueprint.get("/incidents")
@@ -156,6 +156,10 @@ class IncidentView:
     people: list[tuple[str, str]] = field(default_factory=list)
     #: How many levels its escalation policy has (the reassign form's choices).
     levels: int = 0
+    #: The level it is at on that policy (``None``: escalation never took it).
+    level: int | None = None
+    #: Which assignees are live users (their names link to their pages).
+    live: frozenset[str] = frozenset()
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -189,15 +193,25 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         snoozed_until=snoozes[-1].due_at if snoozes else None,
         people=[(u.id, u.name) for u in reader.users()],
         levels=_levels(reader, details),
+        level=_level(reader, incident),
+        live=frozenset(u.id for u in reader.users(ids=[a[0] for a in details.assignments])),
     )
 
 
 def _levels(reader: Reader, details: reads.IncidentDetails) -> int:
     """How many levels the incident's escalation policy has (0 without one)."""
-    if details.escalation is None:
+    if details.escalation_policy is None:
         return 0
-    policy = reader.escalation_policy(details.escalation.policy_id)
+    policy = reader.escalation_policy(details.escalation_policy[0])
     return len(policy.rules) if policy else 0
+
+
+def _level(reader: Reader, incident: Incident) -> int | None:
+    """The escalation level an open incident is at (``None`` once resolved or never taken)."""
+    if incident.status == "resolved":
+        return None
+    state = reader.incident_escalation(incident.id)
+    return state[1] if state else None
 
 
 def _timeline_offset() -> int:
