@@ -19,7 +19,9 @@ from gateway.outbound.addresses import AddressPolicy
 from gateway.outbound.engine import Engine, EngineConfig
 from gateway.outbound.pressure import IngestPressure
 from gateway.store import Store, Tx
+from gateway.testing import gateway_running
 from tests.outbox_support import PostKind, put, receiver
+from tests.scaffold import config, key, v2_service
 
 LOOPBACK_OK = AddressPolicy.parse(["169.254.0.0/16"])
 
@@ -189,3 +191,13 @@ def test_max_defer_seconds_is_read_and_checked(tmp_path: Path) -> None:
     path.write_text(base + "[outbound]\nmax_defer_seconds = -1\n")
     with pytest.raises(ConfigError, match="max_defer_seconds"):
         load_settings(path)
+
+
+async def test_the_daemon_applies_and_exports_the_bound(tmp_path: Path) -> None:
+    text = config(v2_service("Web", key("yield"))) + "\n[outbound]\nmax_defer_seconds = 12\n"
+    async with gateway_running(tmp_path, text) as gw:
+        assert gw.running.outbox is not None
+        assert gw.running.outbox.config.max_defer_seconds == 12
+        answer = await gw.client.get("/metrics")
+    assert "alert_gateway_outbox_max_defer_seconds 12.0" in answer.text
+    assert "alert_gateway_outbox_deferring 0.0" in answer.text
