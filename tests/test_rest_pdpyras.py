@@ -259,3 +259,71 @@ def test_pdpyras_drives_escalation_policies_and_oncalls(api: Api) -> None:
     s.rdelete(f"services/{service['id']}")
     s.rdelete(f"escalation_policies/{made['id']}")
     assert s.find("escalation_policies", "pdpyras policy") is None
+
+
+def test_pdpyras_reassigns_and_filters_incidents_by_assignee(api: Api) -> None:
+    s, admin = session(api), session(api, "admin")
+    people = [
+        admin.rpost("users", json={"name": f"pdpyras holder {n}", "email": f"ph{n}@py.example"})
+        for n in (1, 2)
+    ]
+    policy = s.rpost(
+        "escalation_policies",
+        json={
+            "escalation_policy": {
+                "type": "escalation_policy",
+                "name": "pdpyras reassign",
+                "escalation_rules": [
+                    {
+                        "escalation_delay_in_minutes": 30,
+                        "targets": [{"id": p["id"], "type": "user_reference"}],
+                    }
+                    for p in people
+                ],
+            }
+        },
+    )
+    service = s.rpost(
+        "services",
+        json={
+            "service": {
+                "name": "pdpyras-reassign",
+                "type": "service",
+                "escalation_policy": {"id": policy["id"], "type": "escalation_policy_reference"},
+            }
+        },
+    )
+    made = s.rpost(
+        "incidents",
+        json={
+            "incident": {
+                "type": "incident",
+                "title": "reassign me",
+                "service": {"id": service["id"], "type": "service_reference"},
+            }
+        },
+    )
+    first, second = (p["id"] for p in people)
+    assert [a["assignee"]["id"] for a in made["assignments"]] == [first]
+    moved = s.rput(
+        f"incidents/{made['id']}",
+        json={"incident": {"type": "incident_reference", "escalation_level": 2}},
+    )
+    assert [a["assignee"]["id"] for a in moved["assignments"]] == [second]
+    held = list(
+        s.list_all("incidents", params={"user_ids[]": [second], "include[]": ["assignees"]})
+    )
+    assert [i["id"] for i in held] == [made["id"]]
+    assert held[0]["assignments"][0]["assignee"]["email"] == "ph2@py.example"
+    back = s.rput(
+        "incidents",
+        json=[
+            {
+                "id": made["id"],
+                "type": "incident_reference",
+                "assignments": [{"assignee": {"id": first, "type": "user_reference"}}],
+            }
+        ],
+    )
+    assert [a["assignee"]["id"] for a in back[0]["assignments"]] == [first]
+    assert list(s.list_all("incidents", params={"user_ids[]": [second]})) == []

@@ -204,6 +204,11 @@ def _workload(t: Any) -> None:
         count=True,
     )
     assert total == 1 and found[0].id == inc.id and not more
+    # GET /incidents?user_ids[]=: open incidents held by any of the users.
+    t.replace_incident_assignments(inc.id, ["PU3"])
+    assert [i.id for i in t.search_incidents(user_ids=["PU3", "PU4"])[0]] == [inc.id]
+    assert t.search_incidents(user_ids=["PU4"])[0] == []
+    t.replace_incident_assignments(inc.id, [])
     assert t.alert_counts([inc.id]) == {inc.id: (1, 0)}
     assert (
         t.open_incident_statuses()
