@@ -448,3 +448,18 @@ def test_a_pages_details_read_the_timeline_in_a_few_statements(
         lines = plan(conn, query)
         assert any("log_entries_incident" in line for line in lines), lines
         assert not [line for line in lines if line.startswith("SCAN")], lines
+
+
+def test_user_ids_starts_from_the_persons_assignments(conn: sqlite3.Connection) -> None:
+    """``user_ids[]`` reads the few incidents a person holds through the assignments'
+    (user_id, incident_id) index and sorts only those: never a walk of every incident."""
+    clock = FakeClock()
+    fill(conn, clock)
+    reader = Reader(conn, clock)
+    for sort_by in ("incident_number:asc", "created_at:desc"):
+        with traced(reader) as seen:
+            reads.list_incidents(reader, user_ids=["PU1", "PU2"], sort_by=sort_by, limit=5)
+        (select,) = incident_selects(seen)
+        lines = plan(conn, select)
+        assert any("incident_assignments_user" in line for line in lines), lines
+        assert not any(line.startswith("SCAN incidents") for line in lines), lines
