@@ -339,6 +339,8 @@ def _workload(t: Any) -> None:
     assert t.outbox_pending_count("k", "d", up_to=5) == 2 and t.outbox_next_due(["k"])
     assert [row[0] for row in t.outbox_due(["k"], now=t.now, limit=5)] == [first]
     assert t.outbox_due(["k"], now=t.now, limit=5, busy=[("k", "d")]) == []
+    # Deliveries yielding to ingest claim only what was due long enough ago.
+    assert t.outbox_due(["k"], now=t.now, limit=5, due_by="2000-01-01T00:00:00.000Z") == []
     message = t.claim_outbox_message(first, node="n", lease_until=later)
     assert message is not None and t.outbox_body(first) == message
     t.record_outbox_attempt(

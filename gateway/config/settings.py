@@ -273,6 +273,9 @@ class OutboundSettings:
     retention_days: int = 7
     #: Who claims messages; ``""``: the host name. Distinct per daemon sharing a database.
     node_id: str = ""
+    #: While ingest keeps the writer busy, a message waits up to this many seconds past
+    #: its due time (``0``: deliveries never yield to ingest).
+    max_defer_seconds: int = 30
 
 
 @dataclass(frozen=True)
