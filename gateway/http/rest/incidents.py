@@ -160,24 +160,7 @@ def _update(item: dict[str, Any], where: str) -> tuple[str | None, Reassignment 
             f"{where}'escalation_policy': delegating an incident to another escalation policy "
             "is not supported; reassign it with 'assignments' or 'escalation_level'"
         )
-    user_ids: list[str] = []
-    given = item.get("assignments")
-    if "assignments" in item:
-        if not isinstance(given, list) or not given:
-            problems.append(f"{where}'assignments' must be a non-empty array")
-        else:
-            for n, one in enumerate(given):
-                assignee = one.get("assignee") if isinstance(one, dict) else None
-                ident = assignee.get("id") if isinstance(assignee, dict) else None
-                if not isinstance(ident, str) or not ident:
-                    problems.append(
-                        f'{where}assignments[{n}] must be {{"assignee": {{"id": ..., '
-                        '"type": "user_reference"}}'
-                    )
-                elif assignee.get("type", "user_reference") != "user_reference":  # type: ignore[union-attr]
-                    problems.append(f"{where}assignments[{n}]: only users can be assignees")
-                else:
-                    user_ids.append(ident)
+    user_ids = _assignee_ids(item["assignments"], where, problems) if "assignments" in item else []
     level = item.get("escalation_level")
     if "escalation_level" in item and (isinstance(level, bool) or not isinstance(level, int)):
         problems.append(f"{where}'escalation_level' must be a whole number")
@@ -196,6 +179,27 @@ def _update(item: dict[str, Any], where: str) -> tuple[str | None, Reassignment 
             [f"{where}give 'status', 'assignments' or 'escalation_level'"],
         )
     return status, change
+
+
+def _assignee_ids(given: object, where: str, problems: list[str]) -> list[str]:
+    """The user ids of ``assignments`` (``[{"assignee": user_reference}]``); each bad
+    item is added to ``problems``."""
+    if not isinstance(given, list) or not given:
+        problems.append(f"{where}'assignments' must be a non-empty array")
+        return []
+    user_ids = []
+    for n, one in enumerate(given):
+        assignee = one.get("assignee") if isinstance(one, dict) else None
+        if not isinstance(assignee, dict) or not isinstance(assignee.get("id"), str):
+            problems.append(
+                f'{where}assignments[{n}] must be {{"assignee": {{"id": ..., '
+                '"type": "user_reference"}}'
+            )
+        elif assignee.get("type", "user_reference") != "user_reference":
+            problems.append(f"{where}assignments[{n}]: only users can be assignees")
+        else:
+            user_ids.append(assignee["id"])
+    return user_ids
 
 
 def _apply(
