@@ -285,6 +285,11 @@ def _workload(t: Any) -> None:
     assert t.notification_rule(rule.id) and t.notification_rules(person.id, urgency="high")
     assert t.rules_using(method.id) == t.notification_rules(person.id)
     assert t.contact_counts([person.id, "PNONE"]) == {person.id: (1, 1), "PNONE": (0, 0)}
+    assert t.contact_details([person.id, "PNONE"]) == {
+        person.id: (t.contact_methods(person.id), t.notification_rules(person.id)),
+        "PNONE": ([], []),
+    }
+    assert t.contact_details([]) == {}
     linked = t.insert_token(
         name="p", role="user", token_hash="p" * 64, last4="pppp", user_id=person.id
     )

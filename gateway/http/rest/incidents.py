@@ -63,6 +63,7 @@ def _expand_assignees(
     urls = rest_urls()
     wanted = sorted({user_id for d in details for user_id, _, _ in d.assignments})
     users = {u.id: u for u in reader.users(ids=wanted)}
+    contacts = reader.contact_details(sorted(users))  # two reads for the whole page
     bodies: dict[str, dict[str, Any]] = {}
     for detail, body in zip(details, found, strict=True):
         for assignment, (user_id, _, _) in zip(
@@ -72,9 +73,7 @@ def _expand_assignees(
             if user is None:
                 continue
             if user_id not in bodies:
-                bodies[user_id] = user_object(
-                    urls, user, reader.contact_methods(user_id), reader.notification_rules(user_id)
-                )
+                bodies[user_id] = user_object(urls, user, *contacts[user_id])
             assignment["assignee"] = bodies[user_id]
 
 
