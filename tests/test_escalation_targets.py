@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from gateway.clock import FakeClock
-from gateway.core import assignments, schedules
+from gateway.core import assignments, incidents, schedules
 from gateway.core.inputs import Agent
 from gateway.errors import Invalid
+from gateway.store import Tx
 from gateway.testing import TestGateway
 from tests.escalation_support import START, escalating, person, policy, recipients, trigger
 from tests.smtp_support import smtp_receiver
@@ -142,3 +143,24 @@ async def test_reassign_to_users_or_to_a_level(tmp_path: Path) -> None:
         "escalate_log_entry",
         "assign_log_entry",
     ]
+
+
+async def test_an_incident_resolved_in_the_job_that_opened_it_pages_nobody(
+    tmp_path: Path,
+) -> None:
+    c = clock()
+    with smtp_receiver() as rx:
+        async with escalating(tmp_path, rx, PEOPLE + policy("On call", (10, [ANN])), c) as gw:
+            checkout = await gw.store.read(lambda r: r.service_by_name("Checkout"))
+            assert checkout is not None
+
+            def open_and_close(tx: Tx) -> str:
+                made = incidents.create_incident(tx, checkout.id, "Blip", by="ops@example.com")
+                incidents.resolve(tx, made.id, by="ops@example.com")
+                return made.id
+
+            gone = await gw.store.write(open_and_close)
+            entries = await gw.log_entries(gone)
+            emails = await gw.store.read(lambda r: r.outbox_entries(kind="email_notification"))
+    assert [e.type for e in entries] == ["trigger_log_entry", "resolve_log_entry"]
+    assert emails == []

@@ -67,10 +67,10 @@ def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
     memo = Memo()
     for change in changes:
         if change.previous_status is None:
-            if change.status == "triggered":
-                incident = tx.incident(change.incident_id)
-                if incident is not None:
-                    start(tx, incident, memo)
+            # The incident as this job leaves it: one it already resolved is not paged.
+            incident = tx.incident(change.incident_id)
+            if incident is not None and incident.status != "resolved":
+                start(tx, incident, memo)
         elif change.status == "acknowledged":
             timers.cancel(tx, change.incident_id, _ACTIVE)
         elif change.status == "resolved":
@@ -92,12 +92,16 @@ def _policy(tx: Tx, service_id: str, memo: Memo) -> EscalationPolicy | None:
 
 
 def start(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
-    """A new incident: level 1 of its service's policy (nothing when the policy has no levels)."""
+    """A new incident: level 1 of its service's policy (nothing when the policy has no levels).
+
+    One already acknowledged (in the job that opened it) is assigned without notifying.
+    """
     memo = memo or Memo()
     policy = _policy(tx, incident.service_id, memo)
     if policy is None or not policy.rules:
         return
-    enter_level(tx, incident, policy, 1, 0, memo, channel="auto")
+    notify = incident.status == "triggered"
+    enter_level(tx, incident, policy, 1, 0, memo, channel="auto", notify=notify)
 
 
 def enter_level(
