@@ -8,12 +8,15 @@ wrong objects.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from gateway.core import users
 from gateway.http.rest.query import ROUTES
-from gateway.testing import gateway_running
+from gateway.store import Tx
+from gateway.testing import TestGateway, gateway_running
 from tests.incident_helpers import headers, make_tokens, trigger
 from tests.scaffold import config, key, v2_service
 
@@ -79,7 +82,61 @@ async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
         ),
         # since and until are required there, as PagerDuty has them.
         "/notifications": "/notifications?since=2026-01-01T00:00:00Z&until=2099-01-01T00:00:00Z",
+        **await _people_paths(http, h, service),
     }
+
+
+async def _people_paths(
+    http: httpx.AsyncClient, h: dict[str, str], service: dict[str, Any]
+) -> dict[str, str]:
+    """Paths of the people routes: the token's own user, a schedule, the service's policy."""
+    me = (await http.get("/users/me", headers=h)).json()["user"]
+    base = f"/users/{me['id']}"
+    layer = {
+        "start": "2026-03-27T09:00:00Z",
+        "rotation_virtual_start": "2026-03-27T09:00:00Z",
+        "rotation_turn_length_seconds": 86400,
+        "users": [{"user": {"id": me["id"], "type": "user_reference"}}],
+    }
+    body = {"schedule": {"name": "Queried", "time_zone": "UTC", "schedule_layers": [layer]}}
+    made = await http.post("/schedules", headers=h, json=body)
+    assert made.status_code == 201, made.text
+    schedule = f"/schedules/{made.json()['schedule']['id']}"
+    return {
+        "/users": "/users",
+        "/users/me": "/users/me",
+        "/users/<user_id>": base,
+        "/users/<user_id>/contact_methods": f"{base}/contact_methods",
+        "/users/<user_id>/contact_methods/<method_id>": (
+            f"{base}/contact_methods/{me['contact_methods'][0]['id']}"
+        ),
+        "/users/<user_id>/notification_rules": f"{base}/notification_rules",
+        "/users/<user_id>/notification_rules/<rule_id>": (
+            f"{base}/notification_rules/{me['notification_rules'][0]['id']}"
+        ),
+        "/schedules": "/schedules",
+        "/schedules/<schedule_id>": schedule,
+        "/schedules/<schedule_id>/overrides": (
+            f"{schedule}/overrides?since=2026-03-27T00:00:00Z&until=2026-04-27T00:00:00Z"
+        ),
+        "/schedules/<schedule_id>/users": schedule + "/users",
+        "/escalation_policies": "/escalation_policies",
+        "/escalation_policies/<policy_id>": (
+            f"/escalation_policies/{service['escalation_policy']['id']}"
+        ),
+        "/oncalls": "/oncalls",
+    }
+
+
+async def _own_user(gw: TestGateway, token_name: str) -> None:
+    """Give the token named ``token_name`` a user of its own (with PagerDuty's defaults)."""
+
+    def job(tx: Tx) -> None:
+        person = users.create_user(tx, users.UserInput(name="Query Person", email="qp@example.com"))
+        token = next(t for t in tx.tokens() if t.name == token_name)
+        assert tx.set_token_user(token.id, person.id)
+
+    await gw.store.write(job)
 
 
 def _merged(path: str, params: dict[str, str]) -> httpx.URL:
@@ -90,6 +147,7 @@ def _merged(path: str, params: dict[str, str]) -> httpx.URL:
 async def test_each_refusal_names_the_parameter_and_changes_nothing(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG) as gw:
         tokens = await make_tokens(gw)
+        await _own_user(gw, "user")  # /users/me answers for a token that belongs to a user
         h = headers(tokens["user"])
         paths = await _paths(gw.client, tokens["user"])
         assert set(paths) == {rule for _, rule in ROUTES}, "a read route without a path here"
