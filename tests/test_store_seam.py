@@ -452,7 +452,7 @@ def _workload(t: Any) -> None:
     assert t.incident_policy_refs([]) == {}
     assert t.incident_assignees([]) == {} and t.assigned_incident_ids(["PU2"]) == [inc.id]
     assert t.assigned_incident_ids([]) == []
-    t.set_incident_escalation(inc.id, "PEP1", 1, 0)
+    t.set_incident_escalation(inc.id, "PEP1", 1, 0, fresh=True)
     t.set_incident_escalation(inc.id, "PEP1", 2, 1)
     assert t.incident_escalation(inc.id) == ("PEP1", 2, 1) and t.incident_escalation("PX") is None
     assert t.incident_escalations([inc.id]) == {inc.id: ("PEP1", 2, 1)}

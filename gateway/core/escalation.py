@@ -101,7 +101,7 @@ def start(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
     if policy is None or not policy.rules:
         return
     notify = incident.status == "triggered"
-    enter_level(tx, incident, policy, 1, 0, memo, channel="auto", notify=notify)
+    enter_level(tx, incident, policy, 1, 0, memo, channel="auto", notify=notify, fresh=True)
 
 
 def enter_level(
@@ -116,6 +116,7 @@ def enter_level(
     agent: tuple[str, str | None] = ("system", None),
     hops: int = 0,
     notify: bool = True,
+    fresh: bool = False,
 ) -> list[User]:
     """Assign ``incident`` to level ``level`` (1-based) of ``policy`` in loop ``loop``.
 
@@ -124,12 +125,15 @@ def enter_level(
     the level's ``escalate`` timer — or escalates on at once when the level reached nobody.
     Returns the assignees. ``notify=False`` (an acknowledged incident reassigned by hand)
     assigns only: nobody is notified and nothing escalates until it is triggered again.
+    ``fresh``: a new incident (no assignees, state or timers to replace: three statements
+    fewer on the ingest path).
     """
     rule = policy.rules[level - 1]
     reached = resolve(tx, rule, memo)
-    tx.set_incident_escalation(incident.id, policy.id, level, loop)
-    timers.cancel(tx, incident.id, _ACTIVE)
-    tx.replace_incident_assignments(incident.id, [u.id for u in reached.users])
+    tx.set_incident_escalation(incident.id, policy.id, level, loop, fresh=fresh)
+    if not fresh:
+        timers.cancel(tx, incident.id, _ACTIVE)
+    tx.replace_incident_assignments(incident.id, [u.id for u in reached.users], fresh=fresh)
     names = ", ".join(u.name for u in reached.users)
     summary = f"Assigned to {names}" if reached.users else "Assigned to nobody"
     if reached.nobody_on_call:
