@@ -61,6 +61,7 @@ EMITTED: Final = (
     "service.created",
     "service.updated",
     "service.deleted",
+    "incident.reopened",
 )
 #: What a custom header's value reads as in every answer.
 REDACTED: Final = "[REDACTED]"
