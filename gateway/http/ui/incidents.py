@@ -181,7 +181,7 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         agents={pair: agent_name(reader, *pair) for pair in pairs},
         notes=notes,
         snoozed_until=snoozes[-1].due_at if snoozes else None,
-        reopenable=can_reopen(incident, reader.now),
+        reopenable=can_reopen(incident, iso(reader.clock.now())),
     )
 
 
