@@ -16,6 +16,9 @@ import httpx
 import trio
 
 from gateway.clock import FakeClock, iso
+from gateway.core.inputs import CONFIG as CONFIG_AGENT
+from gateway.core.inputs import ServicePatch
+from gateway.core.services import update_service
 from gateway.hookspecs import hookimpl
 from gateway.model import IncidentChange
 from gateway.testing import TestGateway, gateway_running
@@ -76,6 +79,12 @@ async def _resolved(
     answer = await _put(gw, token, incident.number, "resolved")
     assert answer.status_code == 200, answer.text
     return incident.id
+
+
+async def _set_status(gw: TestGateway, service_id: str, status: str) -> None:
+    """Disable or enable a service as the configuration file does (it declares the service)."""
+    patch = ServicePatch(status=status)
+    await gw.store.write(lambda tx: update_service(tx, service_id, patch, by=CONFIG_AGENT))
 
 
 async def _snapshot(gw: TestGateway) -> tuple[Any, ...]:
@@ -209,6 +218,14 @@ async def test_refusals_say_why_and_change_nothing(tmp_path: Path) -> None:
         assert "within 30 days of its resolution" in late.text
         assert await _snapshot(gw) == before
         clock.advance(-1)
+        # A disabled service's incident is not reopened (none is opened by hand there).
+        web = (await gw.incidents())[-1].service_id
+        await _set_status(gw, web, "disabled")
+        before = await _snapshot(gw)
+        disabled = await _put(gw, tokens["user"], 1, "triggered")
+        assert error(disabled) == (400, 2001, "Service is disabled"), disabled.text
+        assert await _snapshot(gw) == before
+        await _set_status(gw, web, "active")
         assert (await _put(gw, tokens["user"], 1, "triggered")).status_code == 200
 
 

@@ -11,6 +11,8 @@ its resolution, and tells webhook subscribers ``incident.reopened``. The rules h
   with the same dedup key on an alert-based service opens a new incident, as after any
   resolution; on a service without alerts (the incident's key is its dedup key) it is
   appended to the reopened incident, and a resolve event resolves it;
+- an incident of a disabled (or deleted) service is not reopened, as none is opened by hand
+  there;
 - one open incident per key and service: a reopen is refused while another open incident
   on the service has the same ``incident_key`` (a trigger after the resolution opened it);
 - a ``reopen_log_entry`` names who reopened it (PagerDuty's log entry types name no
@@ -60,8 +62,9 @@ def reopen(
     """Reopen a resolved incident (id or number) as ``status``, on behalf of ``by``.
 
     ``status`` is ``triggered`` or ``acknowledged``. Refused (400, nothing changed) for an
-    incident that is not resolved, one resolved more than :data:`REOPEN_WINDOW` ago, and
-    one whose key another open incident on the service holds.
+    incident that is not resolved, one resolved more than :data:`REOPEN_WINDOW` ago, one
+    whose service is disabled or deleted, and one whose key another open incident on the
+    service holds.
     """
     if status not in REOPEN_STATUSES:
         raise Invalid([f"A reopened incident must be triggered or acknowledged, not {status!r}"])
@@ -84,6 +87,15 @@ def reopen(
                 f"Incident {incident.number} was resolved at {incident.resolved_at}; an "
                 f"incident can be reopened only within {days} days of its resolution"
             ],
+        )
+    service = tx.service(incident.service_id)
+    if service is None or service.status == "disabled":
+        # As for opening one by hand: a switched-off service pages nobody again.
+        state = "deleted" if service is None else "disabled"
+        raise Refused(
+            f"Service is {state}",
+            code=2001,
+            errors=[f"Incident {incident.number}'s service is {state}; it cannot be reopened"],
         )
     if incident.incident_key is not None:
         other = tx.open_incident_on_service(incident.service_id, incident.incident_key)
