@@ -40,6 +40,8 @@ PD-CEF validation)::
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -67,6 +69,11 @@ from gateway.pluginkit import (
     validate,
 )
 from gateway.store import Reader, Store
+from gateway.store.postgres import create_schema, drop_schema
+
+#: The environment variable naming a PostgreSQL database (``postgresql://…``) that
+#: :func:`gateway_running` runs its gateways on instead of a SQLite file.
+TEST_DATABASE_URL = "ALERT_GATEWAY_TEST_DATABASE_URL"
 
 __all__ = [
     "ChangeRecorder",
@@ -140,19 +147,28 @@ async def gateway_running(
     )
     from dataclasses import replace
 
+    # With ALERT_GATEWAY_TEST_DATABASE_URL set, the gateway runs on PostgreSQL in a schema
+    # of its own (dropped afterwards), so the same tests prove both backends.
+    base_url = os.environ.get(TEST_DATABASE_URL)
+    schema = f"gw_{secrets.token_hex(6)}"
+    url = create_schema(base_url, schema) if base_url else settings.storage.url
     settings = replace(
         settings,
         server=replace(settings.server, host="127.0.0.1", port=0),
-        storage=replace(settings.storage, path=tmp_path / "gateway.db"),
+        storage=replace(settings.storage, path=tmp_path / "gateway.db", url=url),
     )
-    async with trio.open_nursery() as nursery:
-        running: Running = await nursery.start(_run_quietly, settings, clock, tuple(plugins))
-        client_kwargs: dict[str, Any] = {"base_url": running.base_url, "timeout": 10.0}
-        async with httpx.AsyncClient(**client_kwargs) as client:
-            try:
-                yield TestGateway(running, client)
-            finally:
-                running.stop()
+    try:
+        async with trio.open_nursery() as nursery:
+            running: Running = await nursery.start(_run_quietly, settings, clock, tuple(plugins))
+            client_kwargs: dict[str, Any] = {"base_url": running.base_url, "timeout": 10.0}
+            async with httpx.AsyncClient(**client_kwargs) as client:
+                try:
+                    yield TestGateway(running, client)
+                finally:
+                    running.stop()
+    finally:
+        if base_url:
+            drop_schema(base_url, schema)
 
 
 async def _run_quietly(

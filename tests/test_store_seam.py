@@ -23,7 +23,9 @@ from gateway.clock import FakeClock
 from gateway.store import Tx, open_sync, queries
 from gateway.store.incident_lists import INCIDENT_ORDER, order_table
 from gateway.store.seam import Database, Params, Row
+from gateway.store.postgres import PostgresDatabase, begin_write
 from gateway.store.sqlite import SqliteDatabase
+from tests.conftest import StoreTarget
 
 STORE = Path(gateway.store.__file__).parent
 #: The modules holding the aggregates' SQL, and what they share.
@@ -431,3 +433,50 @@ def test_the_store_still_exports_what_callers_import() -> None:
     assert gateway.store.open_sync is open_sync
     assert gateway.store.Reader is queries.Reader and gateway.store.Tx is queries.Tx
     assert queries.loads(queries.dumps({"a": [1]})) == {"a": [1]}
+
+
+# -- the same seam on PostgreSQL ----------------------------------------------------------------
+@pytest.fixture
+def any_conn(backend: StoreTarget) -> Iterator[Any]:
+    """A migrated connection inside a write transaction, on each backend (rolled back)."""
+    conn = backend.connect()
+    if backend.url is None:
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        begin_write(conn)
+    try:
+        yield conn
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()
+
+
+def test_postgres_database_is_exactly_the_protocol() -> None:
+    protocol = {n for n in vars(Database) if not n.startswith("_")}
+    assert {n for n in vars(PostgresDatabase) if not n.startswith("_")} == protocol
+
+
+def test_try_insert_reports_only_the_named_clash_on_both(
+    any_conn: Any, backend: StoreTarget
+) -> None:
+    db = Tx(any_conn, FakeClock())._db
+    insert = "INSERT INTO api_tokens (id, name, role, token_hash, last4, created_at) "
+    insert += "VALUES (?, ?, ?, ?, ?, ?)"
+    assert db.try_insert(insert, ("T1", "a", "admin", "h1", "0001", "x"), unique="api_tokens.id")
+    assert not db.try_insert(insert, ("T1", "b", "admin", "h2", "0002", "x"), unique="api_tokens.id")
+    with pytest.raises(backend.integrity_error, match="token_hash"):
+        db.try_insert(insert, ("T2", "c", "admin", "h1", "0003", "x"), unique="api_tokens.id")
+    # The refused statements undid only themselves; the transaction goes on.
+    assert db.fetch_all("SELECT id FROM api_tokens") == [("T1",)]
+    assert db.execute("UPDATE api_tokens SET name = ? WHERE id = ?", ("z", "T1")) == 1
+
+
+def test_every_store_method_runs_on_both_backends(any_conn: Any) -> None:
+    calls = _Calls(Tx(any_conn, FakeClock()))
+    _workload(calls)
+    public = {n for n in dir(Tx) if not n.startswith("_") and callable(getattr(Tx, n))}
+    assert public - calls.called == set(), "add the new methods to _workload"
+
+
+def test_open_incidents_sort_before_resolved_ones_on_both(any_conn: Any) -> None:
+    test_open_incidents_sort_before_resolved_ones_by_resolved_at(any_conn)
