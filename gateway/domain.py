@@ -365,3 +365,49 @@ class NotificationRule:
     created_at: str
     updated_at: str
     source: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    """An on-call schedule's own row; its layers and overrides are rows of their own.
+
+    ``source`` is ``config`` when the configuration file declares it (runtime edits refused).
+    """
+
+    id: str
+    name: str
+    description: str | None
+    time_zone: str
+    created_at: str
+    updated_at: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLayer:
+    """One schedule layer. ``users`` are user ids in turn order; ``restrictions`` are
+    PagerDuty restriction objects (``type``, ``start_time_of_day``, ``duration_seconds``,
+    ``start_day_of_week``) exactly as validated; times are ISO UTC text."""
+
+    id: str
+    schedule_id: str
+    position: int
+    name: str | None
+    start: str
+    end: str | None
+    rotation_virtual_start: str
+    rotation_turn_length_seconds: int
+    users: list[str]
+    restrictions: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOverride:
+    """``user_id`` on call on ``schedule_id`` from ``start`` to ``end`` (ISO UTC text)."""
+
+    id: str
+    schedule_id: str
+    user_id: str
+    start: str
+    end: str
+    created_at: str

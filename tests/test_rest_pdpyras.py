@@ -169,3 +169,49 @@ def test_pdpyras_drives_users_contact_methods_and_notification_rules(api: Api) -
     assert renamed["name"] == "pdpyras person five"
     s.rdelete(base)
     assert s.find("users", "pp05@py.example", attribute="email") is None
+
+
+def test_pdpyras_drives_schedules_overrides_and_on_call_users(api: Api) -> None:
+    admin = session(api, "admin")
+    ids = {
+        name: admin.rpost("users", json={"name": name, "email": f"{name}@sched.example"})["id"]
+        for name in ("alice", "bob", "carol")
+    }
+    s = session(api)
+    layer = {
+        "start": "2026-03-27T09:00:00+01:00",
+        "rotation_virtual_start": "2026-03-27T09:00:00+01:00",
+        "rotation_turn_length_seconds": 86400,
+        "users": [{"user": {"id": ids["alice"], "type": "user_reference"}},
+                  {"user": {"id": ids["bob"], "type": "user_reference"}}],
+    }  # fmt: skip
+    made = s.rpost(
+        "schedules",
+        json={
+            "schedule": {
+                "type": "schedule",
+                "name": "pdpyras on call",
+                "time_zone": "Europe/Berlin",
+                "schedule_layers": [layer],
+            }
+        },
+    )
+    assert s.find("schedules", "pdpyras on call")["id"] == made["id"]
+    span = {"since": "2026-03-29T07:00:00Z", "until": "2026-03-30T07:00:00Z"}
+    got = s.rget(f"schedules/{made['id']}", params=span)
+    entries = got["final_schedule"]["rendered_schedule_entries"]
+    assert [(e["user"]["summary"], e["start"]) for e in entries] == [
+        ("alice", "2026-03-29T09:00:00+02:00")
+    ]
+    override = {"start": "2026-03-29T12:00:00Z", "end": "2026-03-29T13:00:00Z",
+                "user": {"id": ids["carol"], "type": "user_reference"}}  # fmt: skip
+    answer = s.post(f"schedules/{made['id']}/overrides", json={"overrides": [override]})
+    assert answer.status_code == 201, answer.text
+    listed = s.rget(f"schedules/{made['id']}/overrides", params=span)
+    assert [o["user"]["summary"] for o in listed] == ["carol"]
+    users = s.rget(f"schedules/{made['id']}/users", params=span)
+    assert [u["summary"] for u in users] == ["alice", "carol"]
+    s.rput(f"schedules/{made['id']}", json={"schedule": {**made, "name": "pdpyras renamed"}})
+    assert s.rget(f"schedules/{made['id']}")["name"] == "pdpyras renamed"
+    s.rdelete(f"schedules/{made['id']}")
+    assert made["id"] not in {x["id"] for x in s.list_all("schedules")}

@@ -34,6 +34,8 @@ from tests.scaffold import TestGateway, config, gateway_running
 # change and delete users and anyone's contact methods and notification rules (a user's own
 # token may change their own: tests/test_rest_users.py; these tokens belong to nobody).
 # Y: allowed, -: 403.
+# create and manage webhook subscriptions, everyone views them; Managers and above create,
+# edit and delete on-call schedules and their overrides, everyone views them. Y: allowed, -: 403.
 MATRIX = """
                                                    obs ro  rol ra  lu  u   adm own
 GET    /services                                    Y   Y   Y   Y   Y   Y   Y   Y
@@ -93,6 +95,15 @@ POST   /users/{id}/notification_rules               -   -   -   -   -   -   Y   
 GET    /users/{id}/notification_rules/{notification_rule_id} Y   Y   Y   Y   Y   Y   Y   Y
 PUT    /users/{id}/notification_rules/{notification_rule_id} -   -   -   -   -   -   Y   Y
 DELETE /users/{id}/notification_rules/{notification_rule_id} -   -   -   -   -   -   Y   Y
+GET    /schedules                                   Y   Y   Y   Y   Y   Y   Y   Y
+POST   /schedules                                   -   -   -   -   -   Y   Y   Y
+GET    /schedules/{id}                              Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /schedules/{id}                              -   -   -   -   -   Y   Y   Y
+DELETE /schedules/{id}                              -   -   -   -   -   Y   Y   Y
+GET    /schedules/{id}/overrides                    Y   Y   Y   Y   Y   Y   Y   Y
+POST   /schedules/{id}/overrides                    -   -   -   -   -   Y   Y   Y
+DELETE /schedules/{id}/overrides/{override_id}      -   -   -   -   -   Y   Y   Y
+GET    /schedules/{id}/users                        Y   Y   Y   Y   Y   Y   Y   Y
 """
 
 ROLES = (

@@ -344,6 +344,29 @@ def _workload(t: Any) -> None:
     assert t.prune_outbox(later, 10) == 2
 
     # Webhook subscriptions: CRUD, the producer's lookup, drops in a row, deliveries.
+    sched = t.insert_schedule(name="Seam", description=None, time_zone="UTC")
+    t.update_schedule_row(sched.id, description="d")
+    layer = {
+        "name": "l",
+        "start": start,
+        "end": None,
+        "rotation_virtual_start": start,
+        "rotation_turn_length_seconds": 3600,
+        "users": ["PUSER1"],
+        "restrictions": [],
+    }
+    t.replace_schedule_layers(sched.id, [layer])
+    assert t.schedule(sched.id) and t.schedules() and t.schedules_by_name("Seam")
+    assert t.schedule_layers([sched.id])[0].users == ["PUSER1"]
+    over = t.insert_schedule_override(sched.id, user_id="PUSER2", start=start, end=end)
+    assert t.schedule_override(sched.id, over.id) == over
+    assert t.schedule_overrides(sched.id, since=start, until=end) == [over]
+    assert t.user_override_schedule_ids("PUSER2", start) == [sched.id]
+    assert t.delete_schedule_override(sched.id, over.id)
+    t.set_declared_schedules({sched.id})
+    t.delete_schedule_row(sched.id)
+    assert t.schedule(sched.id) is None
+
     hook = t.insert_webhook(
         url="http://h/", events=["incident.triggered"], filter_type="service_reference",
         filter_id=svc.id, custom_headers=[("X-A", "b")], secret="s" * 16, name="n",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from gateway.config.parse import load_settings, parse_settings
 from gateway.config.reader import locate_keys
+from gateway.config.schedules import ScheduleConfig
 from gateway.config.sections import parse_listen
 from gateway.config.settings import (
     DEFAULT_MAX_BODY,
@@ -57,6 +58,7 @@ __all__ = [
     "OutboundSettings",
     "PluginSettings",
     "RateLimitSettings",
+    "ScheduleConfig",
     "ServerSettings",
     "ServiceConfig",
     "Settings",

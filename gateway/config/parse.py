@@ -9,6 +9,7 @@ from pathlib import Path
 from gateway.config.forwarding import forwarding_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
+from gateway.config.schedules import schedule_configs
 from gateway.config.sections import (
     logging_settings,
     logging_table,
@@ -38,6 +39,7 @@ _SECTIONS = {
     "forwarding",
     "webhook_subscriptions",
     "users",
+    "schedules",
 }
 
 
@@ -75,6 +77,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         forwarding=forwarding_settings(r, data),
         webhook_subscriptions=webhook_configs(r, data),
         users=user_configs(r, data),
+        schedules=schedule_configs(r, data),
         source=source,
     )
 

@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.config.schedules import ScheduleConfig
+
 DEFAULT_MAX_BODY = 512 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
 #: Fewer would let a monitoring scrape and a couple of senders fill the server.
@@ -288,6 +290,7 @@ class Settings:
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     source: Path | None = None
+    schedules: tuple[ScheduleConfig, ...] = ()
 
     @property
     def mail_domain(self) -> str | None:

@@ -58,6 +58,7 @@ from gateway.core.integrations import (
 )
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
+from gateway.core.provision_schedules import provision_schedules
 from gateway.core.provision_users import provision_users
 from gateway.core.provision_webhooks import provision_webhooks
 from gateway.core.services import create_service, update_service
@@ -117,8 +118,9 @@ class ProvisionReport:
 
 
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
-    """Upsert the configured services, integrations, maintenance windows and webhook
-    subscriptions (:mod:`gateway.core.provision_webhooks`).
+    """Upsert the configured services, integrations, maintenance windows, webhook
+    subscriptions (:mod:`gateway.core.provision_webhooks`) and on-call schedules
+    (:mod:`gateway.core.provision_schedules`).
 
     Raises :class:`ConfigError` (key and line of the block) for anything the
     service layer refuses; the caller's transaction then rolls every change back.
@@ -184,6 +186,7 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     tx.set_declared("services", report.declared_services)
     tx.set_declared("integrations", report.declared_integrations)
     provision_webhooks(tx, settings.webhook_subscriptions, by, report.problems)
+    provision_schedules(tx, settings.schedules, by, report.problems)
     return report
 
 

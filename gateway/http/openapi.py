@@ -424,6 +424,79 @@ SCHEMAS: dict[str, Any] = {
     "NotificationRuleList": _obj(
         ["notification_rules"], notification_rules=_array(_ref("NotificationRule"))
     ),
+    # -- on-call schedules --------------------------------------------------------------------
+    "Restriction": _obj(
+        ["type", "start_time_of_day", "duration_seconds"],
+        type=_str(enum=["daily_restriction", "weekly_restriction"]),
+        start_time_of_day=_str(description="HH:MM:SS in the schedule's time zone"),
+        duration_seconds={"type": "integer", "minimum": 1},
+        start_day_of_week={"type": "integer", "minimum": 1, "maximum": 7},
+    ),
+    "ScheduleLayerEntry": _obj(
+        ["start", "end"], start=TIMESTAMP, end=TIMESTAMP, user=_ref("Reference")
+    ),
+    "SubSchedule": _obj(
+        ["name"],
+        name=_str(enum=["Final Schedule", "Overrides"]),
+        rendered_schedule_entries=_array(_ref("ScheduleLayerEntry")),
+        rendered_coverage_percentage=_nullable({"type": "number"}),
+    ),
+    "ScheduleLayer": _obj(
+        ["start", "users", "rotation_virtual_start", "rotation_turn_length_seconds"],
+        id=_str(),
+        name=_str(),
+        start=TIMESTAMP,
+        end=_nullable(TIMESTAMP),
+        rotation_virtual_start=TIMESTAMP,
+        rotation_turn_length_seconds={"type": "integer", "minimum": 1},
+        users=_array(_obj(["user"], user=_ref("Reference"))),
+        restrictions=_array(_ref("Restriction")),
+        rendered_schedule_entries=_array(_ref("ScheduleLayerEntry")),
+        rendered_coverage_percentage=_nullable({"type": "number"}),
+    ),
+    "ScheduleInput": _obj(
+        ["name", "time_zone", "schedule_layers"],
+        name=_str(),
+        description=_nullable(_str()),
+        time_zone=_str(description="An IANA time zone, such as Europe/Berlin"),
+        schedule_layers=_array(_ref("ScheduleLayer")),
+    ),
+    "Schedule": _obj(
+        ["id", "type", "name", "time_zone", "schedule_layers", "final_schedule"],
+        id=_str(),
+        type=_str(const="schedule"),
+        summary=_str(),
+        self=_str(format="uri"),
+        html_url=_str(format="uri"),
+        name=_str(),
+        description=_nullable(_str()),
+        time_zone=_str(),
+        schedule_layers=_array(_ref("ScheduleLayer")),
+        overrides_subschedule=_ref("SubSchedule"),
+        final_schedule=_ref("SubSchedule"),
+        users=_array(_ref("Reference")),
+        escalation_policies=_array(_ref("Reference")),
+        teams=_array(_ref("Reference")),
+        declared_in_config={"type": "boolean"},
+    ),
+    "Override": _obj(
+        ["start", "end", "user"],
+        id=_str(),
+        start=TIMESTAMP,
+        end=TIMESTAMP,
+        user=_ref("Reference"),
+    ),
+    "OverrideList": _obj(["overrides"], overrides=_array(_ref("Override"))),
+    "OverridesInput": _obj(["overrides"], overrides=_array(_ref("Override"))),
+    "OverridesCreated": _array(
+        _obj(
+            ["status", "override"],
+            status={"type": "integer"},
+            errors=_array(_str()),
+            override=_ref("Override"),
+        )
+    ),
+    "OnCallUsers": _obj(["users"], users=_array(_ref("Reference"))),
 }  # fmt: skip
 for _root, _item in (
     ("services", "Service"),
@@ -434,6 +507,7 @@ for _root, _item in (
     ("maintenance_windows", "MaintenanceWindow"),
     ("webhook_subscriptions", "WebhookSubscription"),
     ("users", "User"),
+    ("schedules", "Schedule"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -640,6 +714,26 @@ OPERATIONS: tuple[Operation, ...] = (
               "NotificationRuleInput", "notification_rule"),
     Operation("delete", "/users/{id}/notification_rules/{notification_rule_id}",
               "Delete a user's notification rule", "users", {204: None, **_FOUND}),
+    # -- on-call schedules --------------------------------------------------------------------
+    Operation("get", "/schedules", "List on-call schedules", "schedules",
+              {200: "ScheduleList", **_ERRORS}, query=("query", "time_zone", *_LIST)),
+    Operation("post", "/schedules", "Create an on-call schedule", "schedules",
+              {201: "Schedule", **_ERRORS}, "ScheduleInput", "schedule"),
+    Operation("get", "/schedules/{id}",
+              "Get a schedule; since/until render its layers and final schedule", "schedules",
+              {200: "Schedule", **_FOUND}, query=("since", "until", "time_zone")),
+    Operation("put", "/schedules/{id}", "Update a schedule (its layers as a whole)",
+              "schedules", {200: "Schedule", **_FOUND}, "ScheduleInput", "schedule"),
+    Operation("delete", "/schedules/{id}", "Delete a schedule", "schedules",
+              {204: None, **_FOUND}),
+    Operation("get", "/schedules/{id}/overrides", "List a schedule's overrides in since/until",
+              "schedules", {200: "OverrideList", **_FOUND}, query=("since", "until", "time_zone")),
+    Operation("post", "/schedules/{id}/overrides", "Create overrides (all or none)",
+              "schedules", {201: "OverridesCreated", **_FOUND}, "OverridesInput"),
+    Operation("delete", "/schedules/{id}/overrides/{override_id}", "Delete an override",
+              "schedules", {204: None, **_FOUND}),
+    Operation("get", "/schedules/{id}/users", "Users on call on a schedule in since/until",
+              "schedules", {200: "OnCallUsers", **_FOUND}, query=("since", "until")),
 )  # fmt: skip
 
 
@@ -684,6 +778,7 @@ WRAPPED = {
     "User": "user",
     "ContactMethod": "contact_method",
     "NotificationRule": "notification_rule",
+    "Schedule": "schedule",
 }
 
 

@@ -6,8 +6,8 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``); this module composes them and binds
-them to SQLite.
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``); this module
+composes them and binds them to SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
@@ -32,6 +32,7 @@ from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
 from gateway.store.outbox import OutboxReads, OutboxWrites
 from gateway.store.postgres import PostgresDatabase
+from gateway.store.schedules import ScheduleReads, ScheduleWrites
 from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
@@ -72,6 +73,7 @@ class Reader(
     ForwardingReads,
     WebhookReads,
     UserReads,
+    ScheduleReads,
 ):
     """Read-only queries over one connection.
 
@@ -105,6 +107,7 @@ class Tx(
     ForwardingWrites,
     WebhookWrites,
     UserWrites,
+    ScheduleWrites,
     Reader,
     WriteBase,
 ):

@@ -352,6 +352,47 @@ MIGRATIONS: tuple[str, ...] = (
 
     ALTER TABLE api_tokens ADD COLUMN user_id TEXT REFERENCES users(id);
     """,
+    # on-call schedules (gateway/core/schedules.py; the arithmetic is gateway/core/oncall.py):
+    # a schedule, its layers in order (``position``: a later layer wins where it has someone;
+    # ``users`` a JSON array of user ids in turn order, ``restrictions`` a JSON array of
+    # PagerDuty restriction objects) and its overrides. Times are ISO UTC text; ``starts_at``
+    # / ``ends_at`` because ``end`` is a reserved word in SQL. source as for services.
+    """
+    CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT,
+        time_zone TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE INDEX schedules_name ON schedules(name);
+
+    CREATE TABLE schedule_layers (
+        id TEXT PRIMARY KEY,
+        schedule_id TEXT NOT NULL REFERENCES schedules(id),
+        position INTEGER NOT NULL,
+        name TEXT,
+        starts_at TEXT NOT NULL,
+        ends_at TEXT,
+        rotation_virtual_start TEXT NOT NULL,
+        rotation_turn_length_seconds INTEGER NOT NULL,
+        users TEXT NOT NULL,
+        restrictions TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX schedule_layers_schedule ON schedule_layers(schedule_id, position);
+
+    CREATE TABLE schedule_overrides (
+        id TEXT PRIMARY KEY,
+        schedule_id TEXT NOT NULL REFERENCES schedules(id),
+        user_id TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX schedule_overrides_schedule ON schedule_overrides(schedule_id, ends_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,6 +17,7 @@ from gateway.http.rest import (
     incidents,
     integrations,
     maintenance_windows,
+    schedules,
     services,
     users,
     vendors,
@@ -36,6 +37,7 @@ BLUEPRINTS = (
     webhook_subscriptions.blueprint,
     users.blueprint,
     contact_methods.blueprint,
+    schedules.blueprint,
 )
 
 

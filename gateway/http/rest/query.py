@@ -67,6 +67,10 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/users/<user_id>/contact_methods/<method_id>"): RouteQuery(),
     ("GET", "/users/<user_id>/notification_rules"): _RULES,
     ("GET", "/users/<user_id>/notification_rules/<rule_id>"): _RULES,
+    ("GET", "/schedules"): RouteQuery(unsupported={"team_ids": _NO_TEAMS}),
+    ("GET", "/schedules/<schedule_id>"): RouteQuery(),
+    ("GET", "/schedules/<schedule_id>/overrides"): RouteQuery(),
+    ("GET", "/schedules/<schedule_id>/users"): RouteQuery(),
 }
 
 

@@ -28,6 +28,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     integrations,
     links,
     people,
+    schedules,
     services,
     vendors,
     webhooks,
