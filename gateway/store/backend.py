@@ -17,7 +17,13 @@ from typing import Any
 import psycopg
 
 from gateway.store import postgres
-from gateway.store.schema import SCHEMA_VERSION, migrate, migrate_postgres
+from gateway.store.schema import (
+    SCHEMA_VERSION,
+    migrate,
+    migrate_postgres,
+    postgres_version,
+    sqlite_version,
+)
 from gateway.store.sqlite import checkpoint_truncate, connect
 
 __all__ = ["Backend", "PostgresBackend", "SqliteBackend", "backend_for"]
@@ -59,6 +65,24 @@ class Backend:
     def migrate(self, conn: Any) -> int:
         """Bring the schema up to date; return the version it was at."""
         return migrate(conn)
+
+    def version(self) -> int:
+        """The database's schema version now (0: empty or not there yet); changes nothing."""
+        if not self.path.exists():
+            return 0
+        conn = connect(self.path, readonly=True)
+        try:
+            return sqlite_version(conn)
+        finally:
+            conn.close()
+
+    def migrate_now(self) -> int:
+        """Open, migrate and close (``alert-gateway db migrate``); the version it was at."""
+        conn = self.open_writer()
+        try:
+            return self.migrate(conn)
+        finally:
+            conn.close()
 
     def reconnect_writer(self, conn: Any) -> Any:
         """The writer's connection for the next batch (a new one if ``conn`` broke)."""
@@ -126,6 +150,11 @@ class PostgresBackend(Backend):
         """Bring the schema up to date; return the version it was at."""
         return migrate_postgres(conn)
 
+    def version(self) -> int:
+        """The database's schema version now (0: no gateway tables yet); changes nothing."""
+        with self.connect() as conn:
+            return postgres_version(conn)
+
     def reconnect_writer(self, conn: Any) -> Any:
         """``conn``, or a new connection when it broke (the database restarted, the network
         dropped): the daemon recovers by itself once the database answers again. Raises the
@@ -171,6 +200,6 @@ def backend_for(
     return Backend(path, synchronous=synchronous)
 
 
-#: Re-exported so callers need not import the schema module for it.
+#: The schema version this gateway writes.
 LATEST = SCHEMA_VERSION
 SqliteBackend = Backend
