@@ -13,9 +13,9 @@ from gateway.cli_common import CONFIG_OPTION, database_path, load_settings_or_ex
 from gateway.clock import SystemClock
 from gateway.store import admin, connect
 from gateway.store.backend import LATEST, Backend, backend_for
-from gateway.store.schema import NewerSchema
 from gateway.store.queries import Reader
 from gateway.store.retention import Policy, PruneReport, count_expired, prune_file
+from gateway.store.schema import NewerSchema
 
 
 @click.group("db")

@@ -17,8 +17,8 @@ from gateway.store import postgres
 
 SERVER = os.environ.get("ALERT_GATEWAY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
-_database: str | None = None
-_reason: str | None = None
+#: The session's database URL once made, or why there is none ("database", "reason").
+_state: dict[str, str] = {}
 
 
 def _database_url(name: str) -> str:
@@ -27,28 +27,28 @@ def _database_url(name: str) -> str:
 
 def session_database() -> str:
     """The URL of this test session's own database (created on first use), or skip."""
-    global _database, _reason
-    if _database is None and _reason is None:
+    if not _state:
         name = f"agw_test_{os.getpid()}_{secrets.token_hex(3)}"
         try:
             with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
                 conn.execute(f"CREATE DATABASE {name}")
-            _database = _database_url(name)
+            _state["database"] = _database_url(name)
         except psycopg.Error as exc:
-            _reason = f"no PostgreSQL at {postgres.redact(SERVER)}: {exc}".strip()
-    if _database is None:
+            _state["reason"] = f"no PostgreSQL at {postgres.redact(SERVER)}: {exc}".strip()
+    if "database" not in _state:
+        reason = _state["reason"]
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true needs PostgreSQL: {_reason}")
-        print(f"SKIP: {_reason}")
-        pytest.skip(_reason or "no PostgreSQL")
-    return _database
+            pytest.fail(f"CI=true needs PostgreSQL: {reason}")
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    return _state["database"]
 
 
 def drop_session_database() -> None:
     """Drop the session's database (at the end of the run)."""
-    if _database is None:
+    if "database" not in _state:
         return
-    name = _database.rsplit("/", 1)[1]
+    name = _state["database"].rsplit("/", 1)[1]
     try:
         with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

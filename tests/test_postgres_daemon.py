@@ -41,10 +41,14 @@ def test_v2_trigger_ack_resolve_and_dedup_on_postgres(
         assert client.get("/readyz").status_code == 200
     status = daemon.cli("db", "status")
     assert status.returncode == 0 and "up to date" in status.stdout, status.stdout
+    # The other commands read and write the same PostgreSQL database, never a file.
+    listed = daemon.cli("services", "list")
+    assert listed.returncode == 0 and "Pg" in listed.stdout, listed.stdout + listed.stderr
+    backup = daemon.cli("db", "backup", str(daemon.workdir / "copy.db"))
+    assert backup.returncode == 1 and "PostgreSQL" in backup.stderr
+    assert not daemon.db_path.exists()
     with psycopg.connect(backend.url) as conn:
-        rows = conn.execute(
-            "SELECT incident_key, status FROM incidents ORDER BY number"
-        ).fetchall()
+        rows = conn.execute("SELECT incident_key, status FROM incidents ORDER BY number").fetchall()
         alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()
     # Two triggers with one dedup key made one incident, which the ack and resolve moved.
     assert rows == [("disk-full", "resolved"), ("other", "triggered")]

@@ -22,8 +22,8 @@ from gateway import domain
 from gateway.clock import FakeClock
 from gateway.store import Tx, open_sync, queries
 from gateway.store.incident_lists import INCIDENT_ORDER, order_table
-from gateway.store.seam import Database, Params, Row
 from gateway.store.postgres import PostgresDatabase, begin_write
+from gateway.store.seam import Database, Params, Row
 from gateway.store.sqlite import SqliteDatabase
 from tests.conftest import StoreTarget
 
@@ -486,7 +486,9 @@ def test_try_insert_reports_only_the_named_clash_on_both(
     insert = "INSERT INTO api_tokens (id, name, role, token_hash, last4, created_at) "
     insert += "VALUES (?, ?, ?, ?, ?, ?)"
     assert db.try_insert(insert, ("T1", "a", "admin", "h1", "0001", "x"), unique="api_tokens.id")
-    assert not db.try_insert(insert, ("T1", "b", "admin", "h2", "0002", "x"), unique="api_tokens.id")
+    assert not db.try_insert(
+        insert, ("T1", "b", "admin", "h2", "0002", "x"), unique="api_tokens.id"
+    )
     with pytest.raises(backend.integrity_error, match="token_hash"):
         db.try_insert(insert, ("T2", "c", "admin", "h1", "0003", "x"), unique="api_tokens.id")
     # The refused statements undid only themselves; the transaction goes on.

@@ -118,9 +118,7 @@ class Tx(
     per-connection scratch (the writer passes one dict to all its jobs).
     """
 
-    def __init__(
-        self, conn: Any, clock: Clock, *, memo: dict[Any, Any] | None = None
-    ) -> None:
+    def __init__(self, conn: Any, clock: Clock, *, memo: dict[Any, Any] | None = None) -> None:
         super().__init__(conn, clock)
         self.changes = []
         self._now = None
