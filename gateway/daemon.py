@@ -15,7 +15,15 @@ from gateway import logs
 from gateway.clock import Clock
 from gateway.config import Settings, load_settings
 from gateway.context import GatewayContext
-from gateway.core import CreatedIntegration, Ingest, provision, webhook_events
+from gateway.core import (
+    CreatedIntegration,
+    Ingest,
+    incident_timers,
+    notifications,
+    provision,
+    webhook_events,
+)
+from gateway.core.timer_scheduler import Scheduler, SchedulerConfig, serve_timers
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
 from gateway.http.server import serve
@@ -42,6 +50,8 @@ class Running:
     smtp_binds: list[str] = field(default_factory=list)
     #: The outbound deliverers (``wake()`` them after moving a fake clock in tests).
     outbox: Engine | None = None
+    #: The timer scheduler (``wake()`` it after moving a fake clock in tests).
+    timers: Scheduler | None = None
     _shutdown: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -183,6 +193,10 @@ async def run(
     webhook_events.set_public_url(settings.server.public_url, settings.server.listen)
     try:
         created = await store.write(lambda tx: provision(tx, settings, plugins))
+        # A database from before timers: its open incidents get their timeouts now.
+        backfilled = await store.write(incident_timers.backfill)
+        if backfilled:
+            log.info("timers.backfilled", timers=backfilled)
         metrics = Metrics()
         store.stats.observers.append(metrics.observe_batch)
         store.stats.failure_observers.append(metrics.commit_failures.inc)
@@ -238,6 +252,7 @@ async def run(
                 prune_periodically, store, _retention(settings), metrics.observe_pruned
             )
             running.outbox = await nursery.start(_serve_outbox, context, clock)
+            running.timers = await nursery.start(_serve_timers, context, clock)
             task_status.started(running)
             await shutdown.wait()
             notifier.stopping()
@@ -266,6 +281,9 @@ async def _serve_outbox(
         if name in kinds:
             raise ConfigError(f"delivery kind {name!r} is built in", key="plugins")
         kinds[name] = kind
+    # A contact method type people may store but no loaded kind sends would page nobody.
+    for contact_type in notifications.undelivered_types(context.plugins.contact_types, kinds):
+        log.warning("notification.type_without_kind", contact_method_type=contact_type)
     outbound = settings.outbound
     await serve_outbox(
         context.store,
@@ -277,6 +295,29 @@ async def _serve_outbox(
             lease_seconds=outbound.lease_seconds,
         ),
         policy=AddressPolicy.parse(outbound.deny, outbound.allow),
+        clock=clock,
+        metrics=context.metrics,
+        task_status=task_status,
+    )
+
+
+async def _serve_timers(
+    context: GatewayContext,
+    clock: Clock | None,
+    task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The timer scheduler, beside the deliverers, claiming under the same node id and lease.
+
+    With an injected clock (tests) it fires only when told (``Running.timers.wake()``): a
+    fake clock moves only when a test says so, and so do the timers, which keeps every
+    test that jumps a day ahead free of auto-resolutions it did not ask for.
+    """
+    outbound = context.settings.outbound
+    await serve_timers(
+        context.store,
+        config=SchedulerConfig(
+            node_id=outbound.node_id, lease_seconds=outbound.lease_seconds, manual=clock is not None
+        ),
         clock=clock,
         metrics=context.metrics,
         task_status=task_status,

@@ -411,3 +411,43 @@ class StoredOverride:
     start: str
     end: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One notification sent to a person (``GET /notifications``), as it was sent.
+
+    ``type`` is PagerDuty's word (``email_notification``…); ``status`` is its outbox
+    message's state (``pending``, ``delivered``, ``failed``), ``None`` once the delivery
+    queue no longer keeps that message.
+    """
+
+    id: str
+    type: str
+    started_at: str
+    address: str
+    user_id: str
+    user_name: str | None
+    contact_method_id: str | None
+    contact_method_type: str
+    incident_id: str
+    service_id: str | None
+    log_entry_id: str
+    message_id: str | None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """A due action (``gateway.core.timers``): what to do, to which incident, and when.
+
+    ``payload`` is the kind's own JSON; ``attempts`` counts the firings that failed.
+    """
+
+    id: str
+    kind: str
+    incident_id: str | None
+    due_at: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: str

@@ -169,6 +169,38 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.timers_pending = Gauge(
+            "alert_gateway_timers_pending",
+            "Durable timers waiting to fire, by kind (at scrape).",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.timers_fired = Counter(
+            "alert_gateway_timers_fired",
+            "Timers handled by this node, by kind and outcome (fired, failed).",
+            ("kind", "outcome"),
+            registry=self.registry,
+        )
+        self.timer_lateness_seconds = Histogram(
+            "alert_gateway_timer_lateness_seconds",
+            "How long after its due time a timer fired, by kind.",
+            ("kind",),
+            buckets=_DELIVERY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_timer(self, kind: str, outcome: str, lateness: float) -> None:
+        """Count one handled timer and how late it fired."""
+        self.timers_fired.labels(kind, outcome).inc()
+        if outcome == "fired":
+            self.timer_lateness_seconds.labels(kind).observe(lateness)
+
+    def set_timers(self, counts: Iterable[tuple[str, int]]) -> None:
+        """Replace the pending-timers gauge with ``(kind, pending)`` rows."""
+        self.timers_pending.clear()
+        for kind, pending in counts:
+            self.timers_pending.labels(kind).set(pending)
+
     def observe_outbox_attempt(self, kind: str, outcome: str, seconds: float) -> None:
         """Count one delivery attempt and its duration."""
         self.outbox_attempts.labels(kind, outcome).inc()

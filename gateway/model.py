@@ -174,8 +174,9 @@ class Vendor:
 class IncidentChange:
     """An incident that changed in a committed transaction, for observers.
 
-    ``action`` is what happened (``trigger``, ``acknowledge``, ``resolve``);
-    ``previous_status`` is ``None`` for a new incident.
+    ``action`` is what happened (``trigger``, ``acknowledge``, ``resolve``, or
+    ``unacknowledge`` when an acknowledgement timeout or a snooze's end returned it to
+    triggered); ``previous_status`` is ``None`` for a new incident.
     """
 
     incident_id: str

@@ -31,7 +31,9 @@ The groups:
   :class:`RetryPolicy`, the attempt outcomes :class:`Delivered`, :class:`Retry`,
   :class:`Drop`, :class:`OutboundMessage`, :class:`SendEnv`, :func:`classify_status`,
   and the queue's :func:`enqueue` and :func:`register_producer`;
-* user contact method types (``register_contact_method_types``): :class:`ContactMethodType`.
+* user contact method types (``register_contact_method_types``): :class:`ContactMethodType`;
+* notifications to people: :func:`register_contact_delivery` (a contact method type →
+  the delivery kind that carries it).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from gateway.cef import (
     routing_key_errors,
     validate,
 )
+from gateway.core.notifications import register_contact_delivery
 from gateway.core.outbox import Message as OutboundMessage
 from gateway.core.outbox import enqueue, register_producer
 from gateway.errors import (
@@ -128,6 +131,7 @@ __all__ = [
     "missing",
     "parse_timestamp",
     "redact",
+    "register_contact_delivery",
     "register_producer",
     "routing_key_errors",
     "validate",

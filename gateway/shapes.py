@@ -15,7 +15,7 @@ from typing import Any
 
 from gateway.core.incident_reads import IncidentDetails
 from gateway.core.service_reads import ServiceDetails
-from gateway.domain import Alert, Incident, Integration, LogEntry
+from gateway.domain import Alert, Incident, Integration, LogEntry, Notification
 from gateway.store import Reader
 
 __all__ = [
@@ -27,9 +27,11 @@ __all__ = [
     "integration_path",
     "integration_ref",
     "log_entry_object",
+    "notification_object",
     "reference",
     "service_object",
     "service_reference",
+    "user_reference",
 ]
 
 
@@ -71,7 +73,7 @@ def service_reference(urls: Urls, reader: Reader, service_id: str) -> dict[str, 
 def agent_reference(
     urls: Urls, reader: Reader, agent: tuple[str | None, str | None]
 ) -> dict[str, Any] | None:
-    """Who did something: a user (the ``From`` address) or an integration."""
+    """Who did something: a user (the ``From`` address), an integration or a service."""
     kind, ident = agent
     if ident is None:
         return None
@@ -81,6 +83,12 @@ def agent_reference(
         path = f"/services/{integration.service_id}/integrations/{ident}" if integration else ""
         return reference(
             urls, "inbound_integration", ident, integration.name if integration else None, path
+        )
+    if kind == "service":
+        # A timeout's own action (an auto-resolution, an acknowledgement timeout).
+        service = reader.service(ident) or reader.deleted_service(ident)
+        return reference(
+            urls, "service", ident, service.name if service else None, f"/services/{ident}"
         )
     # The gateway has no user objects: the From address is the user's id and name.
     return {"id": ident, "type": "user_reference", "summary": ident, "self": None, "html_url": None}
@@ -110,6 +118,20 @@ def log_entry_object(
         channel = {"type": entry.details.get("channel", "api"), "summary": entry.summary}
     # The incident's service (it follows a moved integration), else the entry's own.
     service_id = incident.service_id if incident else entry.service_id
+    extra: dict[str, Any] = {}
+    if entry.type == "notify_log_entry":
+        # Who was told, and how: the channel carries the notification, as PagerDuty's does.
+        user = user_reference(urls, entry.details.get("user") or {})
+        message_id = entry.details.get("message_id")
+        message = reader.outbox_entry(message_id) if message_id else None
+        channel["notification"] = {
+            **(entry.details.get("notification") or {}),
+            "started_at": entry.created_at,
+            "status": message.state if message else None,
+            "user": user,
+        }
+        channel["user"] = user
+        extra["user"] = user
     return {
         "id": entry.id,
         "type": entry.type,
@@ -123,6 +145,50 @@ def log_entry_object(
         "incident": incident_reference(urls, incident) if incident else None,
         "teams": [],
         "contexts": [],
+        **extra,
+        **({"note": entry.details.get("content")} if entry.type == "annotate_log_entry" else {}),
+    }
+
+
+def user_reference(urls: Urls, user: dict[str, Any]) -> dict[str, Any]:
+    """A ``user_reference`` from stored ``{id, name}`` (the name as it was when written)."""
+    user_id = str(user.get("id") or "")
+    return reference(urls, "user", user_id, user.get("name"), f"/users/{user_id}")
+
+
+def notification_object(
+    urls: Urls, notification: Notification, *, full_user: bool = False
+) -> dict[str, Any]:
+    """A notification as ``GET /notifications`` lists it (``full_user``: ``include[]=users``).
+
+    ``status`` is its delivery's state (``pending``, ``delivered``, ``failed``), ``null``
+    once the delivery queue no longer keeps it.
+    """
+    user = user_reference(urls, {"id": notification.user_id, "name": notification.user_name})
+    if full_user:
+        user = {**user, "type": "user", "name": notification.user_name}
+    return {
+        "id": notification.id,
+        "type": notification.type,
+        "started_at": notification.started_at,
+        "address": notification.address,
+        "user": user,
+        "status": notification.status,
+    }
+
+
+def note_object(urls: Urls, reader: Reader, entry: LogEntry, incident: Incident) -> dict[str, Any]:
+    """A note (an ``annotate_log_entry``) as PagerDuty's ``IncidentNote``."""
+    return {
+        "id": entry.id,
+        "type": "incident_note",
+        "user": agent_reference(urls, reader, (entry.agent_type, entry.agent_id)),
+        "channel": {"summary": entry.details.get("channel", "api")},
+        "content": entry.details.get("content", ""),
+        "created_at": entry.created_at,
+        "updated_at": entry.created_at,
+        "incident": incident_reference(urls, incident),
+        "trimmed": False,
     }
 
 
@@ -169,7 +235,7 @@ def incident_object(
             "alert_counts": details.alert_counts,
             "is_mergeable": True,
             "incident_type": {"name": "incident_default"},
-            "pending_actions": [],
+            "pending_actions": [{"type": kind, "at": at} for kind, at in details.pending_actions],
             "alert_grouping": None,
         }
     )

@@ -197,3 +197,14 @@ async def test_pages_times_every_read_route_of_the_rest_api_and_the_ui(tmp_path:
         }
     assert sorted(served - exempt - timed) == []
     assert sorted(timed - served) == []
+
+
+def test_notifications_bench_delivers_through_a_relay_process() -> None:
+    """bench/notifications end to end on a few messages: every one delivered (exit 0)."""
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "notifications"), "--messages", "20", "--addresses", "5",
+         "--connections", "2"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "notifications/s" in result.stdout

@@ -233,6 +233,9 @@ def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
     inc = call("POST", "/incidents", 201, json=new)["incident"]["id"]
     bulk = {"incidents": [{"id": inc, "type": "incident_reference", "status": "acknowledged"}]}
     call("PUT", "/incidents", 200, json=bulk)
+    call("POST", "/incidents/{id}/snooze", 201, ids={"id": inc}, json={"duration": 60})
+    call("POST", "/incidents/{id}/notes", 200, ids={"id": inc}, json={"note": {"content": "n"}})
+    call("GET", "/incidents/{id}/notes", 200, ids={"id": inc})
     call("GET", "/incidents/{id}", 200, ids={"id": logged["id"]})
     call(
         "PUT",

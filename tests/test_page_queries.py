@@ -19,10 +19,12 @@ import pytest
 
 from gateway.clock import FakeClock, iso
 from gateway.core import incident_reads as reads
-from gateway.core import service_reads, services
+from gateway.core import incidents, log_reads, service_reads, services
+from gateway.core.rules import apply_event
 from gateway.domain import Service
 from gateway.errors import Invalid
-from gateway.store import Reader, Tx, connect, open_sync
+from gateway.model import Event
+from gateway.store import Reader, Tx, account_log, connect, open_sync
 from gateway.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from gateway.store.seam import Database
 
@@ -194,7 +196,12 @@ def test_no_count_unless_the_total_is_asked_for(conn: sqlite3.Connection) -> Non
     with traced(reader) as seen:
         counted = reads.list_incidents(reader, limit=5, offset=10, count=True)
     assert counted.total == 12 and not counted.more and len(counted.incidents) == 2
-    assert [q for q in seen if "count(" in q[0]]
+    (count,) = [q for q in seen if "count(" in q[0]]
+    # The count reads incidents_created alone: the number bound helps only the ordered walk.
+    assert "min(" not in count[0]
+    assert plan(conn, count) == [
+        "SEARCH incidents USING COVERING INDEX incidents_created (created_at>?)"
+    ]
 
 
 def test_metrics_counts_group_open_incidents_by_service_through_their_index(
@@ -301,3 +308,143 @@ def test_a_page_of_services_reads_whole_rows_for_that_page_only(
     assert services.page_services(reader, sort_by="name:desc", limit=2)[0][0].name == "svc 39"
     with pytest.raises(Invalid):
         services.page_services(reader, sort_by="id")
+
+
+def test_the_incident_key_filter_reads_both_keys_indexes(conn: sqlite3.Connection) -> None:
+    """``incident_key`` matches the incident's key or any alert's ``alert_key``, for incidents
+    made every way: through alerts (single and time-grouped: a grouped incident holds other
+    keys), on an incident-only service, and by hand. Found through alerts_key and
+    incidents_key (the incidents without alerts), not a scan probing every incident's alerts.
+    """
+    clock = FakeClock()
+    fill(conn, clock)
+    tx = Tx(conn, clock)
+    keys = {}
+    for name, fields in (
+        ("single", {}),
+        ("grouped", {"alert_grouping": "time", "alert_grouping_timeout": 10}),
+        ("incident-only", {"alert_creation": "create_incidents"}),
+    ):
+        service = tx.insert_service(name=name, **fields)
+        keys[name] = f"{len(keys) + 1:032x}"
+        tx.insert_integration(
+            service_id=service.id,
+            name="v2",
+            type="events_api_v2",
+            vendor_id=None,
+            integration_key=keys[name],
+        )
+
+    def trigger(service: str, dedup_key: str) -> str:
+        tx = Tx(conn, clock)
+        event = Event(routing_key=keys[service], event_action="trigger", dedup_key=dedup_key)
+        integration_id = apply_event(tx, event).integration_id or ""
+        alert = tx.open_alert(integration_id, dedup_key)
+        if alert is not None:
+            return alert.incident_id
+        incident = tx.open_incident_by_key(integration_id, dedup_key)
+        assert incident is not None
+        return incident.id
+
+    single = trigger("single", "k-single")
+    grouped = trigger("grouped", "k-first")
+    assert trigger("grouped", "k-second") == grouped
+    incident_only = trigger("incident-only", "k-incident")
+    by_hand = incidents.create_incident(
+        Tx(conn, clock), single_service(conn), "by hand", by="ops", incident_key="k-hand"
+    ).id
+    reader = Reader(conn, clock)
+    for key, expected in (
+        ("k-single", single),
+        ("k-first", grouped),
+        ("k-second", grouped),
+        ("k-incident", incident_only),
+        ("k-hand", by_hand),
+    ):
+        with traced(reader) as seen:
+            found = reads.list_incidents(reader, incident_key=key, count=True)
+        assert [i.id for i in found.incidents] == [expected] and found.total == 1, key
+        for select in incident_selects(seen):
+            lines = plan(conn, select)
+            assert any("USING INDEX incidents_key" in line for line in lines), lines
+            assert any("USING INDEX alerts_key" in line for line in lines), lines
+            assert not [line for line in lines if line.startswith("SCAN")], lines
+    assert reads.list_incidents(reader, incident_key="nothing", date_range="all").incidents == []
+
+
+def single_service(conn: sqlite3.Connection) -> str:
+    (service_id,) = conn.execute("SELECT id FROM services WHERE name = 'single'").fetchone()
+    return str(service_id)
+
+
+def test_the_overview_total_counts_every_entry_less_the_others(conn: sqlite3.Connection) -> None:
+    """``GET /log_entries?is_overview=true&total=true``: all entries minus those of other
+    types (their partial index), not a scan of every row checking its type."""
+    clock = FakeClock()
+    fill(conn, clock)  # 12 triggers, 3 acknowledgements, 3 resolutions
+    tx = Tx(conn, clock)
+    tx.insert_log_entry("suppress_log_entry", service_id=None, integration_id=None)
+    tx.insert_log_entry("reach_trigger_limit_log_entry", service_id=None, integration_id=None)
+    tx.insert_log_entry("annotate_log_entry", service_id=None, integration_id=None)
+    assert account_log.OVERVIEW_TYPES == log_reads.OVERVIEW_TYPES
+    reader = Reader(conn, clock)
+    with traced(reader) as seen:
+        page = log_reads.account_log_entries(reader, is_overview=True, limit=5, total=True)
+    every = conn.execute("SELECT type FROM log_entries").fetchall()
+    expected = sum(1 for (t,) in every if t in log_reads.OVERVIEW_TYPES)
+    assert page.total == expected == len(every) - 2
+    counts = [q for q in seen if "count(" in q[0]]
+    assert counts
+    for query in counts:
+        lines = plan(conn, query)
+        assert not [line for line in lines if line == "SCAN log_entries"], lines
+    assert any("log_entries_not_overview" in line for q in counts for line in plan(conn, q)), counts
+    since = iso(clock.now() - timedelta(days=1))
+    dated = log_reads.account_log_entries(
+        reader, is_overview=True, since=since, limit=5, total=True
+    )
+    assert dated.total == expected  # a range counts the rows themselves, as before
+
+
+def test_a_pages_details_read_the_timeline_in_a_few_statements(
+    conn: sqlite3.Connection,
+) -> None:
+    """A list's first trigger and last resolution come in one statement each for the page,
+    not one per incident (100 incidents: ~250 statements); the entries are the same."""
+    clock = FakeClock()
+    fill(conn, clock)
+    reader = Reader(conn, clock)
+    found = reads.list_incidents(reader, limit=12).incidents
+    kinds = {"resolved": "resolve_log_entry", "acknowledged": "acknowledge_log_entry"}
+    for step in range(2):  # each incident's timeline: two of each kind, interleaved
+        for incident in found:
+            for kind in ("trigger_log_entry", kinds.get(incident.status)):
+                if kind is not None:
+                    Tx(conn, clock).insert_log_entry(
+                        kind,
+                        service_id=incident.service_id,
+                        integration_id=None,
+                        incident_id=incident.id,
+                        agent_type="user_reference",
+                        agent_id=f"{kind}-{incident.number}-{step}",
+                    )
+    with traced(reader) as seen:
+        details = reads.incident_details(reader, found)
+    acknowledged = [i for i in found if i.status == "acknowledged"]
+    timeline = [q for q in seen if "FROM log_entries" in q[0]]
+    assert len(timeline) == 2 + len(acknowledged), timeline  # acks: up to 10 each, per incident
+    for detail in details:
+        incident = detail.incident
+        first = reader.first_log_entry(incident.id, "trigger_log_entry")
+        assert first is not None and detail.first_trigger_log_entry == first
+        assert first.agent_id == f"trigger_log_entry-{incident.number}-0"
+        kind = kinds.get(incident.status, "trigger_log_entry")
+        step = 0 if kind == "trigger_log_entry" else 1  # the first trigger, else the latest
+        assert detail.last_status_change_by == (
+            "user_reference",
+            f"{kind}-{incident.number}-{step}",
+        )
+    for query in timeline[:2]:
+        lines = plan(conn, query)
+        assert any("log_entries_incident" in line for line in lines), lines
+        assert not [line for line in lines if line.startswith("SCAN")], lines

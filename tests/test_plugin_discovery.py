@@ -280,7 +280,7 @@ def test_the_example_plugins_own_tests_pass(installed: Installed) -> None:
         "-m", "pytest", "-q", "-p", "no:cacheprovider", tests, env=installed.env, cwd=EXAMPLE
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "4 passed" in done.stdout
+    assert "5 passed" in done.stdout
 
 
 # -- packaging of the built-in plugins -------------------------------------------------------------

@@ -104,6 +104,10 @@ GET    /schedules/{id}/overrides                    Y   Y   Y   Y   Y   Y   Y   
 POST   /schedules/{id}/overrides                    -   -   -   -   -   Y   Y   Y
 DELETE /schedules/{id}/overrides/{override_id}      -   -   -   -   -   Y   Y   Y
 GET    /schedules/{id}/users                        Y   Y   Y   Y   Y   Y   Y   Y
+GET    /notifications                               Y   Y   Y   Y   Y   Y   Y   Y
+GET    /incidents/{id}/notes                        Y   Y   Y   Y   Y   Y   Y   Y
+POST   /incidents/{id}/notes                        -   -   -   -   Y   Y   Y   Y
+POST   /incidents/{id}/snooze                       -   -   -   -   Y   Y   Y   Y
 """
 
 ROLES = (

@@ -21,6 +21,7 @@ import gateway.store
 from gateway import domain
 from gateway.clock import FakeClock
 from gateway.store import Tx, open_sync, queries
+from gateway.store.account_log import OVERVIEW_TYPES
 from gateway.store.incident_lists import INCIDENT_ORDER, order_table
 from gateway.store.postgres import PostgresDatabase, begin_write
 from gateway.store.seam import Database, Params, Row
@@ -223,12 +224,21 @@ def _workload(t: Any) -> None:
     )
     assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
     assert t.latest_log_entry(inc.id, "trigger_log_entry") == t.log_entry(entry)
+    assert t.edge_log_entries([inc.id, "QNONE"], "trigger_log_entry") == {
+        inc.id: t.first_log_entry(inc.id, "trigger_log_entry")
+    }
+    assert t.edge_log_entries([inc.id], "trigger_log_entry", newest=True) == {
+        inc.id: t.log_entry(entry)
+    }
+    assert t.edge_log_entries([], "trigger_log_entry") == {}
     assert t.log_entries(incident_id=inc.id) == t.log_entries(service_id=svc.id)
     assert t.incident_log_page(inc.id, limit=5) == t.log_entries(incident_id=inc.id)
     assert t.incident_log_page(inc.id, limit=5, offset=1, newest_first=True) == []
     assert t.count_incident_log_entries(inc.id) == 1
     assert t.account_log_page(since=start, until=end, types=("trigger_log_entry",), limit=5)
     assert t.count_account_log_entries(since=None, until=None) >= 1
+    overview = t.count_account_log_entries(since=None, until=None, types=OVERVIEW_TYPES)
+    assert overview == t.count_account_log_entries(since=start, until=None, types=OVERVIEW_TYPES)
     assert t.suppressed_log(svc.id, since=start, limit=5) == []
     assert t.count_suppressed(svc.id, since=start, at_most=10) == 0
     assert t.service_name(svc.id) == "Seam"
@@ -238,6 +248,14 @@ def _workload(t: Any) -> None:
     t.set_log_entry_details(last.id, {"d": 2})
     assert t.log_entry(entry).details == {"d": 2}
     t.insert_change_event(service_id=svc.id, integration_id=integ.id, summary="c", body={})
+    note = t.insert_notification(
+        type="email_notification", address="a@example.com", user_id="PU", user_name="A",
+        contact_method_id="PC", contact_method_type="email_contact_method",
+        incident_id=inc.id, service_id=svc.id, log_entry_id=entry, message_id=None,
+    )  # fmt: skip
+    (listed,) = t.notifications_page(since=start, until=end, types=["email_notification"], limit=5)
+    assert listed.id == note and t.incident_notifications(inc.id) == [listed]
+    assert t.count_notifications(since=start, until=end) == 1
 
     token = t.insert_token(name="n", role="admin", token_hash="h" * 64, last4="abcd")
     assert t.token_by_hash("h" * 64) and t.revoke_token(token.id)
@@ -309,6 +327,7 @@ def _workload(t: Any) -> None:
     assert t.delete_suppressed_before(later, 10) == 0
     assert t.delete_change_events_before(later, 10) == 1
     assert t.delete_incident_log_entries(inc.id, 10) == 1
+    assert t.delete_incident_notifications(inc.id) == 1
     assert t.delete_resolved_incident(inc.id) == 0  # its alert still refers to it
     assert t.delete_incident_alerts(inc.id, 10) == 1
     assert t.delete_resolved_incident(inc.id) == 1
@@ -380,6 +399,29 @@ def _workload(t: Any) -> None:
     t.set_declared_webhooks([hook.id])
     assert t.webhook_deliveries("webhook", hook.id, states=["pending"], limit=5) == []
     assert t.delete_webhook(hook.id) and t.webhook(hook.id) is None
+
+    # Durable timers: schedule, what is due, claims (leases), cancel, fire, release.
+    soon, late = "2026-01-01T00:00:00.000Z", "2098-01-01T00:00:00.000Z"
+    t1 = t.insert_timer(kind="k", incident_id=inc.id, due_at=soon, payload={"a": 1})
+    t2 = t.insert_timer(kind="k2", incident_id=inc.id, due_at=late, payload={})
+    assert (
+        t.timers_next_due(["k", "k2"], now=t.now) == soon
+        and t.timers_next_due([], now=t.now) is None
+    )
+    assert (
+        t.timers_due(["k"], now=t.now, limit=5) == [t1]
+        and t.timers_due([], now=t.now, limit=1) == []
+    )
+    assert [x.id for x in t.incident_timers(inc.id)] == [t1, t2]
+    assert t.timer_counts() == [("k", 1), ("k2", 1)]
+    assert t.service_timeouts(svc.id) == (0, 0) and t.service_timeouts("PNONE") == (0, 0)
+    assert t.any_timer() and inc.id not in [row[0] for row in t.open_incidents_without_timers()]
+    assert [x.payload for x in t.claim_timers([t1], node="n", lease_until=late)] == [{"a": 1}]
+    assert t.claim_timers([], node="n", lease_until=late) == []
+    t.count_timer_failure(t1)
+    assert t.release_timer_claims("n") == 1
+    assert t.delete_timer(t1) and t.delete_incident_timers(inc.id, ["k2"]) == 1
+    assert t.delete_incident_timers(inc.id) == 0
 
 
 def test_the_sql_that_crosses_the_seam_is_portable(

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 from gateway.config.forwarding import forwarding_settings
+from gateway.config.notifications import notification_settings
 from gateway.config.outbound import outbound_settings
 from gateway.config.reader import Reader, locate_keys
 from gateway.config.schedules import schedule_configs
@@ -40,6 +41,7 @@ _SECTIONS = {
     "webhook_subscriptions",
     "users",
     "schedules",
+    "notifications",
 }
 
 
@@ -79,6 +81,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         users=user_configs(r, data),
         schedules=schedule_configs(r, data),
         source=source,
+        notifications=notification_settings(r, data, base),
     )
 
 

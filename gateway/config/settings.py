@@ -274,6 +274,33 @@ class ForwardingSettings:
 
 
 @dataclass(frozen=True)
+class NotifySmtpSettings:
+    """``[notifications.smtp]``: the relay that carries email notifications to people.
+
+    ``password`` is read from ``password_file`` when the configuration is loaded; it is kept
+    out of ``repr`` so no log line or traceback that prints the settings shows it.
+    """
+
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    password_file: Path | None = None
+    #: Seconds one delivery (connect, TLS, the whole SMTP exchange) may take.
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """``[notifications]``: how people are notified (``smtp``: ``None`` without a relay)."""
+
+    smtp: NotifySmtpSettings | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration."""
 
@@ -291,6 +318,7 @@ class Settings:
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     source: Path | None = None
     schedules: tuple[ScheduleConfig, ...] = ()
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @property
     def mail_domain(self) -> str | None:

@@ -16,4 +16,7 @@ from gateway.core.rules import apply_event
 # Registers the webhook producers with the outbox (every process that writes needs them).
 from gateway.core import webhook_events  # noqa: F401  isort: skip
 
+# Registers the incident timers' kinds and their producer (the CLI's writes schedule too).
+from gateway.core import incident_expiry  # noqa: F401  isort: skip
+
 __all__ = ["CreatedIntegration", "Ingest", "apply_event", "provision"]

@@ -33,6 +33,9 @@ def agent_name(reader: Reader, agent_type: str | None, agent_id: str | None) -> 
             return f"integration {live.name}"
         gone = reader.deleted_integration(agent_id)
         return f"integration {gone.name} (deleted)" if gone else f"integration {agent_id}"
+    if agent_type == "service":
+        service = reader.service(agent_id) or reader.deleted_service(agent_id)
+        return f"service {service.name if service else agent_id} (timeout)"
     if agent_type == "api_token":
         token = reader.token(agent_id)
         return f"API token {token.name if token else agent_id}"

@@ -1,4 +1,4 @@
-"""What a responder does to incidents: acknowledge, resolve, open one by hand.
+"""What a responder does to incidents: acknowledge, resolve, snooze, open one by hand.
 
 Pure functions on a :class:`~gateway.store.Tx`, run with ``Store.write`` or
 ``offline.write_sync``. No HTTP and no click here: the REST API, the CLI and
@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import structlog
 
+from gateway.core import incident_timers
 from gateway.core.incident_reads import find_incident
 from gateway.core.services import get_service
 from gateway.domain import URGENCIES, Incident
@@ -34,8 +35,10 @@ __all__ = [
     "MAX_BULK",
     "Channel",
     "acknowledge",
+    "close_incident",
     "create_incident",
     "resolve",
+    "snooze",
     "update_incidents",
 ]
 
@@ -44,6 +47,8 @@ log = structlog.get_logger("gateway.incidents")
 #: PagerDuty's cap on one bulk update (``PUT /incidents``); above it the REST API answers 413.
 MAX_BULK = 250
 MAX_TITLE_CHARS = 1024
+#: PagerDuty's longest snooze: a week.
+MAX_SNOOZE_SECONDS = 604_800
 
 Channel = Literal["api", "web_ui", "cli"]
 
@@ -73,7 +78,7 @@ def acknowledge(tx: Tx, incident_id: str | int, *, by: str, channel: Channel = "
     """Acknowledge an incident (id or number) on behalf of ``by``.
 
     Acknowledging an acknowledged incident again is allowed and logged, as
-    PagerDuty does (it restarts the acknowledgement); a resolved one is
+    PagerDuty does (it restarts the acknowledgement timeout); a resolved one is
     refused with code 1001.
     """
     incident = find_incident(tx, incident_id)
@@ -82,6 +87,8 @@ def acknowledge(tx: Tx, incident_id: str | int, *, by: str, channel: Channel = "
     if incident.status == "acknowledged":
         tx.touch_incident(incident.id)
         updated = find_incident(tx, incident.id)
+        # No status change for the producers to see: restart the timeout here.
+        incident_timers.acknowledged(tx, updated)
     else:
         updated = tx.set_incident_status(incident, "acknowledged", "acknowledge")
     _user_log(tx, "acknowledge_log_entry", updated, by, channel, f"Acknowledged by {by}")
@@ -92,15 +99,14 @@ def acknowledge(tx: Tx, incident_id: str | int, *, by: str, channel: Channel = "
 def resolve(tx: Tx, incident_id: str | int, *, by: str, channel: Channel = "api") -> Incident:
     """Resolve an incident (id or number) and all its open alerts, on behalf of ``by``.
 
-    An incident that is already resolved is refused with code 1001.
+    An incident that is already resolved is refused with code 1001. Its pending timers
+    (acknowledgement timeout, auto-resolution, snooze) are cancelled in the same
+    transaction (:mod:`gateway.core.incident_timers`).
     """
     incident = find_incident(tx, incident_id)
     if incident.status == "resolved":
         raise Refused("Incident Already Resolved", code=1001)
-    open_alerts = [a for a in tx.alerts(incident.id) if a.status == "triggered"]
-    for alert in open_alerts:
-        tx.resolve_alert(alert)
-    updated = tx.set_incident_status(incident, "resolved", "resolve")
+    updated, alert_ids = close_incident(tx, incident)
     _user_log(
         tx,
         "resolve_log_entry",
@@ -108,16 +114,64 @@ def resolve(tx: Tx, incident_id: str | int, *, by: str, channel: Channel = "api"
         by,
         channel,
         f"Resolved by {by}",
-        {"resolved_alerts": [a.id for a in open_alerts]},
+        {"resolved_alerts": alert_ids},
     )
     log.info(
         "incident.resolved",
         incident=incident.id,
         number=incident.number,
         by=by,
-        alerts=len(open_alerts),
+        alerts=len(alert_ids),
     )
     return updated
+
+
+def close_incident(tx: Tx, incident: Incident) -> tuple[Incident, list[str]]:
+    """Resolve an open incident's triggered alerts, then the incident; the caller logs who.
+
+    Returns the resolved incident and the ids of the alerts it resolved. Shared by a
+    responder's resolve and the auto-resolution timer, so both close alike.
+    """
+    open_alerts = [a for a in tx.alerts(incident.id) if a.status == "triggered"]
+    for alert in open_alerts:
+        tx.resolve_alert(alert)
+    return tx.set_incident_status(incident, "resolved", "resolve"), [a.id for a in open_alerts]
+
+
+def snooze(
+    tx: Tx, incident_id: str | int, seconds: int, *, by: str, channel: Channel = "api"
+) -> Incident:
+    """Snooze an acknowledged incident for ``seconds`` (1 to 604,800), on behalf of ``by``.
+
+    PagerDuty's rule: the acknowledgement timeout is suspended, and the incident returns
+    to triggered when the snooze ends (a ``snooze_end`` timer); auto-resolution waits
+    for the snooze to end. Only an acknowledged incident can be snoozed (400 otherwise).
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, int):
+        raise Invalid(["'duration' must be a whole number of seconds"])
+    if not 1 <= seconds <= MAX_SNOOZE_SECONDS:
+        raise Invalid([f"'duration' must be between 1 and {MAX_SNOOZE_SECONDS} seconds"])
+    incident = find_incident(tx, incident_id)
+    if incident.status == "resolved":
+        raise Refused("Incident Already Resolved", code=1001)
+    if incident.status != "acknowledged":
+        raise Refused(
+            "Incident Not Acknowledged",
+            errors=["Only an acknowledged incident can be snoozed; acknowledge it first"],
+        )
+    tx.touch_incident(incident.id)
+    until = incident_timers.start_snooze(tx, incident, seconds)
+    _user_log(
+        tx,
+        "snooze_log_entry",
+        incident,
+        by,
+        channel,
+        f"Snoozed by {by} for {seconds} seconds",
+        {"duration": seconds, "snoozed_until": until},
+    )
+    log.info("incident.snoozed", incident=incident.id, number=incident.number, by=by, s=seconds)
+    return find_incident(tx, incident.id)
 
 
 def update_incidents(

@@ -51,11 +51,13 @@ EVENT_TYPES: Final = (
     "service.updated",
     "service.deleted",
 )
-#: The ones the gateway emits today (the others wait for escalation, notes, priorities).
+#: The ones the gateway emits today (the others wait for escalation and priorities).
 EMITTED: Final = (
     "incident.triggered",
     "incident.acknowledged",
     "incident.resolved",
+    "incident.unacknowledged",
+    "incident.annotated",
     "service.created",
     "service.updated",
     "service.deleted",

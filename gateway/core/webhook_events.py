@@ -2,7 +2,8 @@
 
 Two producers turn committed changes into outbox messages, in the change's own
 transaction (:mod:`gateway.core.outbox`): :func:`produce_incident_events` for incident
-changes (``incident.triggered``, ``incident.acknowledged``, ``incident.resolved``) and
+changes (``incident.triggered``, ``incident.acknowledged``, ``incident.unacknowledged``,
+``incident.resolved``), :func:`produce_annotated` for a note (``incident.annotated``) and
 :func:`produce_service_event` for ``service.created/updated/deleted``. Each event goes
 to every active, not temporarily disabled subscription whose filter and events match,
 as one message per subscription: destination = the subscription's id, order key =
@@ -23,7 +24,7 @@ from gateway import shapes
 from gateway.core import outbox
 from gateway.core.service_reads import service_details
 from gateway.core.webhooks import KIND, get_webhook
-from gateway.domain import WebhookSubscription
+from gateway.domain import Incident, LogEntry, WebhookSubscription
 from gateway.errors import Refused
 from gateway.ids import new_object_id
 from gateway.model import IncidentChange
@@ -33,6 +34,7 @@ __all__ = [
     "PING_MESSAGE",
     "envelope",
     "ping",
+    "produce_annotated",
     "produce_incident_events",
     "produce_service_event",
     "public_urls",
@@ -45,11 +47,15 @@ _INCIDENT_EVENTS: Final = {
     "acknowledged": "incident.acknowledged",
     "resolved": "incident.resolved",
 }
+#: Changes told by what happened rather than the status they leave (an acknowledgement
+#: timeout or a snooze's end leaves the incident triggered, but it is not a new trigger).
+_ACTION_EVENTS: Final = {"unacknowledge": "incident.unacknowledged"}
 #: The log entry that records who made each change (its agent is the event's).
 _ENTRY_OF: Final = {
     "incident.triggered": "trigger_log_entry",
     "incident.acknowledged": "acknowledge_log_entry",
     "incident.resolved": "resolve_log_entry",
+    "incident.unacknowledged": "unacknowledge_log_entry",
 }
 PING_MESSAGE: Final = "Hello from your friend Pagey!"
 _DEFAULT_BASE: Final = "http://localhost:8080"
@@ -104,7 +110,7 @@ def produce_incident_events(tx: Tx, changes: list[IncidentChange]) -> None:
         return  # the common case costs one indexed query per job
     urls = public_urls()
     for change in changes:
-        event_type = _INCIDENT_EVENTS.get(change.status)
+        event_type = _ACTION_EVENTS.get(change.action) or _INCIDENT_EVENTS.get(change.status)
         if event_type is None:
             continue
         wanted = [s for s in live if _matches(s, event_type, change.service_id)]
@@ -145,6 +151,31 @@ def _incident_body(
         name = entry.details.get("client")
         client = {"name": name} if isinstance(name, str) and name else None
     return envelope(event_type, "incident", change.at, data, agent=agent, client=client)
+
+
+def produce_annotated(tx: Tx, incident: Incident, entry: LogEntry) -> None:
+    """``incident.annotated`` for a note just added (``entry``), in ``tx``.
+
+    Called by :func:`gateway.core.incident_notes.add_note`: a note changes no status, so
+    no incident change carries it to :func:`produce_incident_events`.
+    """
+    event_type = "incident.annotated"
+    live = tx.live_webhooks({incident.service_id})
+    wanted = [s for s in live if _matches(s, event_type, incident.service_id)]
+    if not wanted:
+        return
+    urls = public_urls()
+    data = shapes.note_object(urls, tx, entry, incident)
+    agent = shapes.agent_reference(urls, tx, (entry.agent_type, entry.agent_id))
+    body = envelope(event_type, "incident", entry.created_at, data, agent=agent)
+    for subscription in wanted:
+        outbox.enqueue(
+            tx,
+            kind=KIND,
+            destination=subscription.id,
+            order_key=f"{subscription.id}:{incident.id}",
+            body=body,
+        )
 
 
 def produce_service_event(tx: Tx, service_id: str, action: str) -> None:

@@ -497,6 +497,31 @@ SCHEMAS: dict[str, Any] = {
         )
     ),
     "OnCallUsers": _obj(["users"], users=_array(_ref("Reference"))),
+    "Notification": _obj(
+        ["id", "type", "started_at", "address", "user"],
+        id=_str(),
+        type=_str(),
+        started_at=TIMESTAMP,
+        address=_str(),
+        user={"type": "object"},
+        status=_nullable(_str(enum=["pending", "delivered", "failed"])),
+    ),
+    "IncidentNote": _obj(
+        ["id", "content"],
+        id=_str(),
+        type=_str(const="incident_note"),
+        user=_nullable({"type": "object"}),
+        channel={"type": "object"},
+        content=_str(),
+        created_at=TIMESTAMP,
+        updated_at=TIMESTAMP,
+        incident=_ref("Reference"),
+    ),
+    "IncidentNoteInput": _obj(["content"], content=_str(minLength=1)),
+    "IncidentNoteList": _obj(["notes"], notes=_array(_ref("IncidentNote"))),
+    "SnoozeInput": _obj(
+        ["duration"], duration={"type": "integer", "minimum": 1, "maximum": 604800}
+    ),
 }  # fmt: skip
 for _root, _item in (
     ("services", "Service"),
@@ -508,6 +533,7 @@ for _root, _item in (
     ("webhook_subscriptions", "WebhookSubscription"),
     ("users", "User"),
     ("schedules", "Schedule"),
+    ("notifications", "Notification"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -734,6 +760,19 @@ OPERATIONS: tuple[Operation, ...] = (
               "schedules", {204: None, **_FOUND}),
     Operation("get", "/schedules/{id}/users", "Users on call on a schedule in since/until",
               "schedules", {200: "OnCallUsers", **_FOUND}, query=("since", "until")),
+    # -- notifications ---------------------------------------------------------------------
+    Operation("get", "/notifications",
+              "Notifications sent to people from since to until (both required), newest first",
+              "notifications", {200: "NotificationList", **_ERRORS},
+              query=("since", "until", "filter", "include[]", "time_zone", *_LIST)),
+    # -- incident notes and snooze -------------------------------------------------------------
+    Operation("get", "/incidents/{id}/notes", "An incident's notes, oldest first", "incidents",
+              {200: "IncidentNoteList", **_FOUND}),
+    Operation("post", "/incidents/{id}/notes", "Add a note to an incident", "incidents",
+              {200: "IncidentNote", **_FOUND}, "IncidentNoteInput", "note", from_header=True),
+    Operation("post", "/incidents/{id}/snooze",
+              "Snooze an acknowledged incident: triggered again after 'duration' seconds",
+              "incidents", {201: "Incident", **_FOUND}, "SnoozeInput", from_header=True),
 )  # fmt: skip
 
 
@@ -779,6 +818,7 @@ WRAPPED = {
     "ContactMethod": "contact_method",
     "NotificationRule": "notification_rule",
     "Schedule": "schedule",
+    "IncidentNote": "note",
 }
 
 

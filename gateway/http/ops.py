@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Blueprint, current_app
 from quart import Response as QuartResponse
 
-from gateway.core import outbox
+from gateway.core import outbox, timers
 from gateway.core.incident_reads import open_incident_counts
 from gateway.core.service_reads import count_services
 from gateway.errors import StoreUnavailable
@@ -39,17 +39,21 @@ async def readyz() -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/metrics")
 async def metrics() -> QuartResponse:
-    """Prometheus text exposition; open incidents and the outbox are counted at scrape time."""
+    """Prometheus text exposition; open incidents, the outbox and timers counted at scrape."""
     gateway = current_app.config["GATEWAY"]
     try:
         rows = await gateway.store.read(open_incident_counts)
         depths = await gateway.store.read(outbox.depth_rows)
+        pending = await gateway.store.read(timers.pending_counts)
     except StoreUnavailable:
-        rows = depths = None  # still serve the counters: they say why the store is failing
+        # Still serve the counters: they say why the store is failing.
+        rows = depths = pending = None
     if rows is not None:
         gateway.metrics.set_open_incidents(rows)
     if depths is not None:
         gateway.metrics.set_outbox(depths, outbox.overflow_counts())
+    if pending is not None:
+        gateway.metrics.set_timers(pending)
     return QuartResponse(gateway.metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
 

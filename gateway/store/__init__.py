@@ -6,12 +6,13 @@ and ``open_sync`` (connections with the gateway's pragmas).
 
 Inside: ``queries`` composes :class:`Reader` and :class:`Tx` from one pair of mixins per
 aggregate (``services``, ``maintenance``, ``incidents``, ``incident_lists``,
-``timeline``, ``tokens``, ``outbox``; shared helpers in ``base``). Their SQL reaches the database
-only through the ``seam.Database`` protocol, which ``sqlite.SqliteDatabase`` implements;
-``postgres.PostgresDatabase`` is the same seam on PostgreSQL, and ``backend`` tells the
-writer and readers how each database opens, begins and fails;
-``writer`` runs jobs in the writer thread, ``schema`` holds the migrations, ``offline``
-gives the CLI the same methods synchronously, ``admin`` backs up and checks the file.
+``timeline``, ``tokens``, ``outbox``, ``timers``; shared helpers in ``base``). Their SQL
+reaches the database only through the ``seam.Database`` protocol, which
+``sqlite.SqliteDatabase`` implements; ``postgres.PostgresDatabase`` is the same seam on
+PostgreSQL, and ``backend`` tells the writer and readers how each database opens, begins
+and fails; ``writer`` runs jobs in the writer thread, ``schema`` holds the migrations,
+``offline`` gives the CLI the same methods synchronously, ``admin`` backs up and checks the
+file.
 """
 
 from __future__ import annotations
@@ -69,6 +70,16 @@ class Store:
     @on_enqueued.setter
     def on_enqueued(self, callback: Callable[[set[tuple[str, str]]], None] | None) -> None:
         self._writer.on_enqueued = callback
+
+    @property
+    def on_timers(self) -> Callable[[str], None] | None:
+        """Called after a commit that scheduled timers, with the earliest due time among
+        them (the timer scheduler's re-arm)."""
+        return self._writer.on_timers
+
+    @on_timers.setter
+    def on_timers(self, callback: Callable[[str], None] | None) -> None:
+        self._writer.on_timers = callback
 
     @classmethod
     async def open(

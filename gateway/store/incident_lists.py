@@ -109,29 +109,37 @@ class IncidentListReads(ReadBase):
                 where.append(f"{column} IN ({marks(values)})")
                 params.extend(values)
         if incident_key is not None:
+            # Ids from two indexes (schema 17), not an OR with EXISTS, which no index serves:
+            # it read every incident and its alerts. An incident with alerts (it has an
+            # alert_grouping_key) carries its first alert's key, so alerts_key finds it;
+            # incidents_key holds only those without alerts, sparing v2 ingest a write.
             where.append(
-                "(incident_key = ? OR EXISTS (SELECT 1 FROM alerts a "
-                "WHERE a.incident_id = incidents.id AND a.alert_key = ?))"
+                "id IN (SELECT id FROM incidents WHERE incident_key = ? "
+                "AND alert_grouping_key IS NULL "
+                "UNION SELECT incident_id FROM alerts WHERE alert_key = ?)"
             )
             params.extend((incident_key, incident_key))
         if since is not None:
             where.append("created_at >= ?")
             params.append(since)
-            if order and order[0] == ("incident_number", False):
-                # Redundant but decisive: no match has a number below the range's smallest.
-                # Without it the default list (number ascending, last 30 days) walked every
-                # older incident first: a year of them with the default retention. The unary
-                # plus keeps SQLite from reading min() off the number index, which would
-                # walk the same rows; incidents_created holds (created_at, number).
-                where.append("number >= (SELECT min(+number) FROM incidents WHERE created_at >= ?)")
-                params.append(since)
         if until is not None:
             where.append("created_at < ?")
             params.append(until)
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
         total = None
         if count:
+            # Without the number bound below: the count reads incidents_created alone, and
+            # the bound (a help to the ordered walk only) had it compare every entry again.
+            clause = f" WHERE {' AND '.join(where)}" if where else ""
             total = int(self._db.fetch_value(f"SELECT count(*) FROM incidents{clause}", params))
+        if since is not None and order and order[0] == ("incident_number", False):
+            # Redundant but decisive: no match has a number below the range's smallest.
+            # Without it the default list (number ascending, last 30 days) walked every
+            # older incident first: a year of them with the default retention. The unary
+            # plus keeps SQLite from reading min() off the number index, which would
+            # walk the same rows; incidents_created holds (created_at, number).
+            where.append("number >= (SELECT min(+number) FROM incidents WHERE created_at >= ?)")
+            params.append(since)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
         terms = [f"{INCIDENT_ORDER[name]} {'DESC' if desc else 'ASC'}" for name, desc in order]
         last_desc = bool(order) and order[-1][1]
         terms.append(f"number {'DESC' if last_desc else 'ASC'}")

@@ -8,6 +8,8 @@ Each aggregate's reads and writes live in a module of their own, as a pair of mi
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
 ``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``); this module
 composes them and binds them to SQLite.
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``timers``); this module composes them and binds
+them to SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
@@ -30,6 +32,7 @@ from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
+from gateway.store.notifications import NotificationReads, NotificationWrites
 from gateway.store.outbox import OutboxReads, OutboxWrites
 from gateway.store.postgres import PostgresDatabase
 from gateway.store.schedules import ScheduleReads, ScheduleWrites
@@ -37,6 +40,7 @@ from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
 from gateway.store.sqlite import SqliteDatabase
 from gateway.store.timeline import TimelineReads, TimelineWrites
+from gateway.store.timers import TimerReads, TimerWrites
 from gateway.store.tokens import TokenReads, TokenWrites
 from gateway.store.users import UserReads, UserWrites
 from gateway.store.webhooks import WebhookReads, WebhookWrites
@@ -74,6 +78,8 @@ class Reader(
     WebhookReads,
     UserReads,
     ScheduleReads,
+    NotificationReads,
+    TimerReads,
 ):
     """Read-only queries over one connection.
 
@@ -108,6 +114,8 @@ class Tx(
     WebhookWrites,
     UserWrites,
     ScheduleWrites,
+    NotificationWrites,
+    TimerWrites,
     Reader,
     WriteBase,
 ):
@@ -124,3 +132,4 @@ class Tx(
         self._now = None
         self.outbox_enqueued = set()
         self.outbox_memo = {} if memo is None else memo
+        self.timers_earliest = None

@@ -136,6 +136,8 @@ def prune_batch(tx: Tx, policy: Policy, limit: int = BATCH_ROWS) -> dict[str, in
                 budget -= gone
                 if budget <= 0:
                     return counts
+            # An incident's notifications are few (one per person and rule): no budget.
+            tx.delete_incident_notifications(incident_id)
             gone = tx.delete_resolved_incident(incident_id)
             counts["incidents"] += gone
             budget -= gone

@@ -393,6 +393,72 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX schedule_overrides_schedule ON schedule_overrides(schedule_id, ends_at);
     """,
+    # notifications sent to people (gateway/core/notifications.py), one row per message, written
+    # with its notify_log_entry and its outbox message in one transaction: GET /notifications
+    # pages them by time through notifications_started without decoding log entries, and
+    # they stay listable after the outbox's delivered rows are removed. user_name and address
+    # are kept as sent: the list says who was told where, even after the user changes.
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        address TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT,
+        contact_method_id TEXT,
+        contact_method_type TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        service_id TEXT,
+        log_entry_id TEXT NOT NULL,
+        message_id TEXT
+    );
+    CREATE INDEX notifications_started ON notifications(started_at, id);
+    CREATE INDEX notifications_incident ON notifications(incident_id);
+    """,
+    # Durable timers (gateway/core/timers.py): every due action (an acknowledgement timeout,
+    # an auto-resolution, a snooze's end; later escalations and notifications) is a row
+    # written in the transaction of the change that schedules it, and deleted in the
+    # transaction that fires it. A claim is a row-level lease (claimed_by, lease_until), as
+    # the outbox's. ``timers_due`` serves the scheduler's "earliest due" and claim queries
+    # in (due_at, id) order; claimed rows are few and transient (a fired row is deleted), so
+    # the index covers all rows and one query also finds lapsed leases.
+    # ``timers_incident`` serves cancelling an incident's timers (resolve cancels them all);
+    # ``timers_kind`` the metrics' pending count per kind, an index walk (8 ms at 100,000
+    # rows) instead of a scan and sort of the table (63 ms).
+    """
+    CREATE TABLE timers (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        incident_id TEXT,
+        due_at TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        lease_until TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX timers_due ON timers(due_at, id);
+    CREATE INDEX timers_incident ON timers(incident_id, kind) WHERE incident_id IS NOT NULL;
+    CREATE INDEX timers_kind ON timers(kind);
+    """,
+    # GET /incidents?incident_key= (PagerDuty's rule: the incident's own key or any of its
+    # alerts' alert_key) scanned every incident and probed each one's alerts: no index had
+    # either key first (alerts_open_key holds open alerts only, behind the integration).
+    # alerts_key finds every incident that has alerts: the incident's key is its first
+    # alert's (rules._incident_for_new_alert), and only such incidents have an
+    # alert_grouping_key. incidents_key holds the others (incident-only services, REST
+    # POST /incidents), so a new v2 alert costs one index write, not two (v2 ingest A/B in
+    # bench/README.md, "the page budget, continued"). log_entries_not_overview: the
+    # is_overview=true total is every entry less these few (gateway/store/account_log.py
+    # repeats the condition word for word); overview entries, nearly all, never write to it.
+    """
+    CREATE INDEX incidents_key ON incidents(incident_key) WHERE alert_grouping_key IS NULL;
+    CREATE INDEX alerts_key ON alerts(alert_key);
+    CREATE INDEX log_entries_not_overview ON log_entries(seq)
+        WHERE type NOT IN ('trigger_log_entry', 'acknowledge_log_entry', 'resolve_log_entry',
+            'suppress_log_entry');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import LogEntry
-from gateway.store.base import ReadBase, WriteBase, dumps, loads
+from gateway.store.base import ReadBase, WriteBase, dumps, loads, marks
 
 LOG_COLS = (
     "id, type, created_at, service_id, integration_id, incident_id, alert_id, agent_type, "
@@ -137,6 +137,26 @@ class TimelineReads(ReadBase):
             (incident_id, type),
         )
         return log_entry_row(row) if row else None
+
+    def edge_log_entries(
+        self, incident_ids: Sequence[str], type: str, *, newest: bool = False
+    ) -> dict[str, LogEntry]:
+        """Each of these incidents' oldest (``newest``: latest) entry of one type, by incident.
+
+        One statement for a page of a list, not one per incident: each incident's entry is
+        still found by walking its own ``log_entries_incident`` range until the type
+        matches, so a long timeline costs what it did.
+        """
+        if not incident_ids:
+            return {}
+        rows = self._db.fetch_all(
+            f"SELECT {LOG_COLS} FROM log_entries WHERE seq IN (SELECT (SELECT e.seq "
+            "FROM log_entries e WHERE e.incident_id = i.id AND e.type = ? "
+            f"ORDER BY e.seq {'DESC' if newest else 'ASC'} LIMIT 1) "
+            f"FROM incidents i WHERE i.id IN ({marks(incident_ids)}))",
+            (type, *incident_ids),
+        )
+        return {e.incident_id: e for e in map(log_entry_row, rows) if e.incident_id}
 
     def latest_log_entry(self, incident_id: str, type: str) -> LogEntry | None:
         """An incident's newest timeline entry of one type (who made its latest change)."""

@@ -55,6 +55,9 @@ class Job(Generic[T]):
     #: (kind, destination) of the outbound messages the job enqueued (the store wakes the
     #: deliverers with them after the commit).
     enqueued: set[tuple[str, str]] = field(default_factory=set)
+    #: The earliest due time of the timers the job scheduled (the store wakes the timer
+    #: scheduler with it after the commit).
+    timers_due: str | None = None
 
 
 @dataclass
@@ -99,6 +102,9 @@ class Writer:
         #: Called (on the event loop) after a commit that enqueued outbound messages, with
         #: their (kind, destination) pairs: the deliverers' wake-up. It must not raise.
         self.on_enqueued: Callable[[set[tuple[str, str]]], None] | None = None
+        #: Called (on the event loop) after a commit that scheduled timers, with the earliest
+        #: due time among them: the timer scheduler's re-arm. It must not raise.
+        self.on_timers: Callable[[str], None] | None = None
         #: The outbox's scratch for this connection (``Tx.outbox_memo``), kept across jobs.
         self._memo: dict[Any, Any] = {}
 
@@ -125,6 +131,8 @@ class Writer:
             raise job.error
         if job.enqueued and self.on_enqueued is not None:
             self.on_enqueued(job.enqueued)
+        if job.timers_due is not None and self.on_timers is not None:
+            self.on_timers(job.timers_due)
         return job.result, job.changes  # type: ignore[return-value]
 
     async def close(self) -> None:
@@ -238,6 +246,7 @@ class Writer:
         conn.execute("RELEASE job")
         job.changes = tx.changes
         job.enqueued = tx.outbox_enqueued
+        job.timers_due = tx.timers_earliest
 
     def _fail_all(self, batch: list[Job[Any]], exc: BaseException) -> None:
         self.stats.failed_commits += 1
@@ -248,5 +257,6 @@ class Writer:
         for job in batch:
             job.changes = []
             job.enqueued = set()
+            job.timers_due = None
             job.result = None
             job.error = StoreUnavailable(f"the store could not commit: {exc}")

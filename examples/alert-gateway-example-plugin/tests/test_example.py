@@ -100,3 +100,20 @@ async def test_a_body_it_cannot_use_is_refused(tmp_path: Path) -> None:
         assert answer.status_code == 400
         assert answer.json()["status"] == "Unrecognized object"
         assert await gw.count("alerts") == 0
+
+
+def test_chat_webhook_text_and_address_check() -> None:
+    from alert_gateway_example.chat import chat_text, check_webhook_url
+
+    body = {
+        "incident": {"number": 7, "title": "Disk full", "urgency": "high",
+                     "html_url": "https://gw.example.com/ui/incidents/Q1"},
+        "service": {"name": "Web"},
+        "user": {"name": "Alice"},
+    }  # fmt: skip
+    assert chat_text(body) == (
+        "Alice: incident #7 Disk full (high urgency, Web) needs you. "
+        "Open and acknowledge it: https://gw.example.com/ui/incidents/Q1"
+    )
+    assert check_webhook_url("https://chat.example.com/hooks/abc") == []
+    assert check_webhook_url("ftp://x") and check_webhook_url("not a url")

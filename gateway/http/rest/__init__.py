@@ -14,9 +14,11 @@ from gateway.errors import OperationError
 from gateway.http.rest import (
     contact_methods,
     forwarding,
+    incident_actions,
     incidents,
     integrations,
     maintenance_windows,
+    notifications,
     schedules,
     services,
     users,
@@ -38,6 +40,8 @@ BLUEPRINTS = (
     users.blueprint,
     contact_methods.blueprint,
     schedules.blueprint,
+    notifications.blueprint,
+    incident_actions.blueprint,
 )
 
 

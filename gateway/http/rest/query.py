@@ -71,6 +71,7 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/schedules/<schedule_id>"): RouteQuery(),
     ("GET", "/schedules/<schedule_id>/overrides"): RouteQuery(),
     ("GET", "/schedules/<schedule_id>/users"): RouteQuery(),
+    ("GET", "/notifications"): RouteQuery(frozenset({"users"}), {"time_zone": _UTC_ONLY}),
 }
 
 

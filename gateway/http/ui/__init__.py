@@ -24,6 +24,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     auth,
     contexts,
     forwarding,
+    incident_actions,
     incidents,
     integrations,
     links,

@@ -16,11 +16,13 @@ from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
 from gateway.clock import iso
+from gateway.core import incident_notes
 from gateway.core import incident_reads as reads
 from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
 from gateway.core.agents import agent_name
+from gateway.core.incident_timers import SNOOZE_END
 from gateway.core.inputs import parse_time
 from gateway.domain import (
     INCIDENT_STATUSES,
@@ -40,6 +42,13 @@ PAGE_SIZE = 50
 TIMELINE_PAGE = 50
 MAX_TIMELINE_OFFSET = 1_000_000_000
 MAX_WINDOW_MINUTES = 60 * 24 * 366
+#: The snooze lengths the incident page offers, as PagerDuty's web app does: (seconds, words).
+SNOOZE_CHOICES = (
+    (3600, "1 hour"),
+    (4 * 3600, "4 hours"),
+    (8 * 3600, "8 hours"),
+    (86400, "24 hours"),
+)
 
 
 def responder() -> str:
@@ -134,6 +143,10 @@ class IncidentView:
     service_name: str | None
     #: Who each ``(agent_type, agent_id)`` on the page is, by name (core.agents).
     agents: dict[tuple[str | None, str | None], str | None]
+    #: The incident's notes, oldest first (``annotate_log_entry`` lines).
+    notes: list[LogEntry]
+    #: When a snooze ends (``None``: not snoozed).
+    snoozed_until: str | None
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -149,7 +162,9 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         newest_first=True,
     )
     details = reads.incident_details(reader, [incident])[0]
-    pairs = {(e.agent_type, e.agent_id) for e in found.entries}
+    notes = incident_notes.notes(reader, incident.id)
+    snoozes = reader.incident_timers(incident.id, [SNOOZE_END])
+    pairs = {(e.agent_type, e.agent_id) for e in [*found.entries, *notes]}
     pairs.add(details.last_status_change_by)
     return IncidentView(
         incident=incident,
@@ -161,6 +176,8 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         details=details,
         service_name=reader.service_name(incident.service_id),
         agents={pair: agent_name(reader, *pair) for pair in pairs},
+        notes=notes,
+        snoozed_until=snoozes[-1].due_at if snoozes else None,
     )
 
 
@@ -179,7 +196,9 @@ async def incident_page(incident_id: str) -> ResponseReturnValue:
     """An incident with its alerts, timeline, and Acknowledge / Resolve buttons."""
     offset = _timeline_offset()
     view = await read(lambda r: incident_view(r, incident_id, offset))
-    return await page("incident.html", view=view, timeline_page=TIMELINE_PAGE)
+    return await page(
+        "incident.html", view=view, timeline_page=TIMELINE_PAGE, snoozes=SNOOZE_CHOICES
+    )
 
 
 async def _change(incident_id: str, action: str) -> ResponseReturnValue:

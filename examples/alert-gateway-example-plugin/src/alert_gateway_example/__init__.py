@@ -2,7 +2,7 @@
 
 A plugin is a module with functions marked ``@hookimpl`` whose names match
 the hooks in :mod:`gateway.hookspecs`. It imports everything it uses from
-:mod:`gateway.pluginkit`, the plugin face. This one implements three hooks:
+:mod:`gateway.pluginkit`, the plugin face. This one implements these hooks:
 
 * ``register_vendors``: teaches the gateway one payload format, "Example
   Webhook", whose ``parse`` turns a request into PD-CEF events;
@@ -10,7 +10,11 @@ the hooks in :mod:`gateway.hookspecs`. It imports everything it uses from
 * ``incident_changed``: logs every incident change after it is committed;
 * ``register_delivery_kinds``: adds the ``example_notify`` outbound kind
   (:mod:`alert_gateway_example.notify`), which POSTs each incident change to
-  ``EXAMPLE_NOTIFY_URL`` through the gateway's durable delivery queue.
+  ``EXAMPLE_NOTIFY_URL`` through the gateway's durable delivery queue, and the
+  ``chat_webhook_notification`` kind (:mod:`alert_gateway_example.chat`), which delivers
+  notifications to people whose contact method is a chat room's incoming webhook;
+* ``register_contact_method_types``: that contact method type,
+  ``chat_webhook_contact_method`` (its address: the webhook URL).
 
 It is loaded through the entry point ``example`` in the group
 ``alert_gateway.plugins`` (see ``pyproject.toml``).
@@ -23,8 +27,11 @@ from typing import Any
 
 import structlog
 
+from alert_gateway_example.chat import CHAT, CHAT_TYPE, CONTACT_TYPE
+from alert_gateway_example.chat import KIND as CHAT_KIND
 from alert_gateway_example.notify import NOTIFY, produce
 from gateway.pluginkit import (
+    ContactMethodType,
     DeliveryKind,
     Event,
     EventAction,
@@ -39,6 +46,7 @@ from gateway.pluginkit import (
     fit_summary,
     hookimpl,
     missing,
+    register_contact_delivery,
     register_producer,
     validate,
 )
@@ -167,6 +175,16 @@ def incident_changed(change: IncidentChange) -> None:
 
 @hookimpl
 def register_delivery_kinds() -> list[DeliveryKind]:
-    """Add the ``example_notify`` kind and the producer that enqueues its messages."""
+    """Add the ``example_notify`` kind with the producer that enqueues its messages, and the
+    chat webhook kind that carries notifications to ``chat_webhook_contact_method``s."""
     register_producer(produce)
-    return [NOTIFY]
+    # Notifications to a contact method of this type go out as messages of this kind.
+    register_contact_delivery(CONTACT_TYPE, CHAT_KIND)
+    return [NOTIFY, CHAT]
+
+
+@hookimpl
+def register_contact_method_types() -> list[ContactMethodType]:
+    """Let people have a chat room's incoming webhook as a contact method (delivered by the
+    ``chat_webhook_notification`` kind registered above)."""
+    return [CHAT_TYPE]

@@ -1,0 +1,52 @@
+"""An incident page's forms beyond acknowledge and resolve: add a note, snooze.
+
+Forms over :mod:`gateway.core.incident_notes` and :func:`gateway.core.incidents.snooze`;
+a refusal comes back to the incident page as a notice, nothing changed.
+"""
+
+from __future__ import annotations
+
+from quart.typing import ResponseReturnValue
+
+from gateway.auth import Level
+from gateway.core import incident_notes
+from gateway.core import incidents as inc
+from gateway.errors import OperationError
+from gateway.http.ui._web import back, blueprint, context, form, requires
+from gateway.http.ui.incidents import responder
+from gateway.store import Tx
+
+
+@blueprint.post("/incidents/<incident_id>/notes")
+@requires(Level.RESPOND)
+async def incident_note(incident_id: str) -> ResponseReturnValue:
+    """Add the form's note to the incident's timeline."""
+    by, content = responder(), (await form()).get("content", "")
+
+    def job(tx: Tx) -> None:
+        incident_notes.add_note(tx, incident_id, content, by=by, channel="web_ui")
+
+    try:
+        await context().store.write(job)
+    except OperationError as exc:
+        detail = "; ".join(exc.errors) or exc.message
+        return back("ui.incident_page", f"Note not added: {detail}.", incident_id=incident_id)
+    return back("ui.incident_page", "Note added.", incident_id=incident_id)
+
+
+@blueprint.post("/incidents/<incident_id>/snooze")
+@requires(Level.RESPOND)
+async def incident_snooze(incident_id: str) -> ResponseReturnValue:
+    """Snooze the acknowledged incident for the chosen number of seconds."""
+    by, chosen = responder(), (await form()).get("duration", "")
+    seconds = int(chosen) if chosen.isdigit() else 0
+
+    def job(tx: Tx) -> None:
+        inc.snooze(tx, incident_id, seconds, by=by, channel="web_ui")
+
+    try:
+        await context().store.write(job)
+    except OperationError as exc:
+        detail = "; ".join(exc.errors) or exc.message
+        return back("ui.incident_page", f"Not snoozed: {detail}.", incident_id=incident_id)
+    return back("ui.incident_page", "Incident snoozed.", incident_id=incident_id)
