@@ -44,7 +44,10 @@ DRIVER_METHODS = {"executemany", "executescript", "fetchone", "fetchall", "fetch
 # SQL a second backend would have to rewrite; none of it may cross the seam.
 SQLITE_ONLY = re.compile(
     r"INSERT OR|ON CONFLICT|RETURNING|\bjson_|strftime|julianday|datetime\(|\browid\b"
-    r"|total_changes|changes\(\)|last_insert_rowid|\bGLOB\b|\bifnull\b|\bPRAGMA\b",
+    r"|total_changes|changes\(\)|last_insert_rowid|\bGLOB\b|\bifnull\b|\bPRAGMA\b"
+    # Unary plus on text (SQLite's index-off idiom; PostgreSQL has no ``+ text``: use
+    # ``col || ''``), and a subquery in FROM without an alias (PostgreSQL needs one).
+    r"|\+[a-z_]+(\.[a-z_]+)? IN\b|LIMIT -1|FROM \(SELECT [^()]*\)\s*$",
     re.IGNORECASE,
 )
 
