@@ -39,6 +39,7 @@ PD-CEF validation)::
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -69,6 +70,7 @@ from gateway.pluginkit import (
     validate,
 )
 from gateway.store import Reader, Store
+from gateway.store.offline import use_backend
 from gateway.store.postgres import create_schema, drop_schema
 
 #: The environment variable naming a PostgreSQL database (``postgresql://…``) that
@@ -148,27 +150,42 @@ async def gateway_running(
     from dataclasses import replace
 
     # With ALERT_GATEWAY_TEST_DATABASE_URL set, the gateway runs on PostgreSQL in a schema
-    # of its own (dropped afterwards), so the same tests prove both backends.
+    # of its own, so the same tests prove both backends. One schema per ``tmp_path``: a
+    # test that restarts the gateway finds its data again, as with the file. The schemas
+    # are dropped when the process exits.
     base_url = os.environ.get(TEST_DATABASE_URL)
-    schema = f"gw_{secrets.token_hex(6)}"
-    url = create_schema(base_url, schema) if base_url else settings.storage.url
+    url = settings.storage.url
+    if base_url:
+        url = _test_schema(base_url, tmp_path)
     settings = replace(
         settings,
         server=replace(settings.server, host="127.0.0.1", port=0),
         storage=replace(settings.storage, path=tmp_path / "gateway.db", url=url),
     )
-    try:
-        async with trio.open_nursery() as nursery:
-            running: Running = await nursery.start(_run_quietly, settings, clock, tuple(plugins))
-            client_kwargs: dict[str, Any] = {"base_url": running.base_url, "timeout": 10.0}
-            async with httpx.AsyncClient(**client_kwargs) as client:
-                try:
-                    yield TestGateway(running, client)
-                finally:
-                    running.stop()
-    finally:
-        if base_url:
-            drop_schema(base_url, schema)
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(_run_quietly, settings, clock, tuple(plugins))
+        if url:
+            # A test writing "from another process" (offline.write_sync on the store's
+            # path) reaches the same PostgreSQL database, as the CLI would.
+            use_backend(running.context.store.backend)
+        client_kwargs: dict[str, Any] = {"base_url": running.base_url, "timeout": 10.0}
+        async with httpx.AsyncClient(**client_kwargs) as client:
+            try:
+                yield TestGateway(running, client)
+            finally:
+                running.stop()
+
+
+_SCHEMAS: dict[Path, str] = {}
+
+
+def _test_schema(base_url: str, tmp_path: Path) -> str:
+    """The PostgreSQL URL of ``tmp_path``'s schema, created on first use."""
+    if tmp_path not in _SCHEMAS:
+        schema = f"gw_{secrets.token_hex(6)}"
+        _SCHEMAS[tmp_path] = create_schema(base_url, schema)
+        atexit.register(drop_schema, base_url, schema)
+    return _SCHEMAS[tmp_path]
 
 
 async def _run_quietly(
