@@ -159,6 +159,7 @@ def _register_extra_commands() -> None:
     from gateway.cli_db import db
     from gateway.cli_maintenance import maintenance
     from gateway.cli_outbox import outbox
+    from gateway.cli_policies import escalation_policies
     from gateway.cli_services import integrations, services
     from gateway.cli_tokens import token
     from gateway.cli_users import users_group
@@ -170,6 +171,7 @@ def _register_extra_commands() -> None:
     main.add_command(token)
     main.add_command(outbox)
     main.add_command(users_group)
+    main.add_command(escalation_policies)
 
 
 _register_extra_commands()

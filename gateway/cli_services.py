@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import getpass
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit, read_store, write_store
 from gateway.config import Settings
+from gateway.core import escalation_policies as policies
 from gateway.core import integrations as intg
 from gateway.core import moves, service_reads
 from gateway.core import services as svc
@@ -105,7 +107,7 @@ def services_show(config_path: Path, service: str) -> None:
         ("acknowledgement_timeout", found.acknowledgement_timeout or "off"),
         ("auto_resolve_timeout", found.auto_resolve_timeout or "off"),
         ("alert_grouping", found.alert_grouping or "-"),
-        ("escalation_policy", found.escalation_policy_id or "-"),
+        ("escalation_policy", f"{details.policy_name} ({found.escalation_policy_id})"),
         ("created_at", found.created_at),
         ("last_incident", found.last_incident_timestamp or "-"),
     ]
@@ -131,7 +133,9 @@ def services_show(config_path: Path, service: str) -> None:
 @click.option(
     "--auto-resolve-timeout", type=int, default=14400, show_default=True, help="Seconds; 0: off."
 )
-@click.option("--escalation-policy", help="Escalation policy id to record.")
+@click.option(
+    "--escalation-policy", help="Escalation policy id or name (default: the Default policy)."
+)
 def services_create(
     config_path: Path,
     name: str,
@@ -150,13 +154,14 @@ def services_create(
         urgency=urgency,
         acknowledgement_timeout=ack_timeout,
         auto_resolve_timeout=auto_resolve_timeout,
-        escalation_policy_id=escalation_policy,
     )
     by = _agent()
-    created = write_store(
-        load_settings_or_exit(config_path).storage.path,
-        lambda tx: svc.create_service(tx, data, by=by),
-    )
+
+    def write(tx: Tx) -> Service:
+        chosen = policies.find_policy(tx, escalation_policy).id if escalation_policy else None
+        return svc.create_service(tx, replace(data, escalation_policy_id=chosen), by=by)
+
+    created = write_store(load_settings_or_exit(config_path).storage.path, write)
     click.echo(f"created service {created.id} ({created.name!r})")
 
 

@@ -293,6 +293,7 @@ async def _serve_outbox(
             per_destination=outbound.per_destination,
             max_in_flight=outbound.max_in_flight,
             lease_seconds=outbound.lease_seconds,
+            max_defer_seconds=outbound.max_defer_seconds,
         ),
         policy=AddressPolicy.parse(outbound.deny, outbound.allow),
         clock=clock,

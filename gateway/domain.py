@@ -451,3 +451,42 @@ class Timer:
     payload: dict[str, Any]
     attempts: int
     created_at: str
+
+
+#: What an escalation rule may target: a user, or whoever is on call on a schedule.
+TargetType = Literal["user", "schedule"]
+#: How a rule assigns: everyone it targets, or one of them in turn.
+ASSIGNMENT_STRATEGIES: Final = ("assign_to_everyone", "round_robin")
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationTarget:
+    """One target of an escalation rule: a user or a schedule, by id."""
+
+    type: TargetType
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRule:
+    """One level of an escalation policy: who is assigned, and how long before it moves on."""
+
+    id: str
+    escalation_delay_in_minutes: int
+    targets: tuple[EscalationTarget, ...]
+    assignment_strategy: str = "assign_to_everyone"
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    """Who is told about a service's incidents, level by level; ``rules`` in order."""
+
+    id: str
+    name: str
+    description: str | None
+    num_loops: int
+    on_call_handoff_notifications: str
+    rules: tuple[EscalationRule, ...]
+    created_at: str
+    updated_at: str
+    source: str = "api"

@@ -168,6 +168,23 @@ class Metrics:
             ("kind", "destination", "verdict"),
             registry=self.registry,
         )
+        self.outbox_deferring = Gauge(
+            "alert_gateway_outbox_deferring",
+            "1 while deliveries yield to ingest (the writer is busy): only messages due for"
+            " outbound max_defer_seconds are sent.",
+            registry=self.registry,
+        )
+        self.outbox_deferring_seconds = Counter(
+            "alert_gateway_outbox_deferring_seconds",
+            "Seconds deliveries spent yielding to ingest (counted when a period ends).",
+            registry=self.registry,
+        )
+        self.outbox_defer_bound = Gauge(
+            "alert_gateway_outbox_max_defer_seconds",
+            "The longest a message waits past its due time while deliveries yield to ingest"
+            " (outbound max_defer_seconds; 0: they never yield).",
+            registry=self.registry,
+        )
 
         self.timers_pending = Gauge(
             "alert_gateway_timers_pending",
@@ -205,6 +222,16 @@ class Metrics:
         """Count one delivery attempt and its duration."""
         self.outbox_attempts.labels(kind, outcome).inc()
         self.outbox_delivery_seconds.labels(kind).observe(seconds)
+
+    def set_outbox_defer_bound(self, seconds: float) -> None:
+        """Export the configured bound on yielding to ingest."""
+        self.outbox_defer_bound.set(seconds)
+
+    def set_outbox_deferring(self, deferring: bool, ended_after: float) -> None:
+        """Deliveries started (or stopped, after ``ended_after`` seconds) yielding to ingest."""
+        self.outbox_deferring.set(1 if deferring else 0)
+        if ended_after > 0:
+            self.outbox_deferring_seconds.inc(ended_after)
 
     def set_outbox(
         self,

@@ -50,6 +50,10 @@ class Urls:
         return self.base.rstrip("/") + "/ui" + path
 
 
+#: Where escalation policies live in the REST API.
+POLICIES = "/escalation_policies"
+
+
 def reference(
     urls: Urls, kind: str, object_id: str, summary: str | None, path: str
 ) -> dict[str, Any]:
@@ -335,6 +339,7 @@ def service_object(
     service = details.service
     path = f"/services/{service.id}"
     policy = service.escalation_policy_id
+    policy_path = f"{POLICIES}/{policy}"
     listed = integrations
     if listed is None:
         listed = [integration_ref(urls, i) for i in details.integrations]
@@ -356,7 +361,7 @@ def service_object(
         "updated_at": service.updated_at,
         "last_incident_timestamp": service.last_incident_timestamp,
         "escalation_policy": (
-            reference(urls, "escalation_policy", policy, None, f"/escalation_policies/{policy}")
+            reference(urls, "escalation_policy", policy, details.policy_name, policy_path)
             if policy
             else None
         ),

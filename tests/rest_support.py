@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,11 @@ ROLES = ("observer", "limited_user", "user", "admin")
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 
 
+def target_user(user: str = "@Policy target") -> dict[str, str]:
+    """A rule's user target: an id, or ``@name`` for the user :meth:`Api.user` makes."""
+    return {"type": "user_reference", "id": user}
+
+
 class Api:
     """A running daemon with one API token per role."""
 
@@ -26,6 +32,8 @@ class Api:
         self.daemon = daemon
         self.http = daemon.client()
         self.tokens: dict[str, str] = {}
+        self.users: dict[str, str] = {}
+        self.schedules: dict[str, str] = {}
         for role in ROLES:
             secret = new_token()
             write_sync(
@@ -51,6 +59,52 @@ class Api:
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()["service"]
         return body
+
+    def user(self, name: str) -> str:
+        """The id of the user called ``name``, made through ``POST /users`` the first time."""
+        if name not in self.users:
+            email = re.sub(r"\W+", ".", name.lower()).strip(".") + "@example.com"
+            body = {"user": {"type": "user", "name": name, "email": email}}
+            r = self.call("POST", "/users", role="admin", json=body)
+            assert r.status_code == 201, r.text
+            self.users[name] = r.json()["user"]["id"]
+        return self.users[name]
+
+    def schedule(self, name: str, user: str = "Rota Person") -> str:
+        """The id of a schedule ``name`` with ``user`` always on call (one layer of one person,
+        made through ``POST /schedules`` the first time)."""
+        if name not in self.schedules:
+            layer = {
+                "start": "2026-01-01T00:00:00Z",
+                "rotation_virtual_start": "2026-01-01T00:00:00Z",
+                "rotation_turn_length_seconds": 86400,
+                "users": [{"user": {"id": self.user(user), "type": "user_reference"}}],
+            }
+            body = {"name": name, "time_zone": "UTC", "schedule_layers": [layer]}
+            r = self.call("POST", "/schedules", json={"schedule": body})
+            assert r.status_code == 201, r.text
+            self.schedules[name] = r.json()["schedule"]["id"]
+        return self.schedules[name]
+
+    def with_users(self, value: Any) -> Any:
+        """``value`` with every ``"@name"`` id replaced by that user's (:meth:`user`)."""
+        if isinstance(value, dict):
+            return {k: self.with_users(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.with_users(v) for v in value]
+        if isinstance(value, str) and value.startswith("@"):
+            return self.user(value[1:])
+        return value
+
+    def create_policy(self, name: str, **fields: Any) -> dict[str, Any]:
+        """POST /escalation_policies as a manager: one rule, unless ``fields`` say otherwise."""
+        rule = {"escalation_delay_in_minutes": 30, "targets": [target_user()]}
+        body = {"type": "escalation_policy", "name": name, "escalation_rules": [rule], **fields}
+        body = self.with_users(body)
+        r = self.call("POST", "/escalation_policies", json={"escalation_policy": body})
+        assert r.status_code == 201, r.text
+        made: dict[str, Any] = r.json()["escalation_policy"]
+        return made
 
     def add_integration(self, service_id: str, **fields: Any) -> dict[str, Any]:
         """POST an integration (Events API v2 unless said otherwise)."""

@@ -168,6 +168,7 @@ async def test_pages_times_every_read_route_of_the_rest_api_and_the_ui(tmp_path:
     names = ("service", "integration", "incident", "log_entry", "vendor", "window", "webhook")
     names += ("user", "contact_method", "rule")
     names += ("schedule",)
+    names += ("policy",)
     sample = {k: f"<{k}>" for k in names}
     sample["number"] = "<incident>"
     timed = {re.sub(r"<\w+>", "<>", path.split("?")[0]) for _, path in pages.routes(sample)}

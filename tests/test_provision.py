@@ -287,10 +287,11 @@ def test_the_core_refuses_runtime_edits_of_what_the_file_declares(
         assert "declared in the configuration file; change it there" in caught.value.errors[0]
     # What the file has no key for stays a runtime setting; deleting an integration (how a
     # leaked key is stopped at once) is allowed.
+    write_sync(db, lambda tx: tx.insert_escalation_policy("PEPRUN1", name="Runtime"))
     write_sync(
         db,
         lambda tx: update_service(
-            tx, checkout, ServicePatch(escalation_policy_id="PX"), by=cli_user
+            tx, checkout, ServicePatch(escalation_policy_id="PEPRUN1"), by=cli_user
         ),
     )
     write_sync(db, lambda tx: delete_integration(tx, ids["mail"], by=cli_user))

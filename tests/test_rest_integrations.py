@@ -134,11 +134,12 @@ def _move_setup(api: Api, tag: str, **dest: object) -> tuple[str, str, dict[str,
 
 
 def test_move_with_differences_is_409_until_confirmed(api: Api) -> None:
+    policy = api.create_policy("Move target")["id"]
     src, dst, made = _move_setup(
         api,
         "diff",
         incident_urgency_rule={"type": "constant", "urgency": "low"},
-        escalation_policy={"id": "PEPMOVE"},
+        escalation_policy={"id": policy},
     )
     key = str(made["integration_key"])
     api.event(key, dedup="open-one")
@@ -150,7 +151,7 @@ def test_move_with_differences_is_409_until_confirmed(api: Api) -> None:
     assert "confirm=true" in error["message"]
     assert error["differences"] == [
         {"field": "incident_urgency_rule", "from": "high", "to": "low"},
-        {"field": "escalation_policy", "from": None, "to": "PEPMOVE"},
+        {"field": "escalation_policy", "from": "PDEFALT", "to": policy},
     ]
     assert {row[1] for row in api.incidents("integration_id = ?", made["id"])} == {src}
     assert api.daemon.scalar("SELECT service_id FROM integrations WHERE id = ?", made["id"]) == src

@@ -215,3 +215,47 @@ def test_pdpyras_drives_schedules_overrides_and_on_call_users(api: Api) -> None:
     assert s.rget(f"schedules/{made['id']}")["name"] == "pdpyras renamed"
     s.rdelete(f"schedules/{made['id']}")
     assert made["id"] not in {x["id"] for x in s.list_all("schedules")}
+
+
+def test_pdpyras_drives_escalation_policies_and_oncalls(api: Api) -> None:
+    s = session(api)
+    user = api.user("Pat Pdpyras")
+    rule = {
+        "escalation_delay_in_minutes": 10,
+        "targets": [{"type": "user_reference", "id": user}],
+    }
+    made = s.rpost(
+        "escalation_policies",
+        json={
+            "escalation_policy": {
+                "type": "escalation_policy",
+                "name": "pdpyras policy",
+                "escalation_rules": [rule],
+            }
+        },
+    )
+    assert made["escalation_rules"][0]["targets"][0]["summary"] == "Pat Pdpyras"
+    assert s.find("escalation_policies", "pdpyras policy")["id"] == made["id"]
+    changed = s.rput(
+        f"escalation_policies/{made['id']}",
+        json={"escalation_policy": {"type": "escalation_policy", "num_loops": 2}},
+    )
+    assert changed["num_loops"] == 2
+    service = s.rpost(
+        "services",
+        json={
+            "service": {
+                "name": "pdpyras-ep",
+                "type": "service",
+                "escalation_policy": {"id": made["id"], "type": "escalation_policy_reference"},
+            }
+        },
+    )
+    assert service["escalation_policy"]["id"] == made["id"]
+    oncalls = s.list_all("oncalls", params={"escalation_policy_ids[]": [made["id"]]})
+    assert [(o["escalation_level"], o["user"]["id"]) for o in oncalls] == [(1, user)]
+    with pytest.raises(pdpyras.PDClientError):  # still used by pdpyras-ep
+        s.rdelete(f"escalation_policies/{made['id']}")
+    s.rdelete(f"services/{service['id']}")
+    s.rdelete(f"escalation_policies/{made['id']}")
+    assert s.find("escalation_policies", "pdpyras policy") is None

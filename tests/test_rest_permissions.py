@@ -33,6 +33,7 @@ from tests.scaffold import TestGateway, config, gateway_running
 # create and manage webhook subscriptions, everyone views them. Admins and the owner add,
 # change and delete users and anyone's contact methods and notification rules (a user's own
 # token may change their own: tests/test_rest_users.py; these tokens belong to nobody).
+# Managers and above create and manage escalation policies, everyone views them.
 # Y: allowed, -: 403.
 # create and manage webhook subscriptions, everyone views them; Managers and above create,
 # edit and delete on-call schedules and their overrides, everyone views them. Y: allowed, -: 403.
@@ -108,6 +109,12 @@ GET    /notifications                               Y   Y   Y   Y   Y   Y   Y   
 GET    /incidents/{id}/notes                        Y   Y   Y   Y   Y   Y   Y   Y
 POST   /incidents/{id}/notes                        -   -   -   -   Y   Y   Y   Y
 POST   /incidents/{id}/snooze                       -   -   -   -   Y   Y   Y   Y
+GET    /escalation_policies                         Y   Y   Y   Y   Y   Y   Y   Y
+POST   /escalation_policies                         -   -   -   -   -   Y   Y   Y
+GET    /escalation_policies/{id}                    Y   Y   Y   Y   Y   Y   Y   Y
+PUT    /escalation_policies/{id}                    -   -   -   -   -   Y   Y   Y
+DELETE /escalation_policies/{id}                    -   -   -   -   -   Y   Y   Y
+GET    /oncalls                                     Y   Y   Y   Y   Y   Y   Y   Y
 """
 
 ROLES = (

@@ -49,7 +49,7 @@ def test_create_returns_pagerduty_shape(api: Api) -> None:
                 "type": "service",
                 "name": "Checkout",
                 "description": "the shop",
-                "escalation_policy": {"id": "PEPABCD", "type": "escalation_policy_reference"},
+                "escalation_policy": {"id": "PDEFALT", "type": "escalation_policy_reference"},
                 "incident_urgency_rule": {"type": "constant", "urgency": "severity_based"},
                 "acknowledgement_timeout": None,
                 "alert_grouping_parameters": {"type": "time", "config": {"timeout": 5}},
@@ -61,7 +61,7 @@ def test_create_returns_pagerduty_shape(api: Api) -> None:
     assert service["type"] == "service" and service["summary"] == "Checkout"
     assert service["status"] == "active"
     assert service["self"].endswith(f"/services/{service['id']}")
-    assert service["escalation_policy"]["id"] == "PEPABCD"
+    assert service["escalation_policy"]["id"] == "PDEFALT"
     assert service["incident_urgency_rule"] == {"type": "constant", "urgency": "severity_based"}
     assert service["acknowledgement_timeout"] is None
     assert service["auto_resolve_timeout"] == 14400
@@ -73,7 +73,7 @@ def test_create_returns_pagerduty_shape(api: Api) -> None:
         "FROM services WHERE id = ?",
         service["id"],
     )
-    assert row == [("severity_based", "PEPABCD", "time", 5)]
+    assert row == [("severity_based", "PDEFALT", "time", 5)]
 
 
 @pytest.mark.parametrize(

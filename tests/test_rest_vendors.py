@@ -102,9 +102,14 @@ def test_pagerduty_client_drives_services_integrations_and_vendors(
     client = pagerduty.RestApiV2Client(
         token, default_from="ops@example.com", base_url=daemon.base_url, verify=trust
     )
+    # As against PagerDuty: a new service names a policy that exists (the Default one here).
+    policy = client.find("escalation_policies", "Default")
     service = client.rpost(
         "services",
-        json={"name": "via-client", "escalation_policy": {"id": "PEPSDK1", "type": "ep"}},
+        json={
+            "name": "via-client",
+            "escalation_policy": {"id": policy["id"], "type": "escalation_policy_reference"},
+        },
     )
     assert service["name"] == "via-client" and service["status"] == "active"
     integration = client.rpost(

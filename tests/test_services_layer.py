@@ -182,13 +182,14 @@ def test_v2_never_on_create_incidents(db: DB, plugins: PluginHost) -> None:
 
 def test_move_refused_with_differences_then_confirmed(db: DB, plugins: PluginHost) -> None:
     src = service(db, "Src")
+    db.write(lambda tx: tx.insert_escalation_policy("PEP1234", name="Other"))
     dst = service(db, "Dst", urgency="low", escalation_policy_id="PEP1234")
     made = integration(db, plugins, src)
     trigger(db, made.integration_key, "a")
     diffs = db.read(lambda r: moves.integration_move_differences(r, made.id, dst))
     assert [d.as_dict() for d in diffs] == [
         {"field": "incident_urgency_rule", "from": "high", "to": "low"},
-        {"field": "escalation_policy", "from": None, "to": "PEP1234"},
+        {"field": "escalation_policy", "from": "PDEFALT", "to": "PEP1234"},
     ]
     with pytest.raises(Conflict) as info:
         db.write(lambda tx: moves.move_integration(tx, made.id, dst, confirm=False))

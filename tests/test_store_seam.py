@@ -20,6 +20,7 @@ import pytest
 import gateway.store
 from gateway import domain
 from gateway.clock import FakeClock
+from gateway.domain import EscalationTarget
 from gateway.store import Tx, open_sync, queries
 from gateway.store.account_log import OVERVIEW_TYPES
 from gateway.store.incident_lists import INCIDENT_ORDER, order_table
@@ -343,6 +344,8 @@ def _workload(t: Any) -> None:
     assert t.outbox_pending_count("k", "d", up_to=5) == 2 and t.outbox_next_due(["k"])
     assert [row[0] for row in t.outbox_due(["k"], now=t.now, limit=5)] == [first]
     assert t.outbox_due(["k"], now=t.now, limit=5, busy=[("k", "d")]) == []
+    # Deliveries yielding to ingest claim only what was due long enough ago.
+    assert t.outbox_due(["k"], now=t.now, limit=5, due_by="2000-01-01T00:00:00.000Z") == []
     message = t.claim_outbox_message(first, node="n", lease_until=later)
     assert message is not None and t.outbox_body(first) == message
     t.record_outbox_attempt(
@@ -402,6 +405,27 @@ def _workload(t: Any) -> None:
     t.set_declared_webhooks([hook.id])
     assert t.webhook_deliveries("webhook", hook.id, states=["pending"], limit=5) == []
     assert t.delete_webhook(hook.id) and t.webhook(hook.id) is None
+    # escalation policies: a policy with two rules, read whole, then the service's references
+    t.insert_escalation_policy("PEPSEAM", name="Seam policy", num_loops=1)
+    user, sched = EscalationTarget("user", "PU1"), EscalationTarget("schedule", "PS1")
+    t.replace_escalation_rules(
+        "PEPSEAM", [("PR1", 5, "assign_to_everyone", [user]), ("PR2", 10, "round_robin", [sched])]
+    )
+    t.update_escalation_policy("PEPSEAM", description="d")
+    policy = t.escalation_policy("PEPSEAM")
+    assert policy and [r.targets for r in policy.rules] == [(user,), (sched,)]
+    assert t.escalation_policy_by_name("Seam policy") == policy
+    assert t.escalation_policies(target_ids=["PU1"]) == [policy]
+    assert ("PEPSEAM", "Seam policy") in t.escalation_policy_names()
+    assert t.policies_targeting("schedule", "PS1") == [("PEPSEAM", "Seam policy")]
+    t.update_service(svc.id, escalation_policy_id="PEPSEAM")
+    assert t.policy_services(["PEPSEAM"]) == {"PEPSEAM": [(svc.id, "Seam")]}
+    t.set_service_policy_declared(svc.id, True)
+    assert t.service_policy_declared(svc.id)
+    t.set_declared_policies(["PEPSEAM"])
+    t.update_service(svc.id, escalation_policy_id="PDEFALT")
+    t.delete_escalation_policy("PEPSEAM")
+    assert t.escalation_policy("PEPSEAM") is None
 
     # Durable timers: schedule, what is due, claims (leases), cancel, fire, release.
     soon, late = "2026-01-01T00:00:00.000Z", "2098-01-01T00:00:00.000Z"

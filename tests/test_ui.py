@@ -36,7 +36,7 @@ KEY_ON_PAGE = re.compile(r'class="integration-key">(\w{32})<')
 NEW_SERVICE = {
     "name": "Checkout",
     "description": "Checkout & cart",
-    "escalation_policy": "PEP0001",
+    "escalation_policy": "PDEFALT",
     "urgency": "high",
     "alert_creation": "create_alerts_and_incidents",
     "ack_minutes": "30",
@@ -188,7 +188,7 @@ def test_create_service_with_an_integration_then_trigger_it(
         (
             "Checkout",
             "Checkout & cart",
-            "PEP0001",
+            "PDEFALT",
             1800,
             14400,
             "events_api_v2_inbound_integration",

@@ -16,6 +16,7 @@ _KEYS = {
     "lease_seconds",
     "retention_days",
     "node_id",
+    "max_defer_seconds",
 }
 
 
@@ -43,6 +44,7 @@ def outbound_settings(r: Reader, data: dict[str, Any]) -> OutboundSettings:
         lease_seconds=_int(r, t, "lease_seconds", defaults.lease_seconds, 10),
         retention_days=_int(r, t, "retention_days", defaults.retention_days, 0),
         node_id=r.string(t, "node_id", "outbound.node_id", default="") or "",
+        max_defer_seconds=_int(r, t, "max_defer_seconds", defaults.max_defer_seconds, 0),
     )
 
 

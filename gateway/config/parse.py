@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from gateway.config.escalation import escalation_policy_configs
 from gateway.config.forwarding import forwarding_settings
 from gateway.config.notifications import notification_settings
 from gateway.config.outbound import outbound_settings
@@ -42,6 +43,7 @@ _SECTIONS = {
     "users",
     "schedules",
     "notifications",
+    "escalation_policies",
 }
 
 
@@ -80,6 +82,7 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
         webhook_subscriptions=webhook_configs(r, data),
         users=user_configs(r, data),
         schedules=schedule_configs(r, data),
+        escalation_policies=escalation_policy_configs(r, data),
         source=source,
         notifications=notification_settings(r, data, base),
     )

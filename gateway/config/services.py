@@ -82,6 +82,7 @@ def _service(r: Reader, data: dict[str, Any], key: str) -> ServiceConfig:
             "integrations",
             "forward_to",
             "forward_suppressed",
+            "escalation_policy",
         },
         f"{key}.",
     )
@@ -127,6 +128,7 @@ def _service(r: Reader, data: dict[str, Any], key: str) -> ServiceConfig:
         line=r.lines.get(key),
         forward_to=forward_targets(r, data, key),
         forward_suppressed=_boolean(r, data, "forward_suppressed", f"{key}.forward_suppressed"),
+        escalation_policy=r.string(data, "escalation_policy", f"{key}.escalation_policy"),
     )
 
 

@@ -148,6 +148,8 @@ class ServiceConfig:
     #: ``None``: the block does not set it (runtime edits own it).
     forward_to: tuple[ForwardTargetConfig, ...] | None = None
     forward_suppressed: bool | None = None
+    #: An escalation policy by name or id; ``None``: runtime edits own it (Default if new).
+    escalation_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,32 @@ class UserConfig:
 
 
 @dataclass(frozen=True)
+class EscalationRuleConfig:
+    """One ``[[escalation_policies.escalation_rules]]`` table: users by id or email,
+    schedules by id or name, in the order given (users first)."""
+
+    escalation_delay_in_minutes: int
+    assignment_strategy: str | None
+    users: tuple[str, ...]
+    schedules: tuple[str, ...]
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class EscalationPolicyConfig:
+    """One ``[[escalation_policies]]`` block (matched by ``name``)."""
+
+    name: str
+    description: str | None
+    num_loops: int
+    on_call_handoff_notifications: str | None
+    rules: tuple[EscalationRuleConfig, ...]
+    key: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class PluginSettings:
     """``[plugins]``: which entry-point plugins not to load, and which must load."""
 
@@ -256,6 +284,9 @@ class OutboundSettings:
     retention_days: int = 7
     #: Who claims messages; ``""``: the host name. Distinct per daemon sharing a database.
     node_id: str = ""
+    #: While ingest keeps the writer busy, a message waits up to this many seconds past
+    #: its due time (``0``: deliveries never yield to ingest).
+    max_defer_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -312,6 +343,7 @@ class Settings:
     maintenance_windows: tuple[MaintenanceConfig, ...] = ()
     webhook_subscriptions: tuple[WebhookConfig, ...] = ()
     users: tuple[UserConfig, ...] = ()
+    escalation_policies: tuple[EscalationPolicyConfig, ...] = ()
     smtp: SmtpSettings | None = None
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)

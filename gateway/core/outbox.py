@@ -136,6 +136,7 @@ def claim(
     kinds_wanted: Iterable[str] | None = None,
     busy: Sequence[tuple[str, str]] = (),
     scan: int | None = None,
+    due_by: str | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due messages for ``node``, at most ``room(kind, destination)``
     per destination (its free delivery slots), under a lease of ``lease_seconds``.
@@ -152,7 +153,7 @@ def claim(
     taken: Counter[tuple[str, str]] = Counter()
     chosen: list[str] = []
     # Look further than ``limit``: some candidates' destinations may have no room.
-    due = tx.outbox_due(names, now=tx.now, limit=scan or limit * 4, busy=busy)
+    due = tx.outbox_due(names, now=tx.now, limit=scan or limit * 4, busy=busy, due_by=due_by)
     for message_id, kind_name, destination in due:
         key = (kind_name, destination)
         if taken[key] >= room(kind_name, destination):
@@ -289,6 +290,7 @@ def anything_due(
     room: Callable[[str, str], int] | None = None,
     limit: int = 64,
     busy: Sequence[tuple[str, str]] = (),
+    due_by: str | None = None,
 ) -> bool:
     """Whether a claim could find a message now (a read: the deliverers ask before writing).
 
@@ -300,8 +302,8 @@ def anything_due(
         return False
     now = iso(reader.clock.now())
     if room is None:
-        return bool(reader.outbox_due(names, now=now, limit=1))
-    due = reader.outbox_due(names, now=now, limit=limit, busy=busy)
+        return bool(reader.outbox_due(names, now=now, limit=1, due_by=due_by))
+    due = reader.outbox_due(names, now=now, limit=limit, busy=busy, due_by=due_by)
     return any(room(k, d) > 0 for _, k, d in due)
 
 

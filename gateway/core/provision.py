@@ -58,6 +58,7 @@ from gateway.core.integrations import (
 )
 from gateway.core.moves import move_integration
 from gateway.core.ownership import deleted_key_problem
+from gateway.core.provision_escalation import provision_policies, service_policy
 from gateway.core.provision_schedules import provision_schedules
 from gateway.core.provision_users import provision_users
 from gateway.core.provision_webhooks import provision_webhooks
@@ -118,8 +119,9 @@ class ProvisionReport:
 
 
 def provision(tx: Tx, settings: Settings, plugins: PluginHost) -> list[CreatedIntegration]:
-    """Upsert the configured services, integrations, maintenance windows, webhook
-    subscriptions (:mod:`gateway.core.provision_webhooks`) and on-call schedules
+    """Upsert the configured escalation policies (:mod:`gateway.core.provision_escalation`),
+    services, integrations, maintenance windows, webhook subscriptions
+    (:mod:`gateway.core.provision_webhooks`) and on-call schedules
     (:mod:`gateway.core.provision_schedules`).
 
     Raises :class:`ConfigError` (key and line of the block) for anything the
@@ -162,9 +164,12 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     """
     by = Agent(CONFIG.type, str(settings.source)) if settings.source else CONFIG
     report = ProvisionReport()
-    # People first: what names them (escalation policies, then services) comes after.
+    # People first: what names them (schedules, escalation policies, services) comes after.
     types = contact_types.available(plugins.contact_types)
     provision_users(tx, settings.users, types, by, report.problems)
+    # Schedules, then policies (their targets), then services (which name a policy).
+    provision_schedules(tx, settings.schedules, by, report.problems)
+    provision_policies(tx, settings.escalation_policies, by, report.problems)
     service_ids: dict[str, str] = {}
     for config in settings.services:
         try:
@@ -186,7 +191,6 @@ def provision_report(tx: Tx, settings: Settings, plugins: PluginHost) -> Provisi
     tx.set_declared("services", report.declared_services)
     tx.set_declared("integrations", report.declared_integrations)
     provision_webhooks(tx, settings.webhook_subscriptions, by, report.problems)
-    provision_schedules(tx, settings.schedules, by, report.problems)
     return report
 
 
@@ -242,6 +246,10 @@ def _service(
         "alert_grouping": config.alert_grouping,
         "alert_grouping_timeout": config.alert_grouping_timeout,
     }
+    if config.escalation_policy is not None:
+        declared["escalation_policy_id"] = service_policy(
+            tx, config.escalation_policy, f"{config.key}.escalation_policy", config.line
+        )
     patch = ServicePatch(status=config.status, **declared)
     existing = tx.service_by_name(config.name)
     with _located(config.key, config.line):
@@ -273,6 +281,7 @@ def _service(
             update_service(tx, service_id, patch, by=by)
     with _located(f"{config.key}.forward_to", config.line):
         _forwarding(tx, service_id, config, by)
+    tx.set_service_policy_declared(service_id, config.escalation_policy is not None)
     return service_id
 
 

@@ -145,10 +145,10 @@ def schedules_naming_user(reader: Reader, user_id: str) -> list[str]:
 def schedule_in_use(reader: Reader, schedule_id: str) -> bool:
     """Whether an escalation policy targets ``schedule_id`` (then it may not be deleted).
 
-    Always ``False`` until escalation policies exist; they answer here, so every face that
-    deletes a schedule (REST, UI, provisioning) is refused alike.
+    Every face that deletes a schedule (REST, UI, provisioning) asks here, so all are
+    refused alike.
     """
-    return False
+    return bool(reader.policies_targeting("schedule", schedule_id))
 
 
 def _user_in_use(reader: Reader, user: User) -> str | None:

@@ -73,18 +73,22 @@ class ServiceDetails:
     status: str
     integrations: list[Integration]
     forwarding: ServiceForwarding
+    #: The name of the service's escalation policy (``None`` only if it vanished).
+    policy_name: str | None = None
 
 
 def service_details(reader: Reader, services: list[Service]) -> list[ServiceDetails]:
     """:class:`ServiceDetails` for each service, in the same order (one snapshot)."""
     statuses = service_statuses(reader, services)
     forwarding = {f.service_id: f for f in reader.services_forwarding()}
+    policies = dict(reader.escalation_policy_names())
     return [
         ServiceDetails(
             s,
             statuses[s.id],
             reader.integrations(s.id),
             forwarding.get(s.id) or ServiceForwarding(s.id, (), False, False),
+            policies.get(s.escalation_policy_id or ""),
         )
         for s in services
     ]

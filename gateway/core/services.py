@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple, Protocol, TypeVar
 import structlog
 
 from gateway.core import outbox
+from gateway.core.escalation_policies import default_policy, policy_problem, refuse_declared_policy
 from gateway.core.inputs import SYSTEM, Agent, ServiceInput, ServicePatch, Unset
 from gateway.core.ownership import refuse_declared
 from gateway.domain import (
@@ -54,7 +55,8 @@ log = structlog.get_logger("gateway.services")
 SORTS: Final = ("name", "name:asc", "name:desc")
 MAX_NAME: Final = 255
 MAX_GROUPING_MINUTES: Final = 1440
-NOT_DECLARED: Final = {"escalation_policy_id"}  # the file has no key for it: runtime may set it
+# The file's key for it is optional: whether it owns it is per service (refuse_declared_policy).
+NOT_DECLARED: Final = {"escalation_policy_id"}
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ def create_service(tx: Tx, data: ServiceInput, *, by: Agent = SYSTEM) -> Service
         "auto_resolve_timeout": _timeout("auto_resolve_timeout", data.auto_resolve_timeout, errors),
         "alert_grouping": _grouping(data.alert_grouping, errors),
         "alert_grouping_timeout": _grouping_timeout(data.alert_grouping_timeout, errors),
-        "escalation_policy_id": data.escalation_policy_id,
+        "escalation_policy_id": _policy(tx, data.escalation_policy_id, errors),
     }
     if errors:
         raise Invalid(errors)
@@ -211,12 +213,17 @@ def update_service(tx: Tx, service_id: str, patch: ServicePatch, *, by: Agent = 
     if not isinstance(patch.alert_grouping_timeout, Unset):
         columns["alert_grouping_timeout"] = _grouping_timeout(patch.alert_grouping_timeout, errors)
     if not isinstance(patch.escalation_policy_id, Unset):
+        problem = policy_problem(tx, patch.escalation_policy_id)
+        if problem:
+            errors.append(problem)
         columns["escalation_policy_id"] = patch.escalation_policy_id
     if errors:
         raise Invalid(errors)
     current = _columns(service)
     changed = {k: v for k, v in columns.items() if current[k] != v}
     refuse_declared(tx, "Service", service.id, service.name, set(changed) - NOT_DECLARED, by)
+    if "escalation_policy_id" in changed:
+        refuse_declared_policy(tx, service.id, service.name, by)
     if changed:
         tx.update_service(service.id, **changed)
         kind = {"disabled": "service_disable", "active": "service_enable"}.get(
@@ -313,6 +320,16 @@ def _choice(label: str, value: object, allowed: tuple[str, ...], errors: list[st
         return allowed[0]
     assert isinstance(value, str)
     return value
+
+
+def _policy(tx: Tx, policy_id: str | None, errors: list[str]) -> str:
+    """A new service's policy: the one it names if that exists, else the Default policy."""
+    if policy_id is None:
+        return default_policy(tx).id
+    problem = policy_problem(tx, policy_id)
+    if problem:
+        errors.append(problem)
+    return policy_id
 
 
 def _timeout(label: str, value: object, errors: list[str]) -> int | None:

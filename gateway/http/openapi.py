@@ -57,6 +57,7 @@ EMAIL_PRESET = _nullable(
     _str(enum=["nagios"], description="Gateway extension: Nagios/Icinga notification mails.")
 )
 TIMESTAMP = _str(format="date-time")
+TARGET_REFERENCES = ["user_reference", "schedule_reference"]
 
 SCHEMAS: dict[str, Any] = {
     # -- Events API -------------------------------------------------------------------------
@@ -522,6 +523,47 @@ SCHEMAS: dict[str, Any] = {
     "SnoozeInput": _obj(
         ["duration"], duration={"type": "integer", "minimum": 1, "maximum": 604800}
     ),
+    "EscalationRule": _obj(
+        ["escalation_delay_in_minutes", "targets"],
+        id=_str(),
+        escalation_delay_in_minutes={"type": "integer", "minimum": 0},
+        escalation_rule_assignment_strategy=_str(enum=["assign_to_everyone", "round_robin"]),
+        targets=_array(_obj(["id", "type"], id=_str(), type=_str(enum=TARGET_REFERENCES))),
+    ),
+    "EscalationPolicy": _obj(
+        ["id", "type", "name", "escalation_rules", "num_loops", "services"],
+        id=_str(),
+        type=_str(const="escalation_policy"),
+        summary=_str(),
+        self=_str(format="uri"),
+        html_url=_str(format="uri"),
+        name=_str(),
+        description=_nullable(_str()),
+        num_loops={"type": "integer", "minimum": 0},
+        on_call_handoff_notifications=_str(enum=["if_has_services", "always"]),
+        escalation_rules=_array(_ref("EscalationRule")),
+        services=_array(_ref("Reference")),
+        teams=_array(_ref("Reference")),
+        declared_in_config={"type": "boolean", "description": "Extension"},
+    ),
+    "Oncall": _obj(
+        ["escalation_policy", "escalation_level", "user", "start", "end"],
+        escalation_policy=_ref("Reference"),
+        escalation_level={"type": "integer", "minimum": 1},
+        schedule=_nullable(_ref("Reference")),
+        user=_ref("Reference"),
+        start=_nullable(TIMESTAMP),
+        end=_nullable(TIMESTAMP),
+    ),
+    "EscalationPolicyInput": _obj(
+        [],
+        type=_str(const="escalation_policy"),
+        name=_str(),
+        description=_nullable(_str()),
+        num_loops={"type": "integer", "minimum": 0},
+        on_call_handoff_notifications=_str(enum=["if_has_services", "always"]),
+        escalation_rules=_array(_ref("EscalationRule")),
+    ),
 }  # fmt: skip
 for _root, _item in (
     ("services", "Service"),
@@ -534,6 +576,8 @@ for _root, _item in (
     ("users", "User"),
     ("schedules", "Schedule"),
     ("notifications", "Notification"),
+    ("escalation_policies", "EscalationPolicy"),
+    ("oncalls", "Oncall"),
 ):
     SCHEMAS[f"{_item}List"] = _list_of(_root, _item)
 
@@ -773,6 +817,23 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/incidents/{id}/snooze",
               "Snooze an acknowledged incident: triggered again after 'duration' seconds",
               "incidents", {201: "Incident", **_FOUND}, "SnoozeInput", from_header=True),
+    # -- escalation policies ----------------------------------------------------------------
+    Operation("get", "/escalation_policies", "List escalation policies", "escalation",
+              {200: "EscalationPolicyList", **_ERRORS},
+              query=("query", "user_ids[]", "sort_by", "include[]", *_LIST)),
+    Operation("post", "/escalation_policies", "Create an escalation policy", "escalation",
+              {201: "EscalationPolicy", **_ERRORS}, "EscalationPolicyInput", "escalation_policy"),
+    Operation("get", "/escalation_policies/{id}", "Get an escalation policy", "escalation",
+              {200: "EscalationPolicy", **_FOUND}, query=("include[]",)),
+    Operation("put", "/escalation_policies/{id}", "Update an escalation policy", "escalation",
+              {200: "EscalationPolicy", **_FOUND}, "EscalationPolicyInput", "escalation_policy"),
+    Operation("delete", "/escalation_policies/{id}",
+              "Delete an escalation policy (400 while a service uses it)", "escalation",
+              {204: None, **_FOUND}),
+    Operation("get", "/oncalls", "Who is on call for which escalation policy level",
+              "escalation", {200: "OncallList", **_ERRORS},
+              query=("since", "until", "escalation_policy_ids[]", "schedule_ids[]", "user_ids[]",
+                     "earliest", *_LIST)),
 )  # fmt: skip
 
 
@@ -786,7 +847,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
         schema: dict[str, Any] = (
             _array(_str()) if name.endswith("[]") else
             {"type": "integer", "minimum": 0} if name in ("limit", "offset") else
-            {"type": "boolean"} if name in ("total", "confirm") else _str()
+            {"type": "boolean"} if name in ("total", "confirm", "earliest") else _str()
         )  # fmt: skip
         params.append({"name": name, "in": "query", "required": False, "schema": schema})
     if op.from_header:
@@ -819,6 +880,7 @@ WRAPPED = {
     "NotificationRule": "notification_rule",
     "Schedule": "schedule",
     "IncidentNote": "note",
+    "EscalationPolicy": "escalation_policy",
 }
 
 

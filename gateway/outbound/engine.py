@@ -11,6 +11,12 @@ finished attempt and claims their successors in one write job
 
 Limits: at most ``per_destination`` attempts in flight per (kind, destination), and
 ``max_in_flight`` in all; so memory holds at most that many message bodies.
+
+Yielding to ingest: while callers queue for the writer (:mod:`gateway.outbound.pressure`:
+ingest saturates the daemon's one CPU), the loop claims only messages that have been due
+for ``max_defer_seconds`` and ignores commits' wake-ups, so the CPU goes to accepting
+events; the messages wait on disk (they were written with their change, as always) and
+go out when the burst ends, or once they have waited the bound, whichever comes first.
 """
 
 from __future__ import annotations
@@ -21,21 +27,27 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import structlog
 import trio
 
-from gateway.clock import Clock, SystemClock
+from gateway.clock import Clock, SystemClock, iso
 from gateway.core import outbox
 from gateway.core.outbox_policy import Delivered, Drop, Outcome, Retry, outcome_name
 from gateway.errors import StoreUnavailable
 from gateway.outbound.addresses import AddressPolicy, denied_in, make_client
 from gateway.outbound.kinds import DeliveryKind, SendEnv
+from gateway.outbound.pressure import IngestPressure
 from gateway.store import Store, Tx
 
 log = structlog.get_logger("gateway.outbound")
+
+#: Real seconds between looks at the queue while deliveries yield to ingest: how soon a
+#: message past the bound, or the end of the burst, is noticed.
+DEFER_POLL = 0.25
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,9 @@ class EngineConfig:
     lease_seconds: float = 60.0
     #: Real seconds between looks at the queue when nothing woke the loop.
     poll_interval: float = 1.0
+    #: While ingest keeps the writer busy, a message waits up to this long past its due
+    #: time before it is sent (``0``: deliveries never yield).
+    max_defer_seconds: float = 30.0
 
     @property
     def node(self) -> str:
@@ -97,6 +112,7 @@ class Engine:
         clock: Clock | None = None,
         metrics: Any = None,
         client: httpx.AsyncClient | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.kinds = dict(kinds)
@@ -116,6 +132,17 @@ class Engine:
         # A lease longer than the slowest attempt: a live node's claim never lapses mid-send.
         slowest = max((k.policy.timeout for k in self.kinds.values()), default=0.0)
         self._lease = max(config.lease_seconds, 2 * slowest + 10)
+        #: Whether ingest keeps the writer busy now (the deliverers then yield).
+        self._busy = busy or IngestPressure(store.stats).busy
+        self._deferring = False
+        self._deferring_since = 0.0
+        if metrics is not None:
+            metrics.set_outbox_defer_bound(config.max_defer_seconds)
+
+    @property
+    def deferring(self) -> bool:
+        """Whether deliveries are yielding to ingest (only long-waiting messages are sent)."""
+        return self._deferring
 
     def wake(self, destinations: Iterable[tuple[str, str]] | None = None) -> None:
         """Look at the queue now: a commit enqueued messages for ``destinations`` (kind,
@@ -126,6 +153,8 @@ class Engine:
         the new messages, and an ingest commit costs the deliverers nothing.
         """
         if destinations is not None:
+            if self._deferring:
+                return  # yielding to ingest: the next look (DEFER_POLL) is soon enough
             if self._total_in_flight >= self.config.max_in_flight:
                 return
             limit = self.config.per_destination
@@ -145,7 +174,9 @@ class Engine:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Deliver until cancelled. First releases the claims this node left at its last stop."""
-        released = await self.store.write(lambda tx: outbox.release_claims(tx, self.node))
+        released = await self.store.write(
+            lambda tx: outbox.release_claims(tx, self.node), background=True
+        )
         if released:
             log.info("outbox.claims_recovered", node=self.node, messages=released)
         task_status.started()
@@ -159,7 +190,8 @@ class Engine:
                         continue  # attempts finished while we wrote: record them now
                     if claimed and self._total_in_flight < self.config.max_in_flight:
                         continue  # there may be more due right now
-                    with trio.move_on_after(self.config.poll_interval):
+                    wait = DEFER_POLL if self._deferring else self.config.poll_interval
+                    with trio.move_on_after(wait):
                         await self._wakeup.wait()
                     self._wakeup = trio.Event()
         finally:
@@ -172,7 +204,7 @@ class Engine:
         try:
             if self._finished:
                 await self._exchange(claiming=False)
-            await self.store.write(lambda tx: outbox.release_claims(tx, self.node))
+            await self.store.write(lambda tx: outbox.release_claims(tx, self.node), background=True)
         except StoreUnavailable:
             log.warning("outbox.release_failed", node=self.node)
         await self._client.aclose()
@@ -186,6 +218,7 @@ class Engine:
         """
         finished, self._finished = self._finished, []
         free = self.config.max_in_flight - self._total_in_flight if claiming else 0
+        due_by = self._due_by() if free > 0 else None
         if free > 0 and self.kinds and not finished:
             # Nothing to record: look on a read connection first, so an idle queue (or one
             # whose destinations are all busy) costs the writer, which ingest waits on, nothing.
@@ -195,7 +228,7 @@ class Engine:
                 # claim that filled it (+15 MB of page cache and slower storms, measured).
                 room, _ = self._rooms()
                 if not await self.store.read(
-                    lambda r: outbox.anything_due(r, self.kinds, room=room)
+                    lambda r: outbox.anything_due(r, self.kinds, room=room, due_by=due_by)
                 ):
                     return []
             except StoreUnavailable as exc:
@@ -220,6 +253,7 @@ class Engine:
                     # Enough candidates to fill a few destinations; the loop claims again
                     # at once while it finds some.
                     scan=2 * min(free, 4 * self.config.per_destination),
+                    due_by=due_by,
                 )
                 if free > 0 and self.kinds
                 else []
@@ -227,7 +261,7 @@ class Engine:
             return settled, claimed
 
         try:
-            results, claimed = await self.store.write(job)
+            results, claimed = await self.store.write(job, background=True)
         except StoreUnavailable as exc:
             # The leases lapse and the messages are sent again: at-least-once holds.
             for attempt in attempts:
@@ -236,6 +270,26 @@ class Engine:
         for (attempt, seconds), result in zip(finished, results, strict=True):
             self._report(attempt, seconds, result)
         return claimed
+
+    def _due_by(self) -> str | None:
+        """The latest ``due_at`` a claim may take now: ``None`` (due at all) unless ingest
+        keeps the writer busy, then ``max_defer_seconds`` before now."""
+        bound = self.config.max_defer_seconds
+        deferring = bound > 0 and self._busy()
+        if deferring != self._deferring:
+            self._deferring = deferring
+            now = time.monotonic()
+            if deferring:
+                self._deferring_since = now
+            # Debug: under a moderate load this may flip a few times a second.
+            log.debug("outbox.deferring" if deferring else "outbox.deferring_ended")
+            if self.metrics is not None:
+                self.metrics.set_outbox_deferring(
+                    deferring, 0.0 if deferring else now - self._deferring_since
+                )
+        if not deferring:
+            return None
+        return iso(self.clock.now() - timedelta(seconds=bound))
 
     def _start(self, nursery: trio.Nursery, item: outbox.Claimed) -> None:
         key = (item.message.kind, item.message.destination)

@@ -121,14 +121,16 @@ class Store:
         """Group-commit statistics (batches, jobs, failed commits, time in commit)."""
         return self._writer.stats
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
+    async def write(self, fn: Callable[[Tx], T], *, background: bool = False) -> T:
         """Run ``fn(tx)`` in the writer's next transaction and return once it is on disk.
 
         When the job changed incidents, :attr:`on_incident_changes` hears of it after the
         commit and before this returns: the one place every writer (ingest, REST, UI,
         timers) reaches the ``incident_changed`` observers, so none can forget to.
+        ``background``: no request waits on this job (the deliverers' records and claims);
+        it is not counted in :attr:`stats`' foreground jobs, the writer's pressure.
         """
-        result, changes = await self._writer.submit(fn)
+        result, changes = await self._writer.submit(fn, background=background)
         if changes and self.on_incident_changes is not None:
             self.on_incident_changes(changes)
         return result

@@ -143,12 +143,14 @@ class OutboxReads(ReadBase):
         now: str,
         limit: int,
         busy: Sequence[tuple[str, str]] = (),
+        due_by: str | None = None,
     ) -> list[tuple[str, str, str]]:
         """Claimable messages ``(id, kind, destination)`` at ``now``, most overdue first.
 
-        Claimable: pending, due, not under a live lease, and first of its order key (no
-        earlier pending message with the same kind, destination and order key). ``busy``
-        (kind, destination) pairs are left out: the caller has no room for them.
+        Claimable: pending, due (``due_at`` at or before ``due_by``, default ``now``), not
+        under a live lease at ``now``, and first of its order key (no earlier pending
+        message with the same kind, destination and order key). ``busy`` (kind,
+        destination) pairs are left out: the caller has no room for them.
         """
         if not kinds:
             return []
@@ -167,7 +169,7 @@ class OutboxReads(ReadBase):
                 " WHERE e.kind = m.kind AND e.destination = m.destination"
                 " AND e.order_key = m.order_key AND e.state = 'pending' AND e.id < m.id)"
                 " ORDER BY m.due_at, m.id LIMIT ?",
-                (now, *kinds, now, *(v for pair in busy for v in pair), limit),
+                (due_by or now, *kinds, now, *(v for pair in busy for v in pair), limit),
             )
         ]
 

@@ -6,10 +6,9 @@ call the :class:`Reader` half on read connections. No SQL lives outside
 
 Each aggregate's reads and writes live in a module of their own, as a pair of mixins
 (``services``, ``maintenance``, ``incidents``, ``incident_lists``, ``timeline``,
-``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``); this module
-composes them and binds them to SQLite.
-``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``timers``); this module composes them and binds
-them to SQLite.
+``tokens``, ``sessions``, ``outbox``, ``webhooks``, ``users``, ``schedules``, ``timers``,
+``notifications``, ``escalation_policies``); this module composes them and binds them to
+SQLite.
 Mixins rather than one object per aggregate that ``Reader`` forwards to: the callers keep
 the flat method names they use today (``tx.route``, ``tx.insert_alert``…) without a forwarding call
 per method on the ingest hot path, and Python's method cache makes a lookup through the
@@ -28,6 +27,7 @@ from typing import Any
 from gateway.clock import Clock
 from gateway.store.account_log import AccountLogReads
 from gateway.store.base import WriteBase, dumps, loads
+from gateway.store.escalation_policies import EscalationPolicyReads, EscalationPolicyWrites
 from gateway.store.forwarding import ForwardingReads, ForwardingWrites
 from gateway.store.incident_lists import INCIDENT_ORDER, IncidentListReads
 from gateway.store.incidents import IncidentReads, IncidentWrites
@@ -80,6 +80,7 @@ class Reader(
     ScheduleReads,
     NotificationReads,
     TimerReads,
+    EscalationPolicyReads,
 ):
     """Read-only queries over one connection.
 
@@ -116,6 +117,7 @@ class Tx(
     ScheduleWrites,
     NotificationWrites,
     TimerWrites,
+    EscalationPolicyWrites,
     Reader,
     WriteBase,
 ):

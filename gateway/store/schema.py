@@ -459,6 +459,64 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE type NOT IN ('trigger_log_entry', 'acknowledge_log_entry', 'resolve_log_entry',
             'suppress_log_entry');
     """,
+    # escalation policies (gateway/core/escalation_policies.py): ordered rules, each with
+    # ordered targets (a user or a schedule by id; their existence is the core's check).
+    # ``source`` as for services. The upgrade gives every service a policy that exists: one
+    # "Default" policy with no rules (id PDEFALT, made here because SQL cannot ask Python;
+    # also on a fresh database, where a service created without a policy gets it), and one
+    # "Imported <id>" policy, with no rules, for each distinct free-text
+    # escalation_policy_id a live service had, keeping that id so a client that stored it
+    # still finds it. Services with none, or deleted ones with an unknown id, get Default.
+    # services.escalation_policy_declared: the configuration file sets the service's policy.
+    """
+    CREATE TABLE escalation_policies (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT,
+        num_loops INTEGER NOT NULL DEFAULT 0,
+        on_call_handoff_notifications TEXT NOT NULL DEFAULT 'if_has_services',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'api'
+    );
+    CREATE UNIQUE INDEX escalation_policies_name ON escalation_policies(name);
+
+    CREATE TABLE escalation_rules (
+        id TEXT PRIMARY KEY,
+        policy_id TEXT NOT NULL REFERENCES escalation_policies(id),
+        position INTEGER NOT NULL,
+        escalation_delay_in_minutes INTEGER NOT NULL,
+        assignment_strategy TEXT NOT NULL DEFAULT 'assign_to_everyone'
+    );
+    CREATE UNIQUE INDEX escalation_rules_policy ON escalation_rules(policy_id, position);
+
+    CREATE TABLE escalation_targets (
+        rule_id TEXT NOT NULL REFERENCES escalation_rules(id),
+        position INTEGER NOT NULL,
+        target_type TEXT NOT NULL CHECK (target_type IN ('user', 'schedule')),
+        target_id TEXT NOT NULL,
+        PRIMARY KEY (rule_id, position)
+    );
+    CREATE INDEX escalation_targets_target ON escalation_targets(target_type, target_id);
+    CREATE INDEX services_escalation_policy ON services(escalation_policy_id);
+    ALTER TABLE services ADD COLUMN escalation_policy_declared INTEGER NOT NULL DEFAULT 0;
+
+    INSERT INTO escalation_policies (id, name, description, created_at, updated_at)
+    VALUES ('PDEFALT', 'Default', 'Created by the upgrade to escalation policies',
+            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+    INSERT INTO escalation_policies (id, name, description, created_at, updated_at)
+    SELECT DISTINCT escalation_policy_id, 'Imported ' || escalation_policy_id,
+           'Created by the upgrade from a service''s escalation policy id',
+           strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    FROM services
+    WHERE deleted_at IS NULL AND escalation_policy_id IS NOT NULL
+      AND trim(escalation_policy_id) <> '' AND escalation_policy_id <> 'PDEFALT';
+
+    UPDATE services SET escalation_policy_id = 'PDEFALT'
+    WHERE escalation_policy_id IS NULL
+       OR escalation_policy_id NOT IN (SELECT id FROM escalation_policies);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -58,6 +58,9 @@ class Job(Generic[T]):
     #: The earliest due time of the timers the job scheduled (the store wakes the timer
     #: scheduler with it after the commit).
     timers_due: str | None = None
+    #: Work nobody is waiting on to answer a request (the deliverers' records and claims):
+    #: not counted as pressure on the writer (:attr:`BatchStats.foreground_jobs`).
+    background: bool = False
 
 
 @dataclass
@@ -73,6 +76,11 @@ class BatchStats:
     failure_observers: list[Callable[[], None]] = field(default_factory=list)
     #: False from a failed commit until a later commit that changed rows succeeds.
     writable: bool = True
+    #: Committed jobs that were not ``background``, and the batches that held any: their
+    #: ratio is how many callers queued for the writer at once (~1 at light load, several
+    #: while ingest keeps the daemon's CPU busy); the deliverers yield to it.
+    foreground_jobs: int = 0
+    foreground_batches: int = 0
 
 
 _STOP = object()
@@ -112,8 +120,13 @@ class Writer:
         """Start the writer thread."""
         self._thread.start()
 
-    async def submit(self, fn: Callable[[Tx], T]) -> tuple[T, list[IncidentChange]]:
+    async def submit(
+        self, fn: Callable[[Tx], T], *, background: bool = False
+    ) -> tuple[T, list[IncidentChange]]:
         """Run ``fn`` in the next transaction; return its result once committed.
+
+        ``background`` work (the deliverers') is left out of the foreground counts of
+        :attr:`stats`.
 
         Once committed, a job that enqueued outbound messages calls :attr:`on_enqueued`.
 
@@ -124,7 +137,7 @@ class Writer:
         """
         if self._closed:
             raise StoreUnavailable("the store is closed")
-        job: Job[T] = Job(fn)
+        job: Job[T] = Job(fn, background=background)
         self._queue.put(job)
         await job.done.wait()
         if job.error is not None:
@@ -214,6 +227,10 @@ class Writer:
         stats.batches += 1
         stats.jobs += len(batch)
         stats.last_batch_size = len(batch)
+        foreground = sum(not job.background for job in batch)
+        if foreground:
+            stats.foreground_jobs += foreground
+            stats.foreground_batches += 1
         stats.commit_seconds += elapsed
         for observe in stats.observers:
             observe(len(batch), elapsed)

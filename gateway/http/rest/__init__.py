@@ -13,12 +13,14 @@ from quart_trio import QuartTrio
 from gateway.errors import OperationError
 from gateway.http.rest import (
     contact_methods,
+    escalation_policies,
     forwarding,
     incident_actions,
     incidents,
     integrations,
     maintenance_windows,
     notifications,
+    oncalls,
     schedules,
     services,
     users,
@@ -42,6 +44,8 @@ BLUEPRINTS = (
     schedules.blueprint,
     notifications.blueprint,
     incident_actions.blueprint,
+    escalation_policies.blueprint,
+    oncalls.blueprint,
 )
 
 

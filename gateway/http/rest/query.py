@@ -72,6 +72,14 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
     ("GET", "/schedules/<schedule_id>/overrides"): RouteQuery(),
     ("GET", "/schedules/<schedule_id>/users"): RouteQuery(),
     ("GET", "/notifications"): RouteQuery(frozenset({"users"}), {"time_zone": _UTC_ONLY}),
+    # The assignment strategy is always in each rule, so asking for it is honoured.
+    ("GET", "/escalation_policies"): RouteQuery(
+        frozenset({"escalation_rule_assignment_strategies"}), {"team_ids": _NO_TEAMS}
+    ),
+    ("GET", "/escalation_policies/<policy_id>"): RouteQuery(
+        frozenset({"escalation_rule_assignment_strategies"})
+    ),
+    ("GET", "/oncalls"): RouteQuery(unsupported={"time_zone": _UTC_ONLY}),
 }
 
 

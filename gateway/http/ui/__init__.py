@@ -23,6 +23,7 @@ from gateway.context import GatewayContext
 from gateway.http.ui import (  # noqa: F401  # routes
     auth,
     contexts,
+    escalation_policies,
     forwarding,
     incident_actions,
     incidents,

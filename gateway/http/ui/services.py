@@ -23,6 +23,7 @@ from gateway.core import integrations as intg
 from gateway.core import log_reads, service_reads
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
+from gateway.core.escalation_policies import DEFAULT_POLICY_ID
 from gateway.core.inputs import IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import Incident, Integration, MaintenanceWindow, Service
 from gateway.errors import Invalid
@@ -37,6 +38,7 @@ from gateway.http.ui._web import (
     requires,
     write,
 )
+from gateway.http.ui.escalation_policies import policy_choices
 from gateway.model import Vendor
 from gateway.store import Reader, Tx
 
@@ -80,6 +82,7 @@ class ServiceView:
     now: str
     suppressed: log_reads.SuppressedEvents
     forward_targets: int = 0
+    policy_name: str | None = None
 
 
 def service_view(reader: Reader, service_id: str) -> ServiceView:
@@ -108,6 +111,7 @@ def service_view(reader: Reader, service_id: str) -> ServiceView:
         now=reader.clock.now().isoformat(),
         suppressed=log_reads.suppressed_events(reader, service.id),
         forward_targets=len(details.forwarding.targets),
+        policy_name=details.policy_name,
     )
 
 
@@ -142,11 +146,16 @@ def _timeout(values: Mapping[str, str], name: str, label: str, unit: int, errors
 
 
 def service_fields(values: Mapping[str, str], errors: list[str]) -> dict[str, object]:
-    """The service settings a new-service or edit form carries, as core input fields."""
-    return {
+    """The service settings a new-service or edit form carries, as core input fields.
+
+    A form without the policy field leaves the policy alone (a new service: Default).
+    """
+    fields: dict[str, object] = {}
+    if values.get("escalation_policy"):
+        fields["escalation_policy_id"] = values["escalation_policy"]
+    return fields | {
         "name": values.get("name", ""),
         "description": values.get("description") or None,
-        "escalation_policy_id": values.get("escalation_policy") or None,
         "urgency": values.get("urgency", "high"),
         "alert_creation": values.get("alert_creation", "create_alerts_and_incidents"),
         "acknowledgement_timeout": _timeout(
@@ -172,11 +181,16 @@ def integration_input(values: Mapping[str, str]) -> IntegrationInput | None:
 def form_values(service: Service | None = None) -> dict[str, str]:
     """A service form's initial values (defaults for a new service)."""
     if service is None:
-        return {"ack_minutes": "30", "resolve_hours": "4", "integration_type": "events_api_v2"}
+        return {
+            "ack_minutes": "30",
+            "resolve_hours": "4",
+            "integration_type": "events_api_v2",
+            "escalation_policy": DEFAULT_POLICY_ID,
+        }
     return {
         "name": service.name,
         "description": service.description or "",
-        "escalation_policy": service.escalation_policy_id or "",
+        "escalation_policy": service.escalation_policy_id or DEFAULT_POLICY_ID,
         "urgency": service.urgency_rule.urgency,
         "alert_creation": service.alert_creation,
         "ack_minutes": str((service.acknowledgement_timeout or 0) // 60 or ""),
@@ -197,6 +211,7 @@ async def service_form(
         generic_choices=GENERIC_CHOICES,
         urgencies=URGENCY_LABELS,
         alert_creations=ALERT_CREATION_LABELS,
+        policies=await read(policy_choices),
         **extra,
     )
 
