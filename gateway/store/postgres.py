@@ -187,6 +187,10 @@ _DIALECT: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_SQLITE_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+_POSTGRES_NOW = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+
+
 def dialect(statement: str) -> str | None:
     """One SQLite migration statement as PostgreSQL runs it (``None``: nothing to run).
 
@@ -196,6 +200,8 @@ def dialect(statement: str) -> str | None:
     head = statement.lstrip().upper()
     if head.startswith("PRAGMA"):
         return None
+    # "Now" as gateway.clock.iso writes it (a data migration's timestamps).
+    statement = statement.replace(_SQLITE_NOW, _POSTGRES_NOW)
     if re.search(r"\bNOCASE\b|\bAUTOINCREMENT\b|\bINSERT OR\b|datetime\(|strftime\(", statement):
         raise ValueError(f"no PostgreSQL translation for: {statement[:80]}")
     for pattern, replacement in _DIALECT:
