@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from gateway.clock import FakeClock, parse_iso
+from gateway.core import incidents
 from gateway.testing import TestGateway
 from tests.escalation_support import (
     KEY,
@@ -238,3 +239,28 @@ async def test_escalating_tells_the_webhooks(tmp_path: Path) -> None:
     assert [a["summary"] for a in triggered["assignees"]] == ["Ann Primary"]
     assert sorted(a["summary"] for a in escalated["assignees"]) == ["Bob Second", "Cat Third"]
     assert escalated["escalation_policy"]["summary"] == "On call"
+
+
+async def test_a_reopened_incident_follows_its_policy_again(tmp_path: Path) -> None:
+    c = clock()
+    with smtp_receiver() as rx:
+        async with escalating(tmp_path, rx, PEOPLE + TWO_LEVELS, c) as gw:
+            incident = await trigger(gw, "disk-1")
+            await rx.wait_for(1)
+            resolved = await gw.client.post("/v2/enqueue", json=v2(KEY, "resolve", "disk-1"))
+            assert resolved.status_code == 202
+            await later(gw, c, 60)
+            assert await gw.store.read(lambda r: r.incident_assignees([incident.id])) == {}
+            await gw.store.write(
+                lambda tx: incidents.reopen(tx, incident.id, "triggered", by="ops@example.com")
+            )
+            await rx.wait_for(2)  # Ann, level 1, again
+            await later(gw, c, 10 * 60)
+            await rx.wait_for(5)  # her 5-minute rule, then level 2
+            entries = await timeline(gw, incident.id)
+    assert recipients(rx)[:2] == [ANN, ANN]
+    assert sorted(recipients(rx)[2:]) == [ANN, BOB, CAT]
+    flow = [(e.type, e.details.get("escalation_level")) for e in entries
+            if e.type in ("assign_log_entry", "escalate_log_entry")]  # fmt: skip
+    assert flow == [("assign_log_entry", 1), ("assign_log_entry", 1),
+                    ("escalate_log_entry", 2), ("assign_log_entry", 2)]  # fmt: skip

@@ -62,6 +62,7 @@ EMITTED: Final = (
     "service.updated",
     "service.deleted",
     "incident.escalated",
+    "incident.reopened",
 )
 #: What a custom header's value reads as in every answer.
 REDACTED: Final = "[REDACTED]"

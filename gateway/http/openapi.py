@@ -259,7 +259,10 @@ SCHEMAS: dict[str, Any] = {
         urgency=_str(enum=["high", "low"]),
         body={"type": "object"},
     ),
-    "IncidentUpdate": _obj(["status"], type=_str(), status=_str(enum=["acknowledged", "resolved"])),
+    # triggered (or acknowledged) on a resolved incident reopens it, within 30 days.
+    "IncidentUpdate": _obj(
+        ["status"], type=_str(), status=_str(enum=["acknowledged", "resolved", "triggered"])
+    ),
     "Alert": _obj(
         ["id", "type", "status", "alert_key"],
         id=_str(),
@@ -680,13 +683,14 @@ OPERATIONS: tuple[Operation, ...] = (
                      "until", "date_range", "sort_by", "include[]", *_LIST)),
     Operation("post", "/incidents", "Create an incident", "incidents",
               {201: "Incident", **_FOUND}, "IncidentInput", "incident", from_header=True),
-    Operation("put", "/incidents", "Acknowledge or resolve up to 250 incidents", "incidents",
+    Operation("put", "/incidents", "Acknowledge, resolve or reopen up to 250 incidents",
+              "incidents",
               {200: "IncidentList", 413: "Error", **_FOUND}, from_header=True,
               extra={"requestBody": {"required": True, "content": {JSON: {"schema": _obj(
                   ["incidents"], incidents=_array({"type": "object"}))}}}}),
     Operation("get", "/incidents/{id}", "Get an incident by id or number", "incidents",
               {200: "Incident", **_FOUND}),
-    Operation("put", "/incidents/{id}", "Acknowledge or resolve an incident", "incidents",
+    Operation("put", "/incidents/{id}", "Acknowledge, resolve or reopen an incident", "incidents",
               {200: "Incident", **_FOUND}, "IncidentUpdate", "incident", from_header=True),
     Operation("get", "/incidents/{id}/alerts", "An incident's alerts", "incidents",
               {200: "AlertList", **_FOUND}, query=("alert_key", "statuses[]", *_LIST)),

@@ -104,12 +104,13 @@ async def get_incident(ident: str) -> dict[str, Any]:
 
 def _status(item: dict[str, Any], where: str) -> str:
     status = item.get("status")
-    if status not in ("acknowledged", "resolved"):
+    # triggered (and acknowledged) on a resolved incident reopens it (core.update_incidents).
+    if status not in ("acknowledged", "resolved", "triggered"):
         raise RestError(
             400,
             "Invalid Status Provided",
             1003,
-            [f"{where}'status' must be acknowledged or resolved"],
+            [f"{where}'status' must be acknowledged, resolved or triggered"],
         )
     return str(status)
 

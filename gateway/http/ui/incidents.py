@@ -22,6 +22,7 @@ from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
 from gateway.core.agents import agent_name
+from gateway.core.incident_reopen import can_reopen
 from gateway.core.incident_timers import SNOOZE_END
 from gateway.core.inputs import parse_time
 from gateway.domain import (
@@ -147,6 +148,8 @@ class IncidentView:
     notes: list[LogEntry]
     #: When a snooze ends (``None``: not snoozed).
     snoozed_until: str | None
+    #: Resolved and still within the reopen window (the page offers Reopen).
+    reopenable: bool = False
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -178,6 +181,7 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         agents={pair: agent_name(reader, *pair) for pair in pairs},
         notes=notes,
         snoozed_until=snoozes[-1].due_at if snoozes else None,
+        reopenable=can_reopen(incident, iso(reader.clock.now())),
     )
 
 
