@@ -20,7 +20,8 @@ from gateway.config import Settings, load_settings
 from gateway.core import webhook_events
 from gateway.errors import ConfigError, Conflict, OperationError
 from gateway.store import Reader, Tx
-from gateway.store.offline import read_sync, write_sync
+from gateway.store.backend import backend_for
+from gateway.store.offline import exists, read_sync, use_backend, write_sync
 
 __all__ = [
     "CONFIG_OPTION",
@@ -54,12 +55,25 @@ def load_settings_or_exit(config_path: Path) -> Settings:
         sys.exit(2)
     # Changes made here reach webhook subscriptions too: their links must be the daemon's.
     webhook_events.set_public_url(settings.server.public_url, settings.server.listen)
+    storage = settings.storage
+    if storage.url:
+        # The commands name the store by its path; on PostgreSQL that path means the URL.
+        use_backend(backend_for(storage.path, url=storage.url, password=storage.password()))
     return settings
 
 
 def database_path(config_path: Path, *, must_exist: bool = False) -> Path:
     """The configured database file; with ``must_exist``, exit 1 when there is none yet."""
-    path = load_settings_or_exit(config_path).storage.path
+    storage = load_settings_or_exit(config_path).storage
+    path = storage.path
+    if must_exist and storage.url:
+        # backup, check and prune work on the SQLite file; PostgreSQL has its own tools.
+        click.echo(
+            "error: this command works on a SQLite database; the store is PostgreSQL "
+            "(use pg_dump, amcheck; the daemon prunes by itself)",
+            err=True,
+        )
+        sys.exit(1)
     if must_exist and not path.exists():
         click.echo(f"error: no database at {path}", err=True)
         sys.exit(1)
@@ -81,7 +95,7 @@ def fail(exc: OperationError, *, status: int = 1) -> NoReturn:
 def read_store(path: Path, fn: Callable[[Reader], T], *, must_exist: bool = True) -> T:
     """Run a read job on the database at ``path``; exit 1 if refused, or (``must_exist``)
     when there is no database yet."""
-    if must_exist and not path.exists():
+    if must_exist and not exists(path):
         click.echo(f"error: no database at {path} (start the daemon once to create it)", err=True)
         sys.exit(1)
     try:

@@ -1,4 +1,5 @@
-"""``alert-gateway db``: online backup, integrity check and retention of the SQLite store."""
+"""``alert-gateway db``: schema migration and status on either backend; online backup,
+integrity check and retention of the SQLite store."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import click
 from gateway.cli_common import CONFIG_OPTION, database_path, load_settings_or_exit
 from gateway.clock import SystemClock
 from gateway.store import admin, connect
+from gateway.store.backend import LATEST, Backend, backend_for
 from gateway.store.queries import Reader
 from gateway.store.retention import Policy, PruneReport, count_expired, prune_file
+from gateway.store.schema import NewerSchema
 
 
 @click.group("db")
@@ -103,3 +106,53 @@ def _count(path: Path, policy: Policy) -> PruneReport:
 
 def _days(days: int) -> str:
     return f"{days} days" if days else "forever (0 days)"
+
+
+def _backend(config_path: Path) -> Backend:
+    storage = load_settings_or_exit(config_path).storage
+    return backend_for(
+        storage.path,
+        url=storage.url,
+        synchronous=storage.synchronous,
+        password=storage.password(),
+    )
+
+
+@db.command("status")
+@CONFIG_OPTION
+def status_command(config_path: Path) -> None:
+    """Show the database's schema version and this gateway's; exit 1 if they differ."""
+    backend = _backend(config_path)
+    try:
+        current = backend.version()
+    except backend.error as exc:
+        click.echo(f"error: cannot read {backend.describe()}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"database: {backend.name} {backend.describe()}")
+    click.echo(f"schema version: {current} (this gateway: {LATEST})")
+    if current > LATEST:
+        click.echo("the database is newer than this gateway: upgrade the gateway", err=True)
+        sys.exit(1)
+    if current < LATEST:
+        click.echo(f"{LATEST - current} migration(s) pending: run 'alert-gateway db migrate'")
+        sys.exit(1)
+    click.echo("up to date")
+
+
+@db.command("migrate")
+@CONFIG_OPTION
+def migrate_command(config_path: Path) -> None:
+    """Bring the database's schema up to this gateway's version (the daemon does it too)."""
+    backend = _backend(config_path)
+    try:
+        before = backend.migrate_now()
+    except NewerSchema as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except backend.error as exc:
+        click.echo(f"error: cannot migrate {backend.describe()}: {exc}", err=True)
+        sys.exit(1)
+    if before == LATEST:
+        click.echo(f"schema version {LATEST}: already up to date")
+    else:
+        click.echo(f"migrated {backend.describe()} from schema version {before} to {LATEST}")

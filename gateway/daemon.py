@@ -183,7 +183,11 @@ async def run(
             block=settings.plugins.block, require=settings.plugins.require, extra=extra_plugins
         )
     store = await Store.open(
-        settings.storage.path, synchronous=settings.storage.synchronous, clock=clock
+        settings.storage.path,
+        synchronous=settings.storage.synchronous,
+        clock=clock,
+        url=settings.storage.url,
+        password=settings.storage.password(),
     )
     store.on_incident_changes = plugins.notify_incident_changes
     webhook_events.set_public_url(settings.server.public_url, settings.server.listen)

@@ -174,9 +174,10 @@ class Vendor:
 class IncidentChange:
     """An incident that changed in a committed transaction, for observers.
 
-    ``action`` is what happened (``trigger``, ``acknowledge``, ``resolve``, or
+    ``action`` is what happened (``trigger``, ``acknowledge``, ``resolve``,
     ``unacknowledge`` when an acknowledgement timeout or a snooze's end returned it to
-    triggered); ``previous_status`` is ``None`` for a new incident.
+    triggered, or ``reopen`` when a person reopened a resolved incident as triggered or
+    acknowledged); ``previous_status`` is ``None`` for a new incident.
     """
 
     incident_id: str

@@ -39,7 +39,10 @@ PD-CEF validation)::
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -67,6 +70,12 @@ from gateway.pluginkit import (
     validate,
 )
 from gateway.store import Reader, Store
+from gateway.store.offline import use_backend
+from gateway.store.postgres import create_schema, drop_schema
+
+#: The environment variable naming a PostgreSQL database (``postgresql://…``) that
+#: :func:`gateway_running` runs its gateways on instead of a SQLite file.
+TEST_DATABASE_URL = "ALERT_GATEWAY_TEST_DATABASE_URL"
 
 __all__ = [
     "ChangeRecorder",
@@ -140,19 +149,43 @@ async def gateway_running(
     )
     from dataclasses import replace
 
+    # With ALERT_GATEWAY_TEST_DATABASE_URL set, the gateway runs on PostgreSQL in a schema
+    # of its own, so the same tests prove both backends. One schema per ``tmp_path``: a
+    # test that restarts the gateway finds its data again, as with the file. The schemas
+    # are dropped when the process exits.
+    base_url = os.environ.get(TEST_DATABASE_URL)
+    url = settings.storage.url
+    if base_url:
+        url = _test_schema(base_url, tmp_path)
     settings = replace(
         settings,
         server=replace(settings.server, host="127.0.0.1", port=0),
-        storage=replace(settings.storage, path=tmp_path / "gateway.db"),
+        storage=replace(settings.storage, path=tmp_path / "gateway.db", url=url),
     )
     async with trio.open_nursery() as nursery:
         running: Running = await nursery.start(_run_quietly, settings, clock, tuple(plugins))
+        if url:
+            # A test writing "from another process" (offline.write_sync on the store's
+            # path) reaches the same PostgreSQL database, as the CLI would.
+            use_backend(running.context.store.backend)
         client_kwargs: dict[str, Any] = {"base_url": running.base_url, "timeout": 10.0}
         async with httpx.AsyncClient(**client_kwargs) as client:
             try:
                 yield TestGateway(running, client)
             finally:
                 running.stop()
+
+
+_SCHEMAS: dict[Path, str] = {}
+
+
+def _test_schema(base_url: str, tmp_path: Path) -> str:
+    """The PostgreSQL URL of ``tmp_path``'s schema, created on first use."""
+    if tmp_path not in _SCHEMAS:
+        schema = f"gw_{secrets.token_hex(6)}"
+        _SCHEMAS[tmp_path] = create_schema(base_url, schema)
+        atexit.register(drop_schema, base_url, schema)
+    return _SCHEMAS[tmp_path]
 
 
 async def _run_quietly(

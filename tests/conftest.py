@@ -2,12 +2,67 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gateway.clock import Clock
+from gateway.store import Store, open_sync
+from gateway.store.postgres import connect as pg_connect
+from gateway.store.postgres import create_schema, drop_schema
+from gateway.store.schema import migrate_postgres
+from tests import pgserver
 from tests.scaffold import SAMPLES, Daemon
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL database the session made (if it made one)."""
+    pgserver.drop_session_database()
+
+
+@dataclass
+class StoreTarget:
+    """One backend the store tests run on: a SQLite file or a PostgreSQL schema."""
+
+    name: str
+    path: Path
+    url: str | None
+    integrity_error: type[BaseException]
+
+    async def open(self, *, clock: Clock | None = None, synchronous: str = "FULL") -> Store:
+        """A :class:`Store` on this backend."""
+        return await Store.open(self.path, clock=clock, url=self.url, synchronous=synchronous)
+
+    def connect(self) -> Any:
+        """A migrated raw connection (``sqlite3`` or psycopg, autocommit)."""
+        if self.url is None:
+            return open_sync(self.path)
+        conn = pg_connect(self.url)
+        migrate_postgres(conn)
+        return conn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreTarget]:
+    """Each store test twice: on a SQLite file and on PostgreSQL (a schema of its own)."""
+    if request.param == "sqlite":
+        import sqlite3
+
+        yield StoreTarget("sqlite", tmp_path / "s.db", None, sqlite3.IntegrityError)
+        return
+    import psycopg
+
+    database = pgserver.session_database()
+    schema = f"t_{secrets.token_hex(6)}"
+    url = create_schema(database, schema)
+    try:
+        yield StoreTarget("postgresql", tmp_path / "s.db", url, psycopg.IntegrityError)
+    finally:
+        drop_schema(database, schema)
 
 
 @pytest.fixture(scope="session")

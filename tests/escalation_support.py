@@ -13,6 +13,7 @@ from gateway.domain import Incident, LogEntry
 from gateway.testing import TestGateway, gateway_running
 from tests.scaffold import config, key, v2, v2_service
 from tests.smtp_support import SmtpReceiver
+from tests.timer_support import tick
 
 KEY = key("escalation")
 START = "2026-03-02T09:00:00Z"
@@ -113,3 +114,9 @@ async def drained(gw: TestGateway) -> None:
             lambda r: r.outbox_entries(kind="email_notification", states=["pending"])
         ):
             await trio.sleep(0.01)
+
+
+async def later(gw: TestGateway, clock: FakeClock, seconds: float) -> None:
+    """Let the deliveries finish, then move the clock and fire what fell due."""
+    await drained(gw)
+    await tick(gw, clock, seconds)

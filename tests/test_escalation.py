@@ -13,12 +13,13 @@ from typing import Any
 import trio
 
 from gateway.clock import FakeClock, parse_iso
+from gateway.core import incidents
 from gateway.testing import TestGateway
 from tests.escalation_support import (
     KEY,
     START,
-    drained,
     escalating,
+    later,
     person,
     policy,
     recipients,
@@ -28,7 +29,7 @@ from tests.escalation_support import (
 from tests.incident_helpers import headers, make_tokens, service_id
 from tests.scaffold import v2
 from tests.smtp_support import smtp_receiver
-from tests.timer_support import pending, tick
+from tests.timer_support import pending
 from tests.webhook_support import subscribe
 
 ANN, BOB, CAT = "ann@example.com", "bob@example.com", "cat@example.com"
@@ -70,12 +71,12 @@ async def test_each_level_is_emailed_at_its_minute(tmp_path: Path) -> None:
             await rx.wait_for(1)
             assert recipients(rx) == [ANN]  # level 1, Ann's rule at 0 min
             first = await rest_incident(gw, token, incident.id)
-            await tick(gw, c, 4 * 60)
+            await later(gw, c, 4 * 60)
             await quiet(rx, 1)
-            await tick(gw, c, 60)  # Ann's second rule, at 5 min
+            await later(gw, c, 60)  # Ann's second rule, at 5 min
             await rx.wait_for(2)
             assert recipients(rx) == [ANN, ANN]
-            await tick(gw, c, 5 * 60)  # 10 min: level 2
+            await later(gw, c, 5 * 60)  # 10 min: level 2
             await rx.wait_for(4)
             assert sorted(recipients(rx)[2:]) == [BOB, CAT]
             second = await rest_incident(gw, token, incident.id)
@@ -116,20 +117,20 @@ async def test_acknowledge_stops_it_and_the_timeout_starts_it_again(tmp_path: Pa
         ) as gw:
             incident = await trigger(gw, "disk-1")
             await rx.wait_for(1)
-            await tick(gw, c, 120)
+            await later(gw, c, 120)
             ack = await gw.client.post("/v2/enqueue", json=v2(KEY, "acknowledge", "disk-1"))
             assert ack.status_code == 202
             await trio.sleep(0.1)
             kinds = {k for k, _ in await pending(gw, incident.id)}
             assert "ack_timeout" in kinds and not kinds & {"escalate", "notify"}
-            await tick(gw, c, 9 * 60)  # 11 min: no 5-min rule, no level 2
+            await later(gw, c, 9 * 60)  # 11 min: no 5-min rule, no level 2
             await quiet(rx, 1)
-            await tick(gw, c, 60)  # 12 min: the acknowledgement timed out (2 + 10)
+            await later(gw, c, 60)  # 12 min: the acknowledgement timed out (2 + 10)
             await rx.wait_for(2)
             assert recipients(rx) == [ANN, ANN]  # Ann again, at once
-            await tick(gw, c, 5 * 60)  # and her 5-min rule
+            await later(gw, c, 5 * 60)  # and her 5-min rule
             await rx.wait_for(3)
-            await tick(gw, c, 5 * 60)  # 22 min: level 2, ten minutes after the return
+            await later(gw, c, 5 * 60)  # 22 min: level 2, ten minutes after the return
             await rx.wait_for(5)
             assert sorted(recipients(rx)[3:]) == [BOB, CAT]
             entries = await timeline(gw, incident.id)
@@ -146,7 +147,7 @@ async def test_low_urgency_is_notified_by_low_rules_and_never_escalates(tmp_path
             incident = await trigger(gw, "minor")
             await rx.wait_for(1)
             assert not {k for k, _ in await pending(gw, incident.id)} & {"escalate", "notify"}
-            await tick(gw, c, 3 * 3600)
+            await later(gw, c, 3 * 3600)
             await quiet(rx, 1)
             entries = await timeline(gw, incident.id)
             assignees = await gw.store.read(lambda r: r.incident_assignees([incident.id]))
@@ -162,8 +163,7 @@ async def test_loops_then_the_path_is_exhausted(tmp_path: Path) -> None:
         async with escalating(tmp_path, rx, PEOPLE + looping, c) as gw:
             incident = await trigger(gw, "loop")
             for _ in range(24):
-                await drained(gw)
-                await tick(gw, c, 30)
+                await later(gw, c, 30)
             await rx.wait_for(4)
             await quiet(rx, 4)  # Ann's 5-min rule never fires: her level lasts 1 min
             entries = await timeline(gw, incident.id)
@@ -201,7 +201,7 @@ async def test_an_incident_opened_by_hand_escalates_like_any_other(tmp_path: Pat
             assert made.status_code == 201, made.text
             await rx.wait_for(1)
             created = made.json()["incident"]
-            await tick(gw, c, 10 * 60)
+            await later(gw, c, 10 * 60)
             await rx.wait_for(4)
     assert [a["assignee"]["summary"] for a in created["assignments"]] == ["Ann Primary"]
     assert recipients(rx)[0] == ANN and sorted(recipients(rx)) == [ANN, ANN, BOB, CAT]
@@ -214,7 +214,7 @@ async def test_a_failed_notification_does_not_stop_escalation(tmp_path: Path) ->
         async with escalating(tmp_path, rx, PEOPLE + TWO_LEVELS, c) as gw:
             await trigger(gw, "disk-1")
             await rx.wait_rcpts(1)
-            await tick(gw, c, 10 * 60)
+            await later(gw, c, 10 * 60)
             await rx.wait_for(3)  # Ann's 5-min rule, then Bob and Cat
     assert sorted(recipients(rx)) == [ANN, BOB, CAT]
 
@@ -227,7 +227,7 @@ async def test_escalating_tells_the_webhooks(tmp_path: Path) -> None:
             await subscribe(gw, token, "http://127.0.0.1:9/hook", "incident.triggered",
                             "incident.escalated")  # fmt: skip
             await trigger(gw, "disk-1")
-            await tick(gw, c, 10 * 60)
+            await later(gw, c, 10 * 60)
             bodies = await gw.store.read(
                 lambda r: r.conn.execute(
                     "SELECT body FROM outbox_messages WHERE kind = 'webhook' ORDER BY id"
@@ -239,3 +239,28 @@ async def test_escalating_tells_the_webhooks(tmp_path: Path) -> None:
     assert [a["summary"] for a in triggered["assignees"]] == ["Ann Primary"]
     assert sorted(a["summary"] for a in escalated["assignees"]) == ["Bob Second", "Cat Third"]
     assert escalated["escalation_policy"]["summary"] == "On call"
+
+
+async def test_a_reopened_incident_follows_its_policy_again(tmp_path: Path) -> None:
+    c = clock()
+    with smtp_receiver() as rx:
+        async with escalating(tmp_path, rx, PEOPLE + TWO_LEVELS, c) as gw:
+            incident = await trigger(gw, "disk-1")
+            await rx.wait_for(1)
+            resolved = await gw.client.post("/v2/enqueue", json=v2(KEY, "resolve", "disk-1"))
+            assert resolved.status_code == 202
+            await later(gw, c, 60)
+            assert await gw.store.read(lambda r: r.incident_assignees([incident.id])) == {}
+            await gw.store.write(
+                lambda tx: incidents.reopen(tx, incident.id, "triggered", by="ops@example.com")
+            )
+            await rx.wait_for(2)  # Ann, level 1, again
+            await later(gw, c, 10 * 60)
+            await rx.wait_for(5)  # her 5-minute rule, then level 2
+            entries = await timeline(gw, incident.id)
+    assert recipients(rx)[:2] == [ANN, ANN]
+    assert sorted(recipients(rx)[2:]) == [ANN, BOB, CAT]
+    flow = [(e.type, e.details.get("escalation_level")) for e in entries
+            if e.type in ("assign_log_entry", "escalate_log_entry")]  # fmt: skip
+    assert flow == [("assign_log_entry", 1), ("assign_log_entry", 1),
+                    ("escalate_log_entry", 2), ("assign_log_entry", 2)]  # fmt: skip

@@ -15,9 +15,8 @@ from gateway.core.inputs import Agent
 from gateway.errors import Invalid
 from gateway.store import Tx
 from gateway.testing import TestGateway
-from tests.escalation_support import START, escalating, person, policy, recipients, trigger
+from tests.escalation_support import START, escalating, later, person, policy, recipients, trigger
 from tests.smtp_support import smtp_receiver
-from tests.timer_support import tick
 
 ANN, BOB, CAT = "ann@example.com", "bob@example.com", "cat@example.com"
 PEOPLE = person("Ann", ANN) + person("Bob", BOB) + person("Cat", CAT)
@@ -66,7 +65,7 @@ async def test_a_schedule_target_is_whoever_is_on_call_then(tmp_path: Path) -> N
         async with escalating(tmp_path, rx, blocks, c, auto_resolve_timeout=0) as gw:
             first = await trigger(gw, "monday")
             await rx.wait_for(1)  # delivered before the clock jumps a day
-            await tick(gw, c, DAY)
+            await later(gw, c, DAY)
             second = await trigger(gw, "tuesday")
             sched = await gw.store.read(lambda r: schedules.list_schedules(r)[0].schedule.id)
             cat = await gw.store.read(lambda r: r.user_by_email(CAT))
@@ -115,13 +114,13 @@ async def test_reassign_to_users_or_to_a_level(tmp_path: Path) -> None:
             cat = await gw.store.read(lambda r: r.user_by_email(CAT))
             assert cat is not None
             await rx.wait_for(1)  # each delivery lands before the fake clock jumps
-            await tick(gw, c, 5 * 60)
+            await later(gw, c, 5 * 60)
             await gw.store.write(lambda tx: assignments.reassign(tx, incident, [cat.id], lead))
             await rx.wait_for(2)
             assert await assignee_names(gw, incident.id) == ["Cat"]
-            await tick(gw, c, 5 * 60)  # the level's delay restarted at the reassignment
+            await later(gw, c, 5 * 60)  # the level's delay restarted at the reassignment
             assert await assignee_names(gw, incident.id) == ["Cat"]
-            await tick(gw, c, 5 * 60)
+            await later(gw, c, 5 * 60)
             assert await assignee_names(gw, incident.id) == ["Bob"]
             await rx.wait_for(3)
             await gw.store.write(lambda tx: assignments.reassign(tx, incident, 1, lead))

@@ -39,7 +39,7 @@ def test_bulk_update_rolls_back_as_one(db: Path) -> None:
         write_sync(
             db,
             lambda tx: incidents.update_incidents(
-                tx, [(made[0].id, "resolved"), (made[0].number, "acknowledged")], by=BY
+                tx, [(made[0].id, "resolved"), (made[0].number, "resolved")], by=BY
             ),
         )
     assert refused.value.code == 1001

@@ -1,4 +1,6 @@
-"""The store's writer: group commit, savepoint isolation, disk full, migrations."""
+"""The store's writer: group commit, savepoint isolation, disk full, migrations.
+
+Tests taking ``backend`` run twice: on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import trio
 
 from gateway.errors import StoreUnavailable
 from gateway.store import SCHEMA_VERSION, Store, Tx, connect
-from gateway.store.schema import migrate
+from gateway.store.schema import migrate, migrate_postgres, postgres_version
+from tests.conftest import StoreTarget
 
 
 def make_service(name: str):  # type: ignore[no-untyped-def]
@@ -20,8 +23,8 @@ def make_service(name: str):  # type: ignore[no-untyped-def]
     return job
 
 
-async def test_concurrent_writes_are_grouped_into_few_commits(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_concurrent_writes_are_grouped_into_few_commits(backend: StoreTarget) -> None:
+    store = await backend.open()
     try:
         ids: list[str] = []
 
@@ -39,8 +42,8 @@ async def test_concurrent_writes_are_grouped_into_few_commits(tmp_path: Path) ->
         await store.close()
 
 
-async def test_a_failing_job_does_not_spoil_its_batch(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_a_failing_job_does_not_spoil_its_batch(backend: StoreTarget) -> None:
+    store = await backend.open()
     try:
         outcomes: dict[int, object] = {}
 
@@ -69,11 +72,11 @@ async def test_a_failing_job_does_not_spoil_its_batch(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_a_broken_constraint_fails_only_its_job(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s.db")
+async def test_a_broken_constraint_fails_only_its_job(backend: StoreTarget) -> None:
+    store = await backend.open()
     try:
         await store.write(make_service("dup"))
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(backend.integrity_error):
             await store.write(make_service("dup"))
         await store.write(make_service("other"))
         assert await store.read(lambda r: r.count("services")) == 2
@@ -135,5 +138,53 @@ async def test_synchronous_level_is_applied(tmp_path: Path) -> None:
     try:
         level = await store.write(lambda tx: tx.conn.execute("PRAGMA synchronous").fetchone()[0])
         assert level == 2  # FULL
+    finally:
+        await store.close()
+
+
+async def test_close_flushes_queued_writes_on_both_backends(backend: StoreTarget) -> None:
+    store = await backend.open()
+    async with trio.open_nursery() as nursery:
+        for i in range(50):
+            nursery.start_soon(store.write, make_service(f"s{i}"))
+    await store.close()
+    store = await backend.open()
+    try:
+        assert await store.read(lambda r: r.count("services")) == 50
+    finally:
+        await store.close()
+
+
+def test_postgres_migrations_are_versioned_and_idempotent(backend: StoreTarget) -> None:
+    if backend.url is None:
+        pytest.skip("the SQLite twin is test_migrations_are_versioned_and_idempotent")
+    conn = backend.connect()  # migrates
+    try:
+        assert postgres_version(conn) == SCHEMA_VERSION
+        assert migrate_postgres(conn) == SCHEMA_VERSION
+        conn.execute("UPDATE schema_version SET version = version + 1")
+        with pytest.raises(RuntimeError, match="newer than this gateway"):
+            migrate_postgres(conn)
+    finally:
+        conn.close()
+
+
+async def test_a_lost_postgres_connection_is_unavailable_then_recovers(
+    backend: StoreTarget,
+) -> None:
+    if backend.url is None:
+        pytest.skip("PostgreSQL only: SQLite has no connection to lose")
+    store = await backend.open()
+    try:
+        await store.write(make_service("before"))
+        # The server ends the writer's session, as a PostgreSQL restart or failover does.
+        pid = await store.write(lambda tx: tx.conn.info.backend_pid)
+        with backend.connect() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(StoreUnavailable):
+            await store.write(make_service("lost"))
+        await store.write(make_service("after"))  # the next batch reconnects by itself
+        names = await store.read(lambda r: sorted(s.name for s in r.services()))
+        assert names == ["after", "before"]
     finally:
         await store.close()

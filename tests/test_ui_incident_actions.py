@@ -1,12 +1,15 @@
-"""The incident page's notes and snooze: forms over the same core as REST."""
+"""The incident page's notes, snooze and reopen: forms over the same core as REST."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from gateway.clock import iso
 from tests.ui.harness import PAYMENTS_KEY, UiGateway, post_form, signed_in, ui_running, v2_event
 
 pytestmark = pytest.mark.slow  # a real daemon process and the token CLI
@@ -69,3 +72,53 @@ def test_an_observer_sees_notes_but_no_forms(gw: UiGateway) -> None:
     with signed_in(gw, "observer") as ui:
         page = ui.get(f"/ui/incidents/{incident}").text
         assert 'id="notes-h"' in page and "Add note</button>" not in page
+
+
+def test_a_resolved_incident_is_reopened_from_its_page_within_the_window(gw: UiGateway) -> None:
+    incident = _incident(gw)
+    page_path = f"/ui/incidents/{incident}"
+    with signed_in(gw, "responder") as ui:
+        assert "Reopen</button>" not in ui.get(page_path).text  # open: nothing to reopen
+        post_form(ui, page_path, f"{page_path}/resolve")
+        assert "Reopen</button>" in ui.get(page_path).text
+        # Without the session's CSRF token: refused, nothing changed.
+        forged = ui.post(f"{page_path}/reopen", data={"status": "triggered"})
+        assert forged.status_code == 400
+        assert gw.daemon.scalar("SELECT status FROM incidents WHERE id = ?", incident) == (
+            "resolved"
+        )
+        done = post_form(ui, page_path, f"{page_path}/reopen", status="acknowledged")
+        assert done.status_code == 303
+        page = ui.get(done.headers["location"]).text
+        assert "reopened." in page and "Reopen</button>" not in page
+        again = post_form(ui, page_path, f"{page_path}/reopen", status="triggered")
+        assert "Not reopened: Incident" in ui.get(again.headers["location"]).text
+    assert gw.daemon.scalar("SELECT status FROM incidents WHERE id = ?", incident) == (
+        "acknowledged"
+    )
+    types = gw.daemon.query(
+        "SELECT type, agent_id FROM log_entries WHERE incident_id = ? ORDER BY seq", incident
+    )
+    assert types[-2:] == [("reopen_log_entry", "responder"), ("acknowledge_log_entry", "responder")]
+
+
+def test_reopen_is_offered_only_to_responders_and_within_the_window(gw: UiGateway) -> None:
+    incident = _incident(gw)
+    page_path = f"/ui/incidents/{incident}"
+    with signed_in(gw, "responder") as ui:
+        post_form(ui, page_path, f"{page_path}/resolve")
+    with signed_in(gw, "observer") as ui:
+        assert "Reopen</button>" not in ui.get(page_path).text
+        refused = post_form(ui, page_path, f"{page_path}/reopen", status="triggered")
+        assert refused.status_code == 403
+    # Resolved 31 days ago: past the window, no button, and the form is refused.
+    with sqlite3.connect(gw.daemon.db_path) as db:
+        db.execute(
+            "UPDATE incidents SET resolved_at = ? WHERE id = ?",
+            (iso(datetime.now(UTC) - timedelta(days=31)), incident),
+        )
+    with signed_in(gw, "responder") as ui:
+        assert "Reopen</button>" not in ui.get(page_path).text
+        late = post_form(ui, page_path, f"{page_path}/reopen", status="triggered")
+        assert "within 30 days of its resolution" in ui.get(late.headers["location"]).text
+    assert gw.daemon.scalar("SELECT status FROM incidents WHERE id = ?", incident) == "resolved"

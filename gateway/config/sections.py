@@ -186,7 +186,14 @@ def storage_settings(r: Reader, data: dict[str, Any], base: Path) -> StorageSett
     storage = r.table(data, "storage")
     r.only(
         storage,
-        {"path", "synchronous", "retention_days", "change_event_retention_days"},
+        {
+            "path",
+            "synchronous",
+            "retention_days",
+            "change_event_retention_days",
+            "url",
+            "password_file",
+        },
         "storage.",
     )
     path = Path(r.string(storage, "path", "storage.path", default="alert-gateway.db") or "")
@@ -195,12 +202,40 @@ def storage_settings(r: Reader, data: dict[str, Any], base: Path) -> StorageSett
     ).upper()
     if synchronous not in SYNCHRONOUS:
         raise r.error(f"must be one of {', '.join(SYNCHRONOUS)}", "storage.synchronous")
+    url = r.string(storage, "url", "storage.url")
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise r.error("must be a postgresql://user@host/database URL", "storage.url")
+    if url is not None and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+        # A configuration file is read by many; the password goes in its own file.
+        raise r.error(
+            "must not hold a password: use storage.password_file or PGPASSWORD/.pgpass",
+            "storage.url",
+        )
+    password_file = _password_file(r, storage, base)
+    if password_file is not None and url is None:
+        raise r.error("needs storage.url (it is the PostgreSQL password)", "storage.password_file")
     return StorageSettings(
         path=path if path.is_absolute() else base / path,
         synchronous=synchronous,
+        url=url,
+        password_file=password_file,
         retention_days=_days(r, storage, "retention_days", 365),
         change_event_retention_days=_days(r, storage, "change_event_retention_days", 90),
     )
+
+
+def _password_file(r: Reader, storage: dict[str, Any], base: Path) -> Path | None:
+    name = r.string(storage, "password_file", "storage.password_file")
+    if name is None:
+        return None
+    path = Path(name) if Path(name).is_absolute() else base / name
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise r.error(f"cannot read {path}: {exc.strerror}", "storage.password_file") from exc
+    if not lines or not lines[0]:
+        raise r.error(f"{path} is empty", "storage.password_file")
+    return path
 
 
 def _days(r: Reader, storage: dict[str, Any], name: str, default: int) -> int:

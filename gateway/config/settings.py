@@ -77,15 +77,26 @@ class RateLimitSettings:
 
 @dataclass(frozen=True)
 class StorageSettings:
-    """``[storage]``: the SQLite database."""
+    """``[storage]``: the SQLite database, or PostgreSQL when ``url`` is set."""
 
     path: Path = Path("alert-gateway.db")
     synchronous: str = "FULL"
+    #: ``postgresql://user@host/db``: the store is PostgreSQL (``path`` then only says
+    #: where the daemon's local files, such as the UI's session key, live).
+    url: str | None = None
+    #: A file holding the PostgreSQL password (else libpq's ``PG*`` environment/pgpass).
+    password_file: Path | None = None
     #: Days resolved incidents (with their alerts and log entries) and suppressed-event
     #: records are kept; 0 keeps them forever (gateway/store/retention.py).
     retention_days: int = 365
     #: Days change events are kept (PagerDuty's own retention for them); 0 keeps them forever.
     change_event_retention_days: int = 90
+
+    def password(self) -> str | None:
+        """The PostgreSQL password from ``password_file`` (first line), if one is set."""
+        if self.password_file is None:
+            return None
+        return self.password_file.read_text().splitlines()[0]
 
 
 @dataclass(frozen=True)

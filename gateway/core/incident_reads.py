@@ -263,14 +263,17 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
         first = firsts.get(incident.id)
         # The newest entry of the current status's kind is the change that put it there (a
         # re-ack counts, as in PagerDuty). An incident is triggered again only by a timeout
-        # (unacknowledge_log_entry), and then its status changed after its creation: only
-        # then is that entry looked for, so a long timeline of triggers is not walked.
+        # (unacknowledge_log_entry) or a reopen (reopen_log_entry), and then its status
+        # changed after its creation: only then are those entries looked for, so a long
+        # timeline of triggers is not walked.
         acks: list[LogEntry] = []
         last = first
         if incident.status == "triggered" and incident.last_status_change_at != incident.created_at:
-            last = next(
-                iter(reader.last_log_entries(incident.id, "unacknowledge_log_entry", 1)), first
-            )
+            again = [
+                *reader.last_log_entries(incident.id, "unacknowledge_log_entry", 1),
+                *reader.last_log_entries(incident.id, "reopen_log_entry", 1),
+            ]
+            last = max(again, key=lambda e: (e.created_at, e.id), default=first)
         elif incident.status == "acknowledged":
             acks = reader.last_log_entries(
                 incident.id, "acknowledge_log_entry", MAX_ACKNOWLEDGEMENTS

@@ -9,7 +9,10 @@ path can forget a timer:
 - an acknowledgement schedules ``ack_timeout`` at now + ``acknowledgement_timeout``
   (0/null: off), replacing a pending one and ending a snooze;
 - a return to triggered (the timeout or a snooze's end) cancels those two;
-- a resolve cancels everything the incident has pending.
+- a resolve cancels everything the incident has pending;
+- a reopen (:mod:`gateway.core.incident_reopen`) schedules ``auto_resolve`` again, at
+  now + ``auto_resolve_timeout`` (the one from the creation would be due already), and,
+  reopened as acknowledged, ``ack_timeout`` as any acknowledgement does.
 
 Acknowledging an acknowledged incident changes no status, so
 :func:`gateway.core.incidents.acknowledge` calls :func:`acknowledged` itself. What the
@@ -56,7 +59,13 @@ def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
     """The producer: schedule and cancel the changed incidents' timers, in ``tx``."""
     memo: dict[str, tuple[int, int]] = {}
     for change in changes:
-        if change.status == "resolved":
+        if change.action == "reopen":
+            ack, auto = _timeouts(tx, change.service_id, memo)
+            if auto > 0:
+                timers.schedule_in(tx, AUTO_RESOLVE, change.incident_id, auto)
+            if change.status == "acknowledged":
+                _restart_ack_timeout(tx, change.incident_id, ack)
+        elif change.status == "resolved":
             timers.cancel(tx, change.incident_id)
         elif change.status == "acknowledged":
             ack, _ = _timeouts(tx, change.service_id, memo)

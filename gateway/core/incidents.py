@@ -1,5 +1,7 @@
 """What a responder does to incidents: acknowledge, resolve, snooze, open one by hand.
 
+Reopening a resolved incident is :mod:`gateway.core.incident_reopen` (re-exported here).
+
 Pure functions on a :class:`~gateway.store.Tx`, run with ``Store.write`` or
 ``offline.write_sync``. No HTTP and no click here: the REST API, the CLI and
 the web UI all call these, so the rules hold the same way everywhere. Reads
@@ -25,6 +27,7 @@ import structlog
 
 from gateway.core import incident_timers
 from gateway.core.incident_reads import find_incident
+from gateway.core.incident_reopen import reopen
 from gateway.core.services import get_service
 from gateway.domain import URGENCIES, Incident
 from gateway.errors import Invalid, Refused
@@ -37,6 +40,7 @@ __all__ = [
     "acknowledge",
     "close_incident",
     "create_incident",
+    "reopen",
     "resolve",
     "snooze",
     "update_incidents",
@@ -181,25 +185,36 @@ def update_incidents(
     by: str,
     channel: Channel = "api",
 ) -> list[Incident]:
-    """Apply ``(incident id or number, "acknowledged" | "resolved")`` pairs, all or nothing.
+    """Apply ``(incident id or number, status)`` pairs, all or nothing.
 
-    Raises on the first bad pair; the caller's transaction (one savepoint per
-    ``Store.write`` job) then rolls every earlier change back. More than
-    :data:`MAX_BULK` pairs is :class:`Invalid` (the REST layer answers 413 first).
+    ``acknowledged`` acknowledges an open incident, ``resolved`` resolves one; on a
+    resolved incident ``triggered`` or ``acknowledged`` reopens it
+    (:func:`gateway.core.incident_reopen.reopen`, within its window). ``triggered`` on an
+    open incident is :class:`Invalid`. Raises on the first bad pair; the caller's
+    transaction (one savepoint per ``Store.write`` job) then rolls every earlier change
+    back. More than :data:`MAX_BULK` pairs is :class:`Invalid` (the REST layer answers
+    413 first).
     """
     if len(updates) > MAX_BULK:
         raise Invalid([f"At most {MAX_BULK} incidents can be updated at once"])
     bad = [
-        f"Incident {ident}: 'status' must be acknowledged or resolved, not {status!r}"
+        f"Incident {ident}: 'status' must be acknowledged, resolved or triggered, not {status!r}"
         for ident, status in updates
-        if status not in ("acknowledged", "resolved")
+        if status not in ("acknowledged", "resolved", "triggered")
     ]
     if bad:
         raise Invalid(bad)
     done = []
     for ident, status in updates:
-        action = acknowledge if status == "acknowledged" else resolve
-        done.append(action(tx, ident, by=by, channel=channel))
+        if status != "resolved" and find_incident(tx, ident).status == "resolved":
+            done.append(reopen(tx, ident, status, by=by, channel=channel))
+        elif status == "triggered":
+            raise Invalid(
+                [f"Incident {ident}: 'status' triggered only reopens a resolved incident"]
+            )
+        else:
+            action = acknowledge if status == "acknowledged" else resolve
+            done.append(action(tx, ident, by=by, channel=channel))
     return done
 
 

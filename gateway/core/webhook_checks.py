@@ -63,6 +63,7 @@ EMITTED: Final = (
     "service.deleted",
     "incident.escalated",
     "incident.reassigned",
+    "incident.reopened",
 )
 #: What a custom header's value reads as in every answer.
 REDACTED: Final = "[REDACTED]"

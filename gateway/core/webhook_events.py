@@ -3,11 +3,12 @@
 Two producers turn committed changes into outbox messages, in the change's own
 transaction (:mod:`gateway.core.outbox`): :func:`produce_incident_events` for incident
 changes (``incident.triggered``, ``incident.acknowledged``, ``incident.unacknowledged``,
-``incident.resolved``), :func:`produce_annotated` for a note (``incident.annotated``) and
-:func:`produce_service_event` for ``service.created/updated/deleted``. Each event goes
-to every active, not temporarily disabled subscription whose filter and events match,
-as one message per subscription: destination = the subscription's id, order key =
-subscription and incident (or service), so a slow incident holds back only itself.
+``incident.resolved``, ``incident.reopened``), :func:`produce_annotated` for a note
+(``incident.annotated``) and :func:`produce_service_event` for
+``service.created/updated/deleted``. Each event goes to every active, not temporarily
+disabled subscription whose filter and events match, as one message per subscription:
+destination = the subscription's id, order key = subscription and incident (or service),
+so a slow incident holds back only itself.
 
 The body is rendered once per event (the same bytes for every subscription) with
 :mod:`gateway.shapes`, the renderer the REST API uses, and the links' base is
@@ -51,13 +52,17 @@ _INCIDENT_EVENTS: Final = {
 }
 #: Changes told by what happened rather than the status they leave (an acknowledgement
 #: timeout or a snooze's end leaves the incident triggered, but it is not a new trigger).
-_ACTION_EVENTS: Final = {"unacknowledge": "incident.unacknowledged"}
+_ACTION_EVENTS: Final = {
+    "unacknowledge": "incident.unacknowledged",
+    "reopen": "incident.reopened",
+}
 #: The log entry that records who made each change (its agent is the event's).
 _ENTRY_OF: Final = {
     "incident.triggered": "trigger_log_entry",
     "incident.acknowledged": "acknowledge_log_entry",
     "incident.resolved": "resolve_log_entry",
     "incident.unacknowledged": "unacknowledge_log_entry",
+    "incident.reopened": "reopen_log_entry",
 }
 PING_MESSAGE: Final = "Hello from your friend Pagey!"
 _DEFAULT_BASE: Final = "http://localhost:8080"
@@ -141,6 +146,8 @@ def _incident_body(
     # The job may have changed the incident again after this change: the event says what
     # this change made of it.
     data["status"] = change.status
+    if event_type == "incident.reopened":
+        data["reopened_at"] = change.at
     entry_type = _ENTRY_OF[event_type]
     entry = (
         tx.first_log_entry(incident.id, entry_type)

@@ -262,10 +262,11 @@ SCHEMAS: dict[str, Any] = {
         body={"type": "object"},
     ),
     # At least one of status, assignments, escalation_level; not both of the last two.
+    # triggered (or acknowledged) on a resolved incident reopens it, within 30 days.
     "IncidentUpdate": _obj(
         [],
         type=_str(),
-        status=_str(enum=["acknowledged", "resolved"]),
+        status=_str(enum=["acknowledged", "resolved", "triggered"]),
         assignments={**_array(_obj(["assignee"], assignee=_ref("Reference"))), "minItems": 1},
         escalation_level={"type": "integer", "minimum": 1},
     ),
@@ -689,14 +690,14 @@ OPERATIONS: tuple[Operation, ...] = (
                      "until", "date_range", "sort_by", "include[]", *_LIST, "user_ids[]")),
     Operation("post", "/incidents", "Create an incident", "incidents",
               {201: "Incident", **_FOUND}, "IncidentInput", "incident", from_header=True),
-    Operation("put", "/incidents", "Acknowledge, resolve or reassign up to 250 incidents",
+    Operation("put", "/incidents", "Acknowledge, resolve, reopen or reassign up to 250 incidents",
               "incidents",
               {200: "IncidentList", 413: "Error", **_FOUND}, from_header=True,
               extra={"requestBody": {"required": True, "content": {JSON: {"schema": _obj(
                   ["incidents"], incidents=_array({"type": "object"}))}}}}),
     Operation("get", "/incidents/{id}", "Get an incident by id or number", "incidents",
               {200: "Incident", **_FOUND}),
-    Operation("put", "/incidents/{id}", "Acknowledge, resolve or reassign an incident",
+    Operation("put", "/incidents/{id}", "Acknowledge, resolve, reopen or reassign an incident",
               "incidents",
               {200: "Incident", **_FOUND}, "IncidentUpdate", "incident", from_header=True),
     Operation("get", "/incidents/{id}/alerts", "An incident's alerts", "incidents",

@@ -1,4 +1,4 @@
-"""The store: SQLite in WAL mode, one writer thread, read connections.
+"""The store: SQLite in WAL mode (or PostgreSQL), one writer thread, read connections.
 
 Public surface: :class:`Store` (open, :meth:`~Store.write`, :meth:`~Store.read`,
 close), :class:`Tx` and :class:`Reader` (the query methods jobs receive), ``connect``
@@ -8,18 +8,19 @@ Inside: ``queries`` composes :class:`Reader` and :class:`Tx` from one pair of mi
 aggregate (``services``, ``maintenance``, ``incidents``, ``incident_lists``,
 ``timeline``, ``tokens``, ``outbox``, ``timers``; shared helpers in ``base``). Their SQL
 reaches the database only through the ``seam.Database`` protocol, which
-``sqlite.SqliteDatabase`` implements; ``writer`` runs jobs in the writer thread, ``schema``
-holds the migrations, ``offline`` gives the CLI the same methods synchronously, ``admin``
-backs up and checks the file.
+``sqlite.SqliteDatabase`` implements; ``postgres.PostgresDatabase`` is the same seam on
+PostgreSQL, and ``backend`` tells the writer and readers how each database opens, begins
+and fails; ``writer`` runs jobs in the writer thread, ``schema`` holds the migrations,
+``offline`` gives the CLI the same methods synchronously, ``admin`` backs up and checks the
+file.
 """
 
 from __future__ import annotations
 
 import queue
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 import trio
@@ -27,8 +28,9 @@ import trio
 from gateway.clock import Clock, SystemClock
 from gateway.errors import StoreUnavailable
 from gateway.model import IncidentChange
+from gateway.store.backend import Backend, backend_for
 from gateway.store.queries import Reader, Tx
-from gateway.store.schema import SCHEMA_VERSION, migrate
+from gateway.store.schema import SCHEMA_VERSION
 from gateway.store.sqlite import connect, open_sync
 from gateway.store.writer import BatchStats, Writer
 
@@ -44,11 +46,15 @@ log = structlog.get_logger("gateway.store")
 class Store:
     """The database as the daemon uses it: async writes through the writer, async reads."""
 
-    def __init__(self, path: Path, writer: Writer, clock: Clock) -> None:
+    def __init__(
+        self, path: Path, writer: Writer, clock: Clock, backend: Backend | None = None
+    ) -> None:
+        #: The SQLite file, or on PostgreSQL the path the daemon's local files sit beside.
         self.path = path
+        self.backend = backend or Backend(path)
         self._writer = writer
         self._clock = clock
-        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._readers: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._read_limiter = trio.CapacityLimiter(READ_CONNECTIONS)
         self._closed = False
         #: Called with the incident changes of every committed job that made any (the
@@ -77,30 +83,38 @@ class Store:
 
     @classmethod
     async def open(
-        cls, path: str | Path, *, synchronous: str = "FULL", clock: Clock | None = None
+        cls,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        clock: Clock | None = None,
+        url: str | None = None,
+        password: str | None = None,
     ) -> Store:
-        """Open the database, apply migrations and start the writer thread."""
+        """Open the database, apply migrations and start the writer thread.
+
+        With ``url`` (``postgresql://…``) the database is PostgreSQL and ``path`` only says
+        where the daemon's local files go; otherwise it is the SQLite file at ``path``.
+        """
         path = Path(path)
         clock = clock or SystemClock()
+        backend = backend_for(path, url=url, synchronous=synchronous, password=password)
 
-        def _open() -> sqlite3.Connection:
-            conn = connect(path, synchronous=synchronous)
-            # Every job runs in a savepoint, and SQLite keeps a savepoint's undo pages in
-            # a statement journal that spills to a temporary file: one file created,
-            # written and unlinked per batch (strace: ~8 syscalls and ~100 pwrites per
-            # commit). In memory it costs a memcpy: v2 CPU per event -9% (0.852 -> 0.772
-            # ms, bench/RESULTS-2026-11-29.md). Only this connection: it is bounded by one
-            # batch, while readers' sorts may be large and are better on disk.
-            conn.execute("PRAGMA temp_store = MEMORY")
-            before = migrate(conn)
+        def _open() -> Any:
+            conn = backend.open_writer()
+            try:
+                before = backend.migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
             if before != SCHEMA_VERSION:
                 log.info("store.migrated", from_version=before, to_version=SCHEMA_VERSION)
             return conn
 
         conn = await trio.to_thread.run_sync(_open)
-        writer = Writer(conn, clock, trio.lowlevel.current_trio_token())
+        writer = Writer(conn, clock, trio.lowlevel.current_trio_token(), backend)
         writer.start()
-        return cls(path, writer, clock)
+        return cls(path, writer, clock, backend)
 
     @property
     def stats(self) -> BatchStats:
@@ -128,20 +142,26 @@ class Store:
         return await trio.to_thread.run_sync(self._read_sync, fn, limiter=self._read_limiter)
 
     def _read_sync(self, fn: Callable[[Reader], T]) -> T:
+        backend = self.backend
+        conn = None
         try:
-            conn = self._readers.get_nowait()
-        except queue.Empty:
-            conn = connect(self.path, readonly=True)
-        try:
-            conn.execute("BEGIN")
+            try:
+                conn = self._readers.get_nowait()
+            except queue.Empty:
+                conn = backend.open_reader()
+            backend.begin_read(conn)
             try:
                 return fn(Reader(conn, self._clock))
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except backend.unavailable_error as exc:
             raise StoreUnavailable(f"the store could not be read: {exc}") from exc
         finally:
-            self._readers.put(conn)
+            if conn is not None:
+                if backend.reusable(conn):
+                    self._readers.put(conn)
+                else:
+                    conn.close()
 
     async def close(self) -> None:
         """Flush the writer's queue, then close every connection."""

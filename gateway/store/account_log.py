@@ -86,7 +86,7 @@ class AccountLogReads(ReadBase):
         return int(
             self._db.fetch_value(
                 "SELECT count(*) FROM (SELECT 1 FROM log_entries WHERE service_id = ? "
-                "AND type = 'suppress_log_entry' AND created_at >= ? LIMIT ?)",
+                "AND type = 'suppress_log_entry' AND created_at >= ? LIMIT ?) AS capped",
                 (service_id, since, at_most),
             )
         )

@@ -98,9 +98,15 @@ class EscalationReads(ReadBase):
 class EscalationWrites(EscalationReads, WriteBase):
     """Replacing assignees, moving an incident along its policy, taking a turn."""
 
-    def replace_incident_assignments(self, incident_id: str, user_ids: Sequence[str]) -> None:
-        """Make ``user_ids`` (in order, each once) the incident's assignees, as of now."""
-        self._db.execute("DELETE FROM incident_assignments WHERE incident_id = ?", (incident_id,))
+    def replace_incident_assignments(
+        self, incident_id: str, user_ids: Sequence[str], *, fresh: bool = False
+    ) -> None:
+        """Make ``user_ids`` (in order, each once) the incident's assignees, as of now
+        (``fresh``: a new incident, nobody to unassign)."""
+        if not fresh:
+            self._db.execute(
+                "DELETE FROM incident_assignments WHERE incident_id = ?", (incident_id,)
+            )
         if user_ids:
             self._db.execute_many(
                 "INSERT INTO incident_assignments (incident_id, user_id, assigned_at)"
@@ -109,14 +115,17 @@ class EscalationWrites(EscalationReads, WriteBase):
             )
 
     def set_incident_escalation(
-        self, incident_id: str, policy_id: str, level: int, loop: int
+        self, incident_id: str, policy_id: str, level: int, loop: int, *, fresh: bool = False
     ) -> None:
-        """Record that the incident is at ``level`` (1-based) of loop ``loop`` of a policy."""
-        changed = self._db.execute(
-            "UPDATE incident_escalations SET escalation_policy_id = ?, escalation_level = ?,"
-            " escalation_loop = ?, updated_at = ? WHERE incident_id = ?",
-            (policy_id, level, loop, self.now, incident_id),
-        )
+        """Record that the incident is at ``level`` (1-based) of loop ``loop`` of a policy
+        (``fresh``: a new incident, no row yet)."""
+        changed = 0
+        if not fresh:
+            changed = self._db.execute(
+                "UPDATE incident_escalations SET escalation_policy_id = ?, escalation_level = ?,"
+                " escalation_loop = ?, updated_at = ? WHERE incident_id = ?",
+                (policy_id, level, loop, self.now, incident_id),
+            )
         if not changed:
             self._db.execute(
                 "INSERT INTO incident_escalations (incident_id, escalation_policy_id,"

@@ -110,7 +110,7 @@ class OutboxReads(ReadBase):
         return int(
             self._db.fetch_value(
                 "SELECT count(*) FROM (SELECT 1 FROM outbox_messages"
-                " WHERE kind = ? AND destination = ? AND state = 'pending' LIMIT ?)",
+                " WHERE kind = ? AND destination = ? AND state = 'pending' LIMIT ?) AS capped",
                 (kind, destination, up_to),
             )
         )
@@ -160,9 +160,10 @@ class OutboxReads(ReadBase):
             (row[0], row[1], row[2])
             for row in self._db.fetch_all(
                 "SELECT m.id, m.kind, m.destination FROM outbox_messages AS m"
-                # ``+m.kind``: keep the planner on the pending index in (due_at, id) order,
-                # which LIMIT can stop early in, rather than a per-kind index and a sort.
-                f" WHERE m.state = 'pending' AND m.due_at <= ? AND +m.kind IN ({kind_marks})"
+                # ``m.kind || ''``: keep the planner on the pending index in (due_at, id)
+                # order, which LIMIT can stop early in, rather than a per-kind index and a
+                # sort (SQLite's ``+m.kind`` idiom, spelled so PostgreSQL accepts it too).
+                f" WHERE m.state = 'pending' AND m.due_at <= ? AND m.kind || '' IN ({kind_marks})"
                 f" AND (m.lease_until IS NULL OR m.lease_until <= ?){skip}"
                 " AND NOT EXISTS (SELECT 1 FROM outbox_messages AS e"
                 " WHERE e.kind = m.kind AND e.destination = m.destination"

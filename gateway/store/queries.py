@@ -14,8 +14,9 @@ the flat method names they use today (``tx.route``, ``tx.insert_alert``…) with
 per method on the ingest hot path, and Python's method cache makes a lookup through the
 bases cost what a lookup in one class did.
 
-Only this module (through ``__init__``) knows the seam is SQLite: a second backend
-reuses the mixins and sets ``_db`` to its own :class:`~gateway.store.seam.Database`.
+Only this module knows which :class:`~gateway.store.seam.Database` a connection needs:
+SQLite's for a ``sqlite3`` connection, :class:`~gateway.store.postgres.PostgresDatabase`
+for a psycopg one; the mixins are the same for both.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gateway.store.incidents import IncidentReads, IncidentWrites
 from gateway.store.maintenance import MaintenanceReads, MaintenanceWrites
 from gateway.store.notifications import NotificationReads, NotificationWrites
 from gateway.store.outbox import OutboxReads, OutboxWrites
+from gateway.store.postgres import PostgresDatabase
 from gateway.store.schedules import ScheduleReads, ScheduleWrites
 from gateway.store.services import ServiceReads, ServiceWrites
 from gateway.store.sessions import SessionReads, SessionWrites
@@ -84,15 +86,17 @@ class Reader(
 ):
     """Read-only queries over one connection.
 
-    ``conn`` is the SQLite connection itself, for tests and tools that need a pragma;
-    the query methods use it only through the seam (``_db``,
+    ``conn`` is the driver's connection itself (``sqlite3`` or psycopg), for tests and
+    tools that need a pragma; the query methods use it only through the seam (``_db``,
     :class:`~gateway.store.seam.Database`).
     """
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(self, conn: Any, clock: Clock) -> None:
         self.conn = conn
         self.clock = clock
-        self._db = SqliteDatabase(conn)
+        self._db = (
+            SqliteDatabase(conn) if isinstance(conn, sqlite3.Connection) else PostgresDatabase(conn)
+        )
 
     def count(self, table: str) -> int:
         """Row count of one of the store's tables (for tests, checks and benchmarks)."""
@@ -127,9 +131,7 @@ class Tx(
     per-connection scratch (the writer passes one dict to all its jobs).
     """
 
-    def __init__(
-        self, conn: sqlite3.Connection, clock: Clock, *, memo: dict[Any, Any] | None = None
-    ) -> None:
+    def __init__(self, conn: Any, clock: Clock, *, memo: dict[Any, Any] | None = None) -> None:
         super().__init__(conn, clock)
         self.changes = []
         self._now = None

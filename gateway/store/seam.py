@@ -2,9 +2,10 @@
 
 The per-aggregate query modules (``services``, ``maintenance``, ``incidents``,
 ``timeline``, ``tokens``) reach the database only through this interface; the
-SQLite implementation is :class:`gateway.store.sqlite.SqliteDatabase`. A second SQL
-backend implements the same six methods and keeps these conventions, which the SQL
-text in those modules relies on:
+implementations are :class:`gateway.store.sqlite.SqliteDatabase` and
+:class:`gateway.store.postgres.PostgresDatabase`. Both keep these conventions, which the
+SQL text in those modules relies on (portable SQL: no unary ``+`` on text, an alias on
+every subquery in ``FROM``):
 
 Parameters
     ``?`` placeholders (qmark style), passed as a tuple or list. The SQL text holds no
@@ -20,7 +21,8 @@ Ids and counters
     ``RETURNING``, no ``lastrowid``, no sequences. Incident numbers and window sequence
     numbers are ``max() + 1`` inside the transaction, which is safe because one writer
     holds the write lock for the whole job; a backend with concurrent writers must
-    serialize those inserts the same way (a table lock or a sequence).
+    serialize those inserts the same way (PostgreSQL: every write transaction takes one
+    advisory lock, :func:`gateway.store.postgres.begin_write`).
 
 Conflicts
     No ``INSERT OR …`` / ``ON CONFLICT`` clause: the one insert that expects a clash (an

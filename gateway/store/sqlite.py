@@ -133,7 +133,10 @@ def incremental_vacuum(conn: sqlite3.Connection, pages: int) -> int:
 
     Runs in the caller's transaction (a writer job). Only a database created with
     ``auto_vacuum = INCREMENTAL`` can shrink; on others this frees nothing and returns 0.
+    On PostgreSQL (any other connection) too: its autovacuum reclaims the space.
     """
+    if not isinstance(conn, sqlite3.Connection):
+        return 0
     (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
     if mode != 2:  # 2 = INCREMENTAL
         return 0

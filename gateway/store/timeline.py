@@ -100,7 +100,9 @@ class TimelineReads(ReadBase):
         if at_most is None:
             sql = f"SELECT count(*) FROM log_entries WHERE {where}"
         else:
-            sql = f"SELECT count(*) FROM (SELECT 1 FROM log_entries WHERE {where} LIMIT ?)"
+            sql = (
+                f"SELECT count(*) FROM (SELECT 1 FROM log_entries WHERE {where} LIMIT ?) AS capped"
+            )
             params.append(at_most)
         return int(self._db.fetch_value(sql, params))
 

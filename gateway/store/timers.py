@@ -48,8 +48,9 @@ class TimerReads(ReadBase):
             return None
         value = self._db.fetch_value(
             "SELECT due_at FROM timers WHERE (lease_until IS NULL OR lease_until <= ?)"
-            # ``+kind``: stay on the (due_at, id) index, which LIMIT stops early in.
-            f" AND +kind IN ({marks(kinds)}) ORDER BY due_at, id LIMIT 1",
+            # ``kind || ''``: stay on the (due_at, id) index, which LIMIT stops early in
+            # (SQLite's ``+kind`` idiom, spelled so PostgreSQL accepts it too).
+            f" AND kind || '' IN ({marks(kinds)}) ORDER BY due_at, id LIMIT 1",
             (now, *kinds),
         )
         return None if value is None else str(value)
@@ -60,7 +61,7 @@ class TimerReads(ReadBase):
             return []
         rows = self._db.fetch_all(
             "SELECT id FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
-            f" AND +kind IN ({marks(kinds)}) ORDER BY due_at, id LIMIT ?",
+            f" AND kind || '' IN ({marks(kinds)}) ORDER BY due_at, id LIMIT ?",
             (now, now, *kinds, limit),
         )
         return [row[0] for row in rows]

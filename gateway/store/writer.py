@@ -1,4 +1,4 @@
-"""The one writer: a dedicated sqlite3 thread doing group commit.
+"""The one writer: a dedicated database thread doing group commit.
 
 Trio tasks hand jobs (``fn(tx) -> result``) to the thread through a
 ``queue.SimpleQueue``. The thread takes everything waiting, runs each job in
@@ -10,17 +10,21 @@ single ``TrioToken.run_sync_soon`` — one thread hop per batch, not per event
 A job's caller is woken only after the COMMIT returned, so a 2xx sent after
 ``await submit(...)`` is durable. If COMMIT fails, every job in the batch
 fails with :class:`StoreUnavailable` and nothing of it is on disk.
+
+The same code drives SQLite and PostgreSQL: what differs (how a write transaction
+begins, which errors are a job's own, reconnecting after a lost connection) is asked of
+the :class:`~gateway.store.backend.Backend`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -29,9 +33,9 @@ import trio
 from gateway.clock import Clock
 from gateway.errors import StoreUnavailable
 from gateway.model import IncidentChange
+from gateway.store.backend import Backend
 from gateway.store.producers import run_producers
 from gateway.store.queries import Tx
-from gateway.store.sqlite import checkpoint_truncate
 
 T = TypeVar("T")
 MAX_BATCH = 512
@@ -85,8 +89,15 @@ _STOP = object()
 class Writer:
     """Owns the write connection and the thread that uses it."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock, token: trio.lowlevel.TrioToken):
+    def __init__(
+        self,
+        conn: Any,
+        clock: Clock,
+        token: trio.lowlevel.TrioToken,
+        backend: Backend | None = None,
+    ) -> None:
         self._conn = conn
+        self._backend = backend or Backend(Path(""))
         self._clock = clock
         self._token = token
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -175,8 +186,7 @@ class Writer:
         finally:
             # After the last job: copy the WAL into the database and truncate it, so a stopped
             # daemon leaves one self-contained file (a 5.5 MB WAL was left after SIGTERM).
-            self.checkpoint = checkpoint_truncate(self._conn)
-            self._conn.close()
+            self.checkpoint = self._backend.close_writer(self._conn)
 
     def _wake(self, batch: list[Job[Any]]) -> None:
         def wake_all() -> None:
@@ -188,28 +198,31 @@ class Writer:
             self._token.run_sync_soon(wake_all)
 
     def _run_batch(self, batch: list[Job[Any]]) -> None:
-        conn = self._conn
+        backend = self._backend
         started = time.perf_counter()
-        changes_before = conn.total_changes
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+            # A connection lost since the last batch (PostgreSQL restarted) is replaced
+            # here: the daemon recovers by itself once the database answers again.
+            conn = self._conn = backend.reconnect_writer(self._conn)
+            changes_before = backend.total_changes(conn)
+            backend.begin_write(conn)
+        except backend.error as exc:
             self._fail_all(batch, exc)
             return
         try:
             for job in batch:
                 self._run_job(job)
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except backend.error as exc:
             try:
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except backend.error:
                 log.warning("store.rollback_failed")
             self._fail_all(batch, exc)
             return
         elapsed = time.perf_counter() - started
         stats = self.stats
-        if conn.total_changes != changes_before:
+        if backend.total_changes(conn) != changes_before:
             stats.writable = True
         stats.batches += 1
         stats.jobs += len(batch)
@@ -231,10 +244,11 @@ class Writer:
             # The transactional outbox: producers write their messages in this savepoint,
             # so a change and its messages commit (or roll back) together.
             run_producers(tx)
-        except sqlite3.DatabaseError as exc:
-            if not isinstance(exc, sqlite3.IntegrityError):
-                # Disk full, I/O error, corruption: the whole transaction is suspect (SQLite
-                # may already have rolled it back), so the batch fails as one.
+        except self._backend.fatal_error as exc:
+            if not isinstance(exc, self._backend.job_error):
+                # Disk full, I/O error, corruption, a lost connection: the whole transaction
+                # is suspect (SQLite may already have rolled it back), so the batch fails
+                # as one.
                 raise
             # A constraint this job broke is only this job's fault.
             conn.execute("ROLLBACK TO job")

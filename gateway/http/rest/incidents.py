@@ -135,12 +135,13 @@ def _status(item: dict[str, Any], where: str) -> str | None:
     if "status" not in item:
         return None
     status = item.get("status")
-    if status not in ("acknowledged", "resolved"):
+    # triggered (and acknowledged) on a resolved incident reopens it (core.update_incidents).
+    if status not in ("acknowledged", "resolved", "triggered"):
         raise RestError(
             400,
             "Invalid Status Provided",
             1003,
-            [f"{where}'status' must be acknowledged or resolved"],
+            [f"{where}'status' must be acknowledged, resolved or triggered"],
         )
     return str(status)
 
@@ -204,14 +205,19 @@ def _assignee_ids(given: object, where: str, problems: list[str]) -> list[str]:
 def _apply(
     tx: Tx, ident: str | int, update: tuple[str | None, Reassignment | None], by: str
 ) -> str:
-    """Reassign first, then change the status: a resolve after a reassignment still works."""
+    """Apply a status and a reassignment in the order that lets both happen: on an open
+    incident reassign first (a resolve after it still works), on a resolved one reopen
+    first (a resolved incident cannot be reassigned)."""
     status, change = update
-    incident_id = reads.find_incident(tx, ident).id
-    if change is not None:
-        reassign(tx, incident_id, change, by=by)
+    incident = reads.find_incident(tx, ident)
+    if change is not None and incident.status != "resolved":
+        reassign(tx, incident.id, change, by=by)
+        change = None
     if status is not None:
-        core.update_incidents(tx, [(incident_id, status)], by=by)
-    return incident_id
+        core.update_incidents(tx, [(incident.id, status)], by=by)
+    if change is not None:
+        reassign(tx, incident.id, change, by=by)
+    return incident.id
 
 
 @blueprint.put("/incidents/<ident>")

@@ -1,7 +1,8 @@
-"""An incident page's forms beyond acknowledge and resolve: add a note, snooze, reassign.
+"""An incident page's forms beyond acknowledge and resolve: add a note, snooze, reopen,
+reassign.
 
-Forms over :mod:`gateway.core.incident_notes`, :func:`gateway.core.incidents.snooze` and
-:func:`gateway.core.incident_reassign.reassign`;
+Forms over :mod:`gateway.core.incident_notes`, :func:`gateway.core.incidents.snooze`,
+:func:`gateway.core.incident_reopen.reopen` and :func:`gateway.core.incident_reassign.reassign`;
 a refusal comes back to the incident page as a notice, nothing changed.
 """
 
@@ -52,6 +53,23 @@ async def incident_snooze(incident_id: str) -> ResponseReturnValue:
         detail = "; ".join(exc.errors) or exc.message
         return back("ui.incident_page", f"Not snoozed: {detail}.", incident_id=incident_id)
     return back("ui.incident_page", "Incident snoozed.", incident_id=incident_id)
+
+
+@blueprint.post("/incidents/<incident_id>/reopen")
+@requires(Level.RESPOND)
+async def incident_reopen(incident_id: str) -> ResponseReturnValue:
+    """Reopen the resolved incident as triggered, or acknowledged by the form's choice."""
+    by, status = responder(), (await form()).get("status", "triggered")
+
+    def job(tx: Tx) -> int:
+        return inc.reopen(tx, incident_id, status, by=by, channel="web_ui").number
+
+    try:
+        number = await context().store.write(job)
+    except OperationError as exc:
+        detail = "; ".join(exc.errors) or exc.message
+        return back("ui.incident_page", f"Not reopened: {detail}.", incident_id=incident_id)
+    return back("ui.incident_page", f"Incident #{number} reopened.", incident_id=incident_id)
 
 
 @blueprint.post("/incidents/<incident_id>/reassign")

@@ -22,6 +22,7 @@ from gateway.core import incidents as inc
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
 from gateway.core.agents import agent_name
+from gateway.core.incident_reopen import can_reopen
 from gateway.core.incident_timers import SNOOZE_END
 from gateway.core.inputs import parse_time
 from gateway.domain import (
@@ -160,6 +161,8 @@ class IncidentView:
     level: int | None = None
     #: Which assignees are live users (their names link to their pages).
     live: frozenset[str] = frozenset()
+    #: Resolved and still within the reopen window (the page offers Reopen).
+    reopenable: bool = False
 
 
 def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) -> IncidentView:
@@ -195,6 +198,7 @@ def incident_view(reader: Reader, incident_id: str, timeline_offset: int = 0) ->
         levels=_levels(reader, details),
         level=_level(reader, incident),
         live=frozenset(u.id for u in reader.users(ids=[a[0] for a in details.assignments])),
+        reopenable=can_reopen(incident, iso(reader.clock.now())),
     )
 
 
