@@ -85,8 +85,8 @@ class Metrics:
             "Batches the store could not commit (every event in them was refused).",
             registry=self.registry,
         )
+        # Not in the registry: its text is rendered once per count (see OpenIncidents).
         self.open_incidents = OpenIncidents()
-        self.registry.register(self.open_incidents)
         self.smtp_messages = Counter(
             "alert_gateway_smtp_messages",
             "SMTP messages by outcome (accepted, discarded, rejected, deferred).",
@@ -265,13 +265,20 @@ class Metrics:
         self.commit_seconds.observe(seconds)
 
     def set_open_incidents(self, rows: Iterable[tuple[str, str, int]]) -> None:
-        """Replace the open-incident gauge with ``(service, status, count)`` rows."""
-        self.open_incidents.rows = list(rows)
-        self.open_incidents.read_at = self.open_incidents.now()
+        """Replace the open-incident gauge with ``(service, status, count)`` rows.
+
+        Renders its exposition text here, once per count, which may run in a worker
+        thread (the background count does): 2,000 samples took longer to render than to
+        count, and a scrape only appends the text.
+        """
+        gauge = self.open_incidents
+        gauge.rows = list(rows)
+        gauge.text = generate_latest(gauge.registry)
+        gauge.read_at = gauge.now()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + self.open_incidents.text
 
 
 #: Seconds a count of open incidents is served before a scrape asks for a new one.
@@ -299,6 +306,10 @@ class OpenIncidents(Collector):
         #: When ``rows`` were read (``None``: never); a refresh is under way while ``reading``.
         self.read_at: float | None = None
         self.reading = False
+        #: A registry of this collector alone, and its text for ``rows``.
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(self)
+        self.text = generate_latest(self.registry)
 
     def refresh_due(self) -> bool:
         """Whether a scrape should start a new count: none is running and the rows are

@@ -67,7 +67,10 @@ async def metrics() -> QuartResponse:
 async def _count_open_incidents(gateway: Any) -> None:
     """Count open incidents for the next scrape; a failing store keeps the last count."""
     try:
-        gateway.metrics.set_open_incidents(await gateway.store.read(open_incident_counts))
+        # Counted and rendered in the reader's worker thread, off the event loop.
+        await gateway.store.read(
+            lambda reader: gateway.metrics.set_open_incidents(open_incident_counts(reader))
+        )
     except StoreUnavailable:
         pass
     finally:
