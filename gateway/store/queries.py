@@ -21,7 +21,7 @@ reuses the mixins and sets ``_db`` to its own :class:`~gateway.store.seam.Databa
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from gateway.clock import Clock
@@ -116,6 +116,13 @@ class PageReader(Reader):
         super().__init__(reader.conn, reader.clock)
         self._db = reader._db  # the same seam (and a test's recorder, if one is set)
         self._seen: dict[tuple[str, str], Any] = {}
+
+    def prefetch_services(self, service_ids: Iterable[str]) -> None:
+        """Read these services in one statement, for :meth:`service` and
+        :meth:`service_name` (a deleted one is still looked up alone, when asked for)."""
+        for service in self.services_by_ids(list(dict.fromkeys(service_ids))):
+            self._seen[("service", service.id)] = service
+            self._seen[("service_name", service.id)] = service.name
 
     def _once(self, kind: str, ident: str, look: Callable[[str], T]) -> T:
         key = (kind, ident)

@@ -54,6 +54,7 @@ def _render(
 ) -> list[dict[str, Any]]:
     # One base URL and one lookup per service or integration for the page, not per row.
     urls, page = rest_urls(), PageReader(reader)
+    page.prefetch_services(i.service_id for i in incidents)
     return [
         shapes.incident_object(urls, page, d, include)
         for d in reads.incident_details(page, incidents)
