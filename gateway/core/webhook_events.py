@@ -140,10 +140,14 @@ def _incident_body(
     # this change made of it.
     data["status"] = change.status
     entry_type = _ENTRY_OF[event_type]
+    # Who made the change: the entry this job just wrote, without reading it back. The
+    # oldest trigger entry is this job's only if the job created the incident.
     entry = (
-        tx.first_log_entry(incident.id, entry_type)
+        tx.job_log_entry(incident.id, entry_type, first=True)
+        if event_type == "incident.triggered" and change.previous_status is None
+        else tx.first_log_entry(incident.id, entry_type)
         if event_type == "incident.triggered"
-        else tx.latest_log_entry(incident.id, entry_type)
+        else tx.job_log_entry(incident.id, entry_type, first=False)
     )
     agent = client = None
     if entry is not None:
