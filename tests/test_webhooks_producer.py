@@ -105,3 +105,45 @@ def test_an_earlier_incidents_trigger_event_tells_its_first_entry(tmp_path: Path
     events = _events(path)
     assert [e["event_type"] for e in events] == ["incident.triggered", "incident.triggered"]
     assert [e["client"] for e in events] == [{"name": "Monitor"}, {"name": "Monitor"}]
+
+
+def test_the_body_is_compact_json_with_text_as_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+
+    def job(tx: Tx) -> None:
+        svc, integ = _setup(tx)
+        inc = tx.insert_incident(
+            service=svc, integration_id=integ.id, title="Störung ☃", urgency="high",
+            incident_key="k1",
+        )  # fmt: skip
+        tx.insert_log_entry(
+            "trigger_log_entry", service_id=svc.id, integration_id=integ.id,
+            incident_id=inc.id, agent_type="integration", agent_id=integ.id,
+        )  # fmt: skip
+
+    write_sync(path, job)
+    (entry,) = read_sync(path, lambda r: r.outbox_entries(kind="webhook", limit=5))
+    message = read_sync(path, lambda r: r.outbox_body(entry.id))
+    assert message is not None
+    assert json.loads(message.body)["event"]["data"]["title"] == "Störung ☃"
+    assert "Störung ☃".encode() in message.body and b": " not in message.body
+
+
+def test_a_changed_subscription_is_seen_by_the_next_job(tmp_path: Path) -> None:
+    # The decoded subscriptions are kept by their whole row: an edit is a new row.
+    path = tmp_path / "g.db"
+    made: dict[str, Any] = {}
+
+    def first(tx: Tx) -> None:
+        made["svc"], made["integ"] = _setup(tx)
+        _trigger(tx, made["svc"], made["integ"], "k1")
+
+    def narrow(tx: Tx) -> None:
+        (hook,) = tx.live_webhooks([made["svc"].id])
+        tx.update_webhook(hook.id, events=["incident.resolved"])
+        assert tx.live_webhooks([made["svc"].id])[0].events == ["incident.resolved"]
+
+    write_sync(path, first)
+    write_sync(path, narrow)
+    write_sync(path, lambda tx: _trigger(tx, made["svc"], made["integ"], "k2"))
+    assert [e["event_type"] for e in _events(path)] == ["incident.triggered"]
