@@ -186,5 +186,6 @@ class Tx(
         self.changes = []
         self._now = None
         self.outbox_enqueued = set()
+        self.log_written = {}
         self.outbox_memo = {} if memo is None else memo
         self.timers_earliest = None
