@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Blueprint, request
 
+from gateway import shapes
 from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import incidents as core
@@ -31,10 +32,15 @@ from gateway.http.rest._common import (
     requester,
     requires,
 )
-from gateway.http.rest.bodies import alert_object, incident_object, log_entry_object, rest_urls
+from gateway.http.rest.bodies import (
+    alert_object,
+    incident_object,
+    log_entry_object,
+    rest_urls,
+)
 from gateway.http.rest.services import load_service, service_body
 from gateway.people_shapes import user_object
-from gateway.store import Reader, Tx
+from gateway.store import PageReader, Reader, Tx
 
 __all__ = ["blueprint"]
 
@@ -48,8 +54,11 @@ def _include() -> set[str]:
 def _render(
     reader: Reader, incidents: list[Incident], include: set[str] | frozenset[str]
 ) -> list[dict[str, Any]]:
-    details = reads.incident_details(reader, incidents)
-    found = [incident_object(reader, d, include) for d in details]
+    # One base URL and one lookup per service or integration for the page, not per row.
+    urls, page = rest_urls(), PageReader(reader)
+    page.prefetch_services(i.service_id for i in incidents)
+    details = reads.incident_details(page, incidents)
+    found = [shapes.incident_object(urls, page, d, include) for d in details]
     if "assignees" in include:
         _expand_assignees(reader, details, found)
     return found
