@@ -202,3 +202,27 @@ async def test_user_ids_and_include_assignees_filter_the_list(tmp_path: Path) ->
     assert assignee["contact_methods"][0]["type"] == "email_contact_method_reference"
     assert teams.status_code == 400  # still refused, never ignored
     del rx
+
+
+async def test_a_status_and_a_reassignment_in_one_update_both_happen(tmp_path: Path) -> None:
+    with smtp_receiver() as rx:
+        async with escalating(tmp_path, rx, PEOPLE + TWO_LEVELS, clock()) as gw:
+            user = headers((await make_tokens(gw))["user"])
+            await trigger(gw, "both", summary="Both")
+            bob = await user_id(gw, "bob@example.com")
+            moved = to_users(bob)["incident"]
+            acked = await gw.client.put(
+                "/incidents/1", headers=user, json={"incident": {**moved, "status": "acknowledged"}}
+            )
+            await gw.client.put(
+                "/incidents/1", headers=user, json={"incident": {"status": "resolved"}}
+            )
+            reopened = await gw.client.put(
+                "/incidents/1", headers=user, json={"incident": {**moved, "status": "triggered"}}
+            )
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["incident"]["status"] == "acknowledged" and assignee_ids(acked.json()) == [
+        bob
+    ]
+    # A resolved incident is refused, reopened or not: reopen it, then reassign it.
+    assert error(reopened) == (400, 1001, "Incident Already Resolved")

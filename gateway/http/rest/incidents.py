@@ -214,18 +214,17 @@ def _assignee_ids(given: object, where: str, problems: list[str]) -> list[str]:
 def _apply(
     tx: Tx, ident: str | int, update: tuple[str | None, Reassignment | None], by: str
 ) -> str:
-    """Apply a status and a reassignment in the order that lets both happen: on an open
-    incident reassign first (a resolve after it still works), on a resolved one reopen
-    first (a resolved incident cannot be reassigned)."""
+    """Reassign first, then change the status: a resolve after a reassignment still works.
+
+    A resolved incident is not reassigned, reopened or not: a reopen assigns it to its
+    policy's first level when the job commits, which would undo the reassignment.
+    """
     status, change = update
     incident = reads.find_incident(tx, ident)
-    if change is not None and incident.status != "resolved":
-        reassign(tx, incident.id, change, by=by)
-        change = None
-    if status is not None:
-        core.update_incidents(tx, [(incident.id, status)], by=by)
     if change is not None:
         reassign(tx, incident.id, change, by=by)
+    if status is not None:
+        core.update_incidents(tx, [(incident.id, status)], by=by)
     return incident.id
 
 
