@@ -54,6 +54,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreTar
 
         yield StoreTarget("sqlite", tmp_path / "s.db", None, sqlite3.IntegrityError)
         return
+    yield from _postgres_target(tmp_path)
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[StoreTarget]:
+    """PostgreSQL alone, for what SQLite has no twin of (a lost connection, its migrations)."""
+    yield from _postgres_target(tmp_path)
+
+
+def _postgres_target(tmp_path: Path) -> Iterator[StoreTarget]:
+    """A schema of its own on the test server, dropped afterwards."""
     import psycopg
 
     database = pgserver.session_database()

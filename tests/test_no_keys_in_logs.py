@@ -47,6 +47,7 @@ from gateway.http.openapi import OPERATIONS
 from gateway.logs import redact_paths
 from gateway.pluginkit import hookimpl
 from gateway.store import Tx
+from tests.people_support import override_body, policy_body, schedule_body, user_body
 from tests.scaffold import (
     SAMPLES,
     Daemon,
@@ -190,8 +191,14 @@ class Rest:
         return answer.json() if answer.content else None
 
 
-def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
-    """Every REST operation once, with real objects; the keys it creates join ``secrets``."""
+def rest(
+    http: httpx.Client, token: str, admin: str, token_of: Callable[[str], str], secrets: set[str]
+) -> None:
+    """Every REST operation once, with real objects; the keys it creates join ``secrets``.
+
+    ``token`` is a manager's, ``admin`` an admin's (users are theirs to make), and
+    ``token_of(email)`` makes a token that belongs to that user (for ``/users/me``).
+    """
     call = Rest(http, token)
     sid = call("POST", "/services", 201, json={"service": {"name": "Via REST"}})["service"]["id"]
     ids = {"sid": sid}
@@ -263,9 +270,81 @@ def rest(http: httpx.Client, token: str, secrets: set[str]) -> None:
     call("PUT", "/maintenance_windows/{id}", 200, ids={"id": mw}, json=changed)
     call("DELETE", "/maintenance_windows/{id}", 204, ids={"id": mw})
     webhooks(call, sid, secrets)
+    people(call, Rest(http, admin), token_of, secrets)
     call("DELETE", "/services/{sid}", 204, ids=ids)
     every = {(op.method, op.path) for op in OPERATIONS if op.auth}
     assert every <= call.seen, every - call.seen
+
+
+def people(call: Rest, admin: Rest, token_of: Callable[[str], str], secrets: set[str]) -> None:
+    """Every user, contact method, notification rule, schedule, override, escalation policy
+    and on-call operation (``admin`` records into ``call``'s set); the user's own token
+    joins ``secrets``."""
+    admin.seen = call.seen
+    made = admin("POST", "/users", 201, json=user_body("Logged Person", "person@example.com"))
+    uid = {"id": made["user"]["id"]}
+    admin("GET", "/users", 200)
+    admin("GET", "/users/{id}", 200, ids=uid)
+    admin("PUT", "/users/{id}", 200, ids=uid, json={"user": {"job_title": "logged"}})
+    mine = token_of("person@example.com")
+    secrets.add(mine)
+    me = Rest(call.http, mine)
+    me.seen = call.seen
+    me("GET", "/users/me", 200)
+    address = {"type": "email_contact_method", "label": "Work", "address": "work@example.com"}
+    method = admin(
+        "POST", "/users/{id}/contact_methods", 201, ids=uid, json={"contact_method": address}
+    )["contact_method"]
+    mid = {**uid, "contact_method_id": method["id"]}
+    admin("GET", "/users/{id}/contact_methods", 200, ids=uid)
+    admin("GET", "/users/{id}/contact_methods/{contact_method_id}", 200, ids=mid)
+    relabel = {"contact_method": {"label": "Office"}}
+    admin("PUT", "/users/{id}/contact_methods/{contact_method_id}", 200, ids=mid, json=relabel)
+    rule = {
+        "type": "assignment_notification_rule",
+        "start_delay_in_minutes": 5,
+        "urgency": "high",
+        "contact_method": {"id": method["id"], "type": "email_contact_method_reference"},
+    }
+    rules = "/users/{id}/notification_rules"
+    made_rule = admin("POST", rules, 201, ids=uid, json={"notification_rule": rule})
+    rid = {**uid, "notification_rule_id": made_rule["notification_rule"]["id"]}
+    admin("GET", rules, 200, ids=uid)
+    admin("GET", rules + "/{notification_rule_id}", 200, ids=rid)
+    later = {"notification_rule": {"start_delay_in_minutes": 10, "urgency": "low"}}
+    admin("PUT", rules + "/{notification_rule_id}", 200, ids=rid, json=later)
+    admin("DELETE", rules + "/{notification_rule_id}", 204, ids=rid)
+    admin("DELETE", "/users/{id}/contact_methods/{contact_method_id}", 204, ids=mid)
+    schedule = call("POST", "/schedules", 201, json=schedule_body(uid["id"]))["schedule"]
+    sched = {"id": schedule["id"]}
+    call("GET", "/schedules", 200)
+    call("GET", "/schedules/{id}", 200, ids=sched)
+    renamed = schedule_body(uid["id"], name="Walked again")
+    call("PUT", "/schedules/{id}", 200, ids=sched, json=renamed)
+    (override,) = call(
+        "POST", "/schedules/{id}/overrides", 201, ids=sched, json=override_body(uid["id"])
+    )
+    span = {"since": "2030-01-01T00:00:00Z", "until": "2030-01-03T00:00:00Z"}
+    call("GET", "/schedules/{id}/overrides", 200, ids=sched, params=span)
+    call("GET", "/schedules/{id}/users", 200, ids=sched, params=span)
+    one = {**sched, "override_id": override["override"]["id"]}
+    call("DELETE", "/schedules/{id}/overrides/{override_id}", 204, ids=one)
+    policy = policy_body(uid["id"], schedule["id"])
+    pid = {"id": call("POST", "/escalation_policies", 201, json=policy)["escalation_policy"]["id"]}
+    call("GET", "/escalation_policies", 200)
+    call("GET", "/escalation_policies/{id}", 200, ids=pid)
+    policy["escalation_policy"]["description"] = "logged"
+    call("PUT", "/escalation_policies/{id}", 200, ids=pid, json=policy)
+    call("GET", "/oncalls", 200)
+    call(
+        "GET",
+        "/notifications",
+        200,
+        params={"since": "2026-01-01T00:00:00Z", "until": "2099-01-01T00:00:00Z"},
+    )
+    call("DELETE", "/escalation_policies/{id}", 204, ids=pid)
+    call("DELETE", "/schedules/{id}", 204, ids=sched)
+    admin("DELETE", "/users/{id}", 204, ids=uid)
 
 
 def webhooks(call: Rest, sid: str, secrets: set[str]) -> None:
@@ -363,11 +442,18 @@ def test_no_whole_key_or_token_in_the_daemons_output(spawn: Callable[..., Daemon
     daemon = spawn(config(*SERVICES, **SETTINGS))
     generated = daemon.scalar("SELECT integration_key FROM integrations WHERE name = 'generated'")
     manager, observer = cli_token(daemon, "user", "manager"), cli_token(daemon, "observer", "obs")
+    admin = cli_token(daemon, "admin", "admin")
     secrets = {V2, V1, CW, DD, NAGIOS, AM, MAIL, RELOADED, UNKNOWN, UPSTREAM, generated}
-    secrets |= {manager, observer}
+    secrets |= {manager, observer, admin}
+
+    def token_of(email: str) -> str:
+        done = daemon.cli("token", "create", "--user", email, "--name", "own")
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1].split()[-1]
+
     with daemon.client() as http:
         ingest(http)
-        rest(http, manager, secrets)
+        rest(http, manager, admin, token_of, secrets)
         bad_auth = http.get("/services", headers={"Authorization": f"Bearer {UNKNOWN}"})
         assert bad_auth.status_code == 401
         below = http.post(

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from gateway.core.ratelimit import RateLimiter
+from gateway.metrics import OPEN_INCIDENTS_MAX_AGE
 from gateway.systemd import Notifier
 from tests.scaffold import (
     Daemon,
@@ -176,6 +178,30 @@ async def test_metrics_count_events_and_open_incidents(tmp_path: Path) -> None:
     assert 'alert_gateway_open_incidents{service="Web",status="acknowledged"} 1.0' in lines
     assert "alert_gateway_store_batch_size_count" in text
     assert 'alert_gateway_ingest_seconds_count{vendor="events_api_v2"} 3.0' in lines
+
+
+async def test_the_open_incident_gauge_is_counted_behind_the_scrape(tmp_path: Path) -> None:
+    """A scrape serves the last count and starts the next one only once that count is
+    OPEN_INCIDENTS_MAX_AGE old: counting 50,000 open incidents took ~20 ms of every scrape."""
+    triggered = 'alert_gateway_open_incidents{service="Web",status="triggered"} '
+    async with gateway_running(tmp_path, CONFIG) as gw:
+        gauge = gw.running.context.metrics.open_incidents
+        moment = [1000.0]
+        gauge.now = lambda: moment[0]
+        await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key="g1"))
+        assert triggered + "1.0" in (await gw.client.get("/metrics")).text  # first: counted
+        await gw.client.post("/v2/enqueue", json=v2(KEY, dedup_key="g2"))
+        moment[0] += OPEN_INCIDENTS_MAX_AGE - 0.1
+        assert triggered + "1.0" in (await gw.client.get("/metrics")).text  # young: kept
+        assert not gauge.reading
+        moment[0] += 0.1
+        # Old: a recount starts; this scrape may or may not see it (it reads the outbox and
+        # timers meanwhile), the next one does.
+        assert triggered in (await gw.client.get("/metrics")).text
+        with trio.fail_after(10):
+            while gauge.reading or gauge.read_at != moment[0]:
+                await trio.sleep(0.01)
+        assert triggered + "2.0" in (await gw.client.get("/metrics")).text
 
 
 async def test_healthz_and_readyz(tmp_path: Path) -> None:

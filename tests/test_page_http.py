@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from gateway.core import incidents, tokens
+from gateway.http.ui.incidents import SERVICE_CHOICES_MAX
 from gateway.store.incident_lists import IncidentListReads
 from gateway.testing import TestGateway, gateway_running
 from tests.incident_helpers import CONFIG, WEB_KEY, headers, make_tokens, trigger
@@ -137,3 +138,47 @@ async def test_the_incident_list_pages_without_counting(
     assert "Showing 51\N{EN DASH}55." in second.text
     assert 'rel="prev" href="/ui/incidents?offset=0"' in second.text
     assert 'rel="next"' not in second.text
+
+
+MANY = config(*(service(f"Svc {n:03d}") for n in range(SERVICE_CHOICES_MAX + 1)))
+
+
+async def test_the_incident_filter_searches_service_names_above_the_choice_limit(
+    tmp_path: Path,
+) -> None:
+    """Past SERVICE_CHOICES_MAX services the filter is a name search, not 1,000 options."""
+    async with gateway_running(tmp_path, MANY) as gw:
+        ids = {
+            name: (await gw.store.read(lambda r, n=name: r.service_by_name(n))).id  # type: ignore[union-attr, misc]
+            for name in ("Svc 007", "Svc 042")
+        }
+
+        def open_two(tx: Any) -> None:
+            incidents.create_incident(tx, ids["Svc 007"], "seven down", by="ops@example.com")
+            incidents.create_incident(tx, ids["Svc 042"], "forty-two down", by="ops@example.com")
+
+        await gw.store.write(open_two)
+        ui = await signed_in(gw)
+        every = await ui.get("/ui/incidents")
+        found = await ui.get("/ui/incidents?service_query=svc+04")
+        chosen = await ui.get(f"/ui/incidents?service={ids['Svc 007']}")
+        none = await ui.get("/ui/incidents?service_query=nothing")
+        many = await ui.get("/ui/incidents?service_query=svc")
+    assert '<select id="service"' not in every.text and "<option" not in every.text
+    assert 'name="service_query"' in every.text
+    assert "seven down" in every.text and "forty-two down" in every.text
+    assert "forty-two down" in found.text and "seven down" not in found.text
+    assert 'value="svc 04"' in found.text
+    assert "seven down" in chosen.text and "forty-two down" not in chosen.text
+    assert 'value="Svc 007"' in chosen.text
+    assert "No services match “nothing”" in none.text and "down" not in none.text
+    assert f"{SERVICE_CHOICES_MAX + 1} services match “svc”" in many.text
+    assert "seven down" in many.text  # Svc 007 is among the first 100 by name
+
+
+async def test_the_incident_filter_lists_a_few_services_as_choices(tmp_path: Path) -> None:
+    async with gateway_running(tmp_path, DIRECTORY) as gw:
+        ui = await signed_in(gw)
+        page = await ui.get("/ui/incidents")
+    assert '<select id="service" name="service">' in page.text
+    assert page.text.count("<option") == len(NAMES) + 1

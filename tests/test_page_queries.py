@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from gateway import shapes
 from gateway.clock import FakeClock, iso
 from gateway.core import incident_reads as reads
 from gateway.core import incidents, log_reads, service_reads, services
@@ -24,7 +25,7 @@ from gateway.core.rules import apply_event
 from gateway.domain import Service
 from gateway.errors import Invalid
 from gateway.model import Event
-from gateway.store import Reader, Tx, account_log, connect, open_sync
+from gateway.store import PageReader, Reader, Tx, account_log, connect, open_sync
 from gateway.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from gateway.store.seam import Database
 
@@ -448,3 +449,24 @@ def test_a_pages_details_read_the_timeline_in_a_few_statements(
         lines = plan(conn, query)
         assert any("log_entries_incident" in line for line in lines), lines
         assert not [line for line in lines if line.startswith("SCAN")], lines
+
+
+def test_a_page_reader_looks_each_service_up_once(conn: sqlite3.Connection) -> None:
+    """A REST page of incidents names the same few services on every row: a PageReader
+    reads them once, in one statement (12 incidents of 3 services: not 12 reads of a
+    name and 12 of a row), and the objects are the same."""
+    clock = FakeClock()
+    fill(conn, clock)
+    reader = Reader(conn, clock)
+    found = reads.list_incidents(reader, limit=12).incidents
+    urls = shapes.Urls("http://gateway.example")
+    plain = [shapes.incident_object(urls, reader, d) for d in reads.incident_details(reader, found)]
+    page = PageReader(reader)
+    with traced(page) as seen:
+        page.prefetch_services(i.service_id for i in found)
+        cached = [
+            shapes.incident_object(urls, page, d) for d in reads.incident_details(page, found)
+        ]
+    assert cached == plain
+    services_read = [q for q in seen if "FROM services" in q[0]]
+    assert len(services_read) == 1, services_read

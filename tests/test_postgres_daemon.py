@@ -22,11 +22,9 @@ def _postgres_config(url: str) -> str:
 
 @pytest.mark.slow  # a real daemon process
 def test_v2_trigger_ack_resolve_and_dedup_on_postgres(
-    backend: StoreTarget, spawn: Callable[..., Daemon]
+    postgres: StoreTarget, spawn: Callable[..., Daemon]
 ) -> None:
-    if backend.url is None:
-        pytest.skip("PostgreSQL only (the SQLite daemon is tested everywhere else)")
-    daemon = spawn(_postgres_config(backend.url), start=False)
+    daemon = spawn(_postgres_config(postgres.url), start=False)
     pending = daemon.cli("db", "status")
     assert pending.returncode == 1 and "pending" in pending.stdout, pending.stdout
     migrated = daemon.cli("db", "migrate")
@@ -47,7 +45,7 @@ def test_v2_trigger_ack_resolve_and_dedup_on_postgres(
     backup = daemon.cli("db", "backup", str(daemon.workdir / "copy.db"))
     assert backup.returncode == 1 and "PostgreSQL" in backup.stderr
     assert not daemon.db_path.exists()
-    with psycopg.connect(backend.url) as conn:
+    with psycopg.connect(postgres.url) as conn:
         rows = conn.execute("SELECT incident_key, status FROM incidents ORDER BY number").fetchall()
         alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()
     # Two triggers with one dedup key made one incident, which the ack and resolve moved.

@@ -7,24 +7,56 @@ wrong objects.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from gateway.core import tokens as core_tokens
+from gateway.http.openapi import OPERATIONS
 from gateway.http.rest.query import ROUTES
 from gateway.testing import gateway_running
 from tests.incident_helpers import headers, make_tokens, trigger
-from tests.scaffold import config, key, v2_service
+from tests.people_support import override_body, policy_body, schedule_body, user_body
+from tests.scaffold import TestGateway, config, key, v2_service
 
 KEY = key("query-params")
 CONFIG = config(v2_service("Queried", KEY), storage=None)
 
 
-async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
+async def _made(http: httpx.AsyncClient, path: str, h: dict[str, str], body: Any) -> Any:
+    """POST ``body`` to ``path``; the 201 answer's JSON."""
+    answer = await http.post(path, headers=h, json=body)
+    assert answer.status_code == 201, (path, answer.text)
+    return answer.json()
+
+
+async def _people(http: httpx.AsyncClient, admin: str) -> dict[str, str]:
+    """A user (with its default contact method and rule), a schedule with an override, and
+    an escalation policy: ``{"user": id, "method": id, "rule": id, "schedule": id, ...}``."""
+    h = headers(admin)
+    user = (await _made(http, "/users", h, user_body("Queried", "queried@example.com")))["user"]
+    schedule = (await _made(http, "/schedules", h, schedule_body(user["id"])))["schedule"]
+    await _made(http, f"/schedules/{schedule['id']}/overrides", h, override_body(user["id"]))
+    policy = await _made(http, "/escalation_policies", h, policy_body(user["id"], schedule["id"]))
+    return {
+        "user": user["id"],
+        "method": user["contact_methods"][0]["id"],
+        "rule": user["notification_rules"][0]["id"],
+        "schedule": schedule["id"],
+        "policy": policy["escalation_policy"]["id"],
+    }
+
+
+async def _paths(http: httpx.AsyncClient, token: str, admin: str) -> dict[str, str]:
     """A real path for every REST read route (ids filled in from live objects)."""
     await trigger(http, KEY, "q1")
     h = headers(token)
+    people = await _people(http, admin)
+    user = f"/users/{people['user']}"
+    schedule = f"/schedules/{people['schedule']}"
     service = (await http.get("/services", headers=h)).json()["services"][0]
     incident = (await http.get("/incidents", headers=h)).json()["incidents"][0]
     entry = (await http.get(f"/incidents/{incident['id']}/log_entries", headers=h)).json()
@@ -79,7 +111,50 @@ async def _paths(http: httpx.AsyncClient, token: str) -> dict[str, str]:
         ),
         # since and until are required there, as PagerDuty has them.
         "/notifications": "/notifications?since=2026-01-01T00:00:00Z&until=2099-01-01T00:00:00Z",
+        "/users": "/users",
+        "/users/me": "/users/me",  # answered for a token that belongs to a user
+        "/users/<user_id>": user,
+        "/users/<user_id>/contact_methods": f"{user}/contact_methods",
+        "/users/<user_id>/contact_methods/<method_id>": (
+            f"{user}/contact_methods/{people['method']}"
+        ),
+        "/users/<user_id>/notification_rules": f"{user}/notification_rules",
+        "/users/<user_id>/notification_rules/<rule_id>": (
+            f"{user}/notification_rules/{people['rule']}"
+        ),
+        "/schedules": "/schedules",
+        "/schedules/<schedule_id>": schedule,
+        "/schedules/<schedule_id>/overrides": (
+            f"{schedule}/overrides?since=2030-01-01T00:00:00Z&until=2030-01-03T00:00:00Z"
+        ),
+        "/schedules/<schedule_id>/users": f"{schedule}/users",
+        "/escalation_policies": "/escalation_policies",
+        "/escalation_policies/<policy_id>": f"/escalation_policies/{people['policy']}",
+        "/oncalls": "/oncalls",
+        "/incidents/<ident>/notes": f"/incidents/{incident['id']}/notes",
+        "/services/<service_id>/forwarding/messages": (
+            f"/services/{service['id']}/forwarding/messages"
+        ),
     }
+
+
+async def _user_token(gw: TestGateway, email: str) -> str:
+    """A new token that belongs to the user ``email`` (``tokens create --user``)."""
+    _, secret = await gw.store.write(
+        lambda tx: core_tokens.create_token(tx, name="mine", role=None, user=email)
+    )
+    return secret
+
+
+def _shape(path: str) -> str:
+    """A route with its parameters blanked: OpenAPI's ``{id}`` and Quart's ``<ident>`` alike."""
+    return re.sub(r"[{<][^}>]+[}>]", "*", path)
+
+
+def test_every_authenticated_read_operation_has_its_query_rules() -> None:
+    # A GET route missing from ROUTES would ignore include[] and PagerDuty's filters.
+    reads = {_shape(op.path) for op in OPERATIONS if op.auth and op.method == "get"}
+    assert reads == {_shape(rule) for _, rule in ROUTES}
 
 
 def _merged(path: str, params: dict[str, str]) -> httpx.URL:
@@ -90,11 +165,12 @@ def _merged(path: str, params: dict[str, str]) -> httpx.URL:
 async def test_each_refusal_names_the_parameter_and_changes_nothing(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG) as gw:
         tokens = await make_tokens(gw)
-        h = headers(tokens["user"])
-        paths = await _paths(gw.client, tokens["user"])
+        paths = await _paths(gw.client, tokens["user"], tokens["admin"])
         assert set(paths) == {rule for _, rule in ROUTES}, "a read route without a path here"
+        own = headers(await _user_token(gw, "queried@example.com"))
         for (_, rule), route in ROUTES.items():
             path = paths[rule]
+            h = own if rule == "/users/me" else headers(tokens["user"])
             plain = await gw.client.get(path, headers=h)
             assert plain.status_code == 200, (path, plain.text)
             for name in route.unsupported:

@@ -155,10 +155,8 @@ async def test_close_flushes_queued_writes_on_both_backends(backend: StoreTarget
         await store.close()
 
 
-def test_postgres_migrations_are_versioned_and_idempotent(backend: StoreTarget) -> None:
-    if backend.url is None:
-        pytest.skip("the SQLite twin is test_migrations_are_versioned_and_idempotent")
-    conn = backend.connect()  # migrates
+def test_postgres_migrations_are_versioned_and_idempotent(postgres: StoreTarget) -> None:
+    conn = postgres.connect()  # migrates
     try:
         assert postgres_version(conn) == SCHEMA_VERSION
         assert migrate_postgres(conn) == SCHEMA_VERSION
@@ -170,16 +168,14 @@ def test_postgres_migrations_are_versioned_and_idempotent(backend: StoreTarget) 
 
 
 async def test_a_lost_postgres_connection_is_unavailable_then_recovers(
-    backend: StoreTarget,
+    postgres: StoreTarget,
 ) -> None:
-    if backend.url is None:
-        pytest.skip("PostgreSQL only: SQLite has no connection to lose")
-    store = await backend.open()
+    store = await postgres.open()
     try:
         await store.write(make_service("before"))
         # The server ends the writer's session, as a PostgreSQL restart or failover does.
         pid = await store.write(lambda tx: tx.conn.info.backend_pid)
-        with backend.connect() as admin:
+        with postgres.connect() as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         with pytest.raises(StoreUnavailable):
             await store.write(make_service("lost"))

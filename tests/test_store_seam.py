@@ -227,6 +227,11 @@ def _workload(t: Any) -> None:
         details={"d": 1},
     )
     assert t.log_entry(entry) and t.first_log_entry(inc.id, "trigger_log_entry")
+    # What this job wrote is served from memory, equal to the table's answer.
+    assert t.job_log_entry(inc.id, "trigger_log_entry", first=True) == t.log_entry(entry)
+    assert t.job_log_entry(inc.id, "trigger_log_entry", first=False) == t.log_entry(entry)
+    assert t.job_log_entry(inc.id, "resolve_log_entry", first=True) is None
+    assert t.job_log_entry(inc.id, "resolve_log_entry", first=False) is None
     assert t.latest_log_entry(inc.id, "trigger_log_entry") == t.log_entry(entry)
     assert t.edge_log_entries([inc.id, "QNONE"], "trigger_log_entry") == {
         inc.id: t.first_log_entry(inc.id, "trigger_log_entry")

@@ -39,10 +39,17 @@ async def readyz() -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/metrics")
 async def metrics() -> QuartResponse:
-    """Prometheus text exposition; open incidents, the outbox and timers counted at scrape."""
+    """Prometheus text exposition; the outbox and timers counted at scrape, open incidents
+    in the background (see :class:`gateway.metrics.OpenIncidents`)."""
     gateway = current_app.config["GATEWAY"]
+    gauge = gateway.metrics.open_incidents
+    rows = None
     try:
-        rows = await gateway.store.read(open_incident_counts)
+        if gauge.read_at is None:
+            rows = await gateway.store.read(open_incident_counts)  # the first scrape waits
+        elif gauge.refresh_due():
+            gauge.reading = True
+            current_app.add_background_task(_count_open_incidents, gateway)
         depths = await gateway.store.read(outbox.depth_rows)
         pending = await gateway.store.read(timers.pending_counts)
     except StoreUnavailable:
@@ -55,6 +62,19 @@ async def metrics() -> QuartResponse:
     if pending is not None:
         gateway.metrics.set_timers(pending)
     return QuartResponse(gateway.metrics.render(), content_type=CONTENT_TYPE_LATEST)
+
+
+async def _count_open_incidents(gateway: Any) -> None:
+    """Count open incidents for the next scrape; a failing store keeps the last count."""
+    try:
+        # Counted and rendered in the reader's worker thread, off the event loop.
+        await gateway.store.read(
+            lambda reader: gateway.metrics.set_open_incidents(open_incident_counts(reader))
+        )
+    except StoreUnavailable:
+        pass
+    finally:
+        gateway.metrics.open_incidents.reading = False
 
 
 @blueprint.get("/-/plugins")

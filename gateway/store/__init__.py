@@ -29,12 +29,21 @@ from gateway.clock import Clock, SystemClock
 from gateway.errors import StoreUnavailable
 from gateway.model import IncidentChange
 from gateway.store.backend import Backend, backend_for
-from gateway.store.queries import Reader, Tx
+from gateway.store.queries import PageReader, Reader, Tx
 from gateway.store.schema import SCHEMA_VERSION
 from gateway.store.sqlite import connect, open_sync
 from gateway.store.writer import BatchStats, Writer
 
-__all__ = ["SCHEMA_VERSION", "BatchStats", "Reader", "Store", "Tx", "connect", "open_sync"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "BatchStats",
+    "PageReader",
+    "Reader",
+    "Store",
+    "Tx",
+    "connect",
+    "open_sync",
+]
 
 T = TypeVar("T")
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]

@@ -75,6 +75,10 @@ class WriteBase(ReadBase):
 
     changes: list[IncidentChange]
     _now: str | None
+    #: The rows of the incident log entries this job wrote, by (incident, type): the first
+    #: and the latest of each (``Tx.__init__`` gives each job its own dict). The webhook
+    #: producer reads who made a change from here rather than back from the table.
+    log_written: dict[tuple[str, str], tuple[tuple[Any, ...], tuple[Any, ...]]]
 
     @property
     def now(self) -> str:

@@ -216,6 +216,7 @@ class OutboxWrites(OutboxReads, WriteBase):
         try:
             yield
         except BaseException:
+            self.log_written.clear()  # what the block wrote is undone: forget it too
             self._db.execute("ROLLBACK TO outbox_step")
             self._db.execute("RELEASE outbox_step")
             raise

@@ -22,9 +22,11 @@ for a psycopg one; the mixins are the same for both.
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from gateway.clock import Clock
+from gateway.domain import Integration, Service
 from gateway.store.account_log import AccountLogReads
 from gateway.store.base import WriteBase, dumps, loads
 from gateway.store.escalation_policies import EscalationPolicyReads, EscalationPolicyWrites
@@ -63,6 +65,9 @@ TABLES = frozenset(
         "notification_rules",
     }
 )
+
+
+T = TypeVar("T")
 
 
 class Reader(
@@ -105,6 +110,54 @@ class Reader(
         return int(self._db.fetch_value(f"SELECT count(*) FROM {table}"))
 
 
+class PageReader(Reader):
+    """A :class:`Reader` that remembers the services and integrations it looked up by id.
+
+    For one read only (one snapshot, nothing written meanwhile): a page of 100 incidents
+    names the same few services and integrations on every row, and looked each one up
+    again (two or three statements per incident).
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        super().__init__(reader.conn, reader.clock)
+        self._db = reader._db  # the same seam (and a test's recorder, if one is set)
+        self._seen: dict[tuple[str, str], Any] = {}
+
+    def prefetch_services(self, service_ids: Iterable[str]) -> None:
+        """Read these services in one statement, for :meth:`service` and
+        :meth:`service_name` (a deleted one is still looked up alone, when asked for)."""
+        for service in self.services_by_ids(list(dict.fromkeys(service_ids))):
+            self._seen[("service", service.id)] = service
+            self._seen[("service_name", service.id)] = service.name
+
+    def _once(self, kind: str, ident: str, look: Callable[[str], T]) -> T:
+        key = (kind, ident)
+        if key not in self._seen:
+            self._seen[key] = look(ident)
+        found: T = self._seen[key]
+        return found
+
+    def service(self, service_id: str) -> Service | None:
+        """:meth:`Reader.service`, once per id."""
+        return self._once("service", service_id, super().service)
+
+    def deleted_service(self, service_id: str) -> Service | None:
+        """:meth:`Reader.deleted_service`, once per id."""
+        return self._once("deleted_service", service_id, super().deleted_service)
+
+    def service_name(self, service_id: str) -> str | None:
+        """:meth:`Reader.service_name`, once per id."""
+        return self._once("service_name", service_id, super().service_name)
+
+    def integration(self, integration_id: str) -> Integration | None:
+        """:meth:`Reader.integration`, once per id."""
+        return self._once("integration", integration_id, super().integration)
+
+    def deleted_integration(self, integration_id: str) -> Integration | None:
+        """:meth:`Reader.deleted_integration`, once per id."""
+        return self._once("deleted_integration", integration_id, super().deleted_integration)
+
+
 class Tx(
     ServiceWrites,
     MaintenanceWrites,
@@ -136,5 +189,6 @@ class Tx(
         self.changes = []
         self._now = None
         self.outbox_enqueued = set()
+        self.log_written = {}
         self.outbox_memo = {} if memo is None else memo
         self.timers_earliest = None

@@ -189,6 +189,22 @@ class TimelineReads(ReadBase):
 class TimelineWrites(TimelineReads, WriteBase):
     """Appending log entries and change events."""
 
+    def job_log_entry(self, incident_id: str, type: str, *, first: bool) -> LogEntry | None:
+        """An incident's oldest (``first``) or newest log entry of one type, as
+        :meth:`first_log_entry` and :meth:`latest_log_entry` return it.
+
+        Served without a query when this job wrote one: the newest then is always this
+        job's; the oldest only when the incident has no entry of that type from before
+        (the caller knows: the job created it) — ask with ``first`` only then, else the
+        table is read.
+        """
+        rows = self.log_written.get((incident_id, type))
+        if rows is not None:
+            return log_entry_row(rows[0] if first else rows[1])
+        if first:
+            return self.first_log_entry(incident_id, type)
+        return self.latest_log_entry(incident_id, type)
+
     def insert_log_entry(
         self,
         type: str,
@@ -203,26 +219,29 @@ class TimelineWrites(TimelineReads, WriteBase):
         details: dict[str, Any] | None = None,
     ) -> str:
         """Append a line to the timeline; return its id."""
-        return self._insert_new(
-            "log_entries",
-            "R",
-            _INSERT_LOG,
-            (
-                type,
-                self.now,
-                service_id,
-                integration_id,
-                incident_id,
-                alert_id,
-                agent_type,
-                agent_id,
-                summary,
-                dumps(details or {}),
-            ),
+        rest = (
+            type,
+            self.now,
+            service_id,
+            integration_id,
+            incident_id,
+            alert_id,
+            agent_type,
+            agent_id,
+            summary,
+            dumps(details or {}),
         )
+        entry_id = self._insert_new("log_entries", "R", _INSERT_LOG, rest)
+        if incident_id is not None:
+            row = (entry_id, *rest)
+            key = (incident_id, type)
+            written = self.log_written.get(key)
+            self.log_written[key] = (written[0] if written else row, row)
+        return entry_id
 
     def set_log_entry_details(self, entry_id: str, details: dict[str, Any]) -> None:
         """Replace an entry's details (the trigger limit's count of triggers not logged)."""
+        self.log_written.clear()  # rare: the next reads go to the table
         self._db.execute(
             "UPDATE log_entries SET details = ? WHERE id = ?", (dumps(details), entry_id)
         )

@@ -41,6 +41,23 @@ WRITABLE = frozenset(
 _JSON = frozenset({"custom_headers", "events"})
 
 
+#: Decoded live subscriptions by their whole row: the producer asks for them in every job
+#: that changes an incident, and decoding (two JSON columns, the dataclass) cost more
+#: than the query. Keyed by every column, so any change to a row misses; kept small.
+_LIVE: dict[tuple[Any, ...], WebhookSubscription] = {}
+_LIVE_MAX = 256
+
+
+def _live_row(row: tuple[Any, ...]) -> WebhookSubscription:
+    key = tuple(row)
+    found = _LIVE.get(key)
+    if found is None:
+        if len(_LIVE) >= _LIVE_MAX:
+            _LIVE.clear()
+        found = _LIVE[key] = _row(row)
+    return found
+
+
 def _row(row: tuple[Any, ...]) -> WebhookSubscription:
     return WebhookSubscription(
         id=row[0],
@@ -103,7 +120,7 @@ class WebhookReads(ReadBase):
             " ORDER BY id",
             tuple(ids),
         )
-        return [_row(r) for r in rows]
+        return [_live_row(r) for r in rows]
 
     def webhook_deliveries(
         self, kind: str, destination: str, *, states: Sequence[str] = (), limit: int = 25

@@ -64,6 +64,8 @@ def test_pluginkit_exports_exactly_what_a_vendor_plugin_needs() -> None:
             *("Delivered", "Retry", "Drop", "enqueue", "register_producer"),
             # A contact method type (register_contact_method_types).
             "ContactMethodType",
+            # The delivery kind that notifies contact methods of that type.
+            "register_contact_delivery",
         ]
     )
     for name in pluginkit.__all__:

@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Blueprint, request
 
+from gateway import shapes
 from gateway.auth import Level
 from gateway.core import incident_reads as reads
 from gateway.core import incidents as core
@@ -30,9 +31,14 @@ from gateway.http.rest._common import (
     requester,
     requires,
 )
-from gateway.http.rest.bodies import alert_object, incident_object, log_entry_object
+from gateway.http.rest.bodies import (
+    alert_object,
+    incident_object,
+    log_entry_object,
+    rest_urls,
+)
 from gateway.http.rest.services import load_service, service_body
-from gateway.store import Reader, Tx
+from gateway.store import PageReader, Reader, Tx
 
 __all__ = ["blueprint"]
 
@@ -46,7 +52,13 @@ def _include() -> set[str]:
 def _render(
     reader: Reader, incidents: list[Incident], include: set[str] | frozenset[str]
 ) -> list[dict[str, Any]]:
-    return [incident_object(reader, d, include) for d in reads.incident_details(reader, incidents)]
+    # One base URL and one lookup per service or integration for the page, not per row.
+    urls, page = rest_urls(), PageReader(reader)
+    page.prefetch_services(i.service_id for i in incidents)
+    return [
+        shapes.incident_object(urls, page, d, include)
+        for d in reads.incident_details(page, incidents)
+    ]
 
 
 async def _one(ident: str, include: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:

@@ -80,6 +80,8 @@ ROUTES: dict[tuple[str, str], RouteQuery] = {
         frozenset({"escalation_rule_assignment_strategies"})
     ),
     ("GET", "/oncalls"): RouteQuery(unsupported={"time_zone": _UTC_ONLY}),
+    ("GET", "/incidents/<ident>/notes"): RouteQuery(),
+    ("GET", "/services/<service_id>/forwarding/messages"): RouteQuery(),
 }
 
 

@@ -39,6 +39,9 @@ from gateway.http.ui._web import back, blueprint, context, form, page, read, req
 from gateway.store import Reader, Tx
 
 PAGE_SIZE = 50
+#: Up to this many live services the incident filter is a choice list of them all; above
+#: it, a name search (1,000 options were two thirds of the page and most of its time).
+SERVICE_CHOICES_MAX = 100
 #: Timeline entries an incident page shows at once, the newest first chosen.
 TIMELINE_PAGE = 50
 MAX_TIMELINE_OFFSET = 1_000_000_000
@@ -74,14 +77,46 @@ class IncidentRow:
 def incident_rows(reader: Reader, incidents: list[Incident]) -> list[IncidentRow]:
     """Pair incidents with their service names (deleted services show their id).
 
-    A rendering helper: it only reads the names of the services it shows.
+    A rendering helper: it only reads the names of the services it shows (names, not
+    whole rows).
     """
     names: dict[str, str] = {}
     for incident in incidents:
         if incident.service_id not in names:
-            service = reader.service(incident.service_id)
-            names[incident.service_id] = service.name if service else incident.service_id
+            name = reader.service_name(incident.service_id)
+            names[incident.service_id] = name if name is not None else incident.service_id
     return [IncidentRow(i, names[i.service_id]) for i in incidents]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFilter:
+    """The incident list's service filter: what it shows and which services it keeps."""
+
+    #: Every live service, when there are few enough to list; else ``None`` (a search box).
+    choices: list[svc.ServiceName] | None
+    #: The services whose incidents the list shows (empty: every service's).
+    service_ids: tuple[str, ...]
+    #: The search box's text: the query, or the chosen service's name.
+    query: str
+    #: How many services the query matched (more than SERVICE_CHOICES_MAX: only those kept).
+    matched: int
+    #: The query matched no service: the list is empty rather than unfiltered.
+    nothing: bool
+
+
+def service_filter(reader: Reader, service_id: str, query: str) -> ServiceFilter:
+    """A chosen service (``?service=id``) or the services whose names contain ``query``
+    (``?service_query=``, the first SERVICE_CHOICES_MAX of them by name)."""
+    names = svc.service_names(reader)
+    choices = names if len(names) <= SERVICE_CHOICES_MAX else None
+    if service_id:
+        chosen = reader.service_name(service_id)
+        return ServiceFilter(choices, (service_id,), chosen or service_id, 1, False)
+    if not query:
+        return ServiceFilter(choices, (), "", 0, False)
+    matched = svc.service_names(reader, query=query)
+    kept = tuple(s.id for s in matched[:SERVICE_CHOICES_MAX])
+    return ServiceFilter(choices, kept, query, len(matched), not matched)
 
 
 @blueprint.get("/incidents")
@@ -91,34 +126,43 @@ async def incident_list() -> ResponseReturnValue:
     statuses = _choices("status", INCIDENT_STATUSES)
     urgencies = _choices("urgency", URGENCIES)
     service_id = request.args.get("service", "")
+    service_query = request.args.get("service_query", "").strip()
     try:
         offset = max(0, int(request.args.get("offset", "0")))
     except ValueError:
         offset = 0
 
-    def load(reader: Reader) -> tuple[list[IncidentRow], bool, list[svc.ServiceName]]:
+    def load(reader: Reader) -> tuple[list[IncidentRow], bool, ServiceFilter]:
+        chosen = service_filter(reader, service_id, service_query)
+        if chosen.nothing:
+            return [], False, chosen
         found = reads.list_incidents(
             reader,
             statuses=statuses,
             urgencies=urgencies,
-            service_ids=(service_id,) if service_id else (),
+            service_ids=chosen.service_ids,
             date_range="all",
             sort_by="incident_number:desc",
             limit=PAGE_SIZE,
             offset=offset,
         )  # no count: it read every match (~50 ms for the open ones of 100,000)
-        # Ids and names are all the service filter shows: no whole row per service.
-        return incident_rows(reader, found.incidents), found.more, svc.service_names(reader)
+        return incident_rows(reader, found.incidents), found.more, chosen
 
-    rows, more, services = await read(load)
+    rows, more, chosen = await read(load)
     return await page(
         "incidents.html",
         rows=rows,
         more=more,
         offset=offset,
         page_size=PAGE_SIZE,
-        services=services,
-        selected={"status": statuses, "urgency": urgencies, "service": service_id},
+        services=chosen,
+        choices_max=SERVICE_CHOICES_MAX,
+        selected={
+            "status": statuses,
+            "urgency": urgencies,
+            "service": service_id,
+            "service_query": "" if service_id else service_query,
+        },
         statuses=INCIDENT_STATUSES,
         urgencies=URGENCIES,
     )
