@@ -316,31 +316,33 @@ def load_plugins(
 _KIND_ATTRIBUTES = ("name", "policy", "max_pending", "drop_on_overflow", "send", "settled")
 
 
-def _add_delivery_kinds(host: PluginHost, name: str) -> None:
-    """Collect one plugin's ``register_delivery_kinds``, refusing a malformed or clashing kind."""
+def _registered(host: PluginHost, name: str, hook: str) -> list[Any] | tuple[Any, ...] | None:
+    """What one plugin's registration ``hook`` returned (``None``: it does not implement it).
+
+    A registration hook that raises or returns something other than a list stops the
+    start with a :class:`ConfigError` naming the plugin and the hook.
+    """
     impl = next(
-        (
-            i
-            for i in host.manager.hook.register_delivery_kinds.get_hookimpls()
-            if i.plugin_name == name
-        ),
+        (i for i in getattr(host.manager.hook, hook).get_hookimpls() if i.plugin_name == name),
         None,
     )
     if impl is None:
-        return
+        return None
     try:
         returned = impl.function()
     except Exception as exc:
-        log.exception("plugin.hook_failed", plugin=name, hook="register_delivery_kinds")
+        log.exception("plugin.hook_failed", plugin=name, hook=hook)
         raise ConfigError(
-            f"plugin {name!r}: register_delivery_kinds raised {type(exc).__name__}: {exc}",
-            key="plugins",
+            f"plugin {name!r}: {hook} raised {type(exc).__name__}: {exc}", key="plugins"
         ) from exc
     if not isinstance(returned, list | tuple):
-        raise ConfigError(
-            f"plugin {name!r}: register_delivery_kinds must return a list", key="plugins"
-        )
-    for kind in returned:
+        raise ConfigError(f"plugin {name!r}: {hook} must return a list", key="plugins")
+    return returned
+
+
+def _add_delivery_kinds(host: PluginHost, name: str) -> None:
+    """Collect one plugin's ``register_delivery_kinds``, refusing a malformed or clashing kind."""
+    for kind in _registered(host, name, "register_delivery_kinds") or ():
         missing_parts = [a for a in _KIND_ATTRIBUTES if not hasattr(kind, a)]
         if missing_parts or not inspect.iscoroutinefunction(kind.send):
             lacking = ", ".join(missing_parts) or "an async send"
@@ -364,27 +366,8 @@ BUILT_IN_CONTACT_TYPES = frozenset({"email_contact_method"})
 
 def _add_contact_types(host: PluginHost, name: str) -> None:
     """Collect one plugin's ``register_contact_method_types``, refusing a bad or clashing type."""
-    impl = next(
-        (
-            i
-            for i in host.manager.hook.register_contact_method_types.get_hookimpls()
-            if i.plugin_name == name
-        ),
-        None,
-    )
-    if impl is None:
-        return
-    try:
-        returned = impl.function()
-    except Exception as exc:
-        log.exception("plugin.hook_failed", plugin=name, hook="register_contact_method_types")
-        raise ConfigError(
-            f"plugin {name!r}: register_contact_method_types raised {type(exc).__name__}: {exc}",
-            key="plugins",
-        ) from exc
-    if not isinstance(returned, list | tuple) or not all(
-        isinstance(t, ContactMethodType) for t in returned
-    ):
+    returned = _registered(host, name, "register_contact_method_types") or ()
+    if not all(isinstance(t, ContactMethodType) for t in returned):
         raise ConfigError(
             f"plugin {name!r}: register_contact_method_types must return a list of "
             "ContactMethodType",

@@ -131,14 +131,7 @@ def produce_incident_events(tx: Tx, changes: list[IncidentChange]) -> None:
         body = _incident_body(tx, urls, change, event_type)
         if body is None:
             continue
-        for subscription in wanted:
-            outbox.enqueue(
-                tx,
-                kind=KIND,
-                destination=subscription.id,
-                order_key=f"{subscription.id}:{change.incident_id}",
-                body=body,
-            )
+        _send(tx, wanted, change.incident_id, body)
 
 
 def _incident_body(
@@ -203,14 +196,7 @@ def _produce_entry_event(tx: Tx, event_type: str, incident: Incident, entry: Log
         data = shapes.incident_core(urls, tx, incident)
     agent = shapes.agent_reference(urls, tx, (entry.agent_type, entry.agent_id))
     body = envelope(event_type, "incident", entry.created_at, data, agent=agent)
-    for subscription in wanted:
-        outbox.enqueue(
-            tx,
-            kind=KIND,
-            destination=subscription.id,
-            order_key=f"{subscription.id}:{incident.id}",
-            body=body,
-        )
+    _send(tx, wanted, incident.id, body)
 
 
 def produce_escalated(tx: Tx, incident: Incident) -> None:
@@ -229,14 +215,7 @@ def produce_escalated(tx: Tx, incident: Incident) -> None:
         return
     data = shapes.incident_core(public_urls(), tx, incident)
     body = envelope(event_type, "incident", tx.now, data)
-    for subscription in wanted:
-        outbox.enqueue(
-            tx,
-            kind=KIND,
-            destination=subscription.id,
-            order_key=f"{subscription.id}:{incident.id}",
-            body=body,
-        )
+    _send(tx, wanted, incident.id, body)
 
 
 def produce_service_event(tx: Tx, service_id: str, action: str) -> None:
@@ -254,12 +233,17 @@ def produce_service_event(tx: Tx, service_id: str, action: str) -> None:
     if action == "deleted":
         data["status"] = "deleted"
     body = envelope(event_type, "service", tx.now, data)
+    _send(tx, wanted, service_id, body)
+
+
+def _send(tx: Tx, wanted: list[WebhookSubscription], subject_id: str, body: bytes) -> None:
+    """One message per subscription, ordered per subscription and subject (incident/service)."""
     for subscription in wanted:
         outbox.enqueue(
             tx,
             kind=KIND,
             destination=subscription.id,
-            order_key=f"{subscription.id}:{service_id}",
+            order_key=f"{subscription.id}:{subject_id}",
             body=body,
         )
 
