@@ -264,7 +264,7 @@ def test_pdpyras_drives_escalation_policies_and_oncalls(api: Api) -> None:
 def test_pdpyras_reassigns_and_filters_incidents_by_assignee(api: Api) -> None:
     s, admin = session(api), session(api, "admin")
     people = [
-        admin.rpost("users", json={"name": f"pdpyras holder {n}", "email": f"ph{n}@holders.example"})
+        admin.rpost("users", json={"name": f"pdpyras holder {n}", "email": f"ph{n}@hold.example"})
         for n in (1, 2)
     ]
     policy = s.rpost(
@@ -314,7 +314,7 @@ def test_pdpyras_reassigns_and_filters_incidents_by_assignee(api: Api) -> None:
         s.list_all("incidents", params={"user_ids[]": [second], "include[]": ["assignees"]})
     )
     assert [i["id"] for i in held] == [made["id"]]
-    assert held[0]["assignments"][0]["assignee"]["email"] == "ph2@holders.example"
+    assert held[0]["assignments"][0]["assignee"]["email"] == "ph2@hold.example"
     back = s.rput(
         "incidents",
         json=[
