@@ -25,15 +25,21 @@ The sentences here are what every face shows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Final, Literal
+from collections.abc import Callable, Iterable
+from typing import Final, Literal, Protocol, TypeVar
 
 from gateway.core.inputs import CONFIG, Agent
-from gateway.errors import Refused
+from gateway.errors import ConfigError, OperationError, Refused
 from gateway.logs import redact
 from gateway.store import Reader
 
-__all__ = ["DECLARED", "deleted_key_problem", "name_taken_problem", "refuse_declared"]
+__all__ = [
+    "DECLARED",
+    "apply_declared",
+    "deleted_key_problem",
+    "name_taken_problem",
+    "refuse_declared",
+]
 
 #: The REST message of a refused edit of something the file declares.
 DECLARED: Final = "Declared in the configuration file"
@@ -98,3 +104,33 @@ def deleted_key_problem(reader: Reader, key: str) -> str | None:
         f"integration_key {redact(key)} belonged to an integration deleted at {deleted_at}; "
         "a deleted key can never be used again"
     )
+
+
+class _Block(Protocol):
+    """A configuration block: where it stands in the file."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def line(self) -> int | None: ...
+
+
+_B = TypeVar("_B", bound=_Block)
+
+
+def apply_declared(
+    blocks: Iterable[_B], apply: Callable[[_B], str], problems: list[ConfigError]
+) -> set[str]:
+    """Apply each block the file declares; the ids they own (the file's declared set).
+
+    A block the rules refuse becomes a :class:`ConfigError` at its key and line in
+    ``problems``, and the others are still applied, so one start reports every refusal.
+    """
+    declared: set[str] = set()
+    for block in blocks:
+        try:
+            declared.add(apply(block))
+        except OperationError as exc:
+            problems.append(ConfigError("; ".join(exc.errors), key=block.key, line=block.line))
+    return declared

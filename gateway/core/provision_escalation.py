@@ -27,8 +27,9 @@ from gateway.core.escalation_policies import (
     update_policy,
 )
 from gateway.core.inputs import Agent
+from gateway.core.ownership import apply_declared
 from gateway.domain import EscalationPolicy
-from gateway.errors import ConfigError, NotFound, OperationError
+from gateway.errors import ConfigError, NotFound
 from gateway.store import Reader, Tx
 
 if TYPE_CHECKING:
@@ -54,13 +55,7 @@ def provision_policies(
     tx: Tx, blocks: tuple[EscalationPolicyConfig, ...], by: Agent, problems: list[ConfigError]
 ) -> None:
     """Create or update every block's policy; refusals go to ``problems``."""
-    declared: set[str] = set()
-    for block in blocks:
-        try:
-            declared.add(_apply(tx, block, by))
-        except OperationError as exc:
-            problems.append(ConfigError("; ".join(exc.errors), key=block.key, line=block.line))
-    tx.set_declared_policies(declared)
+    tx.set_declared_policies(apply_declared(blocks, lambda block: _apply(tx, block, by), problems))
 
 
 def service_policy(reader: Reader, handle: str, key: str, line: int | None) -> str:

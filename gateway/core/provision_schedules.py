@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gateway.core.inputs import Agent
+from gateway.core.ownership import apply_declared
 from gateway.core.schedules import ScheduleInput, create_schedule, update_schedule
 from gateway.core.users import find_user
-from gateway.errors import ConfigError, NotFound, OperationError
+from gateway.errors import ConfigError, NotFound
 from gateway.store import Tx
 
 if TYPE_CHECKING:
@@ -29,13 +30,7 @@ def provision_schedules(
     tx: Tx, blocks: tuple[ScheduleConfig, ...], by: Agent, problems: list[ConfigError]
 ) -> None:
     """Create or update every block's schedule; refusals go to ``problems``."""
-    declared: set[str] = set()
-    for block in blocks:
-        try:
-            declared.add(_apply(tx, block, by))
-        except OperationError as exc:
-            problems.append(ConfigError("; ".join(exc.errors), key=block.key, line=block.line))
-    tx.set_declared_schedules(declared)
+    tx.set_declared_schedules(apply_declared(blocks, lambda block: _apply(tx, block, by), problems))
 
 
 def _user_id(tx: Tx, ref: str) -> str:
