@@ -8,6 +8,9 @@ a refusal comes back to the incident page as a notice, nothing changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
@@ -19,6 +22,20 @@ from gateway.http.ui._web import back, blueprint, context, form, requires
 from gateway.http.ui.incidents import responder
 from gateway.store import Tx
 
+T = TypeVar("T")
+
+
+async def _act(
+    incident_id: str, job: Callable[[Tx], T], refused: str, done: Callable[[T], str]
+) -> ResponseReturnValue:
+    """Run one form's change; back to the incident page saying what happened, or why not."""
+    try:
+        result = await context().store.write(job)
+    except OperationError as exc:
+        detail = "; ".join(exc.errors) or exc.message
+        return back("ui.incident_page", f"{refused}: {detail}.", incident_id=incident_id)
+    return back("ui.incident_page", done(result), incident_id=incident_id)
+
 
 @blueprint.post("/incidents/<incident_id>/notes")
 @requires(Level.RESPOND)
@@ -29,12 +46,7 @@ async def incident_note(incident_id: str) -> ResponseReturnValue:
     def job(tx: Tx) -> None:
         incident_notes.add_note(tx, incident_id, content, by=by, channel="web_ui")
 
-    try:
-        await context().store.write(job)
-    except OperationError as exc:
-        detail = "; ".join(exc.errors) or exc.message
-        return back("ui.incident_page", f"Note not added: {detail}.", incident_id=incident_id)
-    return back("ui.incident_page", "Note added.", incident_id=incident_id)
+    return await _act(incident_id, job, "Note not added", lambda _: "Note added.")
 
 
 @blueprint.post("/incidents/<incident_id>/snooze")
@@ -47,12 +59,7 @@ async def incident_snooze(incident_id: str) -> ResponseReturnValue:
     def job(tx: Tx) -> None:
         inc.snooze(tx, incident_id, seconds, by=by, channel="web_ui")
 
-    try:
-        await context().store.write(job)
-    except OperationError as exc:
-        detail = "; ".join(exc.errors) or exc.message
-        return back("ui.incident_page", f"Not snoozed: {detail}.", incident_id=incident_id)
-    return back("ui.incident_page", "Incident snoozed.", incident_id=incident_id)
+    return await _act(incident_id, job, "Not snoozed", lambda _: "Incident snoozed.")
 
 
 @blueprint.post("/incidents/<incident_id>/reopen")
@@ -64,12 +71,9 @@ async def incident_reopen(incident_id: str) -> ResponseReturnValue:
     def job(tx: Tx) -> int:
         return inc.reopen(tx, incident_id, status, by=by, channel="web_ui").number
 
-    try:
-        number = await context().store.write(job)
-    except OperationError as exc:
-        detail = "; ".join(exc.errors) or exc.message
-        return back("ui.incident_page", f"Not reopened: {detail}.", incident_id=incident_id)
-    return back("ui.incident_page", f"Incident #{number} reopened.", incident_id=incident_id)
+    return await _act(
+        incident_id, job, "Not reopened", lambda number: f"Incident #{number} reopened."
+    )
 
 
 @blueprint.post("/incidents/<incident_id>/reassign")
@@ -87,10 +91,5 @@ async def incident_reassign(incident_id: str) -> ResponseReturnValue:
     def job(tx: Tx) -> None:
         reassign(tx, incident_id, change, by=by)
 
-    try:
-        await context().store.write(job)
-    except OperationError as exc:
-        detail = "; ".join(exc.errors) or exc.message
-        return back("ui.incident_page", f"Not reassigned: {detail}.", incident_id=incident_id)
     word = f"escalated to level {level}" if level else "reassigned"
-    return back("ui.incident_page", f"Incident {word}.", incident_id=incident_id)
+    return await _act(incident_id, job, "Not reassigned", lambda _: f"Incident {word}.")
