@@ -10,7 +10,7 @@ import trio
 
 from gateway import __version__
 from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit
-from gateway.config import parse_listen
+from gateway.config import Settings, parse_listen
 from gateway.errors import ConfigError
 from gateway.plugins import load_plugins
 
@@ -32,6 +32,7 @@ def serve(config_path: Path, listen: str | None) -> None:
     from dataclasses import replace
 
     from gateway import daemon, logs
+    from gateway.store.schema import NewerSchema
 
     settings = load_settings_or_exit(config_path)
     if listen:
@@ -62,6 +63,19 @@ def serve(config_path: Path, listen: str | None) -> None:
         for problem in group.exceptions:
             click.echo(f"error: {config_path}: {problem}", err=True)
         sys.exit(2)
+    except* NewerSchema as newer:
+        # Never run against a schema this version does not know: it would misread it.
+        for refusal in newer.exceptions:
+            click.echo(f"error: {_store_name(settings)}: {refusal}", err=True)
+        sys.exit(1)
+
+
+def _store_name(settings: Settings) -> str:
+    """The database the settings name, for an error (a URL without its password)."""
+    from gateway.store.backend import backend_for
+
+    storage = settings.storage
+    return backend_for(storage.path, url=storage.url).describe()
 
 
 def _freeze_startup_objects() -> None:

@@ -7,6 +7,13 @@ kept: at this version's schema it runs in one transaction that is rolled back (t
 running daemon's writer waits for it, as for any CLI write); an older database is
 copied first, read-only, so checking before an upgrade migrates nothing. Without a
 database the file is checked against an empty scratch one, as start-up would create.
+
+With ``[storage] url`` the database is PostgreSQL: the check connects (an unreachable
+server, a refused login or a database newer than this gateway is a problem with
+``storage.url``), reads its schema version, and at this version's schema provisions into
+it in a transaction that is rolled back; an older (or still empty) one is not migrated by
+a check: the file is checked against an empty scratch database, and the report says how
+many migrations the next start will apply.
 """
 
 from __future__ import annotations
@@ -17,9 +24,12 @@ from tempfile import TemporaryDirectory
 
 from gateway.config import Settings
 from gateway.core.provision import ProvisionReport, provision_report
+from gateway.errors import ConfigError
 from gateway.plugins import PluginHost
 from gateway.store import SCHEMA_VERSION, Tx
-from gateway.store.offline import write_sync
+from gateway.store.backend import backend_for
+from gateway.store.offline import use_backend, write_sync
+from gateway.store.schema import NewerSchema
 
 __all__ = ["check_against_database"]
 
@@ -39,16 +49,59 @@ def check_against_database(settings: Settings, plugins: PluginHost) -> tuple[Pro
     provisioning does; everything else the service layer refuses is in the report.
     """
     path = settings.storage.path
+    if settings.storage.url:
+        return _check_postgres(settings, plugins)
     if not path.exists():
-        with TemporaryDirectory(prefix="alert-gateway-check-") as scratch:
-            report = _rolled_back(Path(scratch) / "check.db", settings, plugins)
-        return report, "an empty database (none yet at " + str(path) + ")"
-    if _schema_version(path) == SCHEMA_VERSION:
+        return _scratch(settings, plugins), "an empty database (none yet at " + str(path) + ")"
+    version = _schema_version(path)
+    _refuse_newer(version, "storage.path")
+    if version == SCHEMA_VERSION:
         return _rolled_back(path, settings, plugins), str(path)
     with TemporaryDirectory(prefix="alert-gateway-check-") as scratch:
         copy = Path(scratch) / "check.db"
         _copy(path, copy)
         return _rolled_back(copy, settings, plugins), f"a copy of {path}"
+
+
+def _check_postgres(settings: Settings, plugins: PluginHost) -> tuple[ProvisionReport, str]:
+    """Reach the PostgreSQL store, read its version, and check against it (see the module
+    docstring)."""
+    storage = settings.storage
+    backend = backend_for(storage.path, url=storage.url, password=storage.password())
+    where = f"PostgreSQL {backend.describe()}"
+    try:
+        version = backend.version()
+    except backend.error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot reach {where}: {first}", key="storage.url") from exc
+    _refuse_newer(version, "storage.url")
+    if version == SCHEMA_VERSION:
+        use_backend(backend)  # the rolled-back write goes to PostgreSQL, not a file
+        try:
+            report = _rolled_back(storage.path, settings, plugins)
+        except NewerSchema as exc:  # migrated by a newer gateway since we looked
+            raise ConfigError(str(exc), key="storage.url") from exc
+        return report, f"{where} (reachable, schema version {version}, up to date)"
+    pending = SCHEMA_VERSION - version
+    return _scratch(settings, plugins), (
+        f"an empty database: {where} is reachable at schema version {version}, "
+        f"{pending} migration(s) pending (the next start or 'alert-gateway db migrate' "
+        "applies them)"
+    )
+
+
+def _refuse_newer(version: int, key: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"the database's schema version {version} is newer than this gateway's "
+            f"{SCHEMA_VERSION}: upgrade the gateway (or restore a backup made by this version)",
+            key=key,
+        )
+
+
+def _scratch(settings: Settings, plugins: PluginHost) -> ProvisionReport:
+    with TemporaryDirectory(prefix="alert-gateway-check-") as scratch:
+        return _rolled_back(Path(scratch) / "check.db", settings, plugins)
 
 
 def _rolled_back(path: Path, settings: Settings, plugins: PluginHost) -> ProvisionReport:

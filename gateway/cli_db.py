@@ -1,5 +1,6 @@
 """``alert-gateway db``: schema migration and status on either backend; online backup,
-integrity check and retention of the SQLite store."""
+integrity check and retention of the SQLite store; a verified copy from SQLite to
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import sys
 from pathlib import Path
 
 import click
+import psycopg
 
 from gateway.cli_common import CONFIG_OPTION, database_path, load_settings_or_exit
 from gateway.clock import SystemClock
-from gateway.store import admin, connect
+from gateway.config import postgres_url_problem
+from gateway.store import admin, connect, copy, postgres
 from gateway.store.backend import LATEST, Backend, backend_for
 from gateway.store.queries import Reader
 from gateway.store.retention import Policy, PruneReport, count_expired, prune_file
@@ -156,3 +159,93 @@ def migrate_command(config_path: Path) -> None:
         click.echo(f"schema version {LATEST}: already up to date")
     else:
         click.echo(f"migrated {backend.describe()} from schema version {before} to {LATEST}")
+
+
+@db.command("copy")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The SQLite database file to copy (stop the daemon first).",
+)
+@click.option(
+    "--to",
+    "url",
+    required=True,
+    help="postgresql://user@host:port/database: an empty database (libpq URL, no password).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file whose first line is the PostgreSQL password (else PGPASSWORD / ~/.pgpass).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=copy.BATCH,
+    show_default=True,
+    help="Rows read and written at a time.",
+)
+def copy_command(source: Path, url: str, password_file: Path | None, batch_size: int) -> None:
+    """Copy a SQLite store into an empty PostgreSQL database, then verify every table.
+
+    The target is migrated to this gateway's schema; every table is copied in one
+    transaction, which commits only when each table's row count and checksum match the
+    source's. On any refusal, error or mismatch nothing is kept; exit 1.
+    """
+    problem = postgres_url_problem(url, "--password-file")
+    if problem:
+        raise click.BadParameter(problem, param_hint="--to")
+    password = _read_password(password_file) if password_file else None
+    target = postgres.redact(url)
+    try:
+        report = copy.copy_to_postgres(
+            source,
+            url,
+            password=password,
+            batch=batch_size,
+            progress=lambda table, rows: click.echo(f"copied {table}: {rows} rows"),
+        )
+    except copy.CopyRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except copy.CopyFailed as exc:
+        _print_checks(exc.report)
+        click.echo(f"error: {exc}; rolled back, {target} holds no copied rows", err=True)
+        sys.exit(1)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"error: the copy to {target} failed and was rolled back: {first}", err=True)
+        sys.exit(1)
+    _print_checks(report)
+    click.echo(
+        f"copied {len(report.tables)} tables, {report.rows} rows from {source} to {target}: "
+        "every row count and checksum matches"
+    )
+
+
+def _read_password(path: Path) -> str:
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {path}: {exc.strerror}", param_hint="--password-file"
+        ) from exc
+    if not lines or not lines[0]:
+        raise click.BadParameter(f"{path} is empty", param_hint="--password-file")
+    return lines[0]
+
+
+def _print_checks(report: copy.CopyReport) -> None:
+    width = max([len("table"), *(len(t.table) for t in report.tables)])
+    click.echo(
+        f"{'table':<{width}}  {'rows (sqlite)':>13}  {'rows (pg)':>10}  "
+        f"{'checksum (sqlite)':<17}  {'checksum (pg)':<17}"
+    )
+    for t in report.tables:
+        mark = "ok" if t.ok else "MISMATCH"
+        click.echo(
+            f"{t.table:<{width}}  {t.source_rows:>13}  {t.target_rows:>10}  "
+            f"{t.source_sum[:16]:<17}  {t.target_sum[:16]:<17}  {mark}"
+        )

@@ -22,7 +22,7 @@ from __future__ import annotations
 from gateway.config.parse import load_settings, parse_settings
 from gateway.config.reader import locate_keys
 from gateway.config.schedules import ScheduleConfig
-from gateway.config.sections import parse_listen
+from gateway.config.sections import parse_listen, postgres_url_problem
 from gateway.config.settings import (
     DEFAULT_MAX_BODY,
     LOG_FORMATS,
@@ -78,4 +78,5 @@ __all__ = [
     "locate_keys",
     "parse_listen",
     "parse_settings",
+    "postgres_url_problem",
 ]

@@ -203,14 +203,9 @@ def storage_settings(r: Reader, data: dict[str, Any], base: Path) -> StorageSett
     if synchronous not in SYNCHRONOUS:
         raise r.error(f"must be one of {', '.join(SYNCHRONOUS)}", "storage.synchronous")
     url = r.string(storage, "url", "storage.url")
-    if url is not None and not url.startswith(("postgresql://", "postgres://")):
-        raise r.error("must be a postgresql://user@host/database URL", "storage.url")
-    if url is not None and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
-        # A configuration file is read by many; the password goes in its own file.
-        raise r.error(
-            "must not hold a password: use storage.password_file or PGPASSWORD/.pgpass",
-            "storage.url",
-        )
+    problem = None if url is None else postgres_url_problem(url, "storage.password_file")
+    if problem:
+        raise r.error(problem, "storage.url")
     password_file = _password_file(r, storage, base)
     if password_file is not None and url is None:
         raise r.error("needs storage.url (it is the PostgreSQL password)", "storage.password_file")
@@ -222,6 +217,18 @@ def storage_settings(r: Reader, data: dict[str, Any], base: Path) -> StorageSett
         retention_days=_days(r, storage, "retention_days", 365),
         change_event_retention_days=_days(r, storage, "change_event_retention_days", 90),
     )
+
+
+def postgres_url_problem(url: str, password_file: str) -> str | None:
+    """Why ``url`` cannot name the PostgreSQL store (``None``: it can). ``password_file``
+    names where the password goes instead (a key, or the CLI's option)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return "must be a postgresql://user@host/database URL"
+    if re.match(r"^[a-z]+://[^/@]*:[^/@]*@", url):
+        # A configuration file (or a command line, which ps shows) is read by many; the
+        # password goes in its own file.
+        return f"must not hold a password: use {password_file} or PGPASSWORD/.pgpass"
+    return None
 
 
 def _password_file(r: Reader, storage: dict[str, Any], base: Path) -> Path | None:
