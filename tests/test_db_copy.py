@@ -182,7 +182,7 @@ def test_copy_then_serve_the_same_incidents_from_postgres(
             assert src.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0, table
         for table in ("escalation_rules", "outbox_messages", "outbox_attempts", "api_tokens"):
             assert src.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0, table
-        copied_seq = dst.execute("SELECT max(seq) FROM log_entries").fetchone()[0]
+        (copied_seq,) = dst.execute("SELECT max(seq) FROM log_entries").fetchone() or (0,)
     src.close()
 
     daemon = spawn(_config(url=postgres.url), name="pg")
@@ -197,9 +197,8 @@ def test_copy_then_serve_the_same_incidents_from_postgres(
             "SELECT number FROM incidents WHERE incident_key = 'after-copy'"
         ).fetchone()
         assert number == (max(i["incident_number"] for i in before["incidents"]) + 1,)
-        assert dst.execute(
-            "SELECT min(seq) FROM log_entries WHERE seq > %s", (copied_seq,)
-        ).fetchone()[0]
+        newer = dst.execute("SELECT count(*) FROM log_entries WHERE seq > %s", (copied_seq,))
+        assert newer.fetchone() != (0,)
     assert daemon.stop() == 0
 
 
