@@ -11,7 +11,7 @@ import trio
 from gateway import __version__
 from gateway.cli_common import CONFIG_OPTION, load_settings_or_exit
 from gateway.config import Settings, parse_listen
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, StoreUnavailable
 from gateway.plugins import load_plugins
 
 
@@ -63,6 +63,12 @@ def serve(config_path: Path, listen: str | None) -> None:
         for problem in group.exceptions:
             click.echo(f"error: {config_path}: {problem}", err=True)
         sys.exit(2)
+    except* StoreUnavailable as gone:
+        # The database is not there at start (a PostgreSQL server down or unreachable, a
+        # file that cannot be opened): one sentence, exit 1, and systemd tries again.
+        for reason in gone.exceptions:
+            click.echo(f"error: {reason}", err=True)
+        sys.exit(1)
     except* NewerSchema as newer:
         # Never run against a schema this version does not know: it would misread it.
         for refusal in newer.exceptions:

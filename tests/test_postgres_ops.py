@@ -105,3 +105,16 @@ def test_a_node_refuses_a_newer_schema_in_one_sentence(
         f"gateway's {SCHEMA_VERSION}: upgrade the gateway"
     ) in output
     assert "Traceback" not in output
+
+
+def test_a_node_whose_postgres_is_unreachable_exits_1_in_one_sentence(
+    spawn: Callable[..., Daemon],
+) -> None:
+    """systemd's Restart=on-failure then starts it again until the server answers."""
+    url = "postgresql://alert_gateway@127.0.0.1:1/alerts?connect_timeout=3"
+    daemon = spawn(_postgres_config(url), start=False)
+    with pytest.raises(RuntimeError, match="daemon exited 1"):
+        daemon.start()
+    output = daemon.output()
+    assert f"error: cannot open {url}: " in output, output
+    assert "Traceback" not in output

@@ -110,7 +110,12 @@ class Store:
         backend = backend_for(path, url=url, synchronous=synchronous, password=password)
 
         def _open() -> Any:
-            conn = backend.open_writer()
+            try:
+                conn = backend.open_writer()
+            except backend.unavailable_error as exc:
+                # Said in one sentence by `serve`; systemd's Restart= tries again.
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise StoreUnavailable(f"cannot open {backend.describe()}: {reason}") from exc
             try:
                 before = backend.migrate(conn)
             except BaseException:
