@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sysconfig
@@ -102,3 +103,56 @@ def test_syscall_filter_allows_what_the_daemon_calls() -> None:
     assert "sched_setaffinity" in allowed  # gateway/affinity.py, [server] cpu_affinity
     assert {"fsync", "fdatasync", "epoll_wait", "sendmsg"} <= allowed
     assert "reboot" not in allowed and "setpriority" not in allowed
+
+
+def test_the_unit_runs_a_postgresql_store_unchanged() -> None:
+    """docs/operations.md, "Several nodes": nothing in the unit names the store, and its
+    sandbox lets libpq reach a server over TCP or a local Unix socket."""
+    lines = UNIT.read_text().splitlines()
+    (start,) = [line for line in lines if line.startswith("ExecStart=")]
+    assert start.split()[1:] == ["serve", "--config", "${CONFIGURATION_DIRECTORY}/config.toml"]
+    (families,) = [line for line in lines if line.startswith("RestrictAddressFamilies=")]
+    assert {"AF_INET", "AF_INET6", "AF_UNIX"} <= set(families.split("=", 1)[1].split())
+    for closed in ("PrivateNetwork=", "IPAddressDeny=", "IPAddressAllow="):
+        assert not any(line.startswith(closed) for line in lines), closed
+    assert "After=network-online.target" in lines
+
+
+def _documented_drop_in() -> str:
+    text = (REPO / "docs" / "operations.md").read_text()
+    section = text.split("### systemd", 1)[1]
+    return section.split("```ini\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None,
+    reason="systemd-analyze is not installed (make test installs it as root)",
+)
+def test_the_documented_postgresql_drop_in_verifies(tmp_path: Path) -> None:
+    binary = Path(sysconfig.get_path("scripts")) / "alert-gateway"
+    unit = tmp_path / "alert-gateway.service"
+    unit.write_text(
+        UNIT.read_text().replace("/opt/alert-gateway/.venv/bin/alert-gateway", str(binary))
+    )
+    drop_in = tmp_path / "alert-gateway.service.d" / "postgresql.conf"
+    drop_in.parent.mkdir()
+
+    def verify(text: str) -> str:
+        drop_in.write_text(text)
+        result = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:"},
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    documented = _documented_drop_in()
+    assert "After=postgresql.service" in documented
+    # The drop-in is read (a misspelt key in it is reported), and the documented one is clean.
+    assert "postgresql.conf" in verify(documented.replace("After=", "Aftr="))
+    clean = verify(documented)
+    assert "postgresql.conf" not in clean and "alert-gateway.service" not in clean, clean
