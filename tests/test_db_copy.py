@@ -9,7 +9,9 @@ daemon started on that schema must serve the same incidents over REST, and go on
 from __future__ import annotations
 
 import hashlib
+import secrets
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,6 +21,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from gateway.store.postgres import with_search_path
+from tests import pgserver
 from tests.conftest import StoreTarget
 from tests.escalation_support import person, policy
 from tests.incident_helpers import headers
@@ -302,3 +306,42 @@ def test_a_mismatch_is_printed_and_rolled_back(
     assert "rolled back" in failed.stderr
     for table in ("incidents", "services", "log_entries"):
         assert _postgres_count(postgres.url, table) == 0, table
+
+
+def test_a_pg_dump_of_the_copy_restores_and_serves(
+    source: tuple[Path, str, dict[str, Any]],
+    postgres: StoreTarget,
+    spawn: Callable[..., Daemon],
+    tmp_path: Path,
+) -> None:
+    """docs/operations.md's backup and restore: pg_dump, pg_restore into a new database,
+    and a node on it serves the same incidents and goes on numbering."""
+    path, token, before = source
+    assert postgres.url is not None
+    copied = cli("db", "copy", "--from", str(path), "--to", postgres.url)
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    database = pgserver.session_database()
+    schema = postgres.url.rsplit("search_path%3D", 1)[1]
+    dump = tmp_path / "gw.dump"
+    subprocess.run(
+        ["pg_dump", "--format=custom", "--schema", schema, "--file", str(dump), database],
+        check=True,
+        timeout=120,
+    )
+    name = f"agw_restore_{secrets.token_hex(4)}"
+    with psycopg.connect(pgserver.SERVER, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        restored = database.rsplit("/", 1)[0] + "/" + name
+        subprocess.run(
+            ["pg_restore", "--no-owner", "--dbname", restored, str(dump)], check=True, timeout=120
+        )
+        daemon = spawn(_config(url=with_search_path(restored, schema)), name="restored")
+        assert _served(daemon, token) == before
+        with daemon.client() as http:
+            answer = http.post("/v2/enqueue", json=v2(WEB, dedup_key="after-restore"))
+            assert answer.status_code == 202, answer.text
+        assert daemon.stop() == 0
+    finally:
+        with psycopg.connect(pgserver.SERVER, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
