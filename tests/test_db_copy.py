@@ -238,6 +238,11 @@ def test_bad_targets_are_refused_with_a_reason_and_change_nothing(
     assert unreachable.returncode == 1, unreachable.stderr
     assert "error: cannot connect to postgresql://postgres@127.0.0.1:1/alerts" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+    empty = path.parent / "empty-password"
+    empty.write_text("\n")
+    for password_file, reason in ((empty, "is empty"), (path.parent / "none", "cannot read")):
+        refused = copy("--to", postgres.url, "--password-file", str(password_file))
+        assert refused.returncode == 2 and reason in refused.stderr, refused.stderr
     missing = cli("db", "copy", "--from", str(path.parent / "nope.db"), "--to", postgres.url)
     assert missing.returncode == 1 and "no SQLite database at" in missing.stderr
     assert _schema_version(postgres.url) == 0  # nothing created
