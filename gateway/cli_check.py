@@ -23,13 +23,13 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from gateway.config import Settings
-from gateway.core.provision import ProvisionReport, provision_report
+from gateway.core.provision import ConfigWarning, ProvisionReport, provision_report
 from gateway.errors import ConfigError
 from gateway.plugins import PluginHost
 from gateway.store import SCHEMA_VERSION, Tx
-from gateway.store.backend import backend_for
+from gateway.store.backend import PostgresBackend
 from gateway.store.offline import use_backend, write_sync
-from gateway.store.schema import NewerSchema
+from gateway.store.schema import NewerSchema, postgres_version
 
 __all__ = ["check_against_database"]
 
@@ -50,7 +50,7 @@ def check_against_database(settings: Settings, plugins: PluginHost) -> tuple[Pro
     """
     path = settings.storage.path
     if settings.storage.url:
-        return _check_postgres(settings, plugins)
+        return _check_postgres(settings.storage.url, settings, plugins)
     if not path.exists():
         return _scratch(settings, plugins), "an empty database (none yet at " + str(path) + ")"
     version = _schema_version(path)
@@ -63,22 +63,37 @@ def check_against_database(settings: Settings, plugins: PluginHost) -> tuple[Pro
         return _rolled_back(copy, settings, plugins), f"a copy of {path}"
 
 
-def _check_postgres(settings: Settings, plugins: PluginHost) -> tuple[ProvisionReport, str]:
-    """Reach the PostgreSQL store, read its version, and check against it (see the module
-    docstring)."""
+def _check_postgres(
+    url: str, settings: Settings, plugins: PluginHost
+) -> tuple[ProvisionReport, str]:
+    """Reach the PostgreSQL store, read its version and ``synchronous_commit``, and check
+    against it (see the module docstring)."""
     storage = settings.storage
-    backend = backend_for(storage.path, url=storage.url, password=storage.password())
+    backend = PostgresBackend(url, storage.path, password=storage.password())
     where = f"PostgreSQL {backend.describe()}"
     try:
-        version = backend.version()
+        with backend.connect() as conn:
+            version = postgres_version(conn)
+            at_risk = backend.durability_warning(conn)
     except backend.error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot reach {where}: {first}", key="storage.url") from exc
     _refuse_newer(version, "storage.url")
+    report, against = _check_postgres_at(version, backend, settings, plugins)
+    if at_risk:
+        report.notices.append(ConfigWarning(at_risk, "storage.url", None))
+    return report, against
+
+
+def _check_postgres_at(
+    version: int, backend: PostgresBackend, settings: Settings, plugins: PluginHost
+) -> tuple[ProvisionReport, str]:
+    """Provision into the database at this version's schema, else into a scratch one."""
+    where = f"PostgreSQL {backend.describe()}"
     if version == SCHEMA_VERSION:
         use_backend(backend)  # the rolled-back write goes to PostgreSQL, not a file
         try:
-            report = _rolled_back(storage.path, settings, plugins)
+            report = _rolled_back(settings.storage.path, settings, plugins)
         except NewerSchema as exc:  # migrated by a newer gateway since we looked
             raise ConfigError(str(exc), key="storage.url") from exc
         return report, f"{where} (reachable, schema version {version}, up to date)"

@@ -50,6 +50,7 @@ def test_check_config_reaches_postgres_and_reports_its_schema_version(
         )
     current = cli("check-config", str(daemon.config_path))
     assert current.returncode == 0, current.stderr
+    assert "synchronous_commit" not in current.stderr  # the server's default: on
     assert (
         f"checked against PostgreSQL {redacted} (reachable, schema version {SCHEMA_VERSION}, "
         "up to date)"
@@ -118,3 +119,23 @@ def test_a_node_whose_postgres_is_unreachable_exits_1_in_one_sentence(
     output = daemon.output()
     assert f"error: cannot open {url}: " in output, output
     assert "Traceback" not in output
+
+
+def test_synchronous_commit_off_is_warned_at_check_and_at_start(
+    postgres: StoreTarget, spawn: Callable[..., Daemon]
+) -> None:
+    """Acknowledged events are durable only if COMMIT waits for the disk: a URL (or role,
+    or server) that turns synchronous_commit off is named, by check-config and at start."""
+    assert postgres.url is not None
+    url = postgres.url + "%20-csynchronous_commit%3Doff"  # a second libpq option
+    daemon = spawn(_postgres_config(url), start=False)
+    checked = cli("check-config", str(daemon.config_path))
+    assert checked.returncode == 0, checked.stderr
+    assert (
+        "warning: " in checked.stderr and "storage.url: synchronous_commit is off" in checked.stderr
+    )
+    assert "block(s) skipped" not in checked.stdout  # a warning about the server, not a block
+    daemon.start()
+    (line,) = daemon.wait_for_log("store.synchronous_commit_off")
+    assert line["level"] == "warning" and "acknowledged" in line["reason"]
+    assert daemon.stop() == 0

@@ -123,6 +123,9 @@ class Store:
                 raise
             if before != SCHEMA_VERSION:
                 log.info("store.migrated", from_version=before, to_version=SCHEMA_VERSION)
+            at_risk = backend.durability_warning(conn)
+            if at_risk:
+                log.warning("store.synchronous_commit_off", reason=at_risk)
             return conn
 
         conn = await trio.to_thread.run_sync(_open)

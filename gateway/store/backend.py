@@ -66,6 +66,11 @@ class Backend:
         """Bring the schema up to date; return the version it was at."""
         return migrate(conn)
 
+    def durability_warning(self, conn: Any) -> str | None:
+        """Why an acknowledged write could be lost on ``conn``, or ``None`` (SQLite: its
+        ``[storage] synchronous`` is the gateway's own setting)."""
+        return None
+
     def version(self) -> int:
         """The database's schema version now (0: empty or not there yet); changes nothing."""
         if not self.path.exists():
@@ -149,6 +154,10 @@ class PostgresBackend(Backend):
     def migrate(self, conn: Any) -> int:
         """Bring the schema up to date; return the version it was at."""
         return migrate_postgres(conn)
+
+    def durability_warning(self, conn: Any) -> str | None:
+        """``synchronous_commit = off`` on ``conn`` (see :func:`postgres.durability_warning`)."""
+        return postgres.durability_warning(conn)
 
     def version(self) -> int:
         """The database's schema version now (0: no gateway tables yet); changes nothing."""

@@ -31,6 +31,7 @@ __all__ = [
     "PostgresDatabase",
     "connect",
     "dialect",
+    "durability_warning",
     "is_postgres_url",
     "redact",
 ]
@@ -87,6 +88,23 @@ def begin_write(conn: psycopg.Connection[Any]) -> None:
     """Begin a write transaction holding the cluster-wide write lock (see the module doc)."""
     conn.execute(_BEGIN_WRITE)
     conn.execute(_LOCK_WRITE)
+
+
+def durability_warning(conn: psycopg.Connection[Any]) -> str | None:
+    """Why an acknowledged event could be lost on this connection, or ``None``.
+
+    The gateway answers 2xx once COMMIT returns; with ``synchronous_commit = off`` (set for
+    the server, the database, the role or in the URL's options) PostgreSQL returns before
+    the commit is on disk, and a crash or failover then loses acknowledged events.
+    """
+    row = conn.execute("SHOW synchronous_commit").fetchone()
+    if row is not None and str(row[0]).lower() == "off":
+        return (
+            "synchronous_commit is off: PostgreSQL answers COMMIT before the commit is on "
+            "disk, so a crash or failover can lose events the gateway acknowledged; set it "
+            "to on (docs/operations.md, PostgreSQL settings)"
+        )
+    return None
 
 
 class PostgresDatabase:
