@@ -187,7 +187,14 @@ def migrate_command(config_path: Path) -> None:
     show_default=True,
     help="Rows read and written at a time.",
 )
-def copy_command(source: Path, url: str, password_file: Path | None, batch_size: int) -> None:
+@click.option(
+    "--replace-nul",
+    is_flag=True,
+    help="Copy NUL characters in text (which PostgreSQL cannot store) as U+FFFD.",
+)
+def copy_command(
+    source: Path, url: str, password_file: Path | None, batch_size: int, replace_nul: bool
+) -> None:
     """Copy a SQLite store into an empty PostgreSQL database, then verify every table.
 
     The target is migrated to this gateway's schema; every table is copied in one
@@ -205,6 +212,7 @@ def copy_command(source: Path, url: str, password_file: Path | None, batch_size:
             url,
             password=password,
             batch=batch_size,
+            replace_nul=replace_nul,
             progress=lambda table, rows: click.echo(f"copied {table}: {rows} rows"),
         )
     except copy.CopyRefused as exc:
@@ -219,6 +227,8 @@ def copy_command(source: Path, url: str, password_file: Path | None, batch_size:
         click.echo(f"error: the copy to {target} failed and was rolled back: {first}", err=True)
         sys.exit(1)
     _print_checks(report)
+    for table, values in report.replaced.items():
+        click.echo(f"replaced NUL characters with U+FFFD in {values} value(s) of {table}")
     click.echo(
         f"copied {len(report.tables)} tables, {report.rows} rows from {source} to {target}: "
         "every row count and checksum matches"

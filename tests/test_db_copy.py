@@ -350,3 +350,30 @@ def test_a_pg_dump_of_the_copy_restores_and_serves(
     finally:
         with psycopg.connect(pgserver.SERVER, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_nul_character_is_refused_by_name_or_replaced_on_request(
+    source: tuple[Path, str, dict[str, Any]], postgres: StoreTarget, tmp_path: Path
+) -> None:
+    """SQLite's text holds a NUL (the daemon stores one sent in an event's summary);
+    PostgreSQL's cannot. The copy names where it is, or copies it as U+FFFD when asked."""
+    assert postgres.url is not None
+    nul = tmp_path / "nul.db"
+    nul.write_bytes(source[0].read_bytes())
+    with sqlite3.connect(nul) as conn:
+        conn.execute("UPDATE alerts SET summary = 'disk' || char(0) || 'full' WHERE rowid = 1")
+        (alert_id,) = conn.execute("SELECT id FROM alerts WHERE rowid = 1").fetchone()
+    refused = cli("db", "copy", "--from", str(nul), "--to", postgres.url)
+    assert refused.returncode == 1
+    assert (
+        f"alerts.summary holds a NUL character in the row whose id is '{alert_id}'"
+        in refused.stderr
+    ), refused.stderr
+    assert "--replace-nul" in refused.stderr
+    assert _postgres_count(postgres.url, "alerts") == 0
+    replaced = cli("db", "copy", "--from", str(nul), "--to", postgres.url, "--replace-nul")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert "replaced NUL characters with U+FFFD in 1 value(s) of alerts" in replaced.stdout
+    with psycopg.connect(postgres.url) as conn:
+        found = conn.execute("SELECT summary FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+    assert found == ("disk\ufffdfull",)

@@ -72,6 +72,8 @@ class CopyReport:
 
     tables: list[TableCheck] = field(default_factory=list)
     target_version_before: int = 0
+    #: Per table, text values whose NUL characters were copied as U+FFFD (--replace-nul).
+    replaced: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -94,6 +96,13 @@ class CopyFailed(Exception):
 
 
 @dataclass(frozen=True)
+class _Plan:
+    batch: int
+    replace_nul: bool
+    progress: Callable[[str, int], None] | None
+
+
+@dataclass(frozen=True)
 class _Table:
     name: str
     columns: tuple[str, ...]
@@ -107,12 +116,16 @@ def copy_to_postgres(
     *,
     password: str | None = None,
     batch: int = BATCH,
+    replace_nul: bool = False,
     progress: Callable[[str, int], None] | None = None,
 ) -> CopyReport:
     """Copy the SQLite store at ``source`` into the empty PostgreSQL database at ``url``.
 
     Raises :class:`CopyRefused` (nothing written), :class:`CopyFailed` (a mismatch, rolled
     back) or the driver's error (rolled back). ``progress(table, rows)`` after each table.
+    PostgreSQL's text cannot hold a NUL character, which SQLite's can: a value with one is
+    refused, naming its table, column and row, unless ``replace_nul`` copies it as U+FFFD
+    (the checksums then compare the replaced value; the report counts them).
     """
     if not source.is_file():
         raise CopyRefused(f"no SQLite database at {source}")
@@ -127,7 +140,7 @@ def copy_to_postgres(
                 f"cannot connect to {postgres.redact(url)}: {_first_line(exc)}"
             ) from exc
         try:
-            return _copy(src, dst, url, batch, progress)
+            return _copy(src, dst, url, _Plan(batch, replace_nul, progress))
         finally:
             dst.close()
     finally:
@@ -160,8 +173,7 @@ def _copy(
     src: sqlite3.Connection,
     dst: psycopg.Connection[Any],
     url: str,
-    batch: int,
-    progress: Callable[[str, int], None] | None,
+    plan: _Plan,
 ) -> CopyReport:
     names = _dependency_order(src)
     seeds = _seed_keys()
@@ -183,13 +195,13 @@ def _copy(
             dst.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table.name)))
         sums = {}
         for table in tables:
-            sums[table.name] = _copy_table(src, dst, table, batch)
-            if progress is not None:
-                progress(table.name, sums[table.name][0])
+            sums[table.name] = _copy_table(src, dst, table, plan, report)
+            if plan.progress is not None:
+                plan.progress(table.name, sums[table.name][0])
         for table in tables:
             _advance_identity(dst, table)
         for table in tables:
-            rows, digest = _target_sum(dst, table, batch)
+            rows, digest = _target_sum(dst, table, plan.batch)
             report.tables.append(
                 TableCheck(table.name, sums[table.name][0], rows, sums[table.name][1], digest)
             )
@@ -375,21 +387,43 @@ def _batches(cursor: Any, size: int) -> Iterator[Sequence[Any]]:
 
 
 def _copy_table(
-    src: sqlite3.Connection, dst: psycopg.Connection[Any], table: _Table, batch: int
+    src: sqlite3.Connection,
+    dst: psycopg.Connection[Any],
+    table: _Table,
+    plan: _Plan,
+    report: CopyReport,
 ) -> tuple[int, str]:
     """Stream the table's rows into the target; their count and checksum."""
+    texts = [i for i, kind in enumerate(table.kinds) if kind == "text"]
     select = f"SELECT {', '.join(map(_quote, table.columns))} FROM {_quote(table.name)}"
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, table.columns))
     )
     count = total = 0
     with dst.cursor() as cur, cur.copy(statement) as out:
-        for raw in _batches(src.execute(select), batch):
+        for raw in _batches(src.execute(select), plan.batch):
             row = [_normal(v, k) for v, k in zip(raw, table.kinds, strict=True)]
+            for i in texts:
+                if row[i] is not None and "\x00" in row[i]:
+                    row[i] = _without_nul(table, i, row, plan, report)
             out.write_row(row)
             total = (total + _digest(row)) % _MODULUS
             count += 1
     return count, f"{total:064x}"
+
+
+def _without_nul(
+    table: _Table, column: int, row: list[Any], plan: _Plan, report: CopyReport
+) -> str:
+    """The text at ``row[column]`` with its NUL characters as U+FFFD, or CopyRefused."""
+    if not plan.replace_nul:
+        raise CopyRefused(
+            f"{table.name}.{table.columns[column]} holds a NUL character in the row whose "
+            f"{table.columns[0]} is {row[0]!r}; PostgreSQL's text cannot store one. Run again "
+            "with --replace-nul to copy each as U+FFFD (nothing was kept)"
+        )
+    report.replaced[table.name] = report.replaced.get(table.name, 0) + 1
+    return str(row[column]).replace("\x00", "\ufffd")
 
 
 def _target_sum(dst: psycopg.Connection[Any], table: _Table, batch: int) -> tuple[int, str]:
