@@ -30,6 +30,8 @@ from gateway.http.ui import (  # noqa: F401  # routes
     integrations,
     links,
     people,
+    schedule_forms,
+    schedule_overrides,
     schedules,
     services,
     vendors,
