@@ -24,6 +24,7 @@ from gateway.http.ui import (  # noqa: F401  # routes
     auth,
     contexts,
     escalation_policies,
+    escalation_policy_forms,
     forwarding,
     incident_actions,
     incidents,
