@@ -240,3 +240,37 @@ def test_roles_and_csrf(gw: UiGateway) -> None:
         missing = ui.post(NEW, data=data)
         assert missing.status_code == 400
     assert _named(gw, "Not allowed") == 0
+
+
+def test_a_service_page_picks_its_policy_by_name(gw: UiGateway) -> None:
+    ada = _user(gw, "Ada Admin")
+    primary = _schedule(gw, "Service primary", ada)
+    sid = write_sync(gw.daemon.db_path, lambda tx: tx.insert_service(name="Picky shop").id)
+    page = f"/ui/services/{sid}"
+    action = f"{page}/escalation_policy"
+    with signed_in(gw, "manager") as ui:
+        made = _post(ui, NEW, NEW, _two_levels(ada, primary, name="Picked"))
+        pid = made.headers["location"].rsplit("/", 1)[-1]
+        shown = ui.get(page).text
+        assert f'<option value="{pid}">Picked</option>' in shown and "Change policy" in shown
+        changed = _post(ui, page, action, {"escalation_policy": pid})
+        assert changed.status_code == 303
+        assert "now uses the escalation policy Picked" in ui.get(page).text
+        assert (
+            gw.daemon.scalar("SELECT escalation_policy_id FROM services WHERE id = ?", sid) == pid
+        )
+        refused = _post(ui, page, action, {"escalation_policy": "PNOSUCH"})
+        assert refused.status_code == 303
+        notice = ui.get(page).text
+        assert "Escalation policy not changed: escalation_policy PNOSUCH does not exist" in notice
+        assert (
+            gw.daemon.scalar("SELECT escalation_policy_id FROM services WHERE id = ?", sid) == pid
+        )
+    with signed_in(gw, "responder") as ui:
+        assert "Change policy" not in ui.get(page).text
+        token = csrf_of(ui.get(page).text)
+        denied = ui.post(action, data={"csrf_token": token, "escalation_policy": "PDEFALT"})
+        assert denied.status_code == 403
+    with signed_in(gw, "manager") as ui:
+        assert ui.post(action, data={"escalation_policy": "PDEFALT"}).status_code == 400  # CSRF
+    assert gw.daemon.scalar("SELECT escalation_policy_id FROM services WHERE id = ?", sid) == pid

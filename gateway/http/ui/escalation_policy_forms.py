@@ -6,7 +6,8 @@ name. Levels are added, removed and moved with the form's own buttons
 (:mod:`gateway.http.ui.form_lists`), so it works without JavaScript. Saving calls
 :func:`gateway.core.escalation_policies.create_policy` or ``update_policy``, as the REST API
 does; a refusal shows the form again with every problem, nothing changed. Deleting is
-:mod:`gateway.http.ui.escalation_policies`'.
+:mod:`gateway.http.ui.escalation_policies`'. A service's page picks its policy by name
+here too (:func:`service_policy`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
 from gateway.core import escalation_policies as policies
-from gateway.core import users
+from gateway.core import services, users
+from gateway.core.inputs import ServicePatch
 from gateway.domain import ASSIGNMENT_STRATEGIES, EscalationPolicy
 from gateway.errors import Invalid, Refused
 from gateway.http.ui._web import agent, back, blueprint, form, page, read, requires, write
@@ -227,3 +229,25 @@ async def policy_update(policy_id: str) -> ResponseReturnValue:
     except (Invalid, Refused) as exc:
         return await _form_page(policy, filled, form_problems(exc), status=refusal_status(exc))
     return back("ui.policy_page", "Escalation policy saved.", policy_id=policy_id)
+
+
+@blueprint.post("/services/<service_id>/escalation_policy")
+@requires(Level.MANAGE)
+async def service_policy(service_id: str) -> ResponseReturnValue:
+    """Give the service the policy chosen by name on its page (``update_service``, as REST's
+    ``PUT /services/{id}``); a refusal comes back on the service's page, nothing changed."""
+    chosen, by = (await form()).get("escalation_policy", ""), agent()
+    patch = ServicePatch(escalation_policy_id=chosen)
+    try:
+        service = await write(lambda tx: services.update_service(tx, service_id, patch, by=by))
+    except (Invalid, Refused) as exc:
+        why = "; ".join(exc.errors)
+        return back(
+            "ui.service_page", f"Escalation policy not changed: {why}.", service_id=service_id
+        )
+    name = await read(lambda r: policies.get_policy(r, chosen).name)
+    return back(
+        "ui.service_page",
+        f"Service {service.name} now uses the escalation policy {name}.",
+        service_id=service_id,
+    )
