@@ -177,6 +177,10 @@ def test_refusals_come_back_on_the_form_and_change_nothing(gw: UiGateway) -> Non
         assert "level 1: delay (minutes) must be at least 1" in zero.text
         assert "level 2: delay (minutes) must be an integer" in zero.text
         assert 'value="soon"' in zero.text  # the form comes back as typed
+        huge = _post(ui, NEW, NEW, {**data, "level-0-delay": "9" * 20, "num_loops": "9" * 20})
+        assert huge.status_code == 400  # it overflowed the database's integers: a 500 before
+        assert "level 1: delay (minutes) must be an integer from 0 to 525600" in huge.text
+        assert "repeats must be an integer from 0 to 100" in huge.text
         empty = _post(ui, NEW, NEW, {**data, "level-1-target": ["", ""]})
         assert empty.status_code == 400 and "level 2: targets must list 1 to 10" in empty.text
         gone = _post(ui, NEW, NEW, {**data, "level-0-target": ["user:PNOSUCH"]})

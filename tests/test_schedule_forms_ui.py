@@ -191,6 +191,16 @@ def test_refusals_come_back_on_the_form_and_change_nothing(gw: UiGateway) -> Non
         assert 'value="Mars/Olympus"' in text  # refilled as typed
         nonsense = _post(ui, NEW, NEW, data | {"layer-0-start": "next monday"})
         assert nonsense.status_code == 400 and "layer 1: start" in nonsense.text
+        # Out of datetime's range once in UTC, or infinite: refused, never a 500.
+        extreme = {
+            "time_zone": "America/New_York",
+            "layer-0-start": "9999-12-31T23:59",
+            "layer-0-end": "0001-01-01T00:00",
+            "layer-0-r0-hours": "inf",
+        }
+        far = _post(ui, NEW, NEW, data | extreme)
+        assert far.status_code == 400 and "between the years 1970 and 2999" in far.text
+        assert "restriction 1: length (in seconds) must be an integer" in far.text
         assert _named(gw, "Refused") == 0
         made = _post(ui, NEW, NEW, data)
         sid = made.headers["location"].rsplit("/", 1)[-1]

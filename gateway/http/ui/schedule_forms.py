@@ -78,11 +78,11 @@ def from_local(text: str, zone: ZoneInfo) -> str:
     """
     try:
         when = datetime.fromisoformat(text)
-    except ValueError:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=zone)
+        return when.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError):  # year 1 or 9999 may leave datetime's range in UTC
         return text
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=zone)
-    return when.astimezone(UTC).isoformat()
 
 
 def _time_of_day(stored: str) -> str:
@@ -108,7 +108,7 @@ class RestrictionForm:
         """PagerDuty's restriction object (unchecked: the core checks it)."""
         try:
             seconds: object = round(float(self.hours) * 3600)
-        except ValueError:
+        except (ValueError, OverflowError):  # "nan", "inf": the core names the field
             seconds = self.hours
         out: dict[str, object] = {
             "type": self.type,
