@@ -2,7 +2,8 @@
 the schedule's zone, turn presets and custom lengths, users in order by name, restrictions,
 layers added, moved and removed without JavaScript), deleting one (refused while a policy
 targets it), adding and removing overrides (also on a schedule the configuration file
-declares), refusals on the form with nothing changed, roles and CSRF."""
+declares), refusals on the form with nothing changed, roles and CSRF; and a policy the
+configuration file declares, refused on its forms."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ time_zone = "UTC"
 start = 2026-01-01T00:00:00Z
 rotation_turn_length_seconds = 86400
 users = ["cy@example.com"]
+
+[[escalation_policies]]
+name = "Declared policy"
+
+  [[escalation_policies.escalation_rules]]
+  escalation_delay_in_minutes = 15
+  schedules = ["Declared rota"]
 """
 
 
@@ -309,3 +317,33 @@ def test_roles_and_csrf(gw: UiGateway) -> None:
         assert stale.status_code == 400 and "CSRF" in stale.text
     assert _named(gw, "Not allowed") == 0
     assert gw.daemon.scalar("SELECT count(*) FROM schedule_overrides") == before
+
+
+def test_a_declared_policy_is_changed_in_the_file_only(gw: UiGateway) -> None:
+    pid = gw.daemon.scalar("SELECT id FROM escalation_policies WHERE name = 'Declared policy'")
+    page = f"/ui/escalation_policies/{pid}"
+    with signed_in(gw, "manager") as ui:
+        shown = ui.get(page).text
+        assert "Edit this policy" not in shown and "Delete this policy" not in shown
+        edit = f"{page}/edit"
+        form = ui.get(edit).text  # a hand-typed address still shows the form…
+        assert "Declared rota" in form
+        data = {
+            "name": "Renamed",
+            "levels": "1",
+            "level-0-delay": "15",
+            "level-0-target": [f"schedule:{_declared(gw)}"],
+            "action": "save",
+        }
+        refused = ui.post(edit, data={"csrf_token": csrf_of(form), **data})
+        assert refused.status_code == 409  # …and the core refuses the change
+        assert "declared in the configuration file" in refused.text
+        gone = ui.post(f"{page}/delete", data={"csrf_token": csrf_of(form)})
+        assert gone.status_code == 409 and "declared in the configuration file" in gone.text
+    assert gw.daemon.scalar("SELECT name FROM escalation_policies WHERE id = ?", pid) == (
+        "Declared policy"
+    )
+
+
+def _declared(gw: UiGateway) -> str:
+    return str(gw.daemon.scalar("SELECT id FROM schedules WHERE name = 'Declared rota'"))
