@@ -222,28 +222,39 @@ def test_delete_is_refused_while_a_service_uses_the_policy(gw: UiGateway) -> Non
 
 
 def test_roles_and_csrf(gw: UiGateway) -> None:
+    """Every policy form refuses a responder (403) and a POST without this session's CSRF
+    token (400), and nothing changes."""
     ada = _user(gw, "Ada Admin")
     primary = _schedule(gw, "Roles primary", ada)
     data = _two_levels(ada, primary, name="Not allowed")
+    with signed_in(gw, "manager") as ui:
+        made = _post(ui, NEW, NEW, _two_levels(ada, primary, name="Guarded"))
+    page = made.headers["location"]
+    pid = page.rsplit("/", 1)[-1]
+    forms: dict[str, dict[str, object]] = {NEW: data, f"{page}/edit": data, f"{page}/delete": {}}
+
+    def unchanged() -> None:
+        assert _policy(gw, pid).name == "Guarded" and _named(gw, "Not allowed") == 0
+
     with signed_in(gw, "observer") as ui:
-        listing = ui.get("/ui/escalation_policies").text
-        assert "New escalation policy" not in listing
-        pid = gw.daemon.scalar("SELECT id FROM escalation_policies WHERE name = 'Default'")
-        assert "Edit this policy" not in ui.get(f"/ui/escalation_policies/{pid}").text
+        assert "New escalation policy" not in ui.get("/ui/escalation_policies").text
+        shown = ui.get(page).text
+        assert "Edit this policy" not in shown and "Delete this policy" not in shown
     with signed_in(gw, "responder") as ui:
         assert ui.get(NEW).status_code == 403
+        assert ui.get(f"{page}/edit").status_code == 403
         token = csrf_of(ui.get("/ui/escalation_policies").text)
-        refused = ui.post(NEW, data={"csrf_token": token, **data})
-        assert refused.status_code == 403 and "Manager" in refused.text
-        edit = ui.post(f"/ui/escalation_policies/{pid}/edit", data={"csrf_token": token, **data})
-        assert edit.status_code == 403
+        for action, fields in forms.items():
+            refused = ui.post(action, data={"csrf_token": token, **fields})
+            assert refused.status_code == 403 and "Manager" in refused.text, action
+    unchanged()
     with signed_in(gw, "manager") as ui:
         assert "New escalation policy" in ui.get("/ui/escalation_policies").text
-        stale = ui.post(NEW, data={"csrf_token": "forged", **data})
-        assert stale.status_code == 400 and "CSRF" in stale.text
-        missing = ui.post(NEW, data=data)
-        assert missing.status_code == 400
-    assert _named(gw, "Not allowed") == 0
+        for action, fields in forms.items():
+            stale = ui.post(action, data={"csrf_token": "forged", **fields})
+            assert stale.status_code == 400 and "CSRF" in stale.text, action
+            assert ui.post(action, data=fields).status_code == 400, action
+    unchanged()
 
 
 def test_a_service_page_picks_its_policy_by_name(gw: UiGateway) -> None:

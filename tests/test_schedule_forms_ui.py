@@ -295,28 +295,55 @@ def test_add_and_remove_an_override(gw: UiGateway) -> None:
 
 
 def test_roles_and_csrf(gw: UiGateway) -> None:
+    """Every schedule form refuses a responder (403) and a POST without this session's CSRF
+    token (400), and nothing changes."""
     alice, bob = _user(gw, "Alice"), _user(gw, "Bob")
     data = _berlin("Not allowed", alice, bob)
-    override = {"user_id": alice, "start": "2030-03-05T18:00", "end": "2030-03-06T08:00"}
-    declared = gw.daemon.scalar("SELECT id FROM schedules WHERE name = 'Declared rota'")
-    page = f"/ui/schedules/{declared}"
-    before = gw.daemon.scalar("SELECT count(*) FROM schedule_overrides")
+    override: dict[str, object] = {
+        "user_id": alice,
+        "start": "2030-03-05T18:00",
+        "end": "2030-03-06T08:00",
+    }
+    with signed_in(gw, "manager") as ui:
+        made = _post(ui, NEW, NEW, _berlin("Guarded", alice, bob))
+        page = made.headers["location"]
+        assert _post(ui, page, f"{page}/overrides", override).status_code == 303
+    sid = page.rsplit("/", 1)[-1]
+    (kept,) = _details(gw, sid).overrides
+    forms: dict[str, dict[str, object]] = {
+        NEW: data,
+        f"{page}/edit": data | {"name": "Renamed"},
+        f"{page}/delete": {},
+        f"{page}/overrides": override,
+        f"{page}/overrides/{kept.id}/delete": {},
+    }
+
+    def unchanged() -> None:
+        details = _details(gw, sid)
+        assert details.schedule.name == "Guarded" and details.overrides == (kept,)
+        assert _named(gw, "Not allowed") == 0
+
     with signed_in(gw, "observer") as ui:
         assert "New schedule" not in ui.get("/ui/schedules").text
-        assert "Add an override" not in ui.get(page).text
+        shown = ui.get(page).text
+        assert "Add an override" not in shown and "Remove" not in shown
+        assert "Edit this schedule" not in shown and "Delete this schedule" not in shown
     with signed_in(gw, "responder") as ui:
         assert ui.get(NEW).status_code == 403
+        assert ui.get(f"{page}/edit").status_code == 403
         token = csrf_of(ui.get(page).text)
-        assert ui.post(NEW, data={"csrf_token": token, **data}).status_code == 403
-        refused = ui.post(f"{page}/overrides", data={"csrf_token": token, **override})
-        assert refused.status_code == 403 and "Manager" in refused.text
+        for action, fields in forms.items():
+            refused = ui.post(action, data={"csrf_token": token, **fields})
+            assert refused.status_code == 403, action
+            assert "Manager" in refused.text
+    unchanged()
     with signed_in(gw, "manager") as ui:
         assert "New schedule" in ui.get("/ui/schedules").text
-        assert ui.post(NEW, data={"csrf_token": "forged", **data}).status_code == 400
-        stale = ui.post(f"{page}/overrides", data=override)
-        assert stale.status_code == 400 and "CSRF" in stale.text
-    assert _named(gw, "Not allowed") == 0
-    assert gw.daemon.scalar("SELECT count(*) FROM schedule_overrides") == before
+        for action, fields in forms.items():
+            forged = ui.post(action, data={"csrf_token": "forged", **fields})
+            assert forged.status_code == 400 and "CSRF" in forged.text, action
+            assert ui.post(action, data=fields).status_code == 400, action
+    unchanged()
 
 
 def test_a_declared_policy_is_changed_in_the_file_only(gw: UiGateway) -> None:
