@@ -23,10 +23,11 @@ from gateway.core import escalation_policies as policies
 from gateway.core import services, users
 from gateway.core.inputs import ServicePatch
 from gateway.domain import ASSIGNMENT_STRATEGIES, EscalationPolicy
-from gateway.errors import Invalid, Refused
+from gateway.errors import Invalid, NotFound, Refused
 from gateway.http.ui._web import agent, back, blueprint, form, page, read, requires, write
 from gateway.http.ui.form_lists import (
     MAX_ITEMS,
+    SELECT_LIMIT,
     apply_action,
     form_problems,
     refusal_status,
@@ -126,25 +127,57 @@ def read_form(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> Poli
 
 @dataclass(frozen=True, slots=True)
 class TargetChoices:
-    """What a level may target, by name: ``(value, label)`` of users and of schedules."""
+    """What a level may target: users as ``(value, name, email)`` (two people may share a
+    name), schedules as ``(value, name)``; a value is ``user:ID`` or ``schedule:ID``."""
 
-    users: list[tuple[str, str]]
+    users: list[tuple[str, str, str]]
     schedules: list[tuple[str, str]]
 
-    def label(self, value: str) -> str:
-        """The name of a chosen target (its value when nothing has that value any more)."""
-        for choice, label in (*self.users, *self.schedules):
+    @property
+    def many(self) -> bool:
+        """Whether a target is typed in a text box (see :data:`SELECT_LIMIT`)."""
+        return len(self.users) + len(self.schedules) > SELECT_LIMIT
+
+    def text(self, value: str) -> str:
+        """What a text box shows for a chosen target: a user's email, a schedule's name
+        (the value itself when nothing has it any more)."""
+        for choice, _, email in self.users:
             if choice == value:
-                return label
+                return email
+        for choice, name in self.schedules:
+            if choice == value:
+                return name
         return value
+
+    def known(self, value: str) -> bool:
+        """Whether ``value`` is one of the choices."""
+        return any(value == c[0] for c in (*self.users, *self.schedules))
 
 
 def target_choices(reader: Reader) -> TargetChoices:
-    """Every live user (name and email: two people may share a name) and every schedule."""
+    """Every live user and every schedule, by name."""
     return TargetChoices(
-        [(f"user:{u.id}", f"{u.name} ({u.email})") for u in users.list_users(reader)],
+        [(f"user:{u.id}", u.name, u.email) for u in users.list_users(reader)],
         [(f"schedule:{s.id}", s.name) for s in reader.schedules()],
     )
+
+
+def target_ref(reader: Reader, text: str) -> str:
+    """A target as a text box names it — an email address, a schedule's name, or an id —
+    as ``user:ID`` or ``schedule:ID``; one that names nothing goes on as a user, for the
+    core to refuse naming it. A list's ``user:ID`` values pass unchanged."""
+    kind, _, rest = text.partition(":")
+    if kind in _REFERENCE and rest:
+        return text
+    wanted = text.strip()
+    try:
+        return f"user:{users.find_user(reader, wanted).id}"
+    except NotFound:
+        pass
+    for schedule in reader.schedules():
+        if wanted in (schedule.id, schedule.name):
+            return f"schedule:{schedule.id}"
+    return f"user:{wanted}"
 
 
 async def _form_page(
@@ -170,7 +203,14 @@ async def _posted() -> tuple[PolicyForm, str]:
     values = await form()
     raw = await request.form
     lists = {key: raw.getlist(key) for key in raw if key.endswith("-target")}
-    return read_form(values, lists), values.get("action", "save")
+    filled = read_form(values, lists)
+
+    def resolve(reader: Reader) -> None:  # a text box names targets by email or name
+        for level in filled.levels:
+            level.targets = [target_ref(reader, t) for t in level.targets]
+
+    await read(resolve)
+    return filled, values.get("action", "save")
 
 
 @blueprint.get("/escalation_policies/new")

@@ -14,16 +14,31 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from gateway.errors import OperationError
+from gateway.core import users
+from gateway.errors import NotFound, OperationError
 from gateway.http.ui._web import page_error
+from gateway.store import Reader
 
-__all__ = ["MAX_ITEMS", "apply_action", "form_problems", "refusal_status", "whole_number"]
+__all__ = [
+    "MAX_ITEMS",
+    "SELECT_LIMIT",
+    "apply_action",
+    "form_problems",
+    "refusal_status",
+    "user_ref",
+    "whole_number",
+]
 
 T = TypeVar("T")
 
 #: The most levels or layers a form reads: above the core's own limits (it says why), and
 #: a bound on how much a hand-made POST makes the server render.
 MAX_ITEMS = 60
+#: Up to this many people (and schedules) a slot is a list to choose from; past it every slot
+#: would repeat the whole list (1,000 users in 27 slots made a 1.5 MB page), so a slot is a
+#: text box suggesting names from one shared list, and takes an email address (or an id).
+#: The incident filter switches from a list to a box at 100 services the same way.
+SELECT_LIMIT = 100
 
 _ACTION = re.compile(r"^(remove|up|down)-(\d+)$")
 _PATHS = (
@@ -91,6 +106,15 @@ def form_problems(exc: OperationError) -> list[str]:
 def refusal_status(exc: OperationError) -> int:
     """The status a refused form answers with: the one mapping's (:func:`page_error`)."""
     return page_error(exc).code or 400
+
+
+def user_ref(reader: Reader, text: str) -> str:
+    """The id of the user ``text`` names (an id, or an email address in any case); the text
+    as typed when none does, for the core to refuse naming it."""
+    try:
+        return users.find_user(reader, text.strip()).id
+    except NotFound:
+        return text
 
 
 def whole_number(text: str) -> object:

@@ -33,12 +33,15 @@ from gateway.errors import Invalid, Refused
 from gateway.http.ui._web import agent, back, blueprint, form, page, read, requires, write
 from gateway.http.ui.form_lists import (
     MAX_ITEMS,
+    SELECT_LIMIT,
     apply_action,
     form_problems,
     refusal_status,
+    user_ref,
     whole_number,
 )
 from gateway.http.ui.schedules import schedule_view
+from gateway.store import Reader
 
 #: Turn lengths offered by name; anything else is "custom" (a number and a unit).
 TURN_PRESETS = {
@@ -280,7 +283,7 @@ async def _form_page(
     *,
     status: int | None = None,
 ) -> ResponseReturnValue:
-    people = await read(lambda r: [(u.id, f"{u.name} ({u.email})") for u in users.list_users(r)])
+    people = await read(lambda r: [(u.id, u.name, u.email) for u in users.list_users(r)])
     return await page(
         "schedule_form.html",
         status=status or (400 if errors else 200),
@@ -288,7 +291,8 @@ async def _form_page(
         filled=filled,
         errors=errors,
         people=people,
-        names=dict(people),
+        emails={uid: email for uid, _, email in people},
+        many_people=len(people) > SELECT_LIMIT,
         presets=TURN_PRESETS,
         units=list(UNITS),
         weekdays=WEEKDAYS,
@@ -302,6 +306,12 @@ async def _posted() -> tuple[ScheduleForm, str]:
     raw = await request.form
     lists = {key: raw.getlist(key) for key in raw if key.endswith("-user")}
     filled = read_form(values, lists)
+
+    def resolve(reader: Reader) -> None:  # a text box names people by email (or id)
+        for layer in filled.layers:
+            layer.users = [user_ref(reader, ref) for ref in layer.users]
+
+    await read(resolve)
     action = values.get("action", "save")
     # "add-restriction-N" gives layer N a restriction row; the list buttons move layers.
     if action.startswith("add-restriction-"):
