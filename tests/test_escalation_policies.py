@@ -94,7 +94,12 @@ def test_create_get_and_list_in_pagerduty_shape(api: Api) -> None:
             },
             "on_call_handoff_notifications",
         ),
-        ({"name": "delay", "escalation_rules": [_rule(-1)]}, "at least 0"),
+        ({"name": "delay", "escalation_rules": [_rule(-1)]}, "from 0 to 525600"),
+        # Past the typo guards: these overflowed the database's integers (a 500 before).
+        ({"name": "year+", "escalation_rules": [_rule(525_601)]}, "from 0 to 525600"),
+        ({"name": "huge", "escalation_rules": [_rule(10**20)]}, "from 0 to 525600"),
+        ({"name": "loops+", "num_loops": 101, "escalation_rules": [_rule()]}, "0 to 100"),
+        ({"name": "loops huge", "num_loops": 10**20, "escalation_rules": [_rule()]}, "0 to 100"),
         (
             {"name": "two rules", "escalation_rules": [_rule(0), _rule(5)]},
             "escalation_rules[1].escalation_delay_in_minutes must be at least 1",

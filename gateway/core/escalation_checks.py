@@ -20,6 +20,8 @@ from gateway.store.escalation_policies import RuleRow
 
 __all__ = [
     "HANDOFFS",
+    "MAX_DELAY",
+    "MAX_LOOPS",
     "MAX_NAME",
     "MAX_TARGETS",
     "TARGET_TYPES",
@@ -37,6 +39,11 @@ __all__ = [
 MAX_NAME: Final = 255
 HANDOFFS: Final = ("if_has_services", "always")
 MAX_TARGETS: Final = 10
+#: Typo guards, as schedules have for turns: a delay past a year (in minutes) or more than a
+#: hundred repeats is no policy anyone pages by, and bigger numbers overflow the database's
+#: integers and the timers' date arithmetic (a 500 instead of a 400).
+MAX_DELAY: Final = 525_600
+MAX_LOOPS: Final = 100
 #: PagerDuty's target types, each with the stored type it means.
 TARGET_TYPES: Final = {
     "user_reference": "user",
@@ -105,8 +112,8 @@ def check_description(value: object, errors: list[str]) -> str | None:
 def check_loops(value: object, errors: list[str]) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        errors.append("num_loops must be an integer of at least 0")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOOPS:
+        errors.append(f"num_loops must be an integer from 0 to {MAX_LOOPS}")
         return 0
     return value
 
@@ -140,8 +147,11 @@ def check_rules(
             errors.append(f"{where} must be an object")
             continue
         delay = rule.escalation_delay_in_minutes
-        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            errors.append(f"{where}.escalation_delay_in_minutes must be an integer of at least 0")
+        if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= MAX_DELAY:
+            errors.append(
+                f"{where}.escalation_delay_in_minutes must be an integer from 0 to {MAX_DELAY} "
+                "(a year)"
+            )
             delay = 0
         delays.append(delay)
         strategy = rule.assignment_strategy or ASSIGNMENT_STRATEGIES[0]

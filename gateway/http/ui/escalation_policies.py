@@ -1,9 +1,9 @@
 """Escalation policies in the web UI: the list, and one policy's levels with their targets
 (by name) and delays, the services that use it, and deleting it.
 
-Pages over :mod:`gateway.core.escalation_policies`, as the REST API calls it. Policies are
-written through the REST API or the configuration file; a service's form picks one from
-:func:`policy_choices`.
+Pages over :mod:`gateway.core.escalation_policies`, as the REST API calls it. The new and
+edit forms are :mod:`gateway.http.ui.escalation_policy_forms`; a service's form picks a
+policy from :func:`policy_choices`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from quart.typing import ResponseReturnValue
 from gateway.auth import Level
 from gateway.core import escalation_policies as policies
 from gateway.domain import EscalationPolicy
+from gateway.errors import Invalid, Refused
 from gateway.http.ui._web import agent, back, blueprint, page, read, requires, write
+from gateway.http.ui.form_lists import form_problems, refusal_status
 from gateway.store import Reader
 
 
@@ -61,14 +63,21 @@ async def policy_list() -> ResponseReturnValue:
 @requires(Level.VIEW)
 async def policy_page(policy_id: str) -> ResponseReturnValue:
     """One policy: each level's targets by name, its delay and strategy; its services."""
+    return await _policy_page(policy_id, [])
+
+
+async def _policy_page(policy_id: str, errors: list[str], status: int = 200) -> ResponseReturnValue:
     (view,) = await read(lambda r: _views(r, [policies.get_policy(r, policy_id)]))
-    return await page("escalation_policy.html", view=view)
+    return await page("escalation_policy.html", status=status, view=view, errors=errors)
 
 
 @blueprint.post("/escalation_policies/<policy_id>/delete")
 @requires(Level.MANAGE)
 async def policy_delete(policy_id: str) -> ResponseReturnValue:
-    """Delete a policy no service uses (the refusal page names the services otherwise)."""
+    """Delete a policy no service uses; otherwise its page again, naming the services."""
     by = agent()
-    await write(lambda tx: policies.delete_policy(tx, policy_id, by=by))
+    try:
+        await write(lambda tx: policies.delete_policy(tx, policy_id, by=by))
+    except (Invalid, Refused) as exc:
+        return await _policy_page(policy_id, form_problems(exc), refusal_status(exc))
     return back("ui.policy_list", "Escalation policy deleted.")

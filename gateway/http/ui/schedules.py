@@ -1,8 +1,9 @@
 """On-call schedules in the web UI: the list (who is on call now and next) and one schedule's
 week, day by day, with its layers and overrides.
 
-Read-only pages over :mod:`gateway.core.schedules` and :mod:`gateway.core.oncall`, as the
-REST API reads them; schedules are written through the REST API or the configuration file.
+Pages over :mod:`gateway.core.schedules` and :mod:`gateway.core.oncall`, as the REST API
+reads them. The forms that write schedules are :mod:`gateway.http.ui.schedule_forms` and
+:mod:`gateway.http.ui.schedule_overrides`; both answer a refusal with :func:`schedule_view`.
 Times are shown in the schedule's own zone, the exact UTC instant on hover.
 """
 
@@ -18,9 +19,10 @@ from quart import request
 from quart.typing import ResponseReturnValue
 
 from gateway.auth import Level
-from gateway.clock import iso
-from gateway.core import oncall, schedules
+from gateway.clock import iso, parse_iso
+from gateway.core import oncall, schedules, users
 from gateway.core.schedules import ScheduleDetails
+from gateway.domain import StoredOverride
 from gateway.http.ui._web import blueprint, page, read, requires
 from gateway.http.ui.words import exact_time
 from gateway.store import Reader
@@ -28,6 +30,8 @@ from gateway.store import Reader
 #: How far around now the list looks for the current shift's bounds and the next one.
 HORIZON = timedelta(days=35)
 DAY = 86400
+#: Overrides not yet over that a schedule's page lists (the REST API lists every one).
+OVERRIDES_SHOWN = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,11 +150,47 @@ def _week_start(raw: str | None, now: datetime, zone: ZoneInfo) -> date:
     return day - timedelta(days=day.weekday())
 
 
+@dataclass(frozen=True, slots=True)
+class OverrideRow:
+    """An override as the page lists it, with its id for the remove button."""
+
+    id: str
+    shift: Shift
+
+
+def _overrides(
+    reader: Reader, schedule_id: str, week: tuple[StoredOverride, ...], zone: ZoneInfo
+) -> list[OverrideRow]:
+    """The week's overrides and the first :data:`OVERRIDES_SHOWN` not yet over, by start."""
+    found = {o.id: o for o in week}
+    ahead = schedules.get_schedule(reader, schedule_id, since=reader.clock.now()).overrides
+    found.update((o.id, o) for o in sorted(ahead, key=lambda o: o.start)[:OVERRIDES_SHOWN])
+    ordered = sorted(found.values(), key=lambda o: (o.start, o.created_at))
+    return [
+        OverrideRow(
+            o.id,
+            _shift(reader, oncall.Entry(o.user_id, parse_iso(o.start), parse_iso(o.end)), zone),
+        )
+        for o in ordered
+    ]
+
+
 @blueprint.get("/schedules/<schedule_id>")
 @requires(Level.VIEW)
 async def schedule_page(schedule_id: str) -> ResponseReturnValue:
     """One schedule's week (``?week=`` picks another), its layers and its overrides."""
-    week = request.args.get("week")
+    return await schedule_view(schedule_id, week=request.args.get("week"))
+
+
+async def schedule_view(
+    schedule_id: str,
+    *,
+    week: str | None = None,
+    errors: list[str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The schedule's page; a refused form shows it again with ``errors`` and its ``values``."""
 
     def view(reader: Reader) -> dict[str, Any]:
         found = schedules.get_schedule(reader, schedule_id).schedule
@@ -169,10 +209,6 @@ async def schedule_page(schedule_id: str) -> ResponseReturnValue:
             ]
             days.append(Day(start.strftime("%A %d %B"), shifts))
         names = {u: _name(reader, u) for u in details.user_ids}
-        overrides = [
-            _shift(reader, oncall.Entry(o.user_id, o.start, o.end), zone)
-            for o in schedules.as_oncall(details).overrides
-        ]
         layers = [
             {
                 "name": layer.name or f"Layer {layer.position + 1}",
@@ -186,11 +222,15 @@ async def schedule_page(schedule_id: str) -> ResponseReturnValue:
             "details": details,
             "days": days,
             "layers": layers,
-            "overrides": overrides,
+            "overrides": _overrides(reader, schedule_id, details.overrides, zone),
+            "people": [(u.id, f"{u.name} ({u.email})") for u in users.list_users(reader)],
             "coverage": rendered.final_coverage,
             "previous": (monday - timedelta(days=7)).isoformat(),
             "following": (monday + timedelta(days=7)).isoformat(),
             "week_of": monday.strftime("%d %B %Y"),
         }
 
-    return await page("schedule.html", **await read(view))
+    shown = await read(view)
+    return await page(
+        "schedule.html", status=status, errors=errors or [], values=values or {}, **shown
+    )

@@ -307,7 +307,12 @@ async def service_page(service_id: str) -> ResponseReturnValue:
     view = await load_view(service_id)
     rows = await read(lambda r: service_webhooks(r, service_id))
     return await page(
-        "service.html", view=view, tab="settings", urgencies=URGENCY_LABELS, webhook_rows=rows
+        "service.html",
+        view=view,
+        tab="settings",
+        urgencies=URGENCY_LABELS,
+        webhook_rows=rows,
+        policies=await read(policy_choices),
     )
 
 
