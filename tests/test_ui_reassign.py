@@ -90,12 +90,15 @@ async def test_a_responder_reassigns_from_the_incident_page(tmp_path: Path) -> N
     assert no_csrf.status_code in (400, 403)
     # PagerDuty's log entries say where a person acted: the website is web_ui, not api.
     by_hand = [
-        e for e in entries if e.agent_type == "user" and e.type.endswith(("assign_log_entry",
-                                                                          "escalate_log_entry"))
+        e
+        for e in entries
+        if e.agent_type == "user" and e.type.endswith(("assign_log_entry", "escalate_log_entry"))
     ]
     # Reassigned to Bob; escalated to level 2, which assigns Bob and Cat.
     assert [e.type for e in by_hand] == [
-        "assign_log_entry", "escalate_log_entry", "assign_log_entry"
+        "assign_log_entry",
+        "escalate_log_entry",
+        "assign_log_entry",
     ]
     assert {e.details["channel"] for e in by_hand} == {"web_ui"}, [e.details for e in by_hand]
 
