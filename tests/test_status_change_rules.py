@@ -30,7 +30,11 @@ from tests.scaffold import v2
 from tests.smtp_support import SmtpReceiver, smtp_receiver
 
 ANN, BOB = "ann@example.com", "bob@example.com"
-CHANGES = '  [[users.notification_rules]]\n  contact_method = "Work"\n  type = "status_change_notification_rule"\n'
+CHANGES = (
+    "  [[users.notification_rules]]\n"
+    '  contact_method = "Work"\n'
+    '  type = "status_change_notification_rule"\n'
+)
 PEOPLE = person("Ann Primary", ANN) + CHANGES + person("Bob Second", BOB) + CHANGES
 TWO_LEVELS = policy("On call", (10, [ANN]), (15, [BOB]))
 

@@ -1,12 +1,12 @@
 """The upgrade to escalation, finished: open incidents it left unassigned follow their policy.
 
 The migration that brought escalation (``incident_assignments`` and its tables) acted only
-on incidents opened from then on: one triggered or acknowledged at the upgrade had no assignee and never
-escalated. A later migration lists those incidents in ``escalation_backfill`` (open, no
-assignee, no escalation state); at its next start, after provisioning (so the policies the
-configuration file declares have their levels), the daemon runs :func:`backfill`, which
-hands each to the escalation engine's own :func:`gateway.core.escalation.start`, exactly as
-if it had just been opened:
+on incidents opened from then on: one triggered or acknowledged at the upgrade had no
+assignee and never escalated. A later migration lists those incidents in
+``escalation_backfill`` (open, no assignee, no escalation state); at its next start, after
+provisioning (so the policies the configuration file declares have their levels), the
+daemon runs :func:`backfill`, which hands each to the escalation engine's own
+:func:`gateway.core.escalation.start`, exactly as if it had just been opened:
 
 - **triggered**: assigned to level 1 of its service's policy, an ``assign_log_entry``,
   notified by the assignees' rules, and (high urgency) the level's delay starts now;
