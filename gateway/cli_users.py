@@ -84,8 +84,13 @@ def users_show(config_path: Path, user: str) -> None:
         click.echo(f"    {method.id}  {method.type}  {method.label}  {method.address}")
     click.echo(f"notification rules ({len(rules)}):")
     for rule in rules:
+        when = (
+            "when an assigned incident changes"
+            if rule.type == cm.STATUS_CHANGE_RULE
+            else f"after {rule.start_delay_in_minutes} min"
+        )
         click.echo(
-            f"    {rule.id}  {rule.urgency}  after {rule.start_delay_in_minutes} min"
+            f"    {rule.id}  {rule.urgency}  {when}"
             f"  {labels.get(rule.contact_method_id, rule.contact_method_id)}"
         )
 

@@ -18,6 +18,7 @@ from gateway.context import GatewayContext
 from gateway.core import (
     CreatedIntegration,
     Ingest,
+    escalation_backfill,
     incident_timers,
     notifications,
     provision,
@@ -197,6 +198,10 @@ async def run(
         backfilled = await store.write(incident_timers.backfill)
         if backfilled:
             log.info("timers.backfilled", timers=backfilled)
+        # Open incidents the escalation upgrade left unassigned follow their policy now,
+        # after provisioning gave the file's policies their levels (a batch per job).
+        while await store.write(escalation_backfill.backfill):
+            pass
         metrics = Metrics()
         store.stats.observers.append(metrics.observe_batch)
         store.stats.failure_observers.append(metrics.commit_failures.inc)

@@ -49,10 +49,21 @@ class ContactMethod:
     source: str = "api"
 
 
+#: A rule for being assigned an incident (PagerDuty's ``assignment_notification_rule``).
+ASSIGNMENT_RULE: Final = "assignment_notification_rule"
+#: A rule for a change of a high-urgency incident assigned to the user: acknowledged,
+#: escalated away from them, resolved (PagerDuty's "when a high-urgency incident assigned
+#: to me changes"; its public REST API has no type for it, so this name is the gateway's).
+STATUS_CHANGE_RULE: Final = "status_change_notification_rule"
+NOTIFICATION_RULE_TYPES: Final = (ASSIGNMENT_RULE, STATUS_CHANGE_RULE)
+
+
 @dataclass(frozen=True, slots=True)
 class NotificationRule:
     """When to use a contact method: ``start_delay_in_minutes`` after a user is assigned an
-    incident of ``urgency`` (``high`` or ``low``) that is still unacknowledged."""
+    incident of ``urgency`` (``high`` or ``low``) that is still unacknowledged; or, of
+    ``type`` :data:`STATUS_CHANGE_RULE`, when a high-urgency incident assigned to the user
+    changes."""
 
     id: str
     user_id: str
@@ -62,6 +73,7 @@ class NotificationRule:
     created_at: str
     updated_at: str
     source: str = "api"
+    type: str = ASSIGNMENT_RULE
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from gateway.domain import ContactMethod, NotificationRule, User
+from gateway.domain_people import STATUS_CHANGE_RULE
 from gateway.shapes import Urls, reference
 
 __all__ = [
@@ -76,10 +77,10 @@ def contact_method_object(urls: Urls, method: ContactMethod) -> dict[str, Any]:
 def rule_reference(
     urls: Urls, rule: NotificationRule, summary: str | None = None
 ) -> dict[str, Any]:
-    """An ``assignment_notification_rule_reference``."""
+    """An ``assignment_notification_rule_reference`` (or ``status_change_…`` for that type)."""
     return {
         "id": rule.id,
-        "type": "assignment_notification_rule_reference",
+        "type": f"{rule.type}_reference",
         "summary": summary or _rule_summary(rule, None),
         "self": urls.api(_rule_path(rule)),
         "html_url": None,
@@ -89,8 +90,9 @@ def rule_reference(
 def rule_object(
     urls: Urls, rule: NotificationRule, method: ContactMethod | None, *, full_method: bool = False
 ) -> dict[str, Any]:
-    """An ``assignment_notification_rule``; its ``contact_method`` a reference, or the whole
-    object with ``full_method`` (``include[]=contact_methods``)."""
+    """An ``assignment_notification_rule`` (or ``status_change_notification_rule``, an
+    extension); its ``contact_method`` a reference, or the whole object with ``full_method``
+    (``include[]=contact_methods``)."""
     contact: dict[str, Any] | None = None
     if method is not None:
         contact = (
@@ -100,7 +102,7 @@ def rule_object(
         )
     return {
         "id": rule.id,
-        "type": "assignment_notification_rule",
+        "type": rule.type,
         "summary": _rule_summary(rule, method),
         "self": urls.api(_rule_path(rule)),
         "html_url": None,
@@ -161,4 +163,6 @@ def _rule_summary(rule: NotificationRule, method: ContactMethod | None) -> str:
         else f"after {rule.start_delay_in_minutes} minutes"
     )
     what = method.label if method is not None else "a contact method"
+    if rule.type == STATUS_CHANGE_RULE:
+        return f"high-urgency incident assigned to them changes: {what}"
     return f"{rule.urgency}-urgency: {what} {when}"

@@ -282,3 +282,48 @@ def test_a_deleted_users_token_keeps_working_as_an_account_token(api: Api) -> No
     assert api.http.get("/services", headers=_as(own)).status_code == 200
     me = api.http.get("/users/me", headers=_as(own))
     assert me.status_code == 400 and "account token" in me.text
+
+
+def test_status_change_rules_are_a_notification_rule_type(api: Api) -> None:
+    made = _user(api, "Watcher", "watcher@example.com")
+    ref = {"id": made["contact_methods"][0]["id"], "type": "email_contact_method_reference"}
+    base = f"/users/{made['id']}/notification_rules"
+
+    def rule(**fields: Any) -> Any:
+        return api.call("POST", base, role="admin", json={"notification_rule": fields})
+
+    r = rule(type="status_change_notification_rule", contact_method=ref)
+    assert r.status_code == 201, r.text
+    change = r.json()["notification_rule"]
+    assert (change["type"], change["urgency"], change["start_delay_in_minutes"]) == (
+        "status_change_notification_rule", "high", 0,
+    )  # fmt: skip
+    for fields, why in (
+        ({"urgency": "low"}, "for high-urgency incidents only"),
+        ({"start_delay_in_minutes": 5}, "notifies at once"),
+        ({"type": "status_update_notification_rule"}, "type must be one of"),
+    ):
+        body = {"type": "status_change_notification_rule", "contact_method": ref, **fields}
+        refused = rule(**body)
+        assert refused.status_code == 400 and why in refused.text, (fields, refused.text)
+    listed = api.call("GET", base, role="observer").json()["notification_rules"]
+    assert sorted(r["type"] for r in listed) == [
+        "assignment_notification_rule", "assignment_notification_rule",
+        "status_change_notification_rule",
+    ]  # fmt: skip
+    user = api.call("GET", f"/users/{made['id']}", role="observer").json()["user"]
+    assert "status_change_notification_rule_reference" in {
+        r["type"] for r in user["notification_rules"]
+    }
+    # An assignment rule with a delay cannot become a status-change rule; at 0 it can.
+    low = next(r for r in listed if r["urgency"] == "low")
+    high = next(r for r in listed if r["type"] == "assignment_notification_rule" and r is not low)
+    assert api.call(
+        "PUT", f"{base}/{low['id']}", role="admin",
+        json={"notification_rule": {"type": "status_change_notification_rule"}},
+    ).status_code == 400  # fmt: skip
+    moved = api.call(
+        "PUT", f"{base}/{high['id']}", role="admin",
+        json={"notification_rule": {"type": "status_change_notification_rule"}},
+    )  # fmt: skip
+    assert moved.json()["notification_rule"]["type"] == "status_change_notification_rule"

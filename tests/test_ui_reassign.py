@@ -83,10 +83,24 @@ async def test_a_responder_reassigns_from_the_incident_page(tmp_path: Path) -> N
             page = (await gw.client.get(nobody.headers["location"])).text
             assert "Not reassigned: user PNOBODY does not exist" in page
             listed = (await gw.client.get("/ui/incidents")).text
+            entries = await gw.log_entries(incident.id)
             no_csrf = await gw.client.post(f"{page_path}/reassign", data={"user_id": bob.id})
             await rx.wait_for(4)  # Ann, Bob, then Bob and Cat at level 2
     assert "Assigned to</th>" in listed and "Cat Third" in listed
     assert no_csrf.status_code in (400, 403)
+    # PagerDuty's log entries say where a person acted: the website is web_ui, not api.
+    by_hand = [
+        e
+        for e in entries
+        if e.agent_type == "user" and e.type.endswith(("assign_log_entry", "escalate_log_entry"))
+    ]
+    # Reassigned to Bob; escalated to level 2, which assigns Bob and Cat.
+    assert [e.type for e in by_hand] == [
+        "assign_log_entry",
+        "escalate_log_entry",
+        "assign_log_entry",
+    ]
+    assert {e.details["channel"] for e in by_hand} == {"web_ui"}, [e.details for e in by_hand]
 
 
 async def test_an_observer_sees_assignees_but_cannot_reassign(tmp_path: Path) -> None:

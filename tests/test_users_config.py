@@ -212,3 +212,39 @@ def test_check_config_reports_users_problems(tmp_path: Path) -> None:
     ok = CliRunner().invoke(check_config, [str(config)])
     assert ok.exit_code == 0, ok.stderr
     assert "2 users" in ok.stdout
+
+
+CHANGES = """
+  [[users.notification_rules]]
+  contact_method = "Work"
+  type = "status_change_notification_rule"
+"""
+
+
+def test_a_declared_status_change_rule_is_its_own_rule(tmp_path: Path, plugins: PluginHost) -> None:
+    db = tmp_path / "gw.db"
+    run(db, DETAILED + CHANGES, plugins)
+    _, _, first = person(db, "grace@example.com")
+    run(db, DETAILED + CHANGES, plugins)  # again: matched, not made twice
+    _, _, again = person(db, "grace@example.com")
+    run(db, DETAILED, plugins)  # gone from the file: deleted, the assignment rules kept
+    _, _, after = person(db, "grace@example.com")
+    kinds = sorted((r.type, r.urgency, r.start_delay_in_minutes) for r in first)
+    assert kinds == [
+        ("assignment_notification_rule", "high", 0),
+        ("assignment_notification_rule", "high", 5),
+        ("assignment_notification_rule", "low", 0),
+        ("status_change_notification_rule", "high", 0),
+    ]
+    assert {r.id for r in again} == {r.id for r in first}
+    assert {r.type for r in after} == {"assignment_notification_rule"} and len(after) == 3
+    with pytest.raises(ConfigError) as low:
+        run(tmp_path / "low.db", DETAILED + CHANGES + '  urgency = "low"\n', plugins)
+    assert "high-urgency incidents only" in low.value.message
+    with pytest.raises(ConfigError) as bad:
+        run(
+            tmp_path / "bad.db",
+            DETAILED + CHANGES.replace("status_change", "status_update"),
+            plugins,
+        )
+    assert bad.value.key == "users[0].notification_rules[3].type"

@@ -138,3 +138,32 @@ def test_the_list_pages_by_25_and_searches(gw: UiGateway) -> None:
         second = ui.get("/ui/users?query=page.example&offset=25").text
         assert "showing 26\u201330" in second and "Paged 29" in second and 'rel="prev"' in second
         assert ui.get("/ui/users?offset=-1").status_code == 400
+
+
+def test_a_rule_for_assigned_incident_changes_from_the_user_page(gw: UiGateway) -> None:
+    user_id = _add_user(gw, "Watcher Ui", "watcher@ui.example")
+    page = f"/ui/users/{user_id}"
+    method = gw.daemon.scalar("SELECT id FROM contact_methods WHERE user_id = ?", user_id)
+    with signed_in(gw, "admin") as ui:
+        form = ui.get(page).text
+        assert 'name="type"' in form and "assigned to them changes" in form
+        added = post_form(
+            ui, page, f"{page}/notification_rules/new",
+            type="status_change_notification_rule", contact_method=method,
+            start_delay_in_minutes="0", urgency="high",
+        )  # fmt: skip
+        assert added.status_code == 303, added.text
+        shown = ui.get(page).text
+        refused = post_form(
+            ui, page, f"{page}/notification_rules/new",
+            type="status_change_notification_rule", contact_method=method,
+            start_delay_in_minutes="0", urgency="low",
+        )  # fmt: skip
+    assert "<td>assigned incident changes</td>" in shown
+    assert refused.status_code == 400 and "high-urgency incidents only" in refused.text
+    stored = gw.daemon.scalar(
+        "SELECT count(*) FROM notification_rules WHERE user_id = ?"
+        " AND type = 'status_change_notification_rule'",
+        user_id,
+    )
+    assert stored == 1

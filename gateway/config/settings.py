@@ -202,6 +202,8 @@ class NotificationRuleConfig:
     urgency: str
     key: str
     line: int | None
+    #: ``assignment_notification_rule`` or ``status_change_notification_rule``.
+    type: str = "assignment_notification_rule"
 
 
 @dataclass(frozen=True)

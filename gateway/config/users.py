@@ -24,7 +24,8 @@ _KEYS = {
     "notification_rules",
 }
 _METHOD_KEYS = {"label", "type", "address"}
-_RULE_KEYS = {"contact_method", "start_delay_in_minutes", "urgency"}
+_RULE_KEYS = {"contact_method", "start_delay_in_minutes", "urgency", "type"}
+_RULE_TYPES = ("assignment_notification_rule", "status_change_notification_rule")
 
 
 def user_configs(r: Reader, data: dict[str, Any]) -> tuple[UserConfig, ...]:
@@ -108,6 +109,10 @@ def _rules(
                 or "high",
                 key=at,
                 line=r.lines.get(at),
+                type=r.string(
+                    rule, "type", f"{at}.type", default=_RULE_TYPES[0], choices=_RULE_TYPES
+                )
+                or _RULE_TYPES[0],
             )
         )
     return tuple(rules)

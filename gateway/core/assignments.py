@@ -62,6 +62,7 @@ def reassign(
     incident: Incident,
     target: Sequence[str] | int,
     agent: Agent = SYSTEM,
+    channel: str = "api",
 ) -> list[User]:
     """Reassign an open incident to users (ids) or to an escalation level (1-based).
 
@@ -69,18 +70,19 @@ def reassign(
     their rules when the incident is triggered; a level is entered as an escalation enters
     it (``escalate_log_entry`` by ``agent``, then its ``assign_log_entry``). Refused for a
     resolved incident; :class:`Invalid` for users that do not exist or a level the policy
-    does not have. Returns the new assignees.
+    does not have. Returns the new assignees. ``channel`` is the log entries' channel
+    (``api``, ``web_ui``, ``cli``): where the person acted.
     """
     if incident.status == "resolved":
         raise Refused("Incident Already Resolved", code=1001)
     memo = Memo()
     if isinstance(target, int):
-        return _to_level(tx, incident, target, agent, memo)
-    return _to_users(tx, incident, list(dict.fromkeys(target)), agent, memo)
+        return _to_level(tx, incident, target, agent, memo, channel)
+    return _to_users(tx, incident, list(dict.fromkeys(target)), agent, memo, channel)
 
 
 def _to_users(
-    tx: Tx, incident: Incident, user_ids: list[str], agent: Agent, memo: Memo
+    tx: Tx, incident: Incident, user_ids: list[str], agent: Agent, memo: Memo, channel: str
 ) -> list[User]:
     if not user_ids:
         raise Invalid(["assignments must name at least one user"])
@@ -101,7 +103,7 @@ def _to_users(
         agent_type=agent.type,
         agent_id=agent.id,
         summary="Reassigned to " + ", ".join(u.name for u in users),
-        details={"channel": "api", "assignees": [{"id": u.id, "name": u.name} for u in users]},
+        details={"channel": channel, "assignees": [{"id": u.id, "name": u.name} for u in users]},
     )
     if incident.status == "triggered":
         for user in users:
@@ -111,7 +113,9 @@ def _to_users(
     return users
 
 
-def _to_level(tx: Tx, incident: Incident, level: int, agent: Agent, memo: Memo) -> list[User]:
+def _to_level(
+    tx: Tx, incident: Incident, level: int, agent: Agent, memo: Memo, channel: str
+) -> list[User]:
     policy = escalation.policy_of(tx, incident, memo)
     count = len(policy.rules) if policy else 0
     if policy is None or isinstance(level, bool) or not 1 <= level <= count:
@@ -127,14 +131,14 @@ def _to_level(tx: Tx, incident: Incident, level: int, agent: Agent, memo: Memo) 
         agent_id=agent.id,
         summary=f"Escalated to level {level} by hand",
         details={
-            "channel": "api",
+            "channel": channel,
             "escalation_level": level,
             "escalation_loop": loop,
             "escalation_policy": {"id": policy.id, "name": policy.name},
         },
     )
     users = escalation.enter_level(
-        tx, incident, policy, level, loop, memo, channel="api", agent=(agent.type, agent.id),
+        tx, incident, policy, level, loop, memo, channel=channel, agent=(agent.type, agent.id),
         notify=incident.status == "triggered",
     )  # fmt: skip
     log.info("incident.reassigned", incident=incident.id, level=level, by=agent.type)

@@ -6,7 +6,11 @@
   type and address twice (PagerDuty's "must be unique").
 - A **notification rule** says: ``start_delay_in_minutes`` (an integer ≥ 0) after an
   incident of ``urgency`` (``high`` or ``low``) is assigned to the user and still
-  unacknowledged, use ``contact_method`` (one of the user's own).
+  unacknowledged, use ``contact_method`` (one of the user's own). That is its ``type``
+  ``assignment_notification_rule``; a ``status_change_notification_rule`` instead says
+  which contact method tells the user that a high-urgency incident assigned to them was
+  acknowledged, escalated away from them or resolved (:mod:`gateway.core.status_notifications`):
+  always ``high`` urgency, at once (delay 0), as PagerDuty offers it.
 - Deleting a contact method that notification rules use is refused, naming the rules:
   silently dropping the rules could leave someone who is on call unreachable.
 - What the configuration file declares (``source = 'config'``) is changed only there.
@@ -27,10 +31,14 @@ from gateway.core.inputs import CONFIG, SYSTEM, UNSET, Agent, Unset
 from gateway.core.ownership import DECLARED
 from gateway.core.users import get_user
 from gateway.domain import ContactMethod, NotificationRule, User
+from gateway.domain_people import ASSIGNMENT_RULE, NOTIFICATION_RULE_TYPES, STATUS_CHANGE_RULE
 from gateway.errors import Invalid, NotFound, Refused
 from gateway.store import Reader, Tx
 
 __all__ = [
+    "ASSIGNMENT_RULE",
+    "NOTIFICATION_RULE_TYPES",
+    "STATUS_CHANGE_RULE",
     "URGENCIES",
     "ContactMethodInput",
     "ContactMethodPatch",
@@ -86,6 +94,7 @@ class RuleInput:
     contact_method_id: object = None
     start_delay_in_minutes: object = 0
     urgency: object = "high"
+    type: object = ASSIGNMENT_RULE
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,7 @@ class RulePatch:
     contact_method_id: object | Unset = UNSET
     start_delay_in_minutes: object | Unset = UNSET
     urgency: object | Unset = UNSET
+    type: object | Unset = UNSET
 
 
 # -- reads for other aggregates ------------------------------------------------------------------
@@ -106,14 +116,16 @@ def contact_methods_for(reader: Reader, user: User | str) -> list[ContactMethod]
 
 
 def notification_rules_for(
-    reader: Reader, user: User | str, urgency: str | None = None
+    reader: Reader, user: User | str, urgency: str | None = None, type: str | None = None
 ) -> list[NotificationRule]:
-    """A user's notification rules for incidents of ``urgency`` (``None``: all), by delay.
+    """A user's notification rules for incidents of ``urgency`` (``None``: all) and of
+    ``type`` (``None``: both), by delay.
 
     This is what notifying someone reads: each rule's contact method is
     ``reader.contact_method(rule.contact_method_id)``.
     """
-    return reader.notification_rules(user if isinstance(user, str) else user.id, urgency=urgency)
+    user_id = user if isinstance(user, str) else user.id
+    return reader.notification_rules(user_id, urgency=urgency, type=type)
 
 
 def contact_counts(reader: Reader, users: Iterable[User]) -> dict[str, tuple[int, int]]:
@@ -239,6 +251,7 @@ def create_rule(
     method_id = _own_method(tx, user.id, data.contact_method_id, errors)
     delay = _delay(data.start_delay_in_minutes, errors)
     urgency = _urgency(data.urgency, errors)
+    kind = _type(data.type, delay, urgency, errors)
     if errors:
         raise Invalid(errors)
     made = tx.insert_notification_rule(
@@ -247,6 +260,7 @@ def create_rule(
         start_delay_in_minutes=delay,
         urgency=urgency,
         source=source,
+        type=kind,
     )
     log.info("notification_rule.created", user=user.id, rule=made.id, by=by.type)
     return made
@@ -265,6 +279,11 @@ def update_rule(
         columns["start_delay_in_minutes"] = _delay(patch.start_delay_in_minutes, errors)
     if not isinstance(patch.urgency, Unset):
         columns["urgency"] = _urgency(patch.urgency, errors)
+    kind = current.type if isinstance(patch.type, Unset) else patch.type
+    delay = columns.get("start_delay_in_minutes", current.start_delay_in_minutes)
+    checked = _type(kind, delay, columns.get("urgency", current.urgency), errors)
+    if not isinstance(patch.type, Unset):
+        columns["type"] = checked
     if errors:
         raise Invalid(errors)
     changed = {k: v for k, v in columns.items() if getattr(current, k) != v}
@@ -333,6 +352,20 @@ def _urgency(value: object, errors: list[str]) -> Any:
     if value not in URGENCIES:
         errors.append(f"urgency must be high or low (got {value!r})")
         return None
+    return value
+
+
+def _type(value: object, delay: object, urgency: object, errors: list[str]) -> Any:
+    """The rule's type; a status-change rule is high urgency and immediate (PagerDuty offers
+    "when a high-urgency incident assigned to me changes" only, without a delay)."""
+    if value not in NOTIFICATION_RULE_TYPES:
+        errors.append(f"type must be one of {', '.join(NOTIFICATION_RULE_TYPES)} (got {value!r})")
+        return None
+    if value == STATUS_CHANGE_RULE:
+        if urgency not in (None, "high"):
+            errors.append(f"a {STATUS_CHANGE_RULE} is for high-urgency incidents only")
+        if delay not in (None, 0):
+            errors.append(f"a {STATUS_CHANGE_RULE} notifies at once: start_delay_in_minutes 0")
     return value
 
 

@@ -34,7 +34,7 @@ from typing import Any, Final
 
 import structlog
 
-from gateway.core import escalation_policies, outbox, timers, webhook_events
+from gateway.core import escalation_policies, outbox, status_notifications, timers, webhook_events
 from gateway.core.escalation_targets import NOTIFY, Memo, notify_assignee, resolve, send
 from gateway.domain import EscalationPolicy, Incident, Timer, User
 from gateway.errors import NotFound
@@ -79,8 +79,10 @@ def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
                 start(tx, incident, memo)
         elif change.status == "acknowledged":
             timers.cancel(tx, change.incident_id, _ACTIVE)
+            status_notifications.status_changed(tx, change, memo)
         elif change.status == "resolved":
             timers.cancel(tx, change.incident_id, _ACTIVE)
+            status_notifications.status_changed(tx, change, memo)  # while still assigned
             tx.replace_incident_assignments(change.incident_id, [])
         elif change.status == "triggered" and change.previous_status == "acknowledged":
             incident = tx.incident(change.incident_id)
@@ -148,8 +150,10 @@ def enter_level(
     rule = policy.rules[level - 1]
     reached = resolve(tx, rule, memo)
     tx.set_incident_escalation(incident.id, policy.id, level, loop, fresh=fresh)
+    previous: list[str] = []
     if not fresh:
         timers.cancel(tx, incident.id, _ACTIVE)
+        previous = [u for u, _, _ in tx.incident_assignees([incident.id]).get(incident.id, [])]
     tx.replace_incident_assignments(incident.id, [u.id for u in reached.users], fresh=fresh)
     names = ", ".join(u.name for u in reached.users)
     summary = f"Assigned to {names}" if reached.users else "Assigned to nobody"
@@ -172,6 +176,9 @@ def enter_level(
             "nobody_on_call": reached.nobody_on_call,
         },
     )
+    if previous:  # those it left are told (their status-change rules)
+        now = [u.id for u in reached.users]
+        status_notifications.escalated_away(tx, incident, previous, now, level, memo)
     if not notify:
         return reached.users
     for user in reached.users:

@@ -15,14 +15,16 @@ they all read the same policy, schedules and notification rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import structlog
 
 from gateway.clock import parse_iso
 from gateway.core import notifications, schedules, timers
 from gateway.domain import EscalationPolicy, EscalationRule, Incident, NotificationRule, User
+from gateway.domain_people import ASSIGNMENT_RULE
 from gateway.errors import NotFound
 from gateway.store import Tx
 
@@ -50,10 +52,11 @@ class Memo:
         return self.users[user_id]
 
     def notification_rules(self, tx: Tx, user_id: str, urgency: str) -> list[NotificationRule]:
-        """A user's rules for ``urgency``, read once per job."""
+        """A user's assignment rules for ``urgency``, read once per job (their
+        status-change rules are :mod:`gateway.core.status_notifications`' business)."""
         key = (user_id, urgency)
         if key not in self.rules:
-            self.rules[key] = tx.notification_rules(user_id, urgency=urgency)
+            self.rules[key] = tx.notification_rules(user_id, urgency=urgency, type=ASSIGNMENT_RULE)
         return self.rules[key]
 
 
@@ -125,8 +128,15 @@ def notify_assignee(tx: Tx, incident: Incident, user: User, memo: Memo) -> int:
     return len(rules)
 
 
-def send(tx: Tx, incident: Incident, user: User, contact_method_id: str) -> bool:
+def send(
+    tx: Tx,
+    incident: Incident,
+    user: User,
+    contact_method_id: str,
+    change: Mapping[str, Any] | None = None,
+) -> bool:
     """One notification through one contact method; ``False`` when it could not be queued.
+    ``change``: a status-change notification (:func:`gateway.core.notifications.notify`).
 
     A failure is the notification's alone: it is undone in its own savepoint and logged,
     and escalation goes on (PagerDuty's rule: a failed notification never stops it).
@@ -145,6 +155,7 @@ def send(tx: Tx, incident: Incident, user: User, contact_method_id: str) -> bool
                 incident,
                 notifications.NotifiedUser.of(user),
                 notifications.ContactPoint.of(method),
+                change,
             )
     except Exception as exc:  # the notification's failure, never the escalation's
         log.error(

@@ -22,6 +22,7 @@ import structlog
 
 from gateway.core import assignments, webhook_events
 from gateway.core.incident_reads import find_incident
+from gateway.core.incidents import Channel
 from gateway.core.inputs import Agent
 from gateway.domain import Incident
 from gateway.errors import Invalid, Refused
@@ -46,8 +47,10 @@ def reassign(
     change: Reassignment,
     *,
     by: str,
+    channel: Channel = "api",
 ) -> Incident:
-    """Reassign the incident (id or number) as ``change`` says, on behalf of ``by``.
+    """Reassign the incident (id or number) as ``change`` says, on behalf of ``by``, from
+    ``channel`` (the log entries say where the person acted: ``api``, ``web_ui``, ``cli``).
 
     Returns the incident as it now is. See the module's docstring for what is written
     and what is refused.
@@ -65,7 +68,7 @@ def reassign(
             errors=[f"Incident #{incident.number} is resolved: it cannot be reassigned"],
         )
     target: list[str] | int = level if level is not None else list(change.user_ids)
-    assignments.reassign(tx, incident, target, Agent("user", by))
+    assignments.reassign(tx, incident, target, Agent("user", by), channel)
     updated = find_incident(tx, incident.id)
     if level is None:
         entry = tx.latest_log_entry(incident.id, "assign_log_entry")

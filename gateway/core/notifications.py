@@ -19,7 +19,7 @@ it) never raises into the caller: escalation is timer-driven and goes on regardl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,8 +170,18 @@ def notification_body(tx: Tx, incident: Incident, user: NotifiedUser) -> dict[st
     }
 
 
-def notify(tx: Tx, incident: Incident, user: NotifiedUser, method: ContactPoint) -> Notified | None:
+def notify(
+    tx: Tx,
+    incident: Incident,
+    user: NotifiedUser,
+    method: ContactPoint,
+    change: Mapping[str, Any] | None = None,
+) -> Notified | None:
     """Notify ``user`` of ``incident`` through ``method``, in ``tx``.
+
+    ``change`` (``{"type": "acknowledged" | "escalated" | "resolved", "summary": …}``) makes
+    it a status-change notification (:mod:`gateway.core.status_notifications`): the body's
+    ``change`` and the log entry say so; without it the incident needs the user.
 
     Writes a ``notify_log_entry`` (channel with the notification's type and address, the
     user as the person notified), a notification row and one outbox message of the
@@ -189,6 +199,8 @@ def notify(tx: Tx, incident: Incident, user: NotifiedUser, method: ContactPoint)
         )
         return None
     body = notification_body(tx, incident, user)
+    if change is not None:
+        body["change"] = dict(change)
     message_id = outbox.enqueue(
         tx,
         kind=delivery.kind,
@@ -200,20 +212,25 @@ def notify(tx: Tx, incident: Incident, user: NotifiedUser, method: ContactPoint)
     # The delivery's state is read from its message when shown, never stored here: this
     # entry is written once and the state changes after.
     notification = {"type": delivery.notification_type, "address": method.address}
+    summary = f"Notified {user.name} by {_medium(delivery.notification_type)}"
+    details: dict[str, Any] = {
+        "channel": "auto",
+        "notification": notification,
+        "user": {"id": user.id, "name": user.name, "email": user.email},
+        "contact_method": {"id": method.id, "type": method.type, "label": method.label},
+        "message_id": message_id,
+    }
+    if change is not None:
+        summary += f" that the incident was {change.get('type')}"
+        details["change"] = dict(change)
     entry_id = tx.insert_log_entry(
         "notify_log_entry",
         service_id=incident.service_id,
         integration_id=None,
         incident_id=incident.id,
         agent_type="system",
-        summary=f"Notified {user.name} by {_medium(delivery.notification_type)}",
-        details={
-            "channel": "auto",
-            "notification": notification,
-            "user": {"id": user.id, "name": user.name, "email": user.email},
-            "contact_method": {"id": method.id, "type": method.type, "label": method.label},
-            "message_id": message_id,
-        },
+        summary=summary,
+        details=details,
     )
     notification_id = tx.insert_notification(
         type=delivery.notification_type,

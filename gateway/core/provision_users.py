@@ -8,7 +8,7 @@ REST, the UI and the CLI refuse to change or delete it), releases what it no lon
 declares, and leaves runtime users alone.
 
 A block with ``contact_methods``/``notification_rules`` owns those too: its contact
-methods are matched by label, its rules by contact method, delay and urgency; the ones the
+methods are matched by label, its rules by contact method, delay, urgency and type; the ones the
 file declared before and no longer does are deleted. Contact methods and rules added at
 runtime stay, and stay editable.
 """
@@ -119,13 +119,18 @@ def _rules(
     existing.sort(key=lambda r: r.source != "config")
     claimed: set[str] = set()
     for config in block.notification_rules or ():
-        want = (ids[config.contact_method], config.start_delay_in_minutes, config.urgency)
+        want = (
+            ids[config.contact_method],
+            config.start_delay_in_minutes,
+            config.urgency,
+            config.type,
+        )
         same = next(
             (
                 r
                 for r in existing
                 if r.id not in claimed
-                and (r.contact_method_id, r.start_delay_in_minutes, r.urgency) == want
+                and (r.contact_method_id, r.start_delay_in_minutes, r.urgency, r.type) == want
             ),
             None,
         )

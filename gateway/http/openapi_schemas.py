@@ -412,7 +412,10 @@ SCHEMAS: dict[str, Any] = {
     "NotificationRule": _obj(
         ["id", "type", "start_delay_in_minutes", "contact_method", "urgency"],
         id=_str(),
-        type=_str(const="assignment_notification_rule"),
+        type=_str(
+            enum=["assignment_notification_rule", "status_change_notification_rule"],
+            description="status_change_notification_rule: extension (docs/people.md)",
+        ),
         summary=_str(),
         start_delay_in_minutes={"type": "integer", "minimum": 0},
         contact_method=_nullable({"type": "object"}),
@@ -421,7 +424,7 @@ SCHEMAS: dict[str, Any] = {
     ),
     "NotificationRuleInput": _obj(
         [],
-        type=_str(const="assignment_notification_rule"),
+        type=_str(enum=["assignment_notification_rule", "status_change_notification_rule"]),
         start_delay_in_minutes={"type": "integer", "minimum": 0},
         contact_method=_obj(["id"], id=_str(), type=_str()),
         urgency=_str(enum=["high", "low"]),

@@ -49,19 +49,52 @@ def build_message(
     number, title = incident.get("number"), header_text(incident.get("title") or "")
     urgency = incident.get("urgency") or "high"
     service_name = service.get("name") or service.get("id") or "a service"
+    change = data.get("change") if isinstance(data.get("change"), dict) else None
+    what = header_text(change.get("type") or "changed", 40) if change else ""
 
     message = EmailMessage(policy=SMTP)
     message["From"] = header_text(sender)
     message["To"] = header_text(recipient)
-    message["Subject"] = header_text(
-        f"[alert-gateway] #{number} {title} ({urgency} urgency, {service_name})", SUBJECT_MAX
-    )
+    subject = f"[alert-gateway] #{number} {title} ({urgency} urgency, {service_name})"
+    if change:  # a status-change rule's notification: what happened, first
+        subject = f"[alert-gateway] #{number} {what}: {title} ({service_name})"
+    message["Subject"] = header_text(subject, SUBJECT_MAX)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id(outbox_id, sender)
     message["X-Alert-Gateway-Incident"] = header_text(incident.get("id") or "")
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a page
-    message.set_content(_text(data, number, title, urgency, service_name, user, ack))
+    if change:
+        message.set_content(_change_text(data, number, title, what, service_name, user))
+    else:
+        message.set_content(_text(data, number, title, urgency, service_name, user, ack))
     return message
+
+
+def _change_text(
+    data: dict[str, Any], number: Any, title: str, what: str, service_name: str,
+    user: dict[str, Any],
+) -> str:  # fmt: skip
+    """A status-change notification: the incident assigned to the person changed."""
+    incident = data.get("incident") or {}
+    change = data.get("change") or {}
+    lines = [
+        f"Hello {user.get('name') or ''},".replace(" ,", ","),
+        "",
+        f"Incident #{number}, assigned to you, was {what}: {title}",
+        "",
+        f"  What:     {change.get('summary') or what}",
+        f"  Service:  {service_name}",
+        f"  Status:   {incident.get('status') or ''}",
+        "",
+        f"Open it: {incident.get('html_url') or ''}",
+        "",
+        "You get this because a notification rule of yours asks to hear when a high-urgency",
+        "incident assigned to you changes.",
+        "",
+        "-- ",
+        "alert-gateway",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _text(

@@ -87,6 +87,14 @@ class EscalationReads(ReadBase):
         )
         return [row[0] for row in rows]
 
+    def escalation_backfill(self, limit: int) -> list[str]:
+        """Up to ``limit`` incidents the upgrade left for the engine to assign (oldest id
+        first): the ``escalation_backfill`` rows."""
+        rows = self._db.fetch_all(
+            "SELECT incident_id FROM escalation_backfill ORDER BY incident_id LIMIT ?", (limit,)
+        )
+        return [r[0] for r in rows]
+
     def rule_turn(self, rule_id: str) -> int:
         """The index of a round-robin rule's next target (0 for a rule never used)."""
         value = self._db.fetch_value(
@@ -144,6 +152,14 @@ class EscalationWrites(EscalationReads, WriteBase):
                 "INSERT INTO escalation_rule_turns (rule_id, next_target) VALUES (?, ?)",
                 (rule_id, next_target),
             )
+
+    def forget_escalation_backfill(self, incident_id: str) -> bool:
+        """Take an incident off ``escalation_backfill``; ``False`` when another writer took it
+        first (two nodes starting together on one PostgreSQL database)."""
+        done = self._db.execute(
+            "DELETE FROM escalation_backfill WHERE incident_id = ?", (incident_id,)
+        )
+        return done == 1
 
     def delete_incident_escalation(self, incident_id: str) -> None:
         """Forget an incident's assignees and escalation state (retention)."""

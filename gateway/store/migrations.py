@@ -532,4 +532,25 @@ MIGRATIONS: tuple[str, ...] = (
         next_target INTEGER NOT NULL
     );
     """,
+    # Notification rules get PagerDuty's ``type``: every rule so far is an
+    # ``assignment_notification_rule``; ``status_change_notification_rule`` notifies a user
+    # when a high-urgency incident assigned to them is acknowledged, escalated away from
+    # them or resolved (gateway/core/status_notifications.py). escalation_backfill: the open
+    # incidents the escalation upgrade left unassigned (no assignee, no escalation state),
+    # which the daemon assigns once, at its next start, through the escalation engine
+    # (gateway/core/escalation_backfill.py), then forgets; a row per incident makes that
+    # once, also across restarts and several nodes.
+    """
+    ALTER TABLE notification_rules
+        ADD COLUMN type TEXT NOT NULL DEFAULT 'assignment_notification_rule';
+
+    CREATE TABLE escalation_backfill (
+        incident_id TEXT PRIMARY KEY
+    );
+    INSERT INTO escalation_backfill (incident_id)
+    SELECT id FROM incidents
+    WHERE status IN ('triggered', 'acknowledged')
+      AND id NOT IN (SELECT incident_id FROM incident_escalations)
+      AND id NOT IN (SELECT incident_id FROM incident_assignments);
+    """,
 )

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.domain import ContactMethod, NotificationRule, User
+from gateway.domain_people import ASSIGNMENT_RULE
 from gateway.ids import new_object_id
 from gateway.store.base import ReadBase, Where, WriteBase, marks
 
@@ -22,14 +23,17 @@ USER_COLS = (
 CM_COLS = "id, user_id, type, label, address, created_at, updated_at, source"
 RULE_COLS = (
     "id, user_id, contact_method_id, start_delay_in_minutes, urgency, created_at, updated_at,"
-    " source"
+    " source, type"
 )
+_RULE_COLS_R = ", ".join("r." + c.strip() for c in RULE_COLS.split(","))
 #: Columns the core may set through the update methods.
 USER_WRITABLE = frozenset(
     {"name", "email", "time_zone", "role", "description", "job_title", "source"}
 )
 CM_WRITABLE = frozenset({"type", "label", "address", "source"})
-RULE_WRITABLE = frozenset({"contact_method_id", "start_delay_in_minutes", "urgency", "source"})
+RULE_WRITABLE = frozenset(
+    {"contact_method_id", "start_delay_in_minutes", "urgency", "source", "type"}
+)
 
 
 def email_key(email: str) -> str:
@@ -100,13 +104,16 @@ class UserReads(ReadBase):
         return ContactMethod(*row) if row else None
 
     def notification_rules(
-        self, user_id: str, *, urgency: str | None = None
+        self, user_id: str, *, urgency: str | None = None, type: str | None = None
     ) -> list[NotificationRule]:
-        """A user's notification rules (of one urgency with ``urgency``), by delay then age."""
+        """A user's notification rules (of one urgency with ``urgency``, of one ``type``), by
+        delay then age."""
         where = Where()
         where.add("user_id = ?", user_id)
         if urgency is not None:
             where.add("urgency = ?", urgency)
+        if type is not None:
+            where.add("type = ?", type)
         rows = self._db.fetch_all(
             f"SELECT {RULE_COLS} FROM notification_rules{where.sql()}"
             " ORDER BY start_delay_in_minutes, created_at, id",
@@ -164,6 +171,17 @@ class UserReads(ReadBase):
             rule = _rule(row)
             found[rule.user_id][1].append(rule)
         return found
+
+    def assignee_rules(self, incident_id: str, type: str) -> list[NotificationRule]:
+        """The notification rules of ``type`` of the users the incident is assigned to (one
+        query: most assignees have none, and an acknowledgement must not read each)."""
+        rows = self._db.fetch_all(
+            f"SELECT {_RULE_COLS_R}"
+            " FROM incident_assignments a JOIN notification_rules r ON r.user_id = a.user_id"
+            " WHERE a.incident_id = ? AND r.type = ? ORDER BY a.assigned_at, r.created_at, r.id",
+            (incident_id, type),
+        )
+        return [_rule(r) for r in rows]
 
     def rules_using(self, method_id: str) -> list[NotificationRule]:
         """The notification rules that use a contact method."""
@@ -263,21 +281,22 @@ class UserWrites(UserReads, WriteBase):
         start_delay_in_minutes: int,
         urgency: str,
         source: str = "api",
+        type: str = ASSIGNMENT_RULE,
     ) -> NotificationRule:
         """Store a new notification rule of a user."""
         rule_id = new_object_id()
         self._db.execute(
             "INSERT INTO notification_rules (id, user_id, contact_method_id,"
-            " start_delay_in_minutes, urgency, created_at, updated_at, source)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " start_delay_in_minutes, urgency, created_at, updated_at, source, type)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rule_id, user_id, contact_method_id, start_delay_in_minutes, urgency, self.now,
-                self.now, source,
+                self.now, source, type,
             ),
         )  # fmt: skip
         return NotificationRule(
             rule_id, user_id, contact_method_id, start_delay_in_minutes, urgency, self.now,
-            self.now, source,
+            self.now, source, type,
         )  # fmt: skip
 
     def update_notification_rule(self, rule_id: str, **columns: Any) -> None:

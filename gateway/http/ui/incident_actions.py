@@ -89,7 +89,7 @@ async def incident_reassign(incident_id: str) -> ResponseReturnValue:
         change = Reassignment(user_ids=(user_id,) if user_id else ())
 
     def job(tx: Tx) -> None:
-        reassign(tx, incident_id, change, by=by)
+        reassign(tx, incident_id, change, by=by, channel="web_ui")
 
     word = f"escalated to level {level}" if level else "reassigned"
     return await _act(incident_id, job, "Not reassigned", lambda _: f"Incident {word}.")

@@ -237,7 +237,7 @@ async def contact_method_delete(user_id: str, method_id: str) -> ResponseReturnV
 @blueprint.post("/users/<user_id>/notification_rules/new")
 @requires(Level.VIEW)
 async def rule_create(user_id: str) -> ResponseReturnValue:
-    """Add a notification rule: a contact method, a delay in minutes and an urgency."""
+    """Add a notification rule: a type, a contact method, a delay in minutes and an urgency."""
     _check_edit(user_id)
     values = dict(await form())
     raw = values.get("start_delay_in_minutes", "0") or "0"
@@ -246,6 +246,7 @@ async def rule_create(user_id: str) -> ResponseReturnValue:
         contact_method_id=values.get("contact_method", ""),
         start_delay_in_minutes=delay,
         urgency=values.get("urgency", ""),
+        type=values.get("type") or cm.ASSIGNMENT_RULE,
     )
     by = agent()
     try:
