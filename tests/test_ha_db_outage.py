@@ -53,7 +53,8 @@ def test_lost_database_answers_503_then_recovers_without_restart(
 ) -> None:
     with own_database() as (database, url):
         text = config(v2_service("Web", KEY), storage=None)
-        daemon = spawn(text + f'\n[storage]\npath = "gw.db"\nurl = "{url}"\n')
+        daemon = spawn(text + f'\n[storage]\npath = "gw.db"\nurl = "{url}"\n', start=False)
+        daemon.start(timeout=60)  # an interpreter's start takes ~20 s on a busy machine
         pid = daemon.proc.pid if daemon.proc else None
         sent = Sent()
         ready: list[tuple[float, int]] = []

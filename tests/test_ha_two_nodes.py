@@ -13,11 +13,14 @@ receiver on 127.0.0.1. Afterwards:
 - every incident event's webhook arrived at least once, a repeat only with the same
   ``X-Webhook-Id`` and body, and no event got two webhook ids;
 - every auto-resolve timer fired exactly once (one resolution per incident, none left).
+
+And two nodes started at the same moment on an empty schema migrate and provision it once.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -72,8 +75,9 @@ def test_two_nodes_one_killed_mid_load_lose_and_duplicate_nothing(
     verifier = Verifier(secrets=[SECRET])
     with pd_receiver(verifier) as rx:
         # One after the other: the first creates the schema and provisions the service.
-        a = spawn(_cluster_config(url, rx.url, "a"), name="a")
-        b = spawn(_cluster_config(url, rx.url, "b"), name="b")
+        # (60 s: an interpreter's start takes ~20 s on a busy 2-core machine.)
+        a = spawn(_cluster_config(url, rx.url, "a"), name="a", start=False).start(timeout=60)
+        b = spawn(_cluster_config(url, rx.url, "b"), name="b", start=False).start(timeout=60)
         live = {"a": a.base_url, "b": b.base_url}
         for daemon in (a, b):  # each node answers before the load (its first request is slow)
             with daemon.client() as http:
@@ -193,3 +197,35 @@ def test_two_nodes_one_killed_mid_load_lose_and_duplicate_nothing(
     }
     assert set(per_event) == expected
     assert set(per_event.values()) == {1}  # one webhook id per incident event
+
+
+def test_two_nodes_started_at_once_migrate_and_provision_once(
+    postgres: StoreTarget, spawn: Callable[..., Daemon]
+) -> None:
+    """Both start on an empty schema at the same moment: one migrates, both provision the
+    same file, and the database holds one schema version, one service, one integration."""
+    url = postgres.url
+    assert url is not None
+    text = config(v2_service("Web", KEY), server={"cpu_affinity": "off"}, storage=None)
+    nodes = [
+        spawn(node_config(text, url, node=name, path=f"{name}.db"), name=name, start=False)
+        for name in ("a", "b")
+    ]
+    # Generous: two interpreters importing at once on a busy 2-core machine take ~20 s.
+    threads = [threading.Thread(target=node.start, kwargs={"timeout": 90}) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for node in nodes:
+        assert node.base_url, node.output()
+        with node.client() as http:
+            answer = http.post("/v2/enqueue", json=v2(KEY, dedup_key="at-once"))
+            assert answer.status_code == 202, answer.text
+    from gateway.store.schema import SCHEMA_VERSION
+
+    assert rows(url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    assert rows(url, "SELECT name FROM services") == [("Web",)]
+    assert scalar(url, "SELECT count(*) FROM integrations") == 1
+    assert rows(url, "SELECT incident_key, status FROM incidents") == [("at-once", "triggered")]
+    assert [node.stop() for node in nodes] == [0, 0]
