@@ -14,7 +14,9 @@ receiver on 127.0.0.1. Afterwards:
   ``X-Webhook-Id`` and body, and no event got two webhook ids;
 - every auto-resolve timer fired exactly once (one resolution per incident, none left).
 
-And two nodes started at the same moment on an empty schema migrate and provision it once.
+And two nodes started at the same moment on an empty schema migrate and provision it once,
+and a change made through one node's REST API (a new service and key, the service disabled,
+the key deleted) holds for events sent to the other at once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import trio
 from gateway.clock import parse_iso
 from tests.conftest import StoreTarget
 from tests.ha_support import Sent, node_config, rows, scalar, send_load, stored_seqs, wait_until
+from tests.incident_helpers import headers
 from tests.scaffold import Daemon, config, key, v2, v2_service
 from tests.webhook_support import Verifier, pd_receiver, verified
 
@@ -234,3 +237,51 @@ def test_two_nodes_started_at_once_migrate_and_provision_once(
     assert scalar(url, "SELECT count(*) FROM integrations") == 1
     assert rows(url, "SELECT incident_key, status FROM incidents") == [("at-once", "triggered")]
     assert [node.stop() for node in nodes] == [0, 0]
+
+
+def test_a_change_made_on_one_node_holds_on_the_other_at_once(
+    postgres: StoreTarget, spawn: Callable[..., Daemon]
+) -> None:
+    """A service and key made on A take events on B at once; disabled on A, B suppresses
+    its events at once; the key deleted on A, B refuses it at once (no node caches them
+    past a commit: the rules read the database in the event's own transaction)."""
+    url = postgres.url
+    assert url is not None
+    text = config(v2_service("Web", KEY), server={"cpu_affinity": "off"}, storage=None)
+    a = spawn(node_config(text, url, node="a", path="a.db"), name="a", start=False)
+    a.start(timeout=60)
+    b = spawn(node_config(text, url, node="b", path="b.db"), name="b", start=False)
+    b.start(timeout=60)
+    made = a.cli("token", "create", "--role", "Manager", "--name", "ha")
+    assert made.returncode == 0, made.stderr
+    auth = headers(made.stdout.strip().splitlines()[-1].split()[-1])
+    with a.client() as on_a, b.client() as on_b:
+        r = on_a.post("/services", headers=auth, json={"service": {"name": "Runtime"}})
+        assert r.status_code == 201, r.text
+        service_id = r.json()["service"]["id"]
+        body = {"integration": {"type": "events_api_v2_inbound_integration"}}
+        r = on_a.post(f"/services/{service_id}/integrations", headers=auth, json=body)
+        assert r.status_code == 201, r.text
+        integration = r.json()["integration"]
+        new_key = integration["integration_key"]
+        assert on_b.post("/v2/enqueue", json=v2(new_key, dedup_key="made")).status_code == 202
+
+        r = on_a.put(
+            f"/services/{service_id}", headers=auth, json={"service": {"status": "disabled"}}
+        )
+        assert r.status_code == 200, r.text
+        assert on_b.post("/v2/enqueue", json=v2(new_key, dedup_key="off")).status_code == 202
+
+        r = on_a.delete(f"/services/{service_id}/integrations/{integration['id']}", headers=auth)
+        assert r.status_code == 204, r.text
+        gone = on_b.post("/v2/enqueue", json=v2(new_key, dedup_key="gone"))
+        assert gone.status_code == 400, gone.text
+    assert rows(url, "SELECT incident_key FROM incidents WHERE service_id = %s", service_id) == [
+        ("made",)
+    ]
+    assert rows(
+        url,
+        "SELECT summary FROM log_entries WHERE type = 'suppress_log_entry' AND service_id = %s",
+        service_id,
+    ) == [("Suppressed trigger: service disabled",)]
+    assert [a.stop(), b.stop()] == [0, 0]
