@@ -28,8 +28,8 @@ def node_config(
 ) -> str:
     """``text`` (a config without ``[storage]``) as one node of a cluster on ``url``.
 
-    Each node keeps its local files apart (``path``) and claims under its own ``node_id``:
-    on one host the default (the host name) would make the nodes one node.
+    Each node keeps its local files apart (``path``) and has its own ``node_id``: on one
+    host the default (the host name) would give both the same one.
     ``lease_seconds`` shortens how long a dead node's claims on deliveries hold.
     """
     lease = "" if lease_seconds is None else f"lease_seconds = {lease_seconds}\n"

@@ -139,7 +139,7 @@ def test_two_nodes_one_killed_mid_load_lose_and_duplicate_nothing(
         # Every webhook is delivered: B takes what the killed node had claimed once the
         # claim's lease lapses (the test waits as long as the lease the store holds), and
         # sends the rest as they come.
-        lapse = scalar(url, "SELECT max(lease_until) FROM outbox_messages WHERE claimed_by = 'a'")
+        lapse = scalar(url, "SELECT max(lease_until) FROM outbox_messages WHERE state = 'pending'")
         wait = 15.0 + (parse_iso(lapse).timestamp() - time.time() if lapse else 0.0)
         pending = "SELECT count(*) FROM outbox_messages WHERE state <> 'delivered'"
         assert wait_until(lambda: scalar(url, pending) == 0, wait), rows(
