@@ -209,3 +209,48 @@ def test_notifications_bench_delivers_through_a_relay_process() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notifications/s" in result.stdout
+
+
+def test_postgres_estimate_names_what_limits_n_nodes(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/postgres's estimate: nodes' CPU until the write lock's bound, then the lock."""
+    bench = _script("postgres")
+    # 2 ms of gateway CPU per event: 500 events/s per node. The lock is held 0.5 ms of
+    # PostgreSQL + 26 x 0.2 ms of round trips (+ up to the gateway's 2 ms) per event:
+    # 130..175 events/s for the whole cluster.
+    one = {"gw_ms": 2.0, "pg_ms": 0.5, "trips": 26.0, "lock_ms": 4.0, "held": 0.5}
+    args = bench.argparse.Namespace(rtt_ms=0.2, estimate=[4, 8])
+    bench.estimate(one, None, args)
+    out = capsys.readouterr().out
+    assert "one node: 1000 / 2.000 ms gateway CPU per event = 500 events/s" in out
+    assert "at most 130..175 events/s for the whole cluster" in out
+    assert "4 nodes: ~130..175 events/s (limit: the write lock)" in out
+    assert "8 nodes: ~130..175 events/s (limit: the write lock)" in out
+    quick = {**one, "trips": 1.0, "pg_ms": 0.1}  # no network in the way: 4 nodes fit
+    bench.estimate(quick, None, bench.argparse.Namespace(rtt_ms=0.0, estimate=[1]))
+    assert (
+        "1 nodes: ~476..500 events/s (limit: the nodes' CPU or the lock)" in capsys.readouterr().out
+    )
+
+
+@pytest.mark.slow
+def test_postgres_bench_measures_every_setup_on_the_test_server() -> None:
+    """bench/postgres end to end, briefly: SQLite, one and two PostgreSQL nodes, exit 0."""
+    from tests import pgserver
+
+    pgserver.session_database()  # skipped without a server (failed under CI=true)
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "postgres"), "--duration", "1", "--rounds", "1",
+         "--connections", "2", "--server-url", pgserver.SERVER],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {
+        line.split()[1]: line.split()
+        for line in result.stdout.splitlines()
+        if line.startswith("mean ")
+    }
+    assert set(rows) == {"sqlite-1", "postgresql-1", "postgresql-2"}, result.stdout
+    for name in ("postgresql-1", "postgresql-2"):
+        _, _, rate, _, _, gw_ms, pg_ms, trips, *_ = rows[name]
+        assert float(rate) > 0 and float(gw_ms) > 0 and float(pg_ms) > 0 and float(trips) > 1
+    assert "8 nodes: ~" in result.stdout
