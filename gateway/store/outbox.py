@@ -242,7 +242,10 @@ class OutboxWrites(OutboxReads, WriteBase):
         id_marks = marks(padded)
         # Two statements for the lot (a claim per message was two each). The lease's end
         # tells this claim's rows from ones the node held before.
-        claimable = f"id IN ({id_marks}) AND state = 'pending' AND (lease_until IS NULL OR lease_until <= ?)"
+        claimable = (
+            f"id IN ({id_marks}) AND state = 'pending'"
+            " AND (lease_until IS NULL OR lease_until <= ?)"
+        )
         lock = self._db.skip_locked("o")
         if lock:
             # PostgreSQL, where claims run beside each other (Store.claim): lock the rows
