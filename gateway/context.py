@@ -21,6 +21,9 @@ class GatewayContext:
     plugins: PluginHost
     ingest: Ingest
     metrics: Metrics = field(default_factory=Metrics)
+    #: The web UI's cookie-signing key when the database holds it (PostgreSQL: shared by
+    #: every node); ``None``: a file beside the SQLite database.
+    ui_secret: bytes | None = None
 
     @property
     def limiter(self) -> RateLimiter | None:

@@ -22,8 +22,10 @@ from gateway.core import (
     incident_timers,
     notifications,
     provision,
+    sessions,
     webhook_events,
 )
+from gateway.core.nodes import claim_node
 from gateway.core.timer_scheduler import Scheduler, SchedulerConfig, serve_timers
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
@@ -205,12 +207,15 @@ async def run(
         metrics = Metrics()
         store.stats.observers.append(metrics.observe_batch)
         store.stats.failure_observers.append(metrics.commit_failures.inc)
+        shared = store.backend.name == "postgresql"
         context = GatewayContext(
             settings=settings,
             store=store,
             plugins=plugins,
             ingest=Ingest(store, plugins, metrics),
             metrics=metrics,
+            # Several nodes may serve a PostgreSQL database: one signing key for all.
+            ui_secret=await store.write(sessions.signing_key) if shared else None,
         )
         context.apply_settings(settings)
         # Hypercorn's ASGI types are stricter than the plain mappings our app uses.
@@ -256,8 +261,12 @@ async def run(
             nursery.start_soon(
                 prune_periodically, store, _retention(settings), metrics.observe_pruned
             )
-            running.outbox = await nursery.start(_serve_outbox, context, clock)
-            running.timers = await nursery.start(_serve_timers, context, clock)
+            # One claim id for both the deliverers and the timers (core/nodes.py: unique per
+            # process on a shared PostgreSQL database).
+            node = claim_node(settings.outbound.node_id, shared=shared)
+            log.info("daemon.node", node=node)
+            running.outbox = await nursery.start(_serve_outbox, context, clock, node)
+            running.timers = await nursery.start(_serve_timers, context, clock, node)
             task_status.started(running)
             await shutdown.wait()
             notifier.stopping()
@@ -273,6 +282,7 @@ async def run(
 async def _serve_outbox(
     context: GatewayContext,
     clock: Clock | None,
+    node: str,
     task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The deliverers, beside the HTTP server: built-in kinds and the plugins' kinds.
@@ -294,7 +304,7 @@ async def _serve_outbox(
         context.store,
         kinds,
         config=EngineConfig(
-            node_id=outbound.node_id,
+            node_id=node,
             per_destination=outbound.per_destination,
             max_in_flight=outbound.max_in_flight,
             lease_seconds=outbound.lease_seconds,
@@ -310,6 +320,7 @@ async def _serve_outbox(
 async def _serve_timers(
     context: GatewayContext,
     clock: Clock | None,
+    node: str,
     task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The timer scheduler, beside the deliverers, claiming under the same node id and lease.
@@ -322,7 +333,7 @@ async def _serve_timers(
     await serve_timers(
         context.store,
         config=SchedulerConfig(
-            node_id=outbound.node_id, lease_seconds=outbound.lease_seconds, manual=clock is not None
+            node_id=node, lease_seconds=outbound.lease_seconds, manual=clock is not None
         ),
         clock=clock,
         metrics=context.metrics,

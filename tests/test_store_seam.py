@@ -40,7 +40,15 @@ AGGREGATES = (
     "timeline",
     "tokens",
 )
-SEAM_METHODS = {"execute", "execute_many", "fetch_one", "fetch_all", "fetch_value", "try_insert"}
+SEAM_METHODS = {
+    "execute",
+    "execute_many",
+    "fetch_one",
+    "fetch_all",
+    "fetch_value",
+    "try_insert",
+    "skip_locked",
+}
 DRIVER_METHODS = {"executemany", "executescript", "fetchone", "fetchall", "fetchmany", "cursor"}
 # SQL a second backend would have to rewrite; none of it may cross the seam.
 SQLITE_ONLY = re.compile(
@@ -483,6 +491,11 @@ def _workload(t: Any) -> None:
     assert t.rule_turn("PR1") == 2
     t.delete_incident_escalation(inc.id)
     assert t.incident_escalation(inc.id) is None and t.incident_assignees([inc.id]) == {}
+    # Shared secrets: the first value stays; a second insert changes nothing.
+    assert t.shared_secret("k") is None
+    assert t.insert_shared_secret("k", "one") is True
+    assert t.insert_shared_secret("k", "two") is False
+    assert t.shared_secret("k") == "one"
 
 
 def test_the_sql_that_crosses_the_seam_is_portable(

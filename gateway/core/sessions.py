@@ -18,12 +18,21 @@ from gateway.clock import iso
 from gateway.domain import ApiToken
 from gateway.store import Reader, Tx
 
-__all__ = ["SessionUser", "end_session", "session_user", "start_session", "touch_session"]
+__all__ = [
+    "SessionUser",
+    "end_session",
+    "session_user",
+    "signing_key",
+    "start_session",
+    "touch_session",
+]
 
 #: A session's ``last_seen_at`` is written at most this often: a click is not a write.
 TOUCH_EVERY = timedelta(minutes=5)
 #: Ended sessions' records are deleted this long after they ended (at the next sign-in).
 KEEP_ENDED = timedelta(days=30)
+#: The name of the cookie-signing key among the database's shared secrets.
+SIGNING_KEY = "ui_session_signing_key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +90,18 @@ def end_session(tx: Tx, session_id: object) -> str | None:
     if digest is None:
         return None
     return tx.end_ui_session(digest)
+
+
+def signing_key(tx: Tx) -> bytes:
+    """The cookie-signing key every node of the database shares, made on first use.
+
+    The daemon asks for it on PostgreSQL, where several nodes serve one database: a
+    sign-in made on one is then valid on every other. Two nodes starting at once both
+    try to insert a new key; the insert that loses the race changes nothing, and both
+    return the one stored (on SQLite the key stays in a file beside the database,
+    :func:`gateway.http.ui.secret_key`).
+    """
+    tx.insert_shared_secret(SIGNING_KEY, secrets.token_hex(32))
+    value = tx.shared_secret(SIGNING_KEY)
+    assert value is not None  # inserted above, or already there
+    return value.encode()

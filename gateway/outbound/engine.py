@@ -214,7 +214,9 @@ class Engine:
 
         While one exchange is on its way to the writer (a group commit, an fsync), the
         attempts finishing meanwhile wait for the next: under load one job records and
-        claims many messages, instead of two jobs per message.
+        claims many messages, instead of two jobs per message. On PostgreSQL the claim
+        follows the job as a short transaction of its own (:meth:`Store.claim`): it then
+        never holds the write lock every node's ingest waits for.
         """
         finished, self._finished = self._finished, []
         free = self.config.max_in_flight - self._total_in_flight if claiming else 0
@@ -238,37 +240,47 @@ class Engine:
             return []
         room, full = self._rooms()
         attempts = [attempt for attempt, _ in finished]
+        wants = free > 0 and bool(self.kinds)
+        # PostgreSQL: the claim is a short transaction of its own beside the writers
+        # (Store.claim, row locks, no cluster-wide write lock); SQLite: in this job.
+        apart = self.store.backend.claims_apart
+
+        def claim(tx: Tx) -> list[outbox.Claimed]:
+            return outbox.claim(
+                tx,
+                node=self.node,
+                lease_seconds=self._lease,
+                room=room,
+                limit=free,
+                kinds_wanted=self.kinds,
+                busy=full,
+                # Enough candidates to fill a few destinations; the loop claims again
+                # at once while it finds some.
+                scan=2 * min(free, 4 * self.config.per_destination),
+                due_by=due_by,
+            )
 
         def job(tx: Tx) -> tuple[list[outbox.Settled | Exception], list[outbox.Claimed]]:
             settled = outbox.record_many(tx, attempts, node=self.node)
-            claimed = (
-                outbox.claim(
-                    tx,
-                    node=self.node,
-                    lease_seconds=self._lease,
-                    room=room,
-                    limit=free,
-                    kinds_wanted=self.kinds,
-                    busy=full,
-                    # Enough candidates to fill a few destinations; the loop claims again
-                    # at once while it finds some.
-                    scan=2 * min(free, 4 * self.config.per_destination),
-                    due_by=due_by,
-                )
-                if free > 0 and self.kinds
-                else []
-            )
-            return settled, claimed
+            return settled, claim(tx) if wants and not apart else []
 
-        try:
-            results, claimed = await self.store.write(job, background=True)
-        except StoreUnavailable as exc:
-            # The leases lapse and the messages are sent again: at-least-once holds.
-            for attempt in attempts:
-                log.warning("outbox.record_failed", message=attempt.message.id, error=str(exc))
-            return []
-        for (attempt, seconds), result in zip(finished, results, strict=True):
-            self._report(attempt, seconds, result)
+        claimed: list[outbox.Claimed] = []
+        if finished or not apart:
+            try:
+                results, claimed = await self.store.write(job, background=True)
+            except StoreUnavailable as exc:
+                # The leases lapse and the messages are sent again: at-least-once holds.
+                for attempt in attempts:
+                    log.warning("outbox.record_failed", message=attempt.message.id, error=str(exc))
+                return []
+            for (attempt, seconds), result in zip(finished, results, strict=True):
+                self._report(attempt, seconds, result)
+        if wants and apart:
+            try:
+                claimed = await self.store.claim(claim)
+            except StoreUnavailable as exc:
+                log.warning("outbox.claim_failed", error=str(exc))
+                return []
         return claimed
 
     def _due_by(self) -> str | None:

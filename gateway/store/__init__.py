@@ -17,6 +17,7 @@ file.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from collections.abc import Callable
 from pathlib import Path
@@ -173,6 +174,44 @@ class Store:
                 conn.execute("COMMIT")
         except backend.unavailable_error as exc:
             raise StoreUnavailable(f"the store could not be read: {exc}") from exc
+        finally:
+            if conn is not None:
+                if backend.reusable(conn):
+                    self._readers.put(conn)
+                else:
+                    conn.close()
+
+    async def claim(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn(tx)`` in a short transaction of its own on a pooled connection, beside
+        the writer and without the write lock (PostgreSQL, :attr:`Backend.claims_apart`).
+
+        For the deliverers' claims alone: they change only a claim's lease columns, under
+        row locks (``SKIP LOCKED``), so ingest on every node goes on meanwhile. Nothing of
+        ``fn`` reaches the producers or the observers.
+        """
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        return await trio.to_thread.run_sync(self._claim_sync, fn, limiter=self._read_limiter)
+
+    def _claim_sync(self, fn: Callable[[Tx], T]) -> T:
+        backend = self.backend
+        conn = None
+        try:
+            try:
+                conn = self._readers.get_nowait()
+            except queue.Empty:
+                conn = backend.open_reader()
+            backend.begin_claim(conn)
+            try:
+                result = fn(Tx(conn, self._clock))
+            except BaseException:
+                with contextlib.suppress(*backend.error):
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        except backend.unavailable_error as exc:
+            raise StoreUnavailable(f"the store could not claim: {exc}") from exc
         finally:
             if conn is not None:
                 if backend.reusable(conn):

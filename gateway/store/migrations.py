@@ -553,4 +553,14 @@ MIGRATIONS: tuple[str, ...] = (
       AND id NOT IN (SELECT incident_id FROM incident_escalations)
       AND id NOT IN (SELECT incident_id FROM incident_assignments);
     """,
+    # Secrets every node of one database shares, by name: the web UI's session-signing
+    # key on PostgreSQL (gateway/core/sessions.py signing_key), made once by whichever node
+    # starts first, so a sign-in on one node is valid on every other.
+    """
+    CREATE TABLE shared_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
 )

@@ -242,10 +242,18 @@ class OutboxWrites(OutboxReads, WriteBase):
         id_marks = marks(padded)
         # Two statements for the lot (a claim per message was two each). The lease's end
         # tells this claim's rows from ones the node held before.
+        claimable = (
+            f"id IN ({id_marks}) AND state = 'pending'"
+            " AND (lease_until IS NULL OR lease_until <= ?)"
+        )
+        lock = self._db.skip_locked("o")
+        if lock:
+            # PostgreSQL, where claims run beside each other (Store.claim): lock the rows
+            # taken, passing over those another claim not yet committed holds, rather
+            # than waiting for it and then finding them taken.
+            claimable = f"id IN (SELECT id FROM outbox_messages AS o WHERE {claimable}{lock})"
         self._db.execute(
-            "UPDATE outbox_messages SET claimed_by = ?, lease_until = ?"
-            f" WHERE id IN ({id_marks}) AND state = 'pending'"
-            " AND (lease_until IS NULL OR lease_until <= ?)",
+            f"UPDATE outbox_messages SET claimed_by = ?, lease_until = ? WHERE {claimable}",
             (node, lease_until, *padded, self.now),
         )
         rows = self._db.fetch_all(

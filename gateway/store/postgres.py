@@ -142,6 +142,13 @@ class PostgresDatabase:
         row = self._execute(_translate(sql), params).fetchone()
         return None if row is None else row[0]
 
+    def skip_locked(self, alias: str) -> str:
+        """`` FOR UPDATE OF alias SKIP LOCKED``: two nodes claiming at once take different
+        rows instead of one waiting for the other's claim and then finding it taken."""
+        if not re.fullmatch(r"[a-z_]+", alias):
+            raise ValueError(f"not an alias: {alias!r}")
+        return f" FOR UPDATE OF {alias} SKIP LOCKED"
+
     def try_insert(self, sql: str, params: Params, *, unique: str) -> bool:
         """Run an INSERT; ``False`` when it was refused only for a duplicate ``unique``.
 

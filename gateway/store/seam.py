@@ -78,6 +78,13 @@ class Database(Protocol):
         """The first column of a SELECT's first row (``None`` when there is no row)."""
         ...
 
+    def skip_locked(self, alias: str) -> str:
+        """The clause that ends a claim's SELECT of due rows of ``alias``: on a database
+        with concurrent claimers (PostgreSQL) `` FOR UPDATE OF alias SKIP LOCKED`` (rows
+        another claim holds are passed over, never waited for); ``""`` on SQLite, whose
+        writers never run at once."""
+        ...
+
     def try_insert(self, sql: str, params: Params, *, unique: str) -> bool:
         """Run an INSERT; ``False`` when it was refused only for a duplicate ``unique``.
 

@@ -41,9 +41,22 @@ class SessionReads(ReadBase):
             return None
         return UiSession(ApiToken(*row[:-2]), row[-2], row[-1])
 
+    def shared_secret(self, name: str) -> str | None:
+        """The value of the shared secret ``name`` (``None``: not made yet)."""
+        value = self._db.fetch_value("SELECT value FROM shared_secrets WHERE name = ?", (name,))
+        return None if value is None else str(value)
+
 
 class SessionWrites(SessionReads, WriteBase):
-    """Starting, touching and ending sessions."""
+    """Starting, touching and ending sessions; making a shared secret."""
+
+    def insert_shared_secret(self, name: str, value: str) -> bool:
+        """Store ``value`` as the secret ``name`` unless one is there (False: it was)."""
+        return self._db.try_insert(
+            "INSERT INTO shared_secrets (name, value, created_at) VALUES (?, ?, ?)",
+            (name, value, self.now),
+            unique="shared_secrets.name",
+        )
 
     def insert_ui_session(self, id_hash: str, token_id: str) -> None:
         """Record a new session for ``token_id``."""

@@ -61,6 +61,10 @@ class SqliteDatabase:
         row = self._execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def skip_locked(self, alias: str) -> str:
+        """Nothing: one writer at a time holds the whole file."""
+        return ""
+
     def try_insert(self, sql: str, params: Params, *, unique: str) -> bool:
         """Run an INSERT; ``False`` when SQLite refused it only for a duplicate ``unique``.
 

@@ -5,7 +5,9 @@ the UI works without JavaScript; a few lines of script only add a copy
 button and grey out choices the server refuses anyway. Sign-in uses the REST
 API's tokens; the session is a record on the server (:mod:`gateway.core.sessions`)
 named by a signed cookie (HttpOnly, SameSite=Lax) whose key is generated once per
-database and kept beside it (:func:`secret_key`).
+database: kept beside a SQLite file (:func:`secret_key`), and in a PostgreSQL database
+itself, so every node serving it accepts the same cookies
+(:func:`gateway.core.sessions.signing_key`).
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ def secret_key(database: Path) -> bytes:
 def register(app: QuartTrio) -> None:
     """Mount the UI on ``app`` and redirect ``/`` to it when nothing else serves ``/``."""
     gateway: GatewayContext = app.config["GATEWAY"]
-    app.secret_key = secret_key(Path(gateway.store.path))
+    # PostgreSQL: the key every node shares, from the database (core/sessions.py).
+    app.secret_key = gateway.ui_secret or secret_key(Path(gateway.store.path))
     server = gateway.settings.server
     app.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,
