@@ -489,6 +489,9 @@ def _workload(t: Any) -> None:
     t.set_rule_turn("PR1", 1)
     t.set_rule_turn("PR1", 2)
     assert t.rule_turn("PR1") == 2
+    # PU1 and PU2 are no users: no rules. The upgrade's list is empty on a new database.
+    assert t.assignee_rules(inc.id, "status_change_notification_rule") == []
+    assert t.escalation_backfill(10) == [] and t.forget_escalation_backfill(inc.id) is False
     t.delete_incident_escalation(inc.id)
     assert t.incident_escalation(inc.id) is None and t.incident_assignees([inc.id]) == {}
     # Shared secrets: the first value stays; a second insert changes nothing.

@@ -115,5 +115,10 @@ def test_chat_webhook_text_and_address_check() -> None:
         "Alice: incident #7 Disk full (high urgency, Web) needs you. "
         "Open and acknowledge it: https://gw.example.com/ui/incidents/Q1"
     )
+    changed = {**body, "change": {"type": "acknowledged", "summary": "Acknowledged by Bob"}}
+    assert chat_text(changed) == (
+        "Alice: incident #7 Disk full (Web), assigned to you, was acknowledged: "
+        "Acknowledged by Bob. https://gw.example.com/ui/incidents/Q1"
+    )
     assert check_webhook_url("https://chat.example.com/hooks/abc") == []
     assert check_webhook_url("ftp://x") and check_webhook_url("not a url")

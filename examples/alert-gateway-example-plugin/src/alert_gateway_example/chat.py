@@ -45,11 +45,19 @@ CHAT_TYPE = ContactMethodType(CONTACT_TYPE, "Chat room (incoming webhook)", chec
 
 
 def chat_text(body: dict[str, Any]) -> str:
-    """One chat line naming the incident, its service and urgency, and where to acknowledge."""
+    """One chat line naming the incident, its service and urgency, and where to acknowledge;
+    for a status-change notification (``change`` in the body), what changed instead."""
     incident = body.get("incident") or {}
     service = (body.get("service") or {}).get("name") or "a service"
     user = (body.get("user") or {}).get("name") or "you"
     link = incident.get("html_url") or ""
+    change = body.get("change")
+    if isinstance(change, dict):
+        return (
+            f"{user}: incident #{incident.get('number')} {incident.get('title')!s} "
+            f"({service}), assigned to you, was {change.get('type')}: "
+            f"{change.get('summary')}. {link}"
+        )
     return (
         f"{user}: incident #{incident.get('number')} {incident.get('title')!s} "
         f"({incident.get('urgency')} urgency, {service}) needs you. "
