@@ -3,12 +3,12 @@ transaction, operators' requeue/discard, retention of delivered messages, metric
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from gateway.clock import FakeClock
+from gateway.clock import FakeClock, parse_iso
 from gateway.core import outbox
 from gateway.core.inputs import ServiceInput, ServicePatch
 from gateway.core.outbox_policy import Delivered, Drop
@@ -236,3 +236,37 @@ async def test_metrics_show_the_queue_and_readyz_ignores_a_dead_destination(
     assert ready.status_code == 200
     assert 'alert_gateway_outbox_pending{destination="http://127.0.0.1:9/",kind="test"} 1.0' in text
     assert 'alert_gateway_outbox_oldest_pending_seconds{kind="test"}' in text
+
+
+async def test_a_dead_nodes_claims_lapse_per_kind(tmp_path: Path) -> None:
+    """Each kind's claim lasts its own lease: a dead node's quick kind comes back first."""
+    quick, slow = PostKind(name="quick"), PostKind(name="slow")
+    outbox.register_kind(quick)
+    outbox.register_kind(slow)
+    clock = FakeClock()
+    store = await Store.open(tmp_path / "gw.db", clock=clock)
+    leases = {"quick": 60.0, "slow": 80.0}
+
+    def claim(node: str) -> Callable[[Tx], list[outbox.Claimed]]:
+        return lambda tx: outbox.claim(
+            tx, node=node, lease_seconds=leases, room=lambda k, d: 5, limit=5,
+            kinds_wanted=["quick", "slow"],
+        )  # fmt: skip
+
+    try:
+        await store.write(put("quick", "d", "k1", b"x"))
+        await store.write(put("slow", "d", "k2", b"x"))
+        first = await store.write(claim("dead"))
+        clock.advance(61)
+        second = await store.write(claim("alive"))
+        clock.advance(20)
+        third = await store.write(claim("alive"))
+    finally:
+        await store.close()
+        outbox.unregister_kind(quick)
+        outbox.unregister_kind(slow)
+    assert sorted(c.message.kind for c in first) == ["quick", "slow"]
+    ends = {c.message.kind: parse_iso(c.lease_until) for c in first}
+    assert (ends["slow"] - ends["quick"]).total_seconds() == 20
+    assert [c.message.kind for c in second] == ["quick"]
+    assert [c.message.kind for c in third] == ["slow"]

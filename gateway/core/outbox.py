@@ -130,7 +130,7 @@ def claim(
     tx: Tx,
     *,
     node: str,
-    lease_seconds: float,
+    lease_seconds: float | Mapping[str, float],
     room: Callable[[str, str], int],
     limit: int,
     kinds_wanted: Iterable[str] | None = None,
@@ -139,7 +139,8 @@ def claim(
     due_by: str | None = None,
 ) -> list[Claimed]:
     """Claim up to ``limit`` due messages for ``node``, at most ``room(kind, destination)``
-    per destination (its free delivery slots), under a lease of ``lease_seconds``.
+    per destination (its free delivery slots), under a lease of ``lease_seconds`` (one
+    figure, or one per kind: a dead node's webhooks come back sooner than its forwards).
 
     Due: pending, ``due_at`` passed, no live lease, and no earlier pending message of its
     order key (a retrying message holds back only its own key). ``busy`` destinations
@@ -149,9 +150,16 @@ def claim(
     names = sorted(kinds_wanted) if kinds_wanted is not None else [k.name for k in registry.kinds()]
     if limit <= 0 or not names:
         return []
-    lease_until = iso(tx.clock.now() + timedelta(seconds=lease_seconds))
+    now = tx.clock.now()
+
+    def lease_until(kind_name: str) -> str:
+        seconds = (
+            lease_seconds if isinstance(lease_seconds, float | int) else lease_seconds[kind_name]
+        )
+        return iso(now + timedelta(seconds=seconds))
+
     taken: Counter[tuple[str, str]] = Counter()
-    chosen: list[str] = []
+    chosen: dict[str, list[str]] = {}
     # Look further than ``limit``: some candidates' destinations may have no room.
     due = tx.outbox_due(names, now=tx.now, limit=scan or limit * 4, busy=busy, due_by=due_by)
     for message_id, kind_name, destination in due:
@@ -159,13 +167,15 @@ def claim(
         if taken[key] >= room(kind_name, destination):
             continue
         taken[key] += 1
-        chosen.append(message_id)
-        if len(chosen) >= limit:
+        chosen.setdefault(lease_until(kind_name), []).append(message_id)
+        if sum(map(len, chosen.values())) >= limit:
             break
-    # One UPDATE for the lot: a claim per message was a statement and a read each.
+    # One UPDATE per lease length (most claims: one for the lot; a claim per message was
+    # a statement and a read each).
     return [
-        Claimed(message, lease_until)
-        for message in tx.claim_outbox_messages(chosen, node=node, lease_until=lease_until)
+        Claimed(message, until)
+        for until, ids in chosen.items()
+        for message in tx.claim_outbox_messages(ids, node=node, lease_until=until)
     ]
 
 

@@ -129,9 +129,13 @@ class Engine:
         self._env = SendEnv(
             client=self._client, read=store.read, clock=self.clock, log=log.bind(node=self.node)
         )
-        # A lease longer than the slowest attempt: a live node's claim never lapses mid-send.
-        slowest = max((k.policy.timeout for k in self.kinds.values()), default=0.0)
-        self._lease = max(config.lease_seconds, 2 * slowest + 10)
+        # Per kind, a lease longer than its slowest attempt: a live node's claim never lapses
+        # mid-send, and a dead node's webhooks (5 s timeout) come back after lease_seconds
+        # rather than after the forwards' longer lease.
+        self._lease = {
+            name: max(config.lease_seconds, 2 * kind.policy.timeout + 10)
+            for name, kind in self.kinds.items()
+        }
         #: Whether ingest keeps the writer busy now (the deliverers then yield).
         self._busy = busy or IngestPressure(store.stats).busy
         self._deferring = False
