@@ -165,8 +165,8 @@ def notify_assignees(tx: Tx, incident: Incident, users: list[User], memo: Memo) 
                 for user, method_id, method in now:
                     _notify(tx, incident, user, method_id, method)
             return used
-        except Exception:  # noqa: BLE001 -- retried alone below, where it is logged
-            pass
+        except Exception as exc:  # retried one by one below, where each failure is logged
+            log.info("notification.batch_retried", incident=incident.id, error=type(exc).__name__)
     for user, method_id, method in now:
         _send(tx, incident, user, method_id, method)
     return used

@@ -396,3 +396,7 @@ async def serve_outbox(
             store.on_enqueued = None
         for kind in kinds.values():
             outbox.unregister_kind(kind)
+            # A kind that keeps connections of its own (email's open SMTP sessions).
+            close = getattr(kind, "close", None)
+            if callable(close):
+                close()

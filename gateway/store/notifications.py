@@ -65,7 +65,6 @@ class NotificationReads(ReadBase):
         )
         return [_row(r) for r in rows]
 
-
     def notified_incidents(
         self, incident_ids: Sequence[str]
     ) -> dict[str, tuple[Any, str, str, str, str, str | None]]:

@@ -27,7 +27,8 @@ RULE_COLS = (
 _RULE_WIDTH = len(RULE_COLS.split(","))
 #: A rule's columns, then its contact method's (``notification_plans``).
 _PLAN_COLS = ", ".join(
-    [f"r.{c.strip()}" for c in RULE_COLS.split(",")] + [f"c.{c.strip()}" for c in CM_COLS.split(",")]
+    [f"r.{c.strip()}" for c in RULE_COLS.split(",")]
+    + [f"c.{c.strip()}" for c in CM_COLS.split(",")]
 )
 #: Columns the core may set through the update methods.
 USER_WRITABLE = frozenset(
