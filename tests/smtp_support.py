@@ -31,6 +31,8 @@ class SmtpReceiver:
     replies: list[str | None] = field(default_factory=list)
     messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    #: The client's address for each message taken: one per SMTP session.
+    peers: list[Any] = field(default_factory=list)
     rcpts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,6 +79,7 @@ class _Handler:
             self.box.messages.append(
                 (envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
             )
+            self.box.peers.append(session.peer)
         return "250 Message accepted"
 
 
@@ -93,9 +96,11 @@ def smtp_receiver(
     tls: ssl.SSLContext | None = None,
     starttls: ssl.SSLContext | None = None,
     password: str | None = None,
+    port: int | None = None,
 ) -> Iterator[SmtpReceiver]:
-    """Run a receiver for the block; with ``password``, AUTH is required (any user name)."""
-    box = SmtpReceiver(port=free_port())
+    """Run a receiver for the block; with ``password``, AUTH is required (any user name).
+    ``port``: listen there (a relay that restarts), else on a free port."""
+    box = SmtpReceiver(port=port or free_port())
 
     def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
         assert isinstance(auth, LoginPassword)

@@ -79,3 +79,14 @@ def test_a_full_millisecond_borrows_the_next_one(monkeypatch: pytest.MonkeyPatch
     made = [ids.next("A") for _ in range(10)]
     assert made == sorted(made) and len(set(made)) == 10
     assert len({i[1:10] for i in made}) >= 3  # the millisecond part moved on twice
+
+
+def test_a_milliseconds_text_is_its_base36_across_the_kept_prefix() -> None:
+    """The kept 7-character prefix changes every 1,296 ms: each side of the change, and
+    going back (a clock stepped back), the text is the plain conversion's."""
+    from gateway.ids import _base36, _MsText
+
+    texts = _MsText()
+    for ms in (1_764_000_000_000, 1_764_000_000_001, *range(1_296 * 5 - 3, 1_296 * 5 + 3),
+               1_296 * 5 - 1, 36**9 - 1, 0):  # fmt: skip
+        assert texts.text(ms) == _base36(ms, 9), ms

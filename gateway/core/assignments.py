@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from gateway.core import escalation, timers
-from gateway.core.escalation_targets import NOTIFY, Memo, notify_assignee
+from gateway.core.escalation_targets import NOTIFY, Memo, notify_assignees
 from gateway.core.inputs import SYSTEM, Agent
 from gateway.domain import Incident, User
 from gateway.errors import Invalid, Refused
@@ -106,8 +106,7 @@ def _to_users(
         details={"channel": channel, "assignees": [{"id": u.id, "name": u.name} for u in users]},
     )
     if incident.status == "triggered":
-        for user in users:
-            notify_assignee(tx, incident, user, memo)
+        notify_assignees(tx, incident, users, memo)
         escalation.restart_delay(tx, incident, memo)
     log.info("incident.reassigned", incident=incident.id, users=len(users), by=agent.type)
     return users

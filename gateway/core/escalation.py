@@ -35,7 +35,7 @@ from typing import Any, Final
 import structlog
 
 from gateway.core import escalation_policies, outbox, status_notifications, timers, webhook_events
-from gateway.core.escalation_targets import NOTIFY, Memo, notify_assignee, resolve, send
+from gateway.core.escalation_targets import NOTIFY, Memo, notify_assignees, resolve, send
 from gateway.domain import EscalationPolicy, Incident, Timer, User
 from gateway.errors import NotFound
 from gateway.model import IncidentChange
@@ -181,8 +181,7 @@ def enter_level(
         status_notifications.escalated_away(tx, incident, previous, now, level, memo)
     if not notify:
         return reached.users
-    for user in reached.users:
-        notify_assignee(tx, incident, user, memo)
+    notify_assignees(tx, incident, reached.users, memo)
     if incident.urgency != "high":
         return reached.users  # PagerDuty: low-urgency incidents never escalate
     if not reached.users and hops < escalation_policies.levels(policy):
@@ -303,8 +302,7 @@ def restart(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
         enter_level(tx, incident, policy, level, loop, memo, channel="timeout")
         return
     timers.cancel(tx, incident.id, _ACTIVE)
-    for user in assigned:
-        notify_assignee(tx, incident, user, memo)
+    notify_assignees(tx, incident, assigned, memo)
     restart_delay(tx, incident, memo)
 
 

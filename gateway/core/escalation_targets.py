@@ -6,8 +6,12 @@ Two questions the engine (:mod:`gateway.core.escalation`) asks at every level:
   user; a schedule target is whoever is on call there at this instant (nobody: noted, the
   level may still reach its other targets); ``round_robin`` takes one target in turn,
   the rule's turn stored so consecutive incidents go to consecutive targets;
-- :func:`notify_assignee` — a user's notification rules for the incident's urgency: a
+- :func:`notify_assignees` — the users' notification rules for the incident's urgency: a
   rule without delay notifies in this transaction, a later one is a ``notify`` timer.
+
+Both read a level's people in one query each (the users; their rules with their contact
+methods), and a level's notifications are written in one savepoint, not one per person:
+on the ingest path each statement is paid per event.
 
 A :class:`Memo` lives for one job: an alert storm opens many incidents in one job, and
 they all read the same policy, schedules and notification rules.
@@ -23,12 +27,18 @@ import structlog
 
 from gateway.clock import parse_iso
 from gateway.core import notifications, schedules, timers
-from gateway.domain import EscalationPolicy, EscalationRule, Incident, NotificationRule, User
-from gateway.domain_people import ASSIGNMENT_RULE
+from gateway.domain import (
+    ContactMethod,
+    EscalationPolicy,
+    EscalationRule,
+    Incident,
+    NotificationRule,
+    User,
+)
 from gateway.errors import NotFound
 from gateway.store import Tx
 
-__all__ = ["NOTIFY", "Memo", "Reached", "notify_assignee", "resolve", "send"]
+__all__ = ["NOTIFY", "Memo", "Reached", "notify_assignees", "resolve", "send"]
 
 log = structlog.get_logger("gateway.escalation")
 
@@ -37,13 +47,17 @@ NOTIFY: Final = "notify"
 ROUND_ROBIN: Final = "round_robin"
 
 
+#: A notification rule with its contact method (``None``: the method is gone).
+Plan = tuple[NotificationRule, ContactMethod | None]
+
+
 @dataclass
 class Memo:
     """What one job has read already (policies per service, users, notification rules)."""
 
     policies: dict[str, EscalationPolicy | None] = field(default_factory=dict)
     users: dict[str, User | None] = field(default_factory=dict)
-    rules: dict[tuple[str, str], list[NotificationRule]] = field(default_factory=dict)
+    plans: dict[tuple[str, str], list[Plan]] = field(default_factory=dict)
 
     def user(self, tx: Tx, user_id: str) -> User | None:
         """A live user, read once per job."""
@@ -51,13 +65,27 @@ class Memo:
             self.users[user_id] = tx.user(user_id)
         return self.users[user_id]
 
+    def read_users(self, tx: Tx, user_ids: list[str]) -> None:
+        """Read the users of ``user_ids`` not read yet, in one query."""
+        wanted = [u for u in dict.fromkeys(user_ids) if u not in self.users]
+        if len(wanted) > 1:
+            found = tx.users_by_id(wanted)
+            for user_id in wanted:
+                self.users[user_id] = found.get(user_id)
+
+    def notification_plans(self, tx: Tx, user_ids: list[str], urgency: str) -> list[list[Plan]]:
+        """Each user's rules for ``urgency`` with their contact methods, read once per job
+        (one query for all those not read yet)."""
+        wanted = [u for u in dict.fromkeys(user_ids) if (u, urgency) not in self.plans]
+        if wanted:
+            for user_id, plan in tx.notification_plans(wanted, urgency).items():
+                self.plans[(user_id, urgency)] = plan
+        return [self.plans[(u, urgency)] for u in user_ids]
+
     def notification_rules(self, tx: Tx, user_id: str, urgency: str) -> list[NotificationRule]:
         """A user's assignment rules for ``urgency``, read once per job (their
         status-change rules are :mod:`gateway.core.status_notifications`' business)."""
-        key = (user_id, urgency)
-        if key not in self.rules:
-            self.rules[key] = tx.notification_rules(user_id, urgency=urgency, type=ASSIGNMENT_RULE)
-        return self.rules[key]
+        return [rule for rule, _ in self.notification_plans(tx, [user_id], urgency)[0]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +128,7 @@ def resolve(tx: Tx, rule: EscalationRule, memo: Memo) -> Reached:
                 tx.set_rule_turn(rule.id, (index + 1) % len(targets))
                 break
         return Reached(list(users.values()), nobody)
+    memo.read_users(tx, [t.id for t in targets if t.type == "user"])
     for target in targets:
         user, schedule = _target_users(tx, memo, target.type, target.id)
         if schedule is not None:
@@ -109,23 +138,64 @@ def resolve(tx: Tx, rule: EscalationRule, memo: Memo) -> Reached:
     return Reached(list(users.values()), nobody)
 
 
-def notify_assignee(tx: Tx, incident: Incident, user: User, memo: Memo) -> int:
-    """Notify ``user`` of ``incident`` by their rules for its urgency; return the rules used.
+def notify_assignees(tx: Tx, incident: Incident, users: list[User], memo: Memo) -> int:
+    """Notify each of ``users`` of ``incident`` by their rules for its urgency; return the
+    rules used.
 
     A rule without delay notifies now, in ``tx``; a later one becomes a ``notify`` timer
     (the acknowledgement cancels it, an escalation or reassignment away from the user
     makes it do nothing).
     """
-    rules = memo.notification_rules(tx, user.id, incident.urgency)
-    for rule in rules:
-        if rule.start_delay_in_minutes <= 0:
-            send(tx, incident, user, rule.contact_method_id)
-        else:
-            payload = {"user_id": user.id, "contact_method_id": rule.contact_method_id}
-            timers.schedule_in(
-                tx, NOTIFY, incident.id, rule.start_delay_in_minutes * 60, payload=payload
-            )
-    return len(rules)
+    plans = memo.notification_plans(tx, [u.id for u in users], incident.urgency)
+    now: list[tuple[User, str, ContactMethod | None]] = []
+    used = 0
+    for user, plan in zip(users, plans, strict=True):
+        used += len(plan)
+        for rule, method in plan:
+            if rule.start_delay_in_minutes <= 0:
+                now.append((user, rule.contact_method_id, method))
+            else:
+                payload = {"user_id": user.id, "contact_method_id": rule.contact_method_id}
+                timers.schedule_in(
+                    tx, NOTIFY, incident.id, rule.start_delay_in_minutes * 60, payload=payload
+                )
+    if len(now) > 1:
+        # One savepoint for the lot; should one fail, they are written again one by one,
+        # each in its own, so only the failing one is lost.
+        try:
+            with tx.outbox_savepoint():
+                for user, method_id, method in now:
+                    _notify(tx, incident, user, method_id, method)
+            return used
+        except Exception as exc:  # retried one by one below, where each failure is logged
+            log.info("notification.batch_retried", incident=incident.id, error=type(exc).__name__)
+    for user, method_id, method in now:
+        _send(tx, incident, user, method_id, method)
+    return used
+
+
+def _notify(
+    tx: Tx,
+    incident: Incident,
+    user: User,
+    method_id: str,
+    method: ContactMethod | None,
+    change: Mapping[str, Any] | None = None,
+) -> bool:
+    if method is None or method.user_id != user.id:
+        log.warning(
+            "notification.contact_method_gone", incident=incident.id, user=user.id,
+            contact_method=method_id,
+        )  # fmt: skip
+        return False
+    done = notifications.notify(
+        tx,
+        incident,
+        notifications.NotifiedUser.of(user),
+        notifications.ContactPoint.of(method),
+        change,
+    )
+    return done is not None
 
 
 def send(
@@ -142,25 +212,23 @@ def send(
     and escalation goes on (PagerDuty's rule: a failed notification never stops it).
     """
     method = tx.contact_method(contact_method_id)
-    if method is None or method.user_id != user.id:
-        log.warning(
-            "notification.contact_method_gone", incident=incident.id, user=user.id,
-            contact_method=contact_method_id,
-        )  # fmt: skip
-        return False
+    return _send(tx, incident, user, contact_method_id, method, change)
+
+
+def _send(
+    tx: Tx,
+    incident: Incident,
+    user: User,
+    method_id: str,
+    method: ContactMethod | None,
+    change: Mapping[str, Any] | None = None,
+) -> bool:
     try:
         with tx.outbox_savepoint():
-            done = notifications.notify(
-                tx,
-                incident,
-                notifications.NotifiedUser.of(user),
-                notifications.ContactPoint.of(method),
-                change,
-            )
+            return _notify(tx, incident, user, method_id, method, change)
     except Exception as exc:  # the notification's failure, never the escalation's
         log.error(
             "notification.failed", incident=incident.id, user=user.id,
             error=f"{type(exc).__name__}: {exc}"[:300],
         )  # fmt: skip
         return False
-    return done is not None

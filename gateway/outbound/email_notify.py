@@ -2,10 +2,14 @@
 
 Sent with the standard library's :mod:`smtplib` on a worker thread
 (``trio.to_thread.run_sync``): a well-kept client, and the asyncio-only ones cannot run
-under Trio. One SMTP session per message (connect, ``STARTTLS`` or TLS from the first
-byte, ``AUTH``, one ``MAIL``/``RCPT``/``DATA``, ``QUIT``); bench/notifications measures
-what that costs. Each socket operation, and the attempt as a whole, is bounded by
-``[notifications.smtp] timeout``.
+under Trio. A session (connect, ``STARTTLS`` or TLS from the first byte, ``AUTH``) is
+kept open after a message and sends the next ones (``MAIL``/``RCPT``/``DATA`` each): a
+session per message cost 2-3x the CPU of a message on an open one (bench/notifications),
+CPU the daemon's ingest shares. A session idle for ``IDLE_SECONDS``, or that has sent
+``SESSION_MESSAGES``, is closed; one the relay closed meanwhile is replaced, and the
+message sent on a new one (at-least-once: the same ``Message-ID``). A session that saw any
+error is closed, never reused. Each socket operation, and the attempt as a whole, is
+bounded by ``[notifications.smtp] timeout``.
 
 Outcomes:
 
@@ -24,8 +28,11 @@ The password is used, never logged: reasons name the SMTP reply, not the session
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -53,6 +60,11 @@ MAX_AGE: Final = 24 * 3600.0
 CONNECTIONS: Final = 8
 #: Emails waiting per address; past it they are kept anyway, with a warning.
 MAX_PENDING: Final = 10_000
+#: Seconds an open session may wait for its next message: relays close idle sessions
+#: (RFC 5321 asks servers to wait 5 minutes; some wait less).
+IDLE_SECONDS: Final = 30.0
+#: Messages one session sends before it is closed (some relays limit them per session).
+SESSION_MESSAGES: Final = 100
 NOT_CONFIGURED: Final = "no [notifications.smtp] relay is configured"
 
 
@@ -94,6 +106,9 @@ class EmailNotificationKind:
     connections: int = CONNECTIONS
     policy: RetryPolicy = field(init=False)
     _limiter: trio.CapacityLimiter = field(init=False)
+    #: Open sessions waiting for a message: (client, when it was last used, messages sent).
+    _idle: list[tuple[smtplib.SMTP, float, int]] = field(init=False, default_factory=list)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         timeout = self.smtp.timeout if self.smtp else 30.0
@@ -141,7 +156,31 @@ class EmailNotificationKind:
         return Delivered(), 250
 
     def _session(self, smtp: NotifySmtpSettings, recipient: str, data: bytes) -> None:
-        """The whole SMTP exchange for one message (runs on a worker thread)."""
+        """Send one message on an open session, or a new one (runs on a worker thread)."""
+        taken = self._take()
+        if taken is not None:
+            client, sent = taken
+            try:
+                client.sendmail(smtp.sender, [recipient], data)
+            except smtplib.SMTPServerDisconnected:
+                # The relay closed the idle session: a new one below.
+                _close(client)
+            except BaseException:
+                _close(client)
+                raise
+            else:
+                self._keep(client, sent + 1)
+                return
+        client = self._open(smtp)
+        try:
+            client.sendmail(smtp.sender, [recipient], data)
+        except BaseException:
+            _close(client)
+            raise
+        self._keep(client, 1)
+
+    def _open(self, smtp: NotifySmtpSettings) -> smtplib.SMTP:
+        """A new session: connected, TLS as configured, logged in."""
         client: smtplib.SMTP
         if smtp.tls:
             client = smtplib.SMTP_SSL(
@@ -149,14 +188,43 @@ class EmailNotificationKind:
             )
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        with client:
+        try:
             client.ehlo()
             if smtp.starttls:
                 client.starttls(context=self.context)
                 client.ehlo()
             if smtp.username and smtp.password is not None:
                 client.login(smtp.username, smtp.password)
-            client.sendmail(smtp.sender, [recipient], data)
+        except BaseException:
+            _close(client)
+            raise
+        return client
+
+    def _take(self) -> tuple[smtplib.SMTP, int] | None:
+        """The most recently used open session that is not too old, if any."""
+        with self._lock:
+            now = time.monotonic()
+            fresh = [entry for entry in self._idle if now - entry[1] < IDLE_SECONDS]
+            stale = [entry[0] for entry in self._idle if now - entry[1] >= IDLE_SECONDS]
+            found = fresh.pop() if fresh else None
+            self._idle = fresh
+        for client in stale:
+            _quit(client)
+        return (found[0], found[2]) if found else None
+
+    def _keep(self, client: smtplib.SMTP, sent: int) -> None:
+        if sent >= SESSION_MESSAGES:
+            _quit(client)
+            return
+        with self._lock:
+            self._idle.append((client, time.monotonic(), sent))
+
+    def close(self) -> None:
+        """Close the open sessions (the deliverers stop)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for client, _, _ in idle:
+            _close(client)
 
     def settled(self, tx: Tx, message: Message, outcome: Outcome) -> None:
         """A notification dropped for good is worth a warning of its own (who missed a page)."""
@@ -167,6 +235,19 @@ class EmailNotificationKind:
                 address=message.destination,
                 reason=outcome.reason,
             )
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    """End a session politely; a relay that already went is no error."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        _close(client)
+
+
+def _close(client: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        client.close()
 
 
 def _code(exc: Exception) -> int | None:

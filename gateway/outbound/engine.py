@@ -26,7 +26,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ import structlog
 import trio
 
 from gateway.clock import Clock, SystemClock, iso
-from gateway.core import outbox
+from gateway.core import notifications, outbox
 from gateway.core.outbox_policy import Delivered, Drop, Outcome, Retry, outcome_name
 from gateway.errors import StoreUnavailable
 from gateway.outbound.addresses import AddressPolicy, denied_in, make_client
@@ -187,7 +187,7 @@ class Engine:
         try:
             async with trio.open_nursery() as nursery:
                 while True:
-                    claimed = await self._exchange()
+                    claimed = await self._render(await self._exchange())
                     for item in claimed:
                         self._start(nursery, item)
                     if self._finished:
@@ -287,6 +287,20 @@ class Engine:
                 return []
         return claimed
 
+    async def _render(self, claimed: list[outbox.Claimed]) -> list[outbox.Claimed]:
+        """Notifications are stored compactly and rendered now, for all the claimed ones in
+        one read (a read connection: the writer, which ingest waits on, is not involved)."""
+        if not any(notifications.is_compact(item.message) for item in claimed):
+            return claimed
+        messages = [item.message for item in claimed]
+        try:
+            rendered = await self.store.read(lambda r: notifications.render_bodies(r, messages))
+        except StoreUnavailable as exc:
+            # Sent unrendered, each attempt is a Retry (_attempt): at-least-once holds.
+            log.warning("outbox.render_failed", error=str(exc))
+            return claimed
+        return [replace(item, message=m) for item, m in zip(claimed, rendered, strict=True)]
+
     def _due_by(self) -> str | None:
         """The latest ``due_at`` a claim may take now: ``None`` (due at all) unless ingest
         keeps the writer busy, then ``max_defer_seconds`` before now."""
@@ -331,6 +345,9 @@ class Engine:
         status: int | None = None
         outcome: Outcome
         try:
+            if notifications.is_compact(message):  # the store could not render it just now
+                outcome = Retry("the notification could not be rendered (store unavailable)")
+                return outbox.Attempt(message, outcome, None, 0), 0.0
             with trio.move_on_after(kind.policy.timeout) as scope:
                 outcome, status = await kind.send(message, self._env)
             if scope.cancelled_caught:
@@ -395,3 +412,7 @@ async def serve_outbox(
             store.on_enqueued = None
         for kind in kinds.values():
             outbox.unregister_kind(kind)
+            # A kind that keeps connections of its own (email's open SMTP sessions).
+            close = getattr(kind, "close", None)
+            if callable(close):
+                close()

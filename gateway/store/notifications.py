@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.domain import Notification
-from gateway.store.base import ReadBase, Where, WriteBase
+from gateway.store.base import ReadBase, Where, WriteBase, marks
 
 _COLS = (
     "n.id, n.type, n.started_at, n.address, n.user_id, n.user_name, n.contact_method_id, "
@@ -64,6 +64,27 @@ class NotificationReads(ReadBase):
             (incident_id,),
         )
         return [_row(r) for r in rows]
+
+    def notified_incidents(
+        self, incident_ids: Sequence[str]
+    ) -> dict[str, tuple[Any, str, str, str, str, str | None]]:
+        """What a notification says of each incident, by id: ``(number, status, urgency,
+        created_at, service_id, service name)``; ids of incidents that are gone are absent."""
+        if not incident_ids:
+            return {}
+        # Padded to a power of two (repeating the last id): one prepared statement per
+        # size class, not per list length.
+        size = 4
+        while size < len(incident_ids):
+            size *= 2
+        padded = (*incident_ids, *[incident_ids[-1]] * (size - len(incident_ids)))
+        rows = self._db.fetch_all(
+            "SELECT i.id, i.number, i.status, i.urgency, i.created_at, i.service_id, s.name"
+            " FROM incidents i LEFT JOIN services s ON s.id = i.service_id"
+            f" WHERE i.id IN ({marks(padded)})",
+            padded,
+        )
+        return {str(r[0]): (r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
 
 class NotificationWrites(NotificationReads, WriteBase):
