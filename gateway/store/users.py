@@ -151,8 +151,8 @@ class UserReads(ReadBase):
         self, user_ids: list[str], urgency: str
     ) -> dict[str, list[tuple[NotificationRule, ContactMethod | None]]]:
         """Each user's assignment rules for ``urgency`` with their contact methods (``None``:
-        gone), in :meth:`notification_rules`' order: one query for a level's assignees, where escalation
-        asked twice per person."""
+        gone), in :meth:`notification_rules`' order: one query for a level's assignees,
+        where escalation asked twice per person."""
         found: dict[str, list[tuple[NotificationRule, ContactMethod | None]]] = {
             u: [] for u in user_ids
         }
