@@ -81,6 +81,35 @@ async def test_the_writer_is_busy_while_callers_queue_for_it(tmp_path: Path) -> 
         await store.close()
 
 
+async def test_a_slow_burst_is_judged_on_a_stretched_window(tmp_path: Path) -> None:
+    """Callers queueing at fewer than MIN_JOBS jobs a quarter second (a crowded machine)
+    still make the writer busy: the window stretches until it has enough jobs to judge."""
+    store = await Store.open(tmp_path / "gw.db", clock=FakeClock())
+    ticks = Ticks()
+    try:
+        pressure = IngestPressure(store.stats, ticks)
+
+        async def burst() -> None:
+            async with trio.open_nursery() as nursery:
+                for _ in range(12):  # fewer than MIN_JOBS (16) at once
+                    nursery.start_soon(store.write, _nothing)
+
+        await burst()
+        ticks.now += 0.25
+        assert not pressure.busy()  # 12 jobs: too few to judge; the verdict stands
+        await burst()
+        ticks.now += 0.25
+        assert pressure.busy()  # 24 jobs over half a second, several a batch
+        # A window that never gathers MIN_JOBS is judged at MAX_WINDOW: not busy.
+        await store.write(_nothing)
+        ticks.now += 0.5
+        assert pressure.busy()
+        ticks.now += 0.5
+        assert not pressure.busy()
+    finally:
+        await store.close()
+
+
 async def _run(
     store: Store,
     kind: PostKind,

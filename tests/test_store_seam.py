@@ -183,6 +183,7 @@ def _workload(t: Any) -> None:
     assert t.maintenance_window(window) and t.maintenance_windows(source="api")
     assert t.in_maintenance(svc.id, t.now) and t.services_in_maintenance(t.now) == {svc.id}
     assert t.route("k" * 32, t.now)[2] is True
+    assert t.routed(integ.id)[0].id == integ.id and t.routed("PNONE") is None
     t.replace_config_windows([("c", start, end, [svc.id])])
     assert t.delete_maintenance_window(window)
 

@@ -80,6 +80,46 @@ def test_a_new_incidents_trigger_event_reads_no_log_entry_back(tmp_path: Path) -
     assert event["client"] == {"name": "Monitor"}
 
 
+def test_an_event_routed_in_the_job_names_its_integration_and_service_unread(
+    tmp_path: Path,
+) -> None:
+    # Ingest routes the event (tx.route) in the job that triggers: the webhook's agent and
+    # service reference come from the rows routing read, not from two more statements.
+    path = tmp_path / "g.db"
+    statements: list[str] = []
+
+    def job(tx: Tx) -> None:
+        svc, integ = _setup(tx)
+        assert tx.route("p" * 32, tx.now) is not None
+        _trigger(tx, svc, integ, "k1")
+        _traced(tx, statements)
+
+    write_sync(path, job)
+    assert statements, "the producer ran no statement at all"
+    # (Other producers read the service's timeouts and policy: only the names are spared.)
+    assert not [s for s in statements if "FROM integrations" in s], statements
+    assert not [s for s in statements if s.startswith("SELECT name FROM services")], statements
+    (event,) = _events(path)
+    assert event["agent"]["type"] == "inbound_integration_reference"
+    assert event["agent"]["summary"] == "v2"
+    assert event["agent"]["self"].endswith(f"/integrations/{event['agent']['id']}")
+    assert event["data"]["service"]["summary"] == "Producer"
+
+
+def test_an_unrouted_change_still_reads_its_agent(tmp_path: Path) -> None:
+    # Without routing in the job (a REST change, a timer), the names are read as before.
+    path = tmp_path / "g.db"
+
+    def job(tx: Tx) -> None:
+        svc, integ = _setup(tx)
+        _trigger(tx, svc, integ, "k1")
+
+    write_sync(path, job)
+    (event,) = _events(path)
+    assert event["agent"]["summary"] == "v2"
+    assert event["data"]["service"]["summary"] == "Producer"
+
+
 def test_an_earlier_incidents_trigger_event_tells_its_first_entry(tmp_path: Path) -> None:
     # A later job triggers it again and writes a trigger entry of its own: the event's
     # agent is still the incident's first trigger entry's, read from the table.

@@ -30,7 +30,7 @@ from gateway.domain import Incident, LogEntry, WebhookSubscription
 from gateway.errors import Refused
 from gateway.ids import new_object_id
 from gateway.model import IncidentChange
-from gateway.store import Tx
+from gateway.store import PageReader, Reader, Tx
 
 __all__ = [
     "PING_MESSAGE",
@@ -140,12 +140,6 @@ def _incident_body(
     incident = tx.incident(change.incident_id)
     if incident is None:
         return None
-    data = shapes.incident_core(urls, tx, incident)
-    # The job may have changed the incident again after this change: the event says what
-    # this change made of it.
-    data["status"] = change.status
-    if event_type == "incident.reopened":
-        data["reopened_at"] = change.at
     entry_type = _ENTRY_OF[event_type]
     # Who made the change: the entry this job just wrote, without reading it back. The
     # oldest trigger entry is this job's only if the job created the incident.
@@ -156,12 +150,35 @@ def _incident_body(
         if event_type == "incident.triggered"
         else tx.job_log_entry(incident.id, entry_type, first=False)
     )
+    reader = _job_reader(tx, entry)
+    data = shapes.incident_core(urls, reader, incident)
+    # The job may have changed the incident again after this change: the event says what
+    # this change made of it.
+    data["status"] = change.status
+    if event_type == "incident.reopened":
+        data["reopened_at"] = change.at
     agent = client = None
     if entry is not None:
-        agent = shapes.agent_reference(urls, tx, (entry.agent_type, entry.agent_id))
+        agent = shapes.agent_reference(urls, reader, (entry.agent_type, entry.agent_id))
         name = entry.details.get("client")
         client = {"name": name} if isinstance(name, str) and name else None
     return envelope(event_type, "incident", change.at, data, agent=agent, client=client)
+
+
+def _job_reader(tx: Tx, entry: LogEntry | None) -> Reader:
+    """``tx``, or, when an event this job routed made the change, a reader that names its
+    integration (the agent) and service from the rows routing read: two statements fewer
+    per event and subscription set (bench/webhooks)."""
+    routed = (
+        tx.routed(entry.agent_id)
+        if entry is not None and entry.agent_type == "integration" and entry.agent_id
+        else None
+    )
+    if routed is None:
+        return tx
+    reader = PageReader(tx)
+    reader.remember(*routed)
+    return reader
 
 
 def produce_annotated(tx: Tx, incident: Incident, entry: LogEntry) -> None:

@@ -6,6 +6,13 @@ queue for that CPU: at light load each batch holds about one job; while ingest s
 the process (10 senders at full speed: ~7 a batch, measured with bench/webhooks), several.
 The deliverers' own records and claims are ``background`` jobs and not counted, so their
 work never makes them yield to themselves.
+
+A verdict needs ``MIN_JOBS`` jobs: a window that has fewer is stretched (the verdict
+standing meanwhile) up to ``MAX_WINDOW``. On a slow or crowded machine ingest may reach
+fewer than ``MIN_JOBS`` jobs a quarter second while its callers still queue; judged on
+those short windows the writer looked idle, the deliverers sent, took the CPU ingest
+needed, and ingest slowed further (with two webhook subscriptions, the deliverers had
+20-58% of the daemon's CPU during bench/webhooks' rounds at ~100 events/s).
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ BUSY_JOBS_PER_BATCH = 2.0
 MIN_JOBS = 16
 #: Seconds a verdict stands before the counts are read again.
 WINDOW = 0.25
+#: The longest a window is stretched to gather ``MIN_JOBS``: past it, a window with fewer
+#: is judged not busy (and a burst's end is seen within this time at the latest).
+MAX_WINDOW = 1.0
 
 
 class IngestPressure:
@@ -42,12 +52,19 @@ class IngestPressure:
 
     def busy(self) -> bool:
         """True while the last window's foreground batches held ``BUSY_JOBS_PER_BATCH``
-        jobs or more on average (and at least ``MIN_JOBS`` of them)."""
+        jobs or more on average (and at least ``MIN_JOBS`` of them).
+
+        A window lasts ``WINDOW`` seconds, or longer, up to ``MAX_WINDOW``, until it has
+        ``MIN_JOBS`` foreground jobs; the previous verdict stands until it is judged.
+        """
         now = self._monotonic()
-        if now - self._at < WINDOW:
+        elapsed = now - self._at
+        if elapsed < WINDOW:
             return self._busy
         stats = self._stats
         jobs = stats.foreground_jobs - self._jobs
+        if jobs < MIN_JOBS and elapsed < MAX_WINDOW:
+            return self._busy  # too few jobs to judge yet: keep counting
         batches = stats.foreground_batches - self._batches
         self._at, self._jobs, self._batches = now, stats.foreground_jobs, stats.foreground_batches
         self._busy = jobs >= MIN_JOBS and jobs >= BUSY_JOBS_PER_BATCH * batches

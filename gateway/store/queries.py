@@ -130,6 +130,13 @@ class PageReader(Reader):
             self._seen[("service", service.id)] = service
             self._seen[("service_name", service.id)] = service.name
 
+    def remember(self, integration: Integration, service: Service) -> None:
+        """Answer :meth:`integration` and :meth:`service_name` for these rows without a
+        statement (rows the caller read moments ago in the same transaction)."""
+        self._seen[("integration", integration.id)] = integration
+        self._seen[("service", service.id)] = service
+        self._seen[("service_name", service.id)] = service.name
+
     def _once(self, kind: str, ident: str, look: Callable[[str], T]) -> T:
         key = (kind, ident)
         if key not in self._seen:
@@ -192,3 +199,18 @@ class Tx(
         self.log_written = {}
         self.outbox_memo = {} if memo is None else memo
         self.timers_earliest = None
+        self._routed: dict[str, tuple[Integration, Service]] = {}
+
+    def route(self, key: str, at: str) -> tuple[Integration, Service, bool] | None:
+        """:meth:`Reader.route`, remembering the integration and service for
+        :meth:`routed` (the webhook producer names both in the event it renders)."""
+        found = super().route(key, at)
+        if found is not None:
+            self._routed[found[0].id] = (found[0], found[1])
+        return found
+
+    def routed(self, integration_id: str) -> tuple[Integration, Service] | None:
+        """The integration and its service as :meth:`route` found them in this job, or
+        ``None``. No job writes an integration or service after routing an event by it,
+        so these are the rows as they are in the transaction."""
+        return self._routed.get(integration_id)
