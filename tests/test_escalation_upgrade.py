@@ -11,6 +11,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import trio
 
 from gateway.clock import FakeClock
 from gateway.store import Tx
-from gateway.store.schema import SCHEMA_VERSION
+from gateway.store.migrations import MIGRATIONS
 from gateway.testing import TestGateway
 from tests.escalation_support import (
     KEY,
@@ -40,6 +41,14 @@ PEOPLE = person("Ann Primary", ANN)
 ON_CALL = policy("On call", (10, [ANN]))
 
 
+#: The schema version the migration under test brought (later ones are undone first).
+UPGRADE = next(n for n, sql in enumerate(MIGRATIONS, 1) if "TABLE escalation_backfill" in sql)
+#: The tables later migrations made: each only creates tables, so dropping them undoes it.
+LATER_TABLES = [
+    name for sql in MIGRATIONS[UPGRADE:] for name in re.findall(r"CREATE TABLE (\w+)", sql)
+]
+
+
 def clock() -> FakeClock:
     return FakeClock(datetime.fromisoformat(START.replace("Z", "+00:00")))
 
@@ -49,12 +58,14 @@ async def as_before_the_fix(gw: TestGateway) -> None:
 
     def undo(tx: Tx) -> None:
         db: Any = tx._db
+        for table in LATER_TABLES:
+            db.execute(f"DROP TABLE {table}")
         db.execute("DROP TABLE escalation_backfill")
         db.execute("ALTER TABLE notification_rules DROP COLUMN type")
         if gw.store.backend.name == "sqlite":
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+            db.execute(f"PRAGMA user_version = {UPGRADE - 1}")
         else:
-            db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION - 1,))
+            db.execute("UPDATE schema_version SET version = ?", (UPGRADE - 1,))
 
     await gw.store.write(undo)
 

@@ -309,6 +309,10 @@ def _workload(t: Any) -> None:
         "PNONE": ([], []),
     }
     assert t.contact_details([]) == {}
+    assert t.users_by_id([person.id, "PNONE"]) == {person.id: t.user(person.id)}
+    plans = t.notification_plans([person.id], "high")
+    assert [(r.id, m and m.id) for r, m in plans[person.id]] == [(rule.id, method.id)]
+    assert t.notified_incidents([inc.id])[inc.id][0] == inc.number
     linked = t.insert_token(
         name="p", role="user", token_hash="p" * 64, last4="pppp", user_id=person.id
     )
