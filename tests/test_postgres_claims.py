@@ -107,3 +107,45 @@ async def test_two_claims_at_once_take_different_messages(postgres: StoreTarget)
     assert waited < 2.0, f"the claim waited {waited:.1f} s for another claim's commit"
     assert len(held) == 2 and len(mine) == 2 and not set(held) & set(mine)
     assert sorted(owners.values()) == ["A", "A", "B", "B"]
+
+
+async def test_a_timer_claim_passes_over_timers_another_claim_holds(
+    postgres: StoreTarget,
+) -> None:
+    """Timers are claimed as messages are: rows another transaction is claiming are
+    passed over at once (``SKIP LOCKED``), never waited for."""
+    from gateway.core import timers
+    from gateway.store.queries import Tx
+
+    clock = FakeClock()
+    store = await Store.open(postgres.path, clock=clock, url=postgres.url)
+    other = psycopg.connect(postgres.url, autocommit=True)
+    timers.register("seam_test", lambda tx, timer: None)
+    try:
+        ids = [
+            await store.write(lambda tx: timers.schedule_in(tx, "seam_test", None, 0))
+            for _ in range(4)
+        ]
+        other.execute("BEGIN")  # another node's claim of two, not committed yet
+        held = Tx(other, clock).claim_timers(ids[:2], node="B", lease_until="9999-01-01T00:00:00Z")
+        async with trio.open_nursery() as nursery:
+
+            async def commit_later() -> None:
+                await trio.sleep(3)
+                other.execute("COMMIT")
+
+            nursery.start_soon(commit_later)
+            started = time.monotonic()
+            fired = await store.write(
+                lambda tx: timers.fire_due(
+                    tx, node="A", lease_seconds=60, limit=4, kinds_wanted=["seam_test"]
+                )
+            )
+            waited = time.monotonic() - started
+    finally:
+        timers.unregister("seam_test")
+        other.close()
+        await store.close()
+    assert waited < 2.0, f"the timer claim waited {waited:.1f} s for another claim's commit"
+    assert [t.id for t in held] == ids[:2]
+    assert sorted(f.timer.id for f in fired.fired) == sorted(ids[2:])

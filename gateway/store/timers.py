@@ -145,9 +145,15 @@ class TimerWrites(TimerReads, WriteBase):
             return []
         padded = _pad(timer_ids)
         id_marks = marks(padded)
+        claimable = f"id IN ({id_marks}) AND (lease_until IS NULL OR lease_until <= ?)"
+        lock = self._db.skip_locked("t")
+        if lock:
+            # PostgreSQL: rows another transaction is claiming are passed over, not waited
+            # for. The write lock already keeps this node's scheduler from meeting another's
+            # here; the row locks keep the claim right without relying on it.
+            claimable = f"id IN (SELECT id FROM timers AS t WHERE {claimable}{lock})"
         self._db.execute(
-            "UPDATE timers SET claimed_by = ?, lease_until = ?"
-            f" WHERE id IN ({id_marks}) AND (lease_until IS NULL OR lease_until <= ?)",
+            f"UPDATE timers SET claimed_by = ?, lease_until = ? WHERE {claimable}",
             (node, lease_until, *padded, self.now),
         )
         rows = self._db.fetch_all(
