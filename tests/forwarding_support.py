@@ -101,7 +101,7 @@ def upstream(script: Script = accept) -> Iterator[Upstream]:
                 )
                 live.requests.append(request)
             status, body = live.script(request, earlier)
-            data = json.dumps(body).encode()
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))

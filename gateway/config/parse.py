@@ -26,6 +26,7 @@ from gateway.config.services import maintenance_configs, service_configs
 from gateway.config.settings import Settings
 from gateway.config.users import user_configs
 from gateway.config.webhooks import webhook_configs
+from gateway.core.text import nul_fields
 from gateway.errors import ConfigError
 
 _SECTIONS = {
@@ -57,6 +58,9 @@ def parse_settings(text: str, *, source: Path | None = None) -> Settings:
             f"not valid TOML: {exc}", line=int(match.group(1)) if match else None
         ) from exc
     r = Reader(locate_keys(text))
+    # PostgreSQL cannot store a NUL (TOML's "\u0000"): the file is refused, naming the key.
+    if nul := nul_fields(data):
+        raise r.error("must not contain a NUL character (U+0000)", nul[0])
     r.only(data, _SECTIONS, "")
     base = source.parent if source else Path.cwd()
 

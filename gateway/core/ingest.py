@@ -29,6 +29,7 @@ from gateway import cef
 from gateway.core.key_cache import KeyCache
 from gateway.core.ratelimit import RateLimiter
 from gateway.core.rules import apply_event
+from gateway.core.text import NUL, scrub_event
 from gateway.domain import Integration
 from gateway.errors import (
     EventError,
@@ -236,6 +237,9 @@ class Ingest:
     async def integration_for_key(self, key: str) -> Integration | None:
         """The live integration that owns ``key`` (key-in-URL paths and mail), through the
         short-lived cache of :mod:`gateway.core.key_cache`."""
+        if NUL in key:
+            # No key holds a NUL, and PostgreSQL refuses one in a query: unknown, not a 500.
+            return None
         return await self._keys.integration(key)
 
     def forget_keys(self) -> None:
@@ -265,9 +269,12 @@ class Ingest:
 
         Validation runs for every vendor, with or without hooks: a third-party
         parser may build an event that breaks PD-CEF, and nothing invalid is stored.
+        Each NUL in the event's text becomes U+FFFD first (:mod:`gateway.core.text`):
+        PostgreSQL cannot store one, and a sender is never refused over a detail.
         """
         if self.plugins.has_event_hooks:
             events = [e for e in events if self.plugins.run_enrichment(e, vendor.id)]
+        events = [scrub_event(e) for e in events]
         for event in events:
             problems = cef.validate(event)
             if problems:

@@ -49,6 +49,7 @@ from gateway.core.outbox_registry import (
     unregister_producer,
     unregister_service_producer,
 )
+from gateway.core.text import scrub
 from gateway.domain import OutboxMessage
 from gateway.store import Reader, Tx
 
@@ -205,7 +206,9 @@ def record(
     kind's ``settled`` runs in this transaction.
     """
     rules = registry.kind(message.kind)
-    error = None if isinstance(outcome, Delivered) else outcome.reason
+    # The reason may quote a remote answer (an upstream's body, an SMTP reply): a NUL in
+    # it becomes U+FFFD, or PostgreSQL could not record the attempt (gateway.core.text).
+    error = None if isinstance(outcome, Delivered) else scrub(outcome.reason)
     tx.record_outbox_attempt(
         message.id,
         duration_ms=duration_ms,

@@ -18,6 +18,7 @@ import structlog
 from gateway.config import SmtpSettings
 from gateway.context import GatewayContext
 from gateway.core.ingest import Refused, outcome_of
+from gateway.core.text import NUL
 from gateway.domain import Integration
 from gateway.errors import (
     EventError,
@@ -57,6 +58,9 @@ def address_candidates(address: str, domain: str) -> list[str]:
     integration configured with a local part only owns ``local@[smtp].domain``.
     Comparison is case-insensitive (the store's lookup lowers both sides).
     """
+    if NUL in address:
+        # No integration's address holds a NUL, and PostgreSQL refuses one in a query.
+        return []
     local, at, domain_part = address.strip().rpartition("@")
     if not at or not local or not domain_part:
         return []

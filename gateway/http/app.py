@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from quart import request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from gateway.context import GatewayContext
+from gateway.core.text import NUL, nul_errors, nul_message
+from gateway.errors import Invalid
 from gateway.http import ops, rest, ui
 from gateway.http.buffered import BufferedBodyApp
 from gateway.http.events import ASGIApp, IngestApp
@@ -25,6 +28,18 @@ def create_quart_app(context: GatewayContext) -> QuartTrio:
     rest.register(app)
     ui.register(app)
 
+    @app.before_request
+    async def refuse_nul() -> None:
+        # PostgreSQL can neither store nor look up a NUL (gateway.core.text): a path,
+        # query argument or form field holding one is bad input, refused with a 400
+        # naming it before any handler reads or writes (REST JSON bodies: json_value).
+        errors = _request_nul_errors()
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            for name, value in (await request.form).items(multi=True):
+                errors += nul_errors({name: value})
+        if errors:
+            raise Invalid(errors)
+
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Any:
         # PagerDuty's REST error shape for Quart's own errors (404, 405, 413...).
@@ -33,6 +48,17 @@ def create_quart_app(context: GatewayContext) -> QuartTrio:
         return RestError(status, error.name, code).response()
 
     return app
+
+
+def _request_nul_errors() -> list[str]:
+    """:func:`~gateway.core.text.nul_errors` of this request's path and query arguments.
+
+    Headers need no check: the HTTP server (h11) refuses a NUL in one with a 400 itself.
+    """
+    errors = [nul_message("path")] if NUL in request.path else []
+    for name, value in request.args.items(multi=True):
+        errors += nul_errors({name: value})  # a NUL in the name is named too
+    return errors
 
 
 def create_app(context: GatewayContext) -> ASGIApp:

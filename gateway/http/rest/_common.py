@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.auth import Level, level_of, parse_authorization
 from gateway.context import GatewayContext
 from gateway.core import tokens
+from gateway.core.text import nul_errors
 from gateway.domain import ApiToken, User
 from gateway.errors import Conflict, NotFound, OperationError, PastWindow
 from gateway.http.rest.query import query_problems
@@ -197,13 +198,22 @@ async def json_value() -> Any:
     """The request body parsed as JSON whatever its Content-Type; ``None`` if it is not JSON.
 
     Quart's ``get_json(silent=True)`` still raises on bytes that are not UTF-8,
-    and a client's bad bytes must be a 400, never a 500.
+    and a client's bad bytes must be a 400, never a 500. A NUL in any field is a 400
+    naming the field (:func:`gateway.core.text.nul_errors`).
     """
     raw = await request.get_data(cache=True, as_text=False)
     try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data = json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
+    # A NUL in any field is bad input, refused before any rule reads it: PostgreSQL cannot
+    # store one (gateway.core.text). JSON can only carry it escaped, as \u0000.
+    if "\\u0000" in text:
+        errors = nul_errors(data)
+        if errors:
+            raise invalid(*errors)
+    return data
 
 
 async def json_body(root: str) -> dict[str, Any]:
