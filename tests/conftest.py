@@ -178,7 +178,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     path = config.getoption("postgres_pass")
     if path is None:
         return
-    wanted = set(Path(path).read_text().split())
+    wanted = set(Path(path).read_text().splitlines())
     keep, drop = [], []
     for item in items:
         listed = item.nodeid in wanted and item.get_closest_marker("sqlite_only") is None
