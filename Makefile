@@ -50,8 +50,17 @@ fmt: install-test
 	$(BIN)/ruff check --fix gateway plugins tests bench
 	$(BIN)/ruff format gateway plugins tests bench
 
+# Two passes (docs/development.md, "Both backends"), each spread over PYTEST_WORKERS
+# processes by pytest-xdist, a test module per worker at a time (its module-scoped daemon
+# starts once). The first runs everything on SQLite and records which tests ran an
+# in-process gateway; the second runs those again on PostgreSQL, in a database it makes
+# and drops. Each prints its slowest tests and its own seed.
+PYTEST_WORKERS ?= 2
+GATEWAY_TESTS  := .pytest_cache/gateway-tests.txt
+XDIST          := -n $(PYTEST_WORKERS) --dist loadfile
 test: lint system-deps
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) --durations=40 --record-gateway-tests=$(GATEWAY_TESTS) $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) --durations=20 --postgres-pass=$(GATEWAY_TESTS) $(PYTEST_ARGS)
 
 # The tests not marked slow (docs/development.md): under a minute, no lint, while you work.
 test-fast: install-test

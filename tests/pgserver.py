@@ -7,6 +7,7 @@ create others). A session makes one database of its own and each test a schema i
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 
@@ -49,6 +50,29 @@ def drop_session_database() -> None:
     if "database" not in _state:
         return
     name = _state["database"].rsplit("/", 1)[1]
+    try:
+        with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    except psycopg.Error:
+        pass
+
+
+def create_pass_database() -> str:
+    """A fresh database for the suite's PostgreSQL pass; its URL. Raises when there is none.
+
+    Made once by the run's main process (with pytest-xdist, before its workers start, so
+    they all inherit the URL) and dropped when that process exits. Each in-process gateway
+    then makes a schema of its own in it, so workers never share one.
+    """
+    name = f"agw_pass_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = _database_url(name)
+    atexit.register(_drop_database, name)
+    return url
+
+
+def _drop_database(name: str) -> None:
     try:
         with psycopg.connect(SERVER, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

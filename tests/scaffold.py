@@ -267,8 +267,12 @@ class Daemon:
         self.smtp: list[str] = []
         self._log_offset = 0
 
-    def start(self, *, timeout: float = 20.0, env: dict[str, str] | None = None) -> Daemon:
-        """Start the process and wait until it logs ``daemon.ready``."""
+    def start(self, *, timeout: float = 60.0, env: dict[str, str] | None = None) -> Daemon:
+        """Start the process and wait until it logs ``daemon.ready``.
+
+        ``timeout`` is a ceiling, not a measure: with pytest-xdist's two workers on a busy
+        2-core machine a start (mostly imports) was seen to take over 20 s.
+        """
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

@@ -175,6 +175,7 @@ async def test_200_concurrent_triggers_over_20_keys_make_20_alerts(daemon: Daemo
     assert daemon.scalar("SELECT count(*) FROM log_entries WHERE type = 'trigger_log_entry'") == 200
 
 
+@pytest.mark.sqlite_only("SQLite's max_page_count stands in for a full disk")
 async def test_store_that_cannot_commit_answers_503_and_recovers(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG) as gw:
         await gw.store.write(

@@ -534,6 +534,7 @@ name = "Mail"
 """
 
 
+@pytest.mark.sqlite_only("SQLite's max_page_count stands in for a full disk")
 async def test_store_that_cannot_commit_answers_451_and_recovers(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, STORE_CONFIG) as gw:
         port = int(gw.running.smtp_binds[0].rsplit(":", 1)[1])

@@ -114,6 +114,7 @@ def test_full_disk_answers_503_and_recovers_when_space_returns(
             filler.unlink()
 
 
+@pytest.mark.sqlite_only("SQLite's PRAGMA query_only stands in for a read-only disk")
 async def test_read_only_database_answers_503_and_recovers(tmp_path: Path) -> None:
     # A filesystem cannot be remounted read-only under open files by hand (the kernel
     # does it after I/O errors); SQLite's query_only makes every write fail with the

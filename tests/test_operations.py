@@ -204,6 +204,7 @@ async def test_the_open_incident_gauge_is_counted_behind_the_scrape(tmp_path: Pa
         assert triggered + "2.0" in (await gw.client.get("/metrics")).text
 
 
+@pytest.mark.sqlite_only("SQLite's max_page_count stands in for a full disk")
 async def test_healthz_and_readyz(tmp_path: Path) -> None:
     async with gateway_running(tmp_path, CONFIG) as gw:
         assert (await gw.client.get("/healthz")).json() == {"status": "ok"}

@@ -434,6 +434,7 @@ class Observer:
             raise RuntimeError("a bug in the observer")
 
 
+@pytest.mark.sqlite_only("its observer opens the SQLite file to see what was committed")
 async def test_incident_changed_sees_each_transition_after_commit(tmp_path: Path) -> None:
     observer = Observer(tmp_path / "gateway.db")
     async with gateway_running(tmp_path, CONFIG, plugins=[("observer", observer)]) as gw:
@@ -452,6 +453,7 @@ async def test_incident_changed_sees_each_transition_after_commit(tmp_path: Path
     assert observer.on_disk == ["triggered", "acknowledged", "resolved"]
 
 
+@pytest.mark.sqlite_only("its observer opens the SQLite file to see what was committed")
 async def test_incident_changed_that_raises_is_logged_and_undoes_nothing(tmp_path: Path) -> None:
     failing = Observer(tmp_path / "gateway.db", fail=True)
     healthy = Observer(tmp_path / "gateway.db")

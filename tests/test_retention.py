@@ -68,6 +68,7 @@ async def _rows(gw: Any, sql: str) -> list[tuple[Any, ...]]:
     return await gw.store.read(lambda r: r.conn.execute(sql).fetchall())  # type: ignore[no-any-return]
 
 
+@pytest.mark.sqlite_only("SQLite's freed pages and PRAGMA foreign_key_check")
 async def test_a_pass_prunes_only_what_expired_in_small_jobs(tmp_path: Path) -> None:
     clock = FakeClock()
     async with gateway_running(tmp_path, _config(), clock=clock) as gw:
@@ -139,6 +140,7 @@ async def test_zero_days_keeps_everything(tmp_path: Path) -> None:
         }
 
 
+@pytest.mark.sqlite_only("the WAL checkpoint and the file's size")
 async def test_the_daemon_prunes_at_start_with_a_metric_and_a_log_line(tmp_path: Path) -> None:
     clock = FakeClock()
     async with gateway_running(tmp_path, _config(), clock=clock) as gw:
@@ -183,6 +185,7 @@ async def test_a_failing_pass_is_logged_and_the_daemon_carries_on(
         await _post(gw.client, v2(KEY, dedup_key="after"))  # the writer is unharmed
 
 
+@pytest.mark.sqlite_only("the CLI prunes the SQLite file the in-process gateway wrote")
 @pytest.mark.slow  # the CLI in subprocesses
 def test_db_prune_dry_run_then_prune(tmp_path: Path) -> None:
     clock = FakeClock(datetime.now(UTC) - timedelta(days=400))

@@ -1596,6 +1596,7 @@ async def wait_until(condition: Any, seconds: float) -> None:
             await trio.sleep(0.01)
 
 
+@pytest.mark.sqlite_only("SQLite's PRAGMA query_only stands in for a read-only disk")
 async def test_redelivery_while_the_first_write_fails_is_not_acknowledged_without_a_stored_event(
     tmp_path: Path, sns: FakeSnsTransport
 ) -> None:
