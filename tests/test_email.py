@@ -647,9 +647,9 @@ def test_v2_answers_while_a_slow_mail_is_read(roomy: Daemon) -> None:
 
     The mail is within every bound (20 levels, 800,000 short lines, 2.4 MB: ~3 s to read
     on the test VM, well under the 5 s CPU budget that 2,000,000 lines crossed) and is
-    accepted. The margin is generous on purpose: each v2 request answered while the mail is read must take less than a
-    third of the read; when the read blocked the event loop, the first one waited for
-    all of it. The p99 comparison is bench/hostile-mail's.
+    accepted. The margin is generous on purpose: each v2 request answered while the mail
+    is read must take less than a third of the read; when the read blocked the event
+    loop, the first one waited for all of it. The p99 comparison is bench/hostile-mail's.
     """
     routing_key = V2_KEY
     sock = _open_data(port_of(roomy))
