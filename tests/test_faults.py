@@ -54,13 +54,14 @@ def _config(db: Path) -> str:
 def _fill(path: Path) -> None:
     """Write zeros until the filesystem says it is full."""
     block = b"\0" * 65536
-    with path.open("wb") as filler:
-        try:
+    try:
+        # Opening may already fail: the database and its WAL can fill the small disk alone.
+        with path.open("wb") as filler:
             while True:
                 filler.write(block)
                 filler.flush()
-        except OSError as exc:
-            assert exc.errno == errno.ENOSPC
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
 
 
 def _send(client: httpx.Client, tag: str) -> tuple[str, int]:
