@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -159,7 +159,10 @@ class Store:
             raise StoreUnavailable("the store is closed")
         return await trio.to_thread.run_sync(self._read_sync, fn, limiter=self._read_limiter)
 
-    def _read_sync(self, fn: Callable[[Reader], T]) -> T:
+    @contextlib.contextmanager
+    def _pooled(self, doing: str) -> Iterator[Any]:
+        """A read connection from the pool (or a new one), given back after unless broken;
+        the backend's "database gone" errors become :class:`StoreUnavailable`."""
         backend = self.backend
         conn = None
         try:
@@ -167,19 +170,23 @@ class Store:
                 conn = self._readers.get_nowait()
             except queue.Empty:
                 conn = backend.open_reader()
-            backend.begin_read(conn)
-            try:
-                return fn(Reader(conn, self._clock))
-            finally:
-                conn.execute("COMMIT")
+            yield conn
         except backend.unavailable_error as exc:
-            raise StoreUnavailable(f"the store could not be read: {exc}") from exc
+            raise StoreUnavailable(f"the store could not {doing}: {exc}") from exc
         finally:
             if conn is not None:
                 if backend.reusable(conn):
                     self._readers.put(conn)
                 else:
                     conn.close()
+
+    def _read_sync(self, fn: Callable[[Reader], T]) -> T:
+        with self._pooled("be read") as conn:
+            self.backend.begin_read(conn)
+            try:
+                return fn(Reader(conn, self._clock))
+            finally:
+                conn.execute("COMMIT")
 
     async def claim(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn(tx)`` in a short transaction of its own on a pooled connection, beside
@@ -194,30 +201,16 @@ class Store:
         return await trio.to_thread.run_sync(self._claim_sync, fn, limiter=self._read_limiter)
 
     def _claim_sync(self, fn: Callable[[Tx], T]) -> T:
-        backend = self.backend
-        conn = None
-        try:
-            try:
-                conn = self._readers.get_nowait()
-            except queue.Empty:
-                conn = backend.open_reader()
-            backend.begin_claim(conn)
+        with self._pooled("claim") as conn:
+            self.backend.begin_claim(conn)
             try:
                 result = fn(Tx(conn, self._clock))
             except BaseException:
-                with contextlib.suppress(*backend.error):
+                with contextlib.suppress(*self.backend.error):
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return result
-        except backend.unavailable_error as exc:
-            raise StoreUnavailable(f"the store could not claim: {exc}") from exc
-        finally:
-            if conn is not None:
-                if backend.reusable(conn):
-                    self._readers.put(conn)
-                else:
-                    conn.close()
 
     async def close(self) -> None:
         """Flush the writer's queue, then close every connection."""
