@@ -152,15 +152,15 @@ def claim(
     if limit <= 0 or not names:
         return []
     now = tx.clock.now()
-
-    def lease_until(kind_name: str) -> str:
-        seconds = (
-            lease_seconds if isinstance(lease_seconds, float | int) else lease_seconds[kind_name]
-        )
-        return iso(now + timedelta(seconds=seconds))
-
+    # Each wanted kind's lease end, once per claim.
+    until = {
+        name: iso(now + timedelta(seconds=lease_seconds if isinstance(lease_seconds, float | int)
+                                  else lease_seconds[name]))
+        for name in names
+    }  # fmt: skip
     taken: Counter[tuple[str, str]] = Counter()
     chosen: dict[str, list[str]] = {}
+    count = 0
     # Look further than ``limit``: some candidates' destinations may have no room.
     due = tx.outbox_due(names, now=tx.now, limit=scan or limit * 4, busy=busy, due_by=due_by)
     for message_id, kind_name, destination in due:
@@ -168,8 +168,9 @@ def claim(
         if taken[key] >= room(kind_name, destination):
             continue
         taken[key] += 1
-        chosen.setdefault(lease_until(kind_name), []).append(message_id)
-        if sum(map(len, chosen.values())) >= limit:
+        chosen.setdefault(until[kind_name], []).append(message_id)
+        count += 1
+        if count >= limit:
             break
     # One UPDATE per lease length (most claims: one for the lot; a claim per message was
     # a statement and a read each).
