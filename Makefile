@@ -54,7 +54,7 @@ fmt: install-test
 # processes by pytest-xdist, a test module per worker at a time (its module-scoped daemon
 # starts once). `make test` (CI) runs everything on SQLite and records which tests ran an
 # in-process gateway; `make test-postgres` runs those again on PostgreSQL, in a database it
-# makes and drops. Both passes together take ~13-14 min on the 2-core VM, over the 10-minute
+# makes and drops. Both passes with lint take ~10:45 on a quiet 2-core VM, over the 10-minute
 # budget of `make test`, so the second is its own target for now (docs/development.md).
 PYTEST_WORKERS ?= 2
 GATEWAY_TESTS  := .pytest_cache/gateway-tests.txt
