@@ -26,6 +26,7 @@ from gateway.core import (
     webhook_events,
 )
 from gateway.core.nodes import claim_node
+from gateway.core.pressure import IngestPressure
 from gateway.core.timer_scheduler import Scheduler, SchedulerConfig, serve_timers
 from gateway.errors import ConfigError
 from gateway.http.app import create_app
@@ -218,6 +219,11 @@ async def run(
             ui_secret=await store.write(sessions.signing_key) if shared else None,
         )
         context.apply_settings(settings)
+        if settings.outbound.max_defer_seconds > 0 and clock is None:
+            # While ingest keeps the writer busy, new incidents are paged from a timer
+            # (core/escalation.py). Not with an injected clock: a test's timers fire only
+            # when it says so, and such a test pages in the event's job unless it asks.
+            context.ingest.page_later = IngestPressure(store.stats).busy
         # Hypercorn's ASGI types are stricter than the plain mappings our app uses.
         asgi_app: Any = create_app(context)
         running = Running(binds=[], context=context, created=created)
@@ -333,7 +339,10 @@ async def _serve_timers(
     await serve_timers(
         context.store,
         config=SchedulerConfig(
-            node_id=node, lease_seconds=outbound.lease_seconds, manual=clock is not None
+            node_id=node,
+            lease_seconds=outbound.lease_seconds,
+            manual=clock is not None,
+            max_defer_seconds=outbound.max_defer_seconds,
         ),
         clock=clock,
         metrics=context.metrics,

@@ -13,11 +13,11 @@ import trio
 from gateway.clock import FakeClock
 from gateway.config import load_settings
 from gateway.core import outbox
+from gateway.core.pressure import IngestPressure
 from gateway.errors import ConfigError
 from gateway.metrics import Metrics
 from gateway.outbound.addresses import AddressPolicy
 from gateway.outbound.engine import Engine, EngineConfig
-from gateway.outbound.pressure import IngestPressure
 from gateway.store import Store, Tx
 from gateway.testing import gateway_running
 from tests.outbox_support import PostKind, put, receiver

@@ -23,6 +23,14 @@ own transaction, whoever opened or changed the incident (Events API, email, ``PO
   cancelled by :mod:`gateway.core.incident_timers`); a **reopened** incident follows its
   policy from level 1 again.
 
+**While ingest is busy** (the job on the event path says so: ``Tx.page_later``) a new
+incident is not paged in the event's job: a ``page`` timer due now stands for its level 1,
+and the scheduler fires it when the burst ends, or once it has waited
+``max_defer_seconds`` (a kind that may wait, :mod:`gateway.core.timers`). Accepting events
+keeps the CPU; the notifications' own deliveries wait under the same rule anyway. An
+incident acknowledged meanwhile is assigned without notifying, one resolved is not paged
+(its timers go with it), one a person assigned meanwhile keeps its assignees.
+
 Each step is one transaction with the timer firing it, so after a crash a step happens
 once: never lost, never twice. An ``escalate`` timer names the level it leaves; one that
 finds the incident elsewhere (reassigned in the meantime) does nothing.
@@ -31,6 +39,7 @@ finds the incident elsewhere (reassigned in the meantime) does nothing.
 from __future__ import annotations
 
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 import structlog
 
@@ -44,10 +53,12 @@ from gateway.store import Tx
 __all__ = [
     "ESCALATE",
     "NOTIFY",
+    "PAGE",
     "enter_level",
     "escalate",
     "notify_due",
     "on_changes",
+    "page_due",
     "policy_of",
     "reopened",
     "restart",
@@ -60,8 +71,13 @@ log = structlog.get_logger("gateway.escalation")
 
 #: The timer kind that moves an unacknowledged incident to its next level.
 ESCALATE: Final = "escalate"
+#: The timer kind that pages a new incident the event's job left to the scheduler.
+PAGE: Final = "page"
 #: What an acknowledgement stops.
 _ACTIVE: Final = (ESCALATE, NOTIFY)
+#: One Memo per firing job: the scheduler fires a burst's ``page`` timers together, and
+#: they read the same policies, users and rules.
+_job_memos: WeakKeyDictionary[Tx, Memo] = WeakKeyDictionary()
 
 
 def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
@@ -75,7 +91,11 @@ def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
         elif change.previous_status is None:
             # The incident as this job leaves it: one it already resolved is not paged.
             incident = tx.incident(change.incident_id)
-            if incident is not None and incident.status != "resolved":
+            if incident is None or incident.status == "resolved":
+                continue
+            if tx.page_later:
+                page_later(tx, incident, memo)
+            else:
                 start(tx, incident, memo)
         elif change.status == "acknowledged":
             timers.cancel(tx, change.incident_id, _ACTIVE)
@@ -110,6 +130,29 @@ def start(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
         return
     notify = incident.status == "triggered"
     enter_level(tx, incident, policy, 1, 0, memo, channel="auto", notify=notify, fresh=True)
+
+
+def page_later(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
+    """A new incident whose level 1 waits for the scheduler: a ``page`` timer due now
+    (nothing when its policy has no levels)."""
+    policy = _policy(tx, incident.service_id, memo or Memo())
+    if policy is not None and policy.rules:
+        timers.schedule(tx, PAGE, incident.id, tx.now)
+
+
+def page_due(tx: Tx, timer: Timer) -> None:
+    """The ``page`` timer: level 1 for a new incident nobody has paged or assigned yet."""
+    incident = tx.incident(timer.incident_id or "")
+    if incident is None or incident.status == "resolved":
+        return
+    if tx.incident_escalation(incident.id) is not None:
+        return  # reassigned by hand meanwhile: its assignees stand
+    if tx.incident_assignees([incident.id]).get(incident.id):
+        return
+    memo = _job_memos.get(tx)
+    if memo is None:
+        memo = _job_memos[tx] = Memo()
+    start(tx, incident, memo)
 
 
 def reopened(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
@@ -320,5 +363,6 @@ def restart_delay(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
 
 timers.register(ESCALATE, escalate)
 timers.register(NOTIFY, notify_due)
+timers.register(PAGE, page_due, may_wait=True)
 # First: the webhooks' producer then describes a new incident with its assignees.
 outbox.register_producer(on_changes, first=True)

@@ -89,6 +89,10 @@ def outcome_of(error: Exception) -> str:
     return "error"
 
 
+def _never() -> bool:
+    return False
+
+
 class Ingest:
     """Turns inbound requests into committed outcomes; shared by every channel.
 
@@ -110,6 +114,9 @@ class Ingest:
         self.plugins = plugins
         self.metrics = metrics or Metrics()
         self.limiter: RateLimiter | None = None
+        #: Whether new incidents are paged from a timer rather than in the event's job:
+        #: the daemon sets it to "ingest keeps the writer busy" (``max_defer_seconds``).
+        self.page_later: Callable[[], bool] = _never
         self._keys = KeyCache(store, monotonic)
 
     @property
@@ -296,8 +303,10 @@ class Ingest:
         if not events:
             return []
         admits = self.admits
+        page_later = self.page_later()
 
         def job(tx: Tx) -> list[Outcome]:
+            tx.page_later = page_later
             for key in keys:
                 if tx.integration_by_key(key) is None:
                     raise InvalidRoutingKey()

@@ -9,6 +9,11 @@ the outbox's deliverers are woken). It also looks again at least every
 a timer written by the command line or another node, a lease that lapsed, and a wall
 clock that was stepped.
 
+While ingest keeps the writer busy (:mod:`gateway.core.pressure`, the deliverers' signal),
+timers of the kinds that may wait (the paging of new incidents) are held for up to
+``max_defer_seconds``, commits' wake-ups are ignored and the table is looked at every
+``HELD_LOOK`` seconds instead: when the burst ends, what was held fires at once.
+
 Due times are instants of the injected clock. The sleep is only a guess of how long
 until the next one: the decision to fire is always ``due_at <= clock.now()`` in the
 database, so a clock stepped backwards delays timers (they are not due yet), and one
@@ -19,18 +24,24 @@ from __future__ import annotations
 
 import math
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 import structlog
 import trio
 
 from gateway.clock import Clock, SystemClock, iso
 from gateway.core import timers
+from gateway.core.pressure import IngestPressure
 from gateway.errors import StoreUnavailable
 from gateway.store import Store, Tx
 
 log = structlog.get_logger("gateway.timers")
+
+#: Seconds between looks while timers are held for ingest (the pressure verdict's window).
+HELD_LOOK: Final = 0.25
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class SchedulerConfig:
     #: Look only when :meth:`Scheduler.wake` is called without a due time (tests driving
     #: a fake clock): no polling, and commits do not wake it.
     manual: bool = False
+    #: Seconds the kinds that may wait are held while ingest is busy (0: never held).
+    max_defer_seconds: float = 0.0
 
     @property
     def node(self) -> str:
@@ -64,12 +77,16 @@ class Scheduler:
         config: SchedulerConfig | None = None,
         clock: Clock | None = None,
         metrics: Any = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.config = config or SchedulerConfig()
         self.node = self.config.node
         self.clock = clock or SystemClock()
         self.metrics = metrics
+        #: Whether ingest keeps the writer busy now (replaceable: tests hold timers with it).
+        self.busy = busy or IngestPressure(store.stats).busy
+        self._holding = False
         self._wakeup = trio.Event()
         #: The due time the current sleep aims at (``None``: nothing pending).
         self._target: str | None = None
@@ -83,10 +100,19 @@ class Scheduler:
         them: a timer due after the one already awaited costs the scheduler nothing.
         """
         if due_at is not None and (
-            self.config.manual or (self._target is not None and due_at >= self._target)
+            self.config.manual
+            or self._holding  # ingest is busy: the next look (HELD_LOOK) is soon enough
+            or (self._target is not None and due_at >= self._target)
         ):
             return
         self._wakeup.set()
+
+    def _held_for(self) -> float:
+        """Seconds the kinds that may wait are held now: ``max_defer_seconds`` while ingest
+        keeps the writer busy, else 0."""
+        bound = self.config.max_defer_seconds
+        self._holding = bound > 0 and self.busy()
+        return bound if self._holding else 0.0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Fire timers until cancelled; first release the claims this node left at its last stop."""
@@ -106,9 +132,11 @@ class Scheduler:
 
     async def _step(self) -> float | None:
         """Fire what is due; return how long to sleep (``None``: look again at once)."""
-        poll = self.config.poll_interval
+        held_for = self._held_for()
+        # While timers are held, look again within HELD_LOOK: the burst may end any time.
+        poll = min(self.config.poll_interval, HELD_LOOK) if held_for else self.config.poll_interval
         try:
-            due = await self.store.read(timers.next_due)
+            due = await self.store.read(lambda r: timers.next_due(r, held_for=held_for))
         except StoreUnavailable as exc:
             log.warning("timers.read_failed", error=str(exc))
             return poll
@@ -119,20 +147,27 @@ class Scheduler:
                 return poll
             return min(poll, (due - now).total_seconds())
         self._target = None
+        held_until = iso(now - timedelta(seconds=held_for)) if held_for else None
         # After a firing look again at once (more may be due, or the next is near).
-        return None if await self._fire() else poll
+        return None if await self._fire(held_until) else poll
 
-    async def _fire(self) -> bool:
+    async def _fire(self, held_until: str | None = None) -> bool:
         """One write job firing up to ``batch`` due timers; False when the store failed."""
         config = self.config
 
         def job(tx: Tx) -> timers.FireResult:
             return timers.fire_due(
-                tx, node=self.node, lease_seconds=config.lease_seconds, limit=config.batch
+                tx,
+                node=self.node,
+                lease_seconds=config.lease_seconds,
+                limit=config.batch,
+                held_until=held_until,
             )
 
         try:
-            result = await self.store.write(job)
+            # Background: no request waits on it, so the scheduler's own firing never
+            # counts as ingest pressure (the deliverers' jobs are written so too).
+            result = await self.store.write(job, background=True)
         except StoreUnavailable as exc:
             # Nothing of the job is on disk: the timers are still due, and fire later.
             log.warning("timers.fire_failed", error=str(exc))
@@ -168,6 +203,7 @@ async def serve_timers(
     config: SchedulerConfig | None = None,
     clock: Clock | None = None,
     metrics: Any = None,
+    busy: Callable[[], bool] | None = None,
     task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the scheduler until cancelled, re-armed by every commit that schedules a timer.
@@ -175,7 +211,7 @@ async def serve_timers(
     Started by the daemon beside the outbound deliverers; ``task_status`` gets the
     :class:`Scheduler` (tests ``wake()`` it after moving a fake clock).
     """
-    scheduler = Scheduler(store, config=config, clock=clock, metrics=metrics)
+    scheduler = Scheduler(store, config=config, clock=clock, metrics=metrics, busy=busy)
     store.on_timers = scheduler.wake
     try:
         async with trio.open_nursery() as nursery:

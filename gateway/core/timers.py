@@ -18,6 +18,11 @@ Adding a kind is one call: ``register("escalate", escalate_handler)`` in the mod
 owns the action (core modules register at import, as the outbox's producers do). A
 timer of a kind no handler is registered for stays in the table until a node that knows
 it runs: the claim query asks for registered kinds only.
+
+A kind registered with ``may_wait=True`` is work that may yield to ingest (the paging of
+new incidents, :mod:`gateway.core.escalation`): while ingest keeps the writer busy the
+scheduler passes ``held_until`` to :func:`fire_due`, and such timers fire only once due
+by then (``max_defer_seconds`` ago), as the deliverers hold back their messages.
 """
 
 from __future__ import annotations
@@ -58,18 +63,34 @@ Handler = Callable[[Tx, Timer], None]
 MAX_ATTEMPTS = 5
 
 _handlers: dict[str, Handler] = {}
+#: The kinds that may wait while ingest is busy (``register(..., may_wait=True)``).
+_may_wait: set[str] = set()
 
 
 # -- the registry -------------------------------------------------------------------------
-def register(kind: str, fn: Handler) -> None:
-    """Have ``fn(tx, timer)`` run when a timer of ``kind`` is due. The latest one wins."""
+def register(kind: str, fn: Handler, *, may_wait: bool = False) -> None:
+    """Have ``fn(tx, timer)`` run when a timer of ``kind`` is due. The latest one wins.
+
+    ``may_wait``: the action may be held back while ingest keeps the writer busy (for
+    ``max_defer_seconds`` at most), so that accepting events keeps the CPU.
+    """
     _handlers[kind] = fn
+    if may_wait:
+        _may_wait.add(kind)
+    else:
+        _may_wait.discard(kind)
 
 
 def unregister(kind: str, fn: Handler | None = None) -> None:
     """Forget a kind (only while ``fn`` is still its handler, when given)."""
     if fn is None or _handlers.get(kind) is fn:
         _handlers.pop(kind, None)
+        _may_wait.discard(kind)
+
+
+def waiting_kinds() -> list[str]:
+    """The registered kinds that may wait while ingest is busy, sorted."""
+    return sorted(_may_wait & _handlers.keys())
 
 
 def handler(kind: str) -> Handler | None:
@@ -145,12 +166,15 @@ def fire_due(
     lease_seconds: float,
     limit: int,
     kinds_wanted: Iterable[str] | None = None,
+    held_until: str | None = None,
 ) -> FireResult:
     """Claim up to ``limit`` due timers for ``node`` and fire each, in ``tx``.
 
     Each handler runs in a savepoint: one that raises is undone alone, its timer keeps
     the claim until ``lease_until`` (a failing action is retried after the lease, not in
     a hot loop) and counts the attempt; after :data:`MAX_ATTEMPTS` it is given up.
+    ``held_until`` (ingest is busy): timers of the kinds that may wait fire only when due
+    by then; the others as usual.
     """
     names = sorted(kinds_wanted) if kinds_wanted is not None else kinds()
     result = FireResult()
@@ -158,7 +182,12 @@ def fire_due(
         return result
     now = tx.clock.now()
     lease_until = iso(now + timedelta(seconds=lease_seconds))
-    due = tx.timers_due(names, now=tx.now, limit=limit)
+    if held_until is None:
+        due = tx.timers_due(names, now=tx.now, limit=limit)
+    else:
+        held = [name for name in names if name in _may_wait]
+        due = tx.timers_due([n for n in names if n not in _may_wait], now=tx.now, limit=limit)
+        due += tx.timers_due(held, now=tx.now, limit=limit - len(due), due_by=held_until)
     result.more = len(due) >= limit
     for timer in tx.claim_timers(due, node=node, lease_until=lease_until):
         lateness = max((now - parse_iso(timer.due_at)).total_seconds(), 0.0)
@@ -199,11 +228,28 @@ def _failed(tx: Tx, timer: Timer, lateness: float, exc: Exception) -> Fired:
     return Fired(timer, False, lateness, error)
 
 
-def next_due(reader: Reader, kinds_wanted: Iterable[str] | None = None) -> datetime | None:
-    """When the earliest claimable timer of these kinds is due (``None``: none is pending)."""
+def next_due(
+    reader: Reader, kinds_wanted: Iterable[str] | None = None, *, held_for: float = 0.0
+) -> datetime | None:
+    """When the earliest claimable timer of these kinds is due (``None``: none is pending).
+
+    ``held_for`` (seconds, ingest is busy): a timer of a kind that may wait counts as due
+    that much later, as :func:`fire_due` with ``held_until`` claims it.
+    """
     names = sorted(kinds_wanted) if kinds_wanted is not None else kinds()
-    value = reader.timers_next_due(names, now=iso(reader.clock.now()))
-    return None if value is None else parse_iso(value)
+    now = iso(reader.clock.now())
+    if held_for <= 0:
+        value = reader.timers_next_due(names, now=now)
+        return None if value is None else parse_iso(value)
+    found: list[datetime] = []
+    held = [name for name in names if name in _may_wait]
+    value = reader.timers_next_due([n for n in names if n not in _may_wait], now=now)
+    if value is not None:
+        found.append(parse_iso(value))
+    value = reader.timers_next_due(held, now=now)
+    if value is not None:
+        found.append(parse_iso(value) + timedelta(seconds=held_for))
+    return min(found, default=None)
 
 
 def release_claims(tx: Tx, node: str) -> int:
@@ -216,4 +262,4 @@ def pending_counts(reader: Reader) -> list[tuple[str, int]]:
     return reader.timer_counts()
 
 
-__all__ += ["FireResult", "pending_counts", "schedule_in"]
+__all__ += ["FireResult", "pending_counts", "schedule_in", "waiting_kinds"]

@@ -12,7 +12,7 @@ finished attempt and claims their successors in one write job
 Limits: at most ``per_destination`` attempts in flight per (kind, destination), and
 ``max_in_flight`` in all; so memory holds at most that many message bodies.
 
-Yielding to ingest: while callers queue for the writer (:mod:`gateway.outbound.pressure`:
+Yielding to ingest: while callers queue for the writer (:mod:`gateway.core.pressure`:
 ingest saturates the daemon's one CPU), the loop claims only messages that have been due
 for ``max_defer_seconds`` and ignores commits' wake-ups, so the CPU goes to accepting
 events; the messages wait on disk (they were written with their change, as always) and
@@ -37,10 +37,10 @@ import trio
 from gateway.clock import Clock, SystemClock, iso
 from gateway.core import notifications, outbox
 from gateway.core.outbox_policy import Delivered, Drop, Outcome, Retry, outcome_name
+from gateway.core.pressure import IngestPressure
 from gateway.errors import StoreUnavailable
 from gateway.outbound.addresses import AddressPolicy, denied_in, make_client
 from gateway.outbound.kinds import DeliveryKind, SendEnv
-from gateway.outbound.pressure import IngestPressure
 from gateway.store import Store, Tx
 
 log = structlog.get_logger("gateway.outbound")

@@ -189,10 +189,16 @@ class Tx(
     ``changes`` collects incident changes for the after-commit hooks; the
     writer drops them if the job's savepoint is rolled back. ``memo`` is the outbox's
     per-connection scratch (the writer passes one dict to all its jobs).
+    ``page_later``: set by a job on the event path while ingest is busy; the escalation
+    producer then pages the job's new incidents from a timer instead of in the job.
     """
+
+    #: The job's new incidents are paged by a timer, not in the job (ingest is busy).
+    page_later: bool
 
     def __init__(self, conn: Any, clock: Clock, *, memo: dict[Any, Any] | None = None) -> None:
         super().__init__(conn, clock)
+        self.page_later = False
         self.changes = []
         self._now = None
         self.outbox_enqueued = set()

@@ -55,14 +55,17 @@ class TimerReads(ReadBase):
         )
         return None if value is None else str(value)
 
-    def timers_due(self, kinds: Sequence[str], *, now: str, limit: int) -> list[str]:
-        """Ids of claimable timers at ``now`` (due, no live lease), most overdue first."""
+    def timers_due(
+        self, kinds: Sequence[str], *, now: str, limit: int, due_by: str | None = None
+    ) -> list[str]:
+        """Ids of claimable timers at ``now`` (due, no live lease), most overdue first;
+        with ``due_by``, only those due by then (a kind held back while ingest is busy)."""
         if not kinds:
             return []
         rows = self._db.fetch_all(
             "SELECT id FROM timers WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
             f" AND kind || '' IN ({marks(kinds)}) ORDER BY due_at, id LIMIT ?",
-            (now, now, *kinds, limit),
+            (due_by or now, now, *kinds, limit),
         )
         return [row[0] for row in rows]
 
