@@ -28,6 +28,7 @@ from tests.incident_helpers import headers, make_tokens
 from tests.scaffold import config, key, v2, v2_service
 from tests.smtp_support import smtp_receiver
 from tests.timer_support import pending
+from tests.ui.harness import csrf_of
 
 ANN, BOB = "ann@example.com", "bob@example.com"
 PEOPLE = person("Ann Primary", ANN) + person("Bob Second", BOB)
@@ -69,14 +70,39 @@ async def timer_count(gw: TestGateway, kind: str) -> int:
     return dict(rows).get(kind, 0)
 
 
+async def ui_page(gw: TestGateway, token: str, incident_id: str) -> str:
+    """The incident's web UI page, signed in with ``token`` through the login form. The
+    session cookie is carried by hand: with an https ``public_url`` it is ``Secure``, and
+    the test talks plain HTTP to 127.0.0.1."""
+
+    def cookie(answer: httpx.Response) -> dict[str, str]:
+        return {"cookie": answer.headers["set-cookie"].split(";", 1)[0]}
+
+    login = await gw.client.get("/ui/login")
+    signed = await gw.client.post(
+        "/ui/login",
+        data={"token": token, "csrf_token": csrf_of(login.text)},
+        headers=cookie(login),
+    )
+    assert signed.status_code == 303, signed.text
+    page = await gw.client.get(f"/ui/incidents/{incident_id}", headers=cookie(signed))
+    assert page.status_code == 200, page.text
+    return page.text
+
+
 async def test_a_busy_ingest_pages_from_a_timer_when_the_burst_ends(tmp_path: Path) -> None:
     c = clock()
     with smtp_receiver() as rx:
         async with escalating(tmp_path, rx, PEOPLE + TWO_LEVELS, c) as gw:
+            token = (await make_tokens(gw))["observer"]
             hold(gw, busy=True)
             incident = await trigger(gw, "disk-1", summary="Disk full")
             assert ("page", incident.created_at) in await pending(gw, incident.id)
             assert await assignees(gw, incident.id) == []
+            held_page = await ui_page(gw, token, incident.id)
+            rest = await gw.client.get(f"/incidents/{incident.id}", headers=headers(token))
+            assert rest.json()["incident"]["assignments"] == []
+            assert "page" not in {a["type"] for a in rest.json()["incident"]["pending_actions"]}
             await look(gw)  # still busy: held
             assert await timers_of(gw, incident.id) == ["page"]
             assert recipients(rx) == []
@@ -86,7 +112,10 @@ async def test_a_busy_ingest_pages_from_a_timer_when_the_burst_ends(tmp_path: Pa
             assert recipients(rx) == [ANN]
             assert await assignees(gw, incident.id) == ["Ann Primary"]
             assert await timers_of(gw, incident.id) == ["escalate"]
+            paged_page = await ui_page(gw, token, incident.id)
             entries = await timeline(gw, incident.id)
+    assert 'id="paging-held"' in held_page and "paging waits for an alert burst" in held_page
+    assert 'id="paging-held"' not in paged_page and "Ann Primary" in paged_page
     kinds = [e.type for e in entries]
     assert kinds == ["trigger_log_entry", "assign_log_entry", "notify_log_entry"]
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from gateway.clock import iso
+from gateway.core.escalation import PAGE
 from gateway.core.inputs import parse_time
 from gateway.domain import (
     INCIDENT_SORT_FIELDS,
@@ -239,6 +240,8 @@ class IncidentDetails:
     assignments: list[tuple[str, str, str | None]] = field(default_factory=list)
     #: ``(id, name)`` of the escalation policy the incident follows.
     escalation_policy: tuple[str, str] | None = None
+    #: Its paging waits for an ingest burst to end (a pending ``page`` timer).
+    paging_held: bool = False
 
 
 def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[IncidentDetails]:
@@ -281,6 +284,7 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
             last = acks[-1] if acks else first
         elif incident.status == "resolved":
             last = resolves.get(incident.id, first)
+        pending, held = _pending_actions(reader, incident)
         out.append(
             IncidentDetails(
                 incident=incident,
@@ -293,7 +297,8 @@ def incident_details(reader: Reader, incidents: Sequence[Incident]) -> list[Inci
                 last_status_change_by=(last.agent_type, last.agent_id) if last else (None, None),
                 acknowledgements=[(e.created_at, (e.agent_type, e.agent_id)) for e in acks],
                 body=first.details.get("incident_body") if first else None,
-                pending_actions=_pending_actions(reader, incident),
+                pending_actions=pending,
+                paging_held=held,
                 assignments=assignees.get(incident.id, []),
                 escalation_policy=policies.get(incident.id),
             )
@@ -310,14 +315,14 @@ _PENDING_TYPES = {
 }
 
 
-def _pending_actions(reader: Reader, incident: Incident) -> list[tuple[str, str]]:
-    """``(type, at)`` of what the incident's timers will do, soonest first (none once resolved)."""
+def _pending_actions(reader: Reader, incident: Incident) -> tuple[list[tuple[str, str]], bool]:
+    """``(type, at)`` of what the incident's timers will do, soonest first (none once
+    resolved), and whether its paging is held for an ingest burst (not a PagerDuty type)."""
     if incident.status == "resolved":
-        return []
-    return [
-        (_PENDING_TYPES[t.kind], t.due_at)
-        for t in reader.incident_timers(incident.id, tuple(_PENDING_TYPES))
-    ]
+        return [], False
+    found = reader.incident_timers(incident.id, (*_PENDING_TYPES, PAGE))
+    pending = [(_PENDING_TYPES[t.kind], t.due_at) for t in found if t.kind in _PENDING_TYPES]
+    return pending, any(t.kind == PAGE for t in found)
 
 
 def open_incident_counts(reader: Reader) -> list[tuple[str, str, int]]:
