@@ -147,7 +147,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """For --postgres-pass, make the run's database before any xdist worker starts."""
+    """For --postgres-pass, make the run's database before any xdist worker starts.
+
+    Under pytest-xdist, keep the module order :func:`_longest_first` gives (xdist's own
+    reordering, by number of tests, would put the longest modules last).
+    """
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
     if config.getoption("postgres_pass") is None or hasattr(config, "workerinput"):
         return  # a worker inherits the URL from the main process's environment
     from gateway.testing import TEST_DATABASE_URL
@@ -170,22 +176,60 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--postgres-pass: keep the listed tests, less any marked sqlite_only."""
+    """--postgres-pass: keep the listed tests, less any marked sqlite_only; then order them."""
     for item in items:
         marker = item.get_closest_marker("sqlite_only")
         if marker is not None and not (marker.args or marker.kwargs.get("reason")):
             raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
     path = config.getoption("postgres_pass")
-    if path is None:
-        return
-    wanted = set(Path(path).read_text().splitlines())
-    keep, drop = [], []
-    for item in items:
-        listed = item.nodeid in wanted and item.get_closest_marker("sqlite_only") is None
-        (keep if listed else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    if path is not None:
+        wanted = set(Path(path).read_text().splitlines())
+        keep, drop = [], []
+        for item in items:
+            listed = item.nodeid in wanted and item.get_closest_marker("sqlite_only") is None
+            (keep if listed else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    _longest_first(items)
+
+
+# -- the order modules start in under pytest-xdist (docs/development.md, "In parallel") ------
+# `--dist loadfile` hands each worker a module at a time, in the order of the collection;
+# left to itself xdist first sorts the modules by their number of tests, so the modules of
+# one long test (the fuzzer, the crash campaigns) came last and ran on one worker while the
+# other had nothing left. These start first, longest first (seconds measured with
+# --durations on 2 cores); the rest follow by number of tests, as xdist would order them.
+# Only the speed depends on this list: a module missing from it still runs.
+START_FIRST = (
+    "tests/test_fuzz_api.py",  # ~70-105 s, one test (schemathesis)
+    "tests/test_escalation_crash.py",  # ~45-65 s, one test
+    "tests/test_ha_two_nodes.py",  # ~35 s
+    "tests/test_bench_tools.py",  # ~35 s
+    "tests/test_cli_services.py",  # ~35 s, CLI subprocesses
+    "tests/test_cli_maintenance.py",  # ~35 s
+    "tests/test_ui_browser_forms.py",  # ~25 s, Chromium
+    "tests/test_cli_policies.py",
+    "tests/test_plugin_discovery.py",
+    "tests/test_config_runtime.py",
+    "tests/test_email_address_faces.py",
+    "tests/test_slow_clients.py",  # the longest of the PostgreSQL pass
+    "tests/test_webhooks_delivery.py",
+    "tests/test_forwarding.py",
+)
+
+
+def _longest_first(items: list[pytest.Item]) -> None:
+    """Order the modules: START_FIRST's, then the others by number of tests (stable)."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:  # pytest-randomly has shuffled them already: its order is kept
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(path: str) -> tuple[int, int]:
+        first = START_FIRST.index(path) if path in START_FIRST else len(START_FIRST)
+        return first, -len(modules[path])
+
+    items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
 
 
 @pytest.hookimpl(tryfirst=True)
