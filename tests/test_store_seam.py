@@ -442,6 +442,7 @@ def _workload(t: Any) -> None:
     t.update_escalation_policy("PEPSEAM", description="d")
     policy = t.escalation_policy("PEPSEAM")
     assert policy and [r.targets for r in policy.rules] == [(user,), (sched,)]
+    assert t.policy_has_levels("PEPSEAM") and not t.policy_has_levels("PNOSUCH")
     assert t.escalation_policy_by_name("Seam policy") == policy
     assert t.escalation_policies(target_ids=["PU1"]) == [policy]
     assert ("PEPSEAM", "Seam policy") in t.escalation_policy_names()

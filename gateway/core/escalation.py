@@ -94,7 +94,7 @@ def on_changes(tx: Tx, changes: list[IncidentChange]) -> None:
             if incident is None or incident.status == "resolved":
                 continue
             if tx.page_later:
-                page_later(tx, incident, memo)
+                page_later(tx, incident)
             else:
                 start(tx, incident, memo)
         elif change.status == "acknowledged":
@@ -132,11 +132,15 @@ def start(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
     enter_level(tx, incident, policy, 1, 0, memo, channel="auto", notify=notify, fresh=True)
 
 
-def page_later(tx: Tx, incident: Incident, memo: Memo | None = None) -> None:
+def page_later(tx: Tx, incident: Incident) -> None:
     """A new incident whose level 1 waits for the scheduler: a ``page`` timer due now
-    (nothing when its policy has no levels)."""
-    policy = _policy(tx, incident.service_id, memo or Memo())
-    if policy is not None and policy.rules:
+    (nothing when its policy has no levels). Asked with one probe of the rules, not by
+    reading the policy whole: this runs for every new incident of a burst."""
+    service = tx.service(incident.service_id)
+    if service is None:
+        return
+    policy_id = service.escalation_policy_id or escalation_policies.DEFAULT_POLICY_ID
+    if tx.policy_has_levels(policy_id):
         timers.schedule(tx, PAGE, incident.id, tx.now)
 
 

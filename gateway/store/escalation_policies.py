@@ -93,6 +93,16 @@ class EscalationPolicyReads(ReadBase):
             )
         )
 
+    def policy_has_levels(self, policy_id: str) -> bool:
+        """Whether ``policy_id`` has at least one escalation rule: one indexed probe, what
+        an event's job asks before it leaves a new incident's paging to a timer."""
+        return (
+            self._db.fetch_value(
+                "SELECT 1 FROM escalation_rules WHERE policy_id = ? LIMIT 1", (policy_id,)
+            )
+            is not None
+        )
+
     def _policies(self, where: Where) -> list[EscalationPolicy]:
         rows = self._db.fetch_all(
             f"SELECT {COLS} FROM escalation_policies{where.sql()} ORDER BY name, id",
