@@ -88,9 +88,9 @@ def unregister(kind: str, fn: Handler | None = None) -> None:
         _may_wait.discard(kind)
 
 
-def waiting_kinds() -> list[str]:
-    """The registered kinds that may wait while ingest is busy, sorted."""
-    return sorted(_may_wait & _handlers.keys())
+def _apart(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``names`` split into the kinds that never wait and those that may wait."""
+    return [n for n in names if n not in _may_wait], [n for n in names if n in _may_wait]
 
 
 def handler(kind: str) -> Handler | None:
@@ -185,8 +185,8 @@ def fire_due(
     if held_until is None:
         due = tx.timers_due(names, now=tx.now, limit=limit)
     else:
-        held = [name for name in names if name in _may_wait]
-        due = tx.timers_due([n for n in names if n not in _may_wait], now=tx.now, limit=limit)
+        free, held = _apart(names)
+        due = tx.timers_due(free, now=tx.now, limit=limit)
         due += tx.timers_due(held, now=tx.now, limit=limit - len(due), due_by=held_until)
     result.more = len(due) >= limit
     for timer in tx.claim_timers(due, node=node, lease_until=lease_until):
@@ -242,8 +242,8 @@ def next_due(
         value = reader.timers_next_due(names, now=now)
         return None if value is None else parse_iso(value)
     found: list[datetime] = []
-    held = [name for name in names if name in _may_wait]
-    value = reader.timers_next_due([n for n in names if n not in _may_wait], now=now)
+    free, held = _apart(names)
+    value = reader.timers_next_due(free, now=now)
     if value is not None:
         found.append(parse_iso(value))
     value = reader.timers_next_due(held, now=now)
@@ -262,4 +262,4 @@ def pending_counts(reader: Reader) -> list[tuple[str, int]]:
     return reader.timer_counts()
 
 
-__all__ += ["FireResult", "pending_counts", "schedule_in", "waiting_kinds"]
+__all__ += ["FireResult", "pending_counts", "schedule_in"]
