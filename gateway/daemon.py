@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,11 +219,14 @@ async def run(
             ui_secret=await store.write(sessions.signing_key) if shared else None,
         )
         context.apply_settings(settings)
+        # One verdict of "ingest keeps the writer busy" for the event path, the deliverers
+        # and the timer scheduler, so they yield together (core/pressure.py).
+        busy = IngestPressure(store.stats).busy
         if settings.outbound.max_defer_seconds > 0 and clock is None:
             # While ingest keeps the writer busy, new incidents are paged from a timer
             # (core/escalation.py). Not with an injected clock: a test's timers fire only
             # when it says so, and such a test pages in the event's job unless it asks.
-            context.ingest.page_later = IngestPressure(store.stats).busy
+            context.ingest.page_later = busy
         # Hypercorn's ASGI types are stricter than the plain mappings our app uses.
         asgi_app: Any = create_app(context)
         running = Running(binds=[], context=context, created=created)
@@ -271,8 +274,8 @@ async def run(
             # process on a shared PostgreSQL database).
             node = claim_node(settings.outbound.node_id, shared=shared)
             log.info("daemon.node", node=node)
-            running.outbox = await nursery.start(_serve_outbox, context, clock, node)
-            running.timers = await nursery.start(_serve_timers, context, clock, node)
+            running.outbox = await nursery.start(_serve_outbox, context, clock, node, busy)
+            running.timers = await nursery.start(_serve_timers, context, clock, node, busy)
             task_status.started(running)
             await shutdown.wait()
             notifier.stopping()
@@ -289,6 +292,7 @@ async def _serve_outbox(
     context: GatewayContext,
     clock: Clock | None,
     node: str,
+    busy: Callable[[], bool],
     task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The deliverers, beside the HTTP server: built-in kinds and the plugins' kinds.
@@ -319,6 +323,7 @@ async def _serve_outbox(
         policy=AddressPolicy.parse(outbound.deny, outbound.allow),
         clock=clock,
         metrics=context.metrics,
+        busy=busy,
         task_status=task_status,
     )
 
@@ -327,6 +332,7 @@ async def _serve_timers(
     context: GatewayContext,
     clock: Clock | None,
     node: str,
+    busy: Callable[[], bool],
     task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The timer scheduler, beside the deliverers, claiming under the same node id and lease.
@@ -346,6 +352,7 @@ async def _serve_timers(
         ),
         clock=clock,
         metrics=context.metrics,
+        busy=busy,
         task_status=task_status,
     )
 

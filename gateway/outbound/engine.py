@@ -393,15 +393,20 @@ async def serve_outbox(
     policy: AddressPolicy,
     clock: Clock | None = None,
     metrics: Any = None,
+    busy: Callable[[], bool] | None = None,
     task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Register ``kinds`` with the queue, wake on every enqueueing commit, deliver until cancelled.
 
     Started by the daemon beside the HTTP server; ``task_status`` gets the :class:`Engine`.
+    ``busy``: the daemon's one "ingest keeps the writer busy" verdict (default: the
+    engine's own, :mod:`gateway.core.pressure`).
     """
     for kind in kinds.values():
         outbox.register_kind(kind)
-    engine = Engine(store, kinds, config=config, policy=policy, clock=clock, metrics=metrics)
+    engine = Engine(
+        store, kinds, config=config, policy=policy, clock=clock, metrics=metrics, busy=busy
+    )
     store.on_enqueued = engine.wake
     try:
         async with trio.open_nursery() as nursery:
