@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from gateway.clock import iso
-from gateway.core.escalation import PAGE
+from gateway.core import timers
 from gateway.core.inputs import parse_time
 from gateway.domain import (
     INCIDENT_SORT_FIELDS,
@@ -320,9 +320,12 @@ def _pending_actions(reader: Reader, incident: Incident) -> tuple[list[tuple[str
     resolved), and whether its paging is held for an ingest burst (not a PagerDuty type)."""
     if incident.status == "resolved":
         return [], False
-    found = reader.incident_timers(incident.id, (*_PENDING_TYPES, PAGE))
+    # The kinds that may wait are the held paging (core/escalation.py's ``page``); named
+    # through the timers' registry, so this module does not import the engine.
+    waiting = timers.waiting_kinds()
+    found = reader.incident_timers(incident.id, (*_PENDING_TYPES, *waiting))
     pending = [(_PENDING_TYPES[t.kind], t.due_at) for t in found if t.kind in _PENDING_TYPES]
-    return pending, any(t.kind == PAGE for t in found)
+    return pending, any(t.kind in waiting for t in found)
 
 
 def open_incident_counts(reader: Reader) -> list[tuple[str, str, int]]:

@@ -88,6 +88,12 @@ def unregister(kind: str, fn: Handler | None = None) -> None:
         _may_wait.discard(kind)
 
 
+def waiting_kinds() -> list[str]:
+    """The registered kinds that may wait while ingest is busy, sorted (an incident with a
+    pending one has work held for a burst: the incident page says so)."""
+    return sorted(_may_wait & _handlers.keys())
+
+
 def _apart(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """``names`` split into the kinds that never wait and those that may wait."""
     return [n for n in names if n not in _may_wait], [n for n in names if n in _may_wait]
@@ -262,4 +268,4 @@ def pending_counts(reader: Reader) -> list[tuple[str, int]]:
     return reader.timer_counts()
 
 
-__all__ += ["FireResult", "pending_counts", "schedule_in"]
+__all__ += ["FireResult", "pending_counts", "schedule_in", "waiting_kinds"]
