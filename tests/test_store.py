@@ -7,11 +7,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
 import trio
 
 from gateway.errors import StoreUnavailable
 from gateway.store import SCHEMA_VERSION, Store, Tx, connect
+from gateway.store.postgres import connect as pg_connect
 from gateway.store.schema import migrate, migrate_postgres, postgres_version
 from tests.conftest import StoreTarget
 
@@ -163,6 +165,28 @@ def test_postgres_migrations_are_versioned_and_idempotent(postgres: StoreTarget)
         conn.execute("UPDATE schema_version SET version = version + 1")
         with pytest.raises(RuntimeError, match="newer than this gateway"):
             migrate_postgres(conn)
+    finally:
+        conn.close()
+
+
+def test_a_failing_postgres_migration_leaves_the_schema_as_it_was(
+    postgres: StoreTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every missing version runs in one transaction: a later one failing undoes the others.
+    import gateway.store.schema as schema
+
+    broken = "CREATE TABLE half_done (x BIGINT);\nSELECT no_such_function();\n"
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, broken])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    conn = pg_connect(postgres.url or "")
+    try:
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            migrate_postgres(conn)
+        assert postgres_version(conn) == 0
+        assert conn.execute("SELECT to_regclass('services')").fetchone() == (None,)
+        monkeypatch.undo()
+        assert migrate_postgres(conn) == 0
+        assert postgres_version(conn) == SCHEMA_VERSION
     finally:
         conn.close()
 

@@ -85,33 +85,35 @@ def migrate_postgres(conn: Any) -> int:
     """:func:`migrate` for a PostgreSQL connection (autocommit, see
     :mod:`gateway.store.postgres`); return the version it was at.
 
-    Each version runs in its own transaction under the write lock, so two nodes starting
-    at once against an empty database migrate it once: the second waits, then finds the
-    work done.
+    Every missing version runs in one transaction under the write lock, so two nodes
+    starting at once against an empty database migrate it once (the second waits, then
+    finds the work done), and a version that fails leaves the schema as it was. The
+    statements go in one pipeline: an empty schema is 89 of them, and a round trip each
+    took half of a fresh gateway's start on PostgreSQL.
     """
     from gateway.store.postgres import begin_write, dialect
 
     before = postgres_version(conn)
     _refuse_newer(before)
-    while True:
-        begin_write(conn)
-        try:
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-            current = postgres_version(conn)
-            _refuse_newer(current)
-            if current >= SCHEMA_VERSION:
-                conn.execute("COMMIT")
-                return before
-            for statement in _statements(MIGRATIONS[current]):
-                translated = dialect(statement)
-                if translated is not None:
-                    conn.execute(translated)
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (current + 1,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    begin_write(conn)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        current = postgres_version(conn)
+        _refuse_newer(current)
+        if current < SCHEMA_VERSION:
+            with conn.pipeline():
+                for script in MIGRATIONS[current:]:
+                    for statement in _statements(script):
+                        translated = dialect(statement)
+                        if translated is not None:
+                            conn.execute(translated)
+                conn.execute("DELETE FROM schema_version")
+                conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return before
 
 
 def _statements(script: str) -> list[str]:
