@@ -147,6 +147,8 @@ class Scheduler:
                 return poll
             return min(poll, (due - now).total_seconds())
         self._target = None
+        if not held_for and self._held_for():
+            return None  # ingest turned busy during the read: look again, holding what may wait
         held_until = iso(now - timedelta(seconds=held_for)) if held_for else None
         # After a firing look again at once (more may be due, or the next is near).
         return None if await self._fire(held_until) else poll
