@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.example.toml
 
-.PHONY: run test test-postgres test-fast lint fmt install install-test system-deps bench clean openapi
+.PHONY: run test test-fast lint fmt install install-test system-deps bench clean openapi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,30 +50,18 @@ fmt: install-test
 	$(BIN)/ruff check --fix gateway plugins tests bench
 	$(BIN)/ruff format gateway plugins tests bench
 
-# Two passes (docs/development.md, "Both backends"), each spread over PYTEST_WORKERS
-# processes by pytest-xdist, a test module per worker at a time (its module-scoped daemon
-# starts once; the longest modules start first, tests/conftest.py's START_FIRST).
-# `make test` (CI) runs lint, then everything on SQLite, recording which tests ran an
-# in-process gateway; `make test-postgres` runs those again on PostgreSQL, in a database it
-# makes and drops (after a SQLite pass, which it runs if the list is missing). Lint and both
-# passes took 13:03 on the 2-core VM with nothing else running (2026-12-02: SQLite pass
-# 8:50, PostgreSQL pass 3:43), over the 10-minute budget of `make test`, so the second is
-# its own target for now. Both cores are busy throughout: only less CPU helps (daemon and
-# CLI processes import the gateway, ~0.8 s each; each PostgreSQL gateway migrates an empty
-# schema, ~0.5 s).
-PYTEST_WORKERS ?= 2
-GATEWAY_TESTS  := .pytest_cache/gateway-tests.txt
+# One run on both store backends (docs/development.md, "Both backends"), spread over
+# PYTEST_WORKERS processes by pytest-xdist, a test module per worker at a time (its
+# module-scoped daemon starts once; the longest modules start first, tests/conftest.py's
+# START_FIRST). Each test that ran an in-process gateway on SQLite runs again at once on
+# PostgreSQL, in a database the run makes and drops, reported as <id>@postgresql
+# (tests/postgres_twins.py). PYTEST_ARGS=--backends=sqlite leaves the twins out.
+# Three workers on two cores: the tests wait on sockets, timers and the database, and a
+# third fills CPU two left idle (docs/development.md, "Both backends in one run").
+PYTEST_WORKERS ?= 3
 XDIST          := -n $(PYTEST_WORKERS) --dist loadfile
-SQLITE_PASS    = $(BIN)/pytest $(XDIST) --durations=40 --record-gateway-tests=$(GATEWAY_TESTS) $(PYTEST_ARGS)
-POSTGRES_PASS  = $(BIN)/pytest $(XDIST) --durations=20 --postgres-pass=$(GATEWAY_TESTS) $(PYTEST_ARGS)
 test: lint system-deps
-	$(SQLITE_PASS)
-
-$(GATEWAY_TESTS): | install-test system-deps
-	$(SQLITE_PASS)
-
-test-postgres: install-test $(GATEWAY_TESTS)
-	$(POSTGRES_PASS)
+	$(BIN)/pytest $(XDIST) --durations=40 $(PYTEST_ARGS)
 
 # The tests not marked slow (docs/development.md): under a minute, no lint, while you work.
 test-fast: install-test

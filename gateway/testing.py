@@ -39,12 +39,10 @@ PD-CEF validation)::
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -71,7 +69,7 @@ from gateway.pluginkit import (
 )
 from gateway.store import Reader, Store
 from gateway.store.offline import use_backend
-from gateway.store.postgres import create_schema, drop_schema
+from gateway.store.scratch import schema_for
 
 #: The environment variable naming a PostgreSQL database (``postgresql://…``) that
 #: :func:`gateway_running` runs its gateways on instead of a SQLite file.
@@ -156,7 +154,7 @@ async def gateway_running(
     base_url = os.environ.get(TEST_DATABASE_URL)
     url = settings.storage.url
     if base_url:
-        url = _test_schema(base_url, tmp_path)
+        url = schema_for(base_url, tmp_path)
     global gateways_started  # noqa: PLW0603 (a plain counter, read between tests)
     gateways_started += 1
     settings = replace(
@@ -178,30 +176,10 @@ async def gateway_running(
                 running.stop()
 
 
-_SCHEMAS: dict[Path, str] = {}
-
 #: How many gateways :func:`gateway_running` has started in this process. The test suite
 #: compares it before and after each test to learn which tests store through an in-process
-#: gateway: those are the ones its PostgreSQL pass runs again (docs/development.md).
+#: gateway: those are the ones it runs again on PostgreSQL (docs/development.md).
 gateways_started = 0
-
-
-def _test_schema(base_url: str, tmp_path: Path) -> str:
-    """The PostgreSQL URL of ``tmp_path``'s schema, created on first use."""
-    if tmp_path not in _SCHEMAS:
-        schema = f"gw_{secrets.token_hex(6)}"
-        _SCHEMAS[tmp_path] = create_schema(base_url, schema)
-        atexit.register(_drop_schema_quietly, base_url, schema)
-    return _SCHEMAS[tmp_path]
-
-
-def _drop_schema_quietly(base_url: str, schema: str) -> None:
-    # At exit the whole database may be gone already (a test run drops the database it
-    # made, schemas and all): nothing is left to drop then.
-    import psycopg
-
-    with suppress(psycopg.Error):
-        drop_schema(base_url, schema)
 
 
 async def _run_quietly(

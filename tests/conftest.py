@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +17,9 @@ from gateway.store.postgres import create_schema, drop_schema
 from gateway.store.schema import migrate_postgres
 from tests import pgserver
 from tests.scaffold import SAMPLES, Daemon
+
+#: Both store backends in one run (docs/development.md, "Both backends").
+pytest_plugins = ["tests.postgres_twins"]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -120,77 +122,19 @@ def pytest_terminal_summary(
         terminalreporter.write_line(f"Test order: replay it with --randomly-seed={seed}")
 
 
-# -- the PostgreSQL pass (docs/development.md, "Both backends") ------------------------------
-# `make test` runs pytest twice. The first pass (SQLite) records, with --record-gateway-tests,
-# the tests that ran an in-process gateway (gateway_running); the second, --postgres-pass,
-# runs exactly those again with every gateway on PostgreSQL. A test that never started a
-# gateway has no store to move and is not run twice; the `backend` tests ran on both already.
-_GATEWAY_PROPERTY = ("gateway", "in-process")
-_STARTED_BEFORE = pytest.StashKey[int]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """The two options `make test` uses to run the suite on both store backends."""
-    group = parser.getgroup("alert-gateway")
-    group.addoption(
-        "--record-gateway-tests",
-        metavar="PATH",
-        help="write to PATH the ids of the tests that ran an in-process gateway "
-        "(not those marked sqlite_only)",
-    )
-    group.addoption(
-        "--postgres-pass",
-        metavar="PATH",
-        help="run only the tests listed in PATH, their gateways on PostgreSQL: a database "
-        "made for the run (or ALERT_GATEWAY_TEST_DATABASE_URL's) and a schema per test",
-    )
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """For --postgres-pass, make the run's database before any xdist worker starts.
-
-    Under pytest-xdist, keep the module order :func:`_longest_first` gives (xdist's own
-    reordering, by number of tests, would put the longest modules last).
-    """
+    """Under pytest-xdist, keep the module order :func:`_longest_first` gives (xdist's own
+    reordering, by number of tests, would put the longest modules last)."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
-    if config.getoption("postgres_pass") is None or hasattr(config, "workerinput"):
-        return  # a worker inherits the URL from the main process's environment
-    from gateway.testing import TEST_DATABASE_URL
-
-    if not os.environ.get(TEST_DATABASE_URL):
-        try:
-            os.environ[TEST_DATABASE_URL] = pgserver.create_pass_database()
-        except Exception as exc:  # any failure to get a database ends the pass: never a skip
-            raise pytest.UsageError(f"--postgres-pass needs PostgreSQL: {exc}") from exc
-
-
-def pytest_report_header(config: pytest.Config) -> str | None:
-    """Name the database of a PostgreSQL pass at the top of the run."""
-    if config.getoption("postgres_pass") is None:
-        return None
-    from gateway.store.postgres import redact
-    from gateway.testing import TEST_DATABASE_URL
-
-    return f"PostgreSQL pass: in-process gateways on {redact(os.environ[TEST_DATABASE_URL])}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--postgres-pass: keep the listed tests, less any marked sqlite_only; then order them."""
+    """Refuse a ``sqlite_only`` mark without its reason; then order the modules."""
     for item in items:
         marker = item.get_closest_marker("sqlite_only")
         if marker is not None and not (marker.args or marker.kwargs.get("reason")):
             raise pytest.UsageError(f"{item.nodeid}: sqlite_only needs a reason")
-    path = config.getoption("postgres_pass")
-    if path is not None:
-        wanted = set(Path(path).read_text().splitlines())
-        keep, drop = [], []
-        for item in items:
-            listed = item.nodeid in wanted and item.get_closest_marker("sqlite_only") is None
-            (keep if listed else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
     _longest_first(items)
 
 
@@ -230,52 +174,3 @@ def _longest_first(items: list[pytest.Item]) -> None:
         return first, -len(modules[path])
 
     items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Note the gateway count before the test (see pytest_runtest_makereport)."""
-    import gateway.testing
-
-    item.stash[_STARTED_BEFORE] = gateway.testing.gateways_started
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    """Tag the teardown report of a test that started an in-process gateway.
-
-    The tag travels in ``user_properties``, so with pytest-xdist the main process, which
-    writes --record-gateway-tests, sees it in the workers' reports.
-    """
-    import gateway.testing
-
-    started = item.stash.get(_STARTED_BEFORE, None)
-    if (
-        call.when == "teardown"
-        and started is not None
-        and gateway.testing.gateways_started > started
-        and item.get_closest_marker("sqlite_only") is None
-    ):
-        item.user_properties.append(_GATEWAY_PROPERTY)
-    return (yield)
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Collect the tagged tests' ids (in the main process, from every worker)."""
-    if report.when == "teardown" and any(
-        tuple(prop) == _GATEWAY_PROPERTY for prop in report.user_properties
-    ):
-        _recorded_ids.add(report.nodeid)
-
-
-_recorded_ids: set[str] = set()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Write --record-gateway-tests (the main process only: workers report to it)."""
-    path = config.getoption("record_gateway_tests", None)
-    if path is None or hasattr(config, "workerinput"):
-        return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(f"{nodeid}\n" for nodeid in sorted(_recorded_ids)))
