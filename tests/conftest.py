@@ -152,12 +152,14 @@ START_FIRST = (
     "tests/test_bench_tools.py",  # ~35 s
     "tests/test_cli_services.py",  # ~35 s, CLI subprocesses
     "tests/test_cli_maintenance.py",  # ~35 s
+    "tests/test_vendors_http.py",  # ~35 s with its twins
+    "tests/test_postgres_twins.py",  # ~25 s, pytest in subprocesses
     "tests/test_ui_browser_forms.py",  # ~25 s, Chromium
     "tests/test_cli_policies.py",
     "tests/test_plugin_discovery.py",
     "tests/test_config_runtime.py",
     "tests/test_email_address_faces.py",
-    "tests/test_slow_clients.py",  # the longest of the PostgreSQL pass
+    "tests/test_slow_clients.py",
     "tests/test_webhooks_delivery.py",
     "tests/test_forwarding.py",
 )

@@ -58,7 +58,7 @@ def drop_session_database() -> None:
 
 
 def create_pass_database() -> str:
-    """A fresh database for the suite's PostgreSQL pass; its URL. Raises when there is none.
+    """A fresh database for the run's PostgreSQL twins; its URL. Raises when there is none.
 
     Made once by the run's main process (with pytest-xdist, before its workers start, so
     they all inherit the URL) and dropped when that process exits. Each in-process gateway
