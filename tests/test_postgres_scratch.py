@@ -72,8 +72,12 @@ def test_a_schema_that_is_not_the_snapshots_shape_is_left_as_it_is(
         )
         conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON alerts EXECUTE FUNCTION refuse()")
     assert not reset_schema(url, fresh)
-    with connect(url) as conn:
+    with connect(url) as conn:  # no trigger, but a default changed
         conn.execute("DROP TRIGGER refuse ON alerts")
         conn.execute("DROP FUNCTION refuse()")
+        conn.execute("ALTER TABLE services ALTER COLUMN urgency SET DEFAULT 'low'")
+    assert not reset_schema(url, fresh)
+    with connect(url) as conn:
+        conn.execute("ALTER TABLE services ALTER COLUMN urgency SET DEFAULT 'high'")
     assert reset_schema(url, fresh)
     assert counts(url) == {table: len(rows) for table, rows in fresh.rows.items()}

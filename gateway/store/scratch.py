@@ -28,7 +28,8 @@ __all__ = ["Snapshot", "release_test_schemas", "reset_schema", "schema_for", "sc
 class Snapshot:
     """A schema's objects and rows (see :func:`schema_snapshot`)."""
 
-    #: Every table, column, index, sequence, function and trigger, as sorted text.
+    #: Every table, column (type, null, default), index, sequence, constraint, function and
+    #: trigger, as sorted text.
     shape: tuple[str, ...]
     #: Every table's rows, in column order.
     rows: dict[str, list[tuple[Any, ...]]]
@@ -41,8 +42,12 @@ _SHAPE = """
     SELECT 'relation ' || relname || ' ' || relkind::text FROM pg_class
     WHERE relnamespace = current_schema()::regnamespace
     UNION ALL
-    SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type
+    SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' '
+        || is_nullable || ' ' || coalesce(column_default, '')
     FROM information_schema.columns WHERE table_schema = current_schema()
+    UNION ALL
+    SELECT 'constraint ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+    WHERE connamespace = current_schema()::regnamespace
     UNION ALL
     SELECT 'function ' || proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace
     UNION ALL
