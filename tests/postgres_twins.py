@@ -1,6 +1,6 @@
 """Both store backends in one run: a test that ran an in-process gateway runs again on PostgreSQL.
 
-docs/development.md, "Both backends". Under ``--backends=both`` (the default) every test
+docs/development.md, "Both backends in one run". Under ``--backends=both`` (the default) every test
 runs on SQLite as written; when it started a gateway in process (:func:`gateway_running`)
 and is not marked ``sqlite_only``, the same worker runs it once more at once, every
 gateway of it on PostgreSQL, and reports that run as ``<node id>@postgresql``. The twin
