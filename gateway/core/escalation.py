@@ -139,8 +139,7 @@ def page_later(tx: Tx, incident: Incident) -> None:
     service = tx.service(incident.service_id)
     if service is None:
         return
-    policy_id = service.escalation_policy_id or escalation_policies.DEFAULT_POLICY_ID
-    if tx.policy_has_levels(policy_id):
+    if tx.policy_has_levels(escalation_policies.policy_id_of(service)):
         timers.schedule(tx, PAGE, incident.id, tx.now)
 
 

@@ -52,6 +52,7 @@ from gateway.domain import (
     EscalationPolicy,
     EscalationRule,
     EscalationTarget,
+    Service,
     User,
 )
 from gateway.errors import Invalid, NotFound, Refused
@@ -72,6 +73,7 @@ __all__ = [
     "levels",
     "list_policies",
     "policy_for_service",
+    "policy_id_of",
     "policy_problem",
     "refuse_declared_policy",
     "rule_at",
@@ -194,12 +196,17 @@ def policy_problem(reader: Reader, policy_id: object) -> str | None:
 # -- what the escalation engine reads ------------------------------------------------------------
 
 
+def policy_id_of(service: Service) -> str:
+    """The id of the policy ``service`` follows: its own, or the default policy."""
+    return service.escalation_policy_id or DEFAULT_POLICY_ID
+
+
 def policy_for_service(reader: Reader, service_id: str) -> EscalationPolicy:
     """The policy of the live service ``service_id`` (:class:`NotFound` for either)."""
     service = reader.service(service_id)
     if service is None:
         raise NotFound("Service", service_id)
-    return get_policy(reader, service.escalation_policy_id or DEFAULT_POLICY_ID)
+    return get_policy(reader, policy_id_of(service))
 
 
 def levels(policy: EscalationPolicy) -> int:

@@ -23,7 +23,7 @@ from gateway.core import integrations as intg
 from gateway.core import log_reads, service_reads
 from gateway.core import maintenance as mw
 from gateway.core import services as svc
-from gateway.core.escalation_policies import DEFAULT_POLICY_ID
+from gateway.core.escalation_policies import DEFAULT_POLICY_ID, policy_id_of
 from gateway.core.inputs import IntegrationInput, ServiceInput, ServicePatch
 from gateway.domain import Incident, Integration, MaintenanceWindow, Service
 from gateway.errors import Invalid
@@ -190,7 +190,7 @@ def form_values(service: Service | None = None) -> dict[str, str]:
     return {
         "name": service.name,
         "description": service.description or "",
-        "escalation_policy": service.escalation_policy_id or DEFAULT_POLICY_ID,
+        "escalation_policy": policy_id_of(service),
         "urgency": service.urgency_rule.urgency,
         "alert_creation": service.alert_creation,
         "ack_minutes": str((service.acknowledgement_timeout or 0) // 60 or ""),
