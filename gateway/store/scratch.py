@@ -14,7 +14,7 @@ import atexit
 import secrets
 from contextlib import closing, suppress
 from dataclasses import dataclass
-from graphlib import CycleError, TopologicalSorter
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,10 @@ class Snapshot:
     shape: tuple[str, ...]
     #: Every table's rows, in column order.
     rows: dict[str, list[tuple[Any, ...]]]
+    #: The tables, each after those its foreign keys refer to.
+    parents_first: tuple[str, ...]
+    #: ``(table, column)`` of every identity column.
+    identities: tuple[tuple[str, str], ...]
 
 
 _TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
@@ -72,11 +76,24 @@ def _shape(conn: Any) -> tuple[str, ...]:
 
 def schema_snapshot(url: str) -> Snapshot:
     """The objects and rows of the schema ``url`` names: taken after a fresh migration,
-    what :func:`reset_schema` brings a used schema back to."""
+    what :func:`reset_schema` brings a used schema back to.
+
+    Raises :class:`graphlib.CycleError` when foreign keys of several tables form a cycle
+    (rows could then not be deleted table by table).
+    """
     with connect(url) as conn:
         tables = [str(name) for (name,) in conn.execute(_TABLES)]
         rows = {t: [tuple(row) for row in conn.execute(f'SELECT * FROM "{t}"')] for t in tables}
-        return Snapshot(_shape(conn), rows)
+        referenced: dict[str, set[str]] = {t: set() for t in tables}
+        for child, parent in conn.execute(_REFERENCES):
+            if child != parent:  # a table's rows referring to each other go in one DELETE
+                referenced[str(child)].add(str(parent))
+        return Snapshot(
+            shape=_shape(conn),
+            rows=rows,
+            parents_first=tuple(TopologicalSorter(referenced).static_order()),
+            identities=tuple((str(t), str(c)) for t, c in conn.execute(_IDENTITIES)),
+        )
 
 
 def reset_schema(url: str, snapshot: Snapshot) -> bool:
@@ -93,23 +110,17 @@ def reset_schema(url: str, snapshot: Snapshot) -> bool:
         version = [tuple(row) for row in conn.execute("SELECT * FROM schema_version")]
         if version != snapshot.rows["schema_version"]:
             return False
-        tables = set(snapshot.rows)
-        referenced: dict[str, set[str]] = {t: set() for t in tables}
-        for child, parent in conn.execute(_REFERENCES):
-            if child != parent:  # a table's rows referring to each other go in one DELETE
-                referenced[str(child)].add(str(parent))
-        order = list(TopologicalSorter(referenced).static_order())  # parents first
-        identities = list(conn.execute(_IDENTITIES))
+        # The same shape: the snapshot's foreign keys and identities are this schema's.
         conn.execute("BEGIN")
         with conn.pipeline():
-            for table in reversed(order):
+            for table in reversed(snapshot.parents_first):
                 conn.execute(f'DELETE FROM "{table}"')
-            for table in order:
+            for table in snapshot.parents_first:
                 rows = snapshot.rows[table]
                 if rows:
                     marks = ", ".join(["%s"] * len(rows[0]))
                     conn.cursor().executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
-            for table, column in identities:
+            for table, column in snapshot.identities:
                 conn.execute(
                     f"SELECT setval(pg_get_serial_sequence(%s, %s), "
                     f'coalesce(max("{column}"), 0) + 1, false) FROM "{table}"',
@@ -152,10 +163,10 @@ def _reused_schema(base_url: str) -> str | None:
     import psycopg
 
     while _FREE:
-        base, url = _FREE.pop()
-        if base != base_url or not _FRESH:
+        base, url = _FREE.pop()  # every one was made by _new_schema, so _FRESH is set
+        if base != base_url:
             continue
-        with suppress(psycopg.Error, CycleError):  # one that cannot be emptied is left
+        with suppress(psycopg.Error):  # one that cannot be emptied is left
             if reset_schema(url, _FRESH[0]):
                 return url
     return None
