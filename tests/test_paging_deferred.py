@@ -28,7 +28,7 @@ from tests.incident_helpers import headers, make_tokens
 from tests.scaffold import config, key, v2, v2_service
 from tests.smtp_support import smtp_receiver
 from tests.timer_support import pending
-from tests.ui.harness import csrf_of
+from tests.ui.harness import sign_in
 
 ANN, BOB = "ann@example.com", "bob@example.com"
 PEOPLE = person("Ann Primary", ANN) + person("Bob Second", BOB)
@@ -71,21 +71,10 @@ async def timer_count(gw: TestGateway, kind: str) -> int:
 
 
 async def ui_page(gw: TestGateway, token: str, incident_id: str) -> str:
-    """The incident's web UI page, signed in with ``token`` through the login form. The
-    session cookie is carried by hand: with an https ``public_url`` it is ``Secure``, and
-    the test talks plain HTTP to 127.0.0.1."""
-
-    def cookie(answer: httpx.Response) -> dict[str, str]:
-        return {"cookie": answer.headers["set-cookie"].split(";", 1)[0]}
-
-    login = await gw.client.get("/ui/login")
-    signed = await gw.client.post(
-        "/ui/login",
-        data={"token": token, "csrf_token": csrf_of(login.text)},
-        headers=cookie(login),
-    )
-    assert signed.status_code == 303, signed.text
-    page = await gw.client.get(f"/ui/incidents/{incident_id}", headers=cookie(signed))
+    """The incident's web UI page, signed in with ``token`` (the session cookie passed by
+    hand: with an https ``public_url`` it is ``Secure``, and the test talks plain HTTP)."""
+    cookie = await sign_in(gw.client, token)
+    page = await gw.client.get(f"/ui/incidents/{incident_id}", headers=cookie)
     assert page.status_code == 200, page.text
     return page.text
 

@@ -3,7 +3,6 @@ kept), a bad line refused with the form refilled, and a failed forwarded event r
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,10 +13,11 @@ from gateway.core import tokens
 from gateway.testing import TestGateway, gateway_running
 from tests.forwarding_support import ACCEPTED, Request, forward_to, settled, upstream
 from tests.scaffold import config, key, v2, v2_service
+from tests.ui import harness
+from tests.ui.harness import csrf_of
 
 KEY = key("ui-relay")
 UP = "R0UT1NGKEY0000000000000000000001"
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @asynccontextmanager
@@ -25,17 +25,8 @@ async def sign_in(gw: TestGateway, role: str = "user") -> AsyncIterator[httpx.As
     """A client signed in to the UI with a new token of ``role`` (cookies kept)."""
     _, secret = await gw.store.write(lambda tx: tokens.create_token(tx, name=role, role=role))
     async with httpx.AsyncClient(base_url=gw.running.base_url, timeout=10.0) as client:
-        login = await client.get("/ui/login")
-        data = {"token": secret, "csrf_token": _csrf(login.text)}
-        answer = await client.post("/ui/login", data=data)
-        assert answer.status_code == 303, answer.text
+        await harness.sign_in(client, secret)
         yield client
-
-
-def _csrf(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match
-    return match.group(1)
 
 
 async def test_targets_are_saved_from_the_form_and_shown_redacted(tmp_path: Path) -> None:
@@ -45,15 +36,15 @@ async def test_targets_are_saved_from_the_form_and_shown_redacted(tmp_path: Path
         async with sign_in(gw) as ui:
             form = await ui.get(path)
             assert "This service forwards nothing." in form.text
-            saved = await ui.post(path, data={"csrf_token": _csrf(form.text),
+            saved = await ui.post(path, data={"csrf_token": csrf_of(form.text),
                                               "targets": f"https://events.pagerduty.com {UP}",
                                               "forward_suppressed": "on"})  # fmt: skip
             assert saved.status_code == 303, saved.text
             shown = await ui.get(path)
             # Sent back as shown, the key is kept; a bad line is refused with the form refilled.
             same = "https://events.pagerduty.com …0001"
-            kept = await ui.post(path, data={"csrf_token": _csrf(shown.text), "targets": same})
-            bad = await ui.post(path, data={"csrf_token": _csrf(shown.text),
+            kept = await ui.post(path, data={"csrf_token": csrf_of(shown.text), "targets": same})
+            bad = await ui.post(path, data={"csrf_token": csrf_of(shown.text),
                                             "targets": "gopher://x.example short"})  # fmt: skip
             page = await ui.get(f"/ui/services/{sid}")
         stored = await gw.store.read(lambda r: r.service_forwarding(sid))
@@ -86,7 +77,7 @@ async def test_a_failed_forwarded_event_is_retried_from_the_page(tmp_path: Path)
                 listed = await ui.get(path)
                 refuse["on"] = False
                 retried = await ui.post(f"{path}/{failed.id}/retry",
-                                        data={"csrf_token": _csrf(listed.text)})  # fmt: skip
+                                        data={"csrf_token": csrf_of(listed.text)})  # fmt: skip
                 await settled(gw, "delivered", 1)
             async with sign_in(gw, "observer") as viewer:
                 seen = await viewer.get(path)

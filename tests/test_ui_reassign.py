@@ -19,7 +19,7 @@ from tests.incident_helpers import make_tokens
 from tests.scaffold import config, v2_service
 from tests.smtp_support import SmtpReceiver, smtp_receiver
 from tests.test_rest_reassign import PEOPLE, TWO_LEVELS, clock
-from tests.ui.harness import csrf_of
+from tests.ui.harness import csrf_of, sign_in
 
 
 @asynccontextmanager
@@ -31,14 +31,6 @@ async def escalating(tmp_path: Path, rx: SmtpReceiver) -> AsyncIterator[TestGate
         tmp_path, text + PEOPLE + TWO_LEVELS + smtp(rx.port), clock=clock()
     ) as gw:
         yield gw
-
-
-async def sign_in(gw: TestGateway, token: str) -> None:
-    login = await gw.client.get("/ui/login")
-    signed = await gw.client.post(
-        "/ui/login", data={"token": token, "csrf_token": csrf_of(login.text)}
-    )
-    assert signed.status_code == 303, signed.text
 
 
 async def post(gw: TestGateway, page: str, action: str, **data: str) -> httpx.Response:
@@ -55,7 +47,7 @@ def field(html: str, ident: str) -> str:
 async def test_a_responder_reassigns_from_the_incident_page(tmp_path: Path) -> None:
     with smtp_receiver() as rx:
         async with escalating(tmp_path, rx) as gw:
-            await sign_in(gw, (await make_tokens(gw))["limited_user"])
+            await sign_in(gw.client, (await make_tokens(gw))["limited_user"])
             incident = await trigger(gw, "disk", summary="Disk full")
             page_path = f"/ui/incidents/{incident.id}"
             page = (await gw.client.get(page_path)).text
@@ -106,7 +98,7 @@ async def test_a_responder_reassigns_from_the_incident_page(tmp_path: Path) -> N
 async def test_an_observer_sees_assignees_but_cannot_reassign(tmp_path: Path) -> None:
     with smtp_receiver() as rx:
         async with escalating(tmp_path, rx) as gw:
-            await sign_in(gw, (await make_tokens(gw))["observer"])
+            await sign_in(gw.client, (await make_tokens(gw))["observer"])
             incident = await trigger(gw, "disk", summary="Disk full")
             page_path = f"/ui/incidents/{incident.id}"
             page = (await gw.client.get(page_path)).text
